@@ -1,0 +1,64 @@
+/**
+ * Identities carried in certificates, as URI subjectAltNames:
+ *   urn:macsec:manager:<name>
+ *   urn:macsec:agent:<agent-id>
+ *   urn:macsec:operator:admin:<name> | urn:macsec:operator:read-only:<name>
+ * The subject OU repeats the kind/role for humans; authorization only trusts the URI SAN.
+ */
+import { X509Certificate } from 'node:crypto';
+
+export type OperatorRole = 'admin' | 'read-only';
+export type Principal =
+  | { kind: 'manager'; name: string }
+  | { kind: 'agent'; id: string }
+  | { kind: 'operator'; role: OperatorRole; name: string };
+
+export const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+export function principalUri(p: Principal): string {
+  switch (p.kind) {
+    case 'manager':
+      return `urn:macsec:manager:${p.name}`;
+    case 'agent':
+      return `urn:macsec:agent:${p.id}`;
+    case 'operator':
+      return `urn:macsec:operator:${p.role}:${p.name}`;
+  }
+}
+
+export function principalLabel(p: Principal): string {
+  return p.kind === 'agent' ? `agent:${p.id}` : p.kind === 'operator' ? `operator:${p.role}:${p.name}` : `manager:${p.name}`;
+}
+
+export function parsePrincipalUri(uri: string): Principal | null {
+  let m = /^urn:macsec:agent:([^:]+)$/.exec(uri);
+  if (m && ID_RE.test(m[1]!)) return { kind: 'agent', id: m[1]! };
+  m = /^urn:macsec:operator:(admin|read-only):([^:]+)$/.exec(uri);
+  if (m && ID_RE.test(m[2]!)) return { kind: 'operator', role: m[1] as OperatorRole, name: m[2]! };
+  m = /^urn:macsec:manager:([^:]+)$/.exec(uri);
+  if (m && ID_RE.test(m[1]!)) return { kind: 'manager', name: m[1]! };
+  return null;
+}
+
+/**
+ * The principal of a certificate (DER). Exactly one urn:macsec URI SAN must be present;
+ * anything else (none, several, malformed) yields null.
+ */
+export function principalOfCert(raw: Uint8Array | Buffer): Principal | null {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(Buffer.from(raw));
+  } catch {
+    return null;
+  }
+  const san = cert.subjectAltName ?? '';
+  // Node renders "DNS:a, URI:urn:..., IP Address:1.2.3.4"; URIs with commas or quotes are rendered
+  // quoted (JSON) and are not valid identities anyway.
+  const uris = san
+    .split(', ')
+    .filter((e) => e.startsWith('URI:'))
+    .map((e) => e.slice(4));
+  const ours = uris.filter((u) => u.startsWith('urn:macsec:') || u.startsWith('"urn:macsec:'));
+  if (ours.length !== 1) return null;
+  return parsePrincipalUri(ours[0]!);
+}

@@ -1,0 +1,119 @@
+/**
+ * The PKI helper: a deployment CA that issues manager, agent and operator (admin / read-only)
+ * certificates. Files are PEM; private keys are written with mode 0600.
+ */
+import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildCertificate, loadPrivateKey, publicOf, toPem, type DistinguishedName } from './x509.js';
+import { ID_RE, principalUri, type OperatorRole, type Principal } from './identity.js';
+
+export interface KeyPairPem {
+  certPem: string;
+  keyPem: string;
+}
+
+export interface CaHandle extends KeyPairPem {
+  name: DistinguishedName;
+  key: KeyObject;
+}
+
+const DAY = 86_400_000;
+
+function newKey(): { priv: KeyObject; pub: KeyObject } {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { priv: privateKey, pub: publicKey };
+}
+
+export function createCa(opts: { commonName?: string; days?: number; notBefore?: Date; notAfter?: Date } = {}): CaHandle {
+  const { priv, pub } = newKey();
+  const name = { cn: opts.commonName ?? 'macsec deployment CA', o: 'macsec' };
+  const notBefore = opts.notBefore ?? new Date(Date.now() - 60_000);
+  const notAfter = opts.notAfter ?? new Date(notBefore.getTime() + (opts.days ?? 3650) * DAY);
+  const der = buildCertificate({ subject: name, publicKey: pub, notBefore, notAfter, ca: true, pathLen: 0 }, 'self', priv);
+  return { name, key: priv, certPem: toPem('CERTIFICATE', der), keyPem: priv.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+export function loadCa(certPem: string, keyPem: string): CaHandle {
+  const cert = new X509Certificate(certPem);
+  if (!cert.ca) throw new Error('not a CA certificate');
+  const key = loadPrivateKey(keyPem);
+  if (!cert.checkPrivateKey(key)) throw new Error('CA key does not match CA certificate');
+  const field = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(cert.subject)?.[1];
+  const name: DistinguishedName = { cn: field('CN') ?? 'macsec deployment CA' };
+  const o = field('O');
+  if (o) name.o = o;
+  const ou = field('OU');
+  if (ou) name.ou = ou;
+  return { name, key, certPem, keyPem };
+}
+
+export type IssueKind = 'manager' | 'agent' | 'admin' | 'read-only';
+
+export interface IssueOptions {
+  kind: IssueKind;
+  /** Agent id, operator name, or manager name. */
+  name: string;
+  days?: number;
+  notBefore?: Date;
+  notAfter?: Date;
+  /** Manager (server) certificates: DNS names and IPs; defaults to localhost and 127.0.0.1/::1. */
+  dnsNames?: string[];
+  ipAddresses?: string[];
+}
+
+export function principalFor(kind: IssueKind, name: string): Principal {
+  if (kind === 'manager') return { kind: 'manager', name };
+  if (kind === 'agent') return { kind: 'agent', id: name };
+  return { kind: 'operator', role: kind as OperatorRole, name };
+}
+
+export function issue(ca: CaHandle, opts: IssueOptions): KeyPairPem {
+  if (!ID_RE.test(opts.name)) throw new RangeError(`name '${opts.name}' must match ${ID_RE}`);
+  const { priv, pub } = newKey();
+  const notBefore = opts.notBefore ?? new Date(Date.now() - 60_000);
+  const notAfter = opts.notAfter ?? new Date(notBefore.getTime() + (opts.days ?? 825) * DAY);
+  const server = opts.kind === 'manager' || opts.kind === 'agent';
+  const der = buildCertificate(
+    {
+      subject: { cn: opts.name, o: 'macsec', ou: opts.kind },
+      publicKey: pub,
+      notBefore,
+      notAfter,
+      // Managers serve; agents dial the manager and also serve their local health/reflection endpoint.
+      serverAuth: server,
+      clientAuth: true,
+      uris: [principalUri(principalFor(opts.kind, opts.name))],
+      dnsNames: server ? (opts.dnsNames ?? ['localhost', opts.name]) : opts.dnsNames,
+      ipAddresses: server ? (opts.ipAddresses ?? ['127.0.0.1', '::1']) : opts.ipAddresses,
+    },
+    { name: ca.name, key: ca.key, publicKey: publicOf(ca.key) },
+  );
+  return { certPem: toPem('CERTIFICATE', der), keyPem: priv.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+/** File layout of a PKI directory: ca.crt, ca.key, <name>.crt, <name>.key. */
+export function writePair(dir: string, base: string, pair: KeyPairPem): { cert: string; key: string } {
+  mkdirSync(dir, { recursive: true });
+  const cert = join(dir, `${base}.crt`);
+  const key = join(dir, `${base}.key`);
+  writeFileSync(cert, pair.certPem, { mode: 0o644 });
+  writeFileSync(key, pair.keyPem, { mode: 0o600 });
+  return { cert, key };
+}
+
+export function initCaDir(dir: string, opts: { commonName?: string; days?: number; force?: boolean } = {}): CaHandle {
+  if (existsSync(join(dir, 'ca.key')) && !opts.force) throw new Error(`${dir}/ca.key exists (use --force to replace it)`);
+  const ca = createCa(opts);
+  writePair(dir, 'ca', ca);
+  return ca;
+}
+
+export function loadCaDir(dir: string): CaHandle {
+  return loadCa(readFileSync(join(dir, 'ca.crt'), 'utf8'), readFileSync(join(dir, 'ca.key'), 'utf8'));
+}
+
+export function describeCert(pem: string): Record<string, string> {
+  const c = new X509Certificate(pem);
+  return { subject: c.subject.replace(/\n/g, ', '), issuer: c.issuer.replace(/\n/g, ', '), validFrom: c.validFrom, validTo: c.validTo, subjectAltName: c.subjectAltName ?? '', serial: c.serialNumber, fingerprint256: c.fingerprint256 };
+}
