@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  user-mode-linux kmod iproute2 iputils-ping      # real 6.1 kernel with macsec, run as a process
+  user-mode-linux kmod iproute2 iputils-ping jq   # real 6.1 kernel with macsec, run as a process
   wpasupplicant hostapd freeradius                 # peers we did not write
   openvswitch-switch                               # bridge the agent attaches secured ports to
   tcpdump tshark                                   # captures and an independent MKPDU dissector

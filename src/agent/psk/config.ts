@@ -1,0 +1,178 @@
+/**
+ * Configuration of the standalone PSK agent (`macsec-agent --config file.yaml`).
+ * YAML or JSON. Every problem is reported with the path of the field, e.g.
+ * `ports[1].cak: must be 32 or 64 hex digits`, and all problems are reported at once.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { CIPHER_SUITES, type CipherSuiteName, PAE_GROUP_ADDRESS } from '../../mka/constants.js';
+import { fromHex } from '../../mka/hex.js';
+
+export interface PskPortConfig {
+  name: string;
+  interface: string;
+  /** Name of the macsec interface to create on top of `interface`. */
+  macsecName: string;
+  cak: Uint8Array;
+  ckn: Uint8Array;
+  fallback?: { cak: Uint8Array; ckn: Uint8Array };
+  cipherSuite: CipherSuiteName;
+  priority: number;
+  policy: 'must-secure' | 'should-secure';
+  /** 0 = strict ordering; >0 = replay window in packets; null = replay protection off. */
+  replayWindow: number | null;
+  /** Octets left in clear (0, 30, 50), or null for integrity only. */
+  confidentialityOffset: 0 | 30 | 50 | null;
+  rekeyPeriodMs: number;
+  helloTimeMs: number;
+  destination: Uint8Array;
+}
+
+export interface PskAgentConfig {
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  ports: PskPortConfig[];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+const MAC = /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/;
+
+type Raw = Record<string, unknown>;
+const isObj = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+class Checker {
+  problems: string[] = [];
+  bad(path: string, msg: string) {
+    this.problems.push(`${path}: ${msg}`);
+  }
+  unknownKeys(obj: Raw, path: string, allowed: string[]) {
+    for (const k of Object.keys(obj)) if (!allowed.includes(k)) this.bad(`${path}.${k}`, `unknown field (allowed: ${allowed.join(', ')})`);
+  }
+  hexKey(v: unknown, path: string, lengths: number[], desc: string): Uint8Array {
+    if (typeof v !== 'string') {
+      this.bad(path, `required, ${desc}`);
+      return new Uint8Array(lengths[0]!);
+    }
+    try {
+      const b = fromHex(v, path);
+      if (lengths.includes(b.length)) return b;
+    } catch {
+      /* reported below */
+    }
+    this.bad(path, `must be ${desc}`);
+    return new Uint8Array(lengths[0]!);
+  }
+  int(v: unknown, path: string, min: number, max: number, dflt: number): number {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.bad(path, `must be an integer from ${min} to ${max}`);
+      return dflt;
+    }
+    return v;
+  }
+  oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[], dflt: T): T {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'string' || !allowed.includes(v as T)) {
+      this.bad(path, `must be one of ${allowed.join(', ')}`);
+      return dflt;
+    }
+    return v as T;
+  }
+}
+
+const CKN_LENGTHS = Array.from({ length: 32 }, (_, i) => i + 1);
+
+function cakPair(c: Checker, raw: Raw, path: string): { cak: Uint8Array; ckn: Uint8Array } {
+  return {
+    cak: c.hexKey(raw.cak, `${path}.cak`, [16, 32], '32 or 64 hex digits (a 128- or 256-bit CAK)'),
+    ckn: c.hexKey(raw.ckn, `${path}.ckn`, CKN_LENGTHS, '2 to 64 hex digits (a 1..32-octet CKN)'),
+  };
+}
+
+const PORT_FIELDS = [
+  'name', 'interface', 'macsecName', 'cak', 'ckn', 'fallback', 'cipherSuite', 'priority', 'policy',
+  'replayWindow', 'confidentialityOffset', 'rekeyPeriodSeconds', 'helloTimeMs', 'destination',
+];
+
+export function validateConfig(raw: unknown): PskAgentConfig {
+  const c = new Checker();
+  if (!isObj(raw)) throw new ConfigError(['(top level): must be a mapping with a "ports" list']);
+  c.unknownKeys(raw, '(top level)', ['logLevel', 'ports']);
+  const logLevel = c.oneOf(raw.logLevel, 'logLevel', ['debug', 'info', 'warn', 'error'] as const, 'info');
+  const ports: PskPortConfig[] = [];
+  if (!Array.isArray(raw.ports) || raw.ports.length === 0) c.bad('ports', 'must be a non-empty list');
+  const seenIf = new Set<string>();
+  (Array.isArray(raw.ports) ? raw.ports : []).forEach((p: unknown, i: number) => {
+    const path = `ports[${i}]`;
+    if (!isObj(p)) return c.bad(path, 'must be a mapping');
+    c.unknownKeys(p, path, PORT_FIELDS);
+    const iface = typeof p.interface === 'string' && IFNAME.test(p.interface) ? p.interface : (c.bad(`${path}.interface`, 'required, an interface name of 1..15 characters'), 'invalid');
+    if (seenIf.has(iface)) c.bad(`${path}.interface`, `${iface} is configured twice`);
+    seenIf.add(iface);
+    const macsecName = p.macsecName === undefined ? `ms${iface}`.slice(0, 15) : typeof p.macsecName === 'string' && IFNAME.test(p.macsecName) ? p.macsecName : (c.bad(`${path}.macsecName`, 'must be an interface name of 1..15 characters'), 'invalid');
+    const { cak, ckn } = cakPair(c, p, path);
+    let fallback: PskPortConfig['fallback'];
+    if (p.fallback !== undefined) {
+      if (!isObj(p.fallback)) c.bad(`${path}.fallback`, 'must be a mapping with cak and ckn');
+      else {
+        c.unknownKeys(p.fallback, `${path}.fallback`, ['cak', 'ckn']);
+        fallback = cakPair(c, p.fallback, `${path}.fallback`);
+      }
+    }
+    const cipherSuite = c.oneOf(p.cipherSuite, `${path}.cipherSuite`, Object.keys(CIPHER_SUITES) as CipherSuiteName[], 'GCM-AES-128');
+    let confidentialityOffset: PskPortConfig['confidentialityOffset'] = 0;
+    if (p.confidentialityOffset === 'integrity-only' || p.confidentialityOffset === null) confidentialityOffset = null;
+    else if (p.confidentialityOffset !== undefined) {
+      if (p.confidentialityOffset === 0 || p.confidentialityOffset === 30 || p.confidentialityOffset === 50) confidentialityOffset = p.confidentialityOffset;
+      else c.bad(`${path}.confidentialityOffset`, 'must be 0, 30, 50 or "integrity-only"');
+    }
+    let replayWindow: number | null = 0;
+    if (p.replayWindow === null || p.replayWindow === 'off') replayWindow = null;
+    else replayWindow = c.int(p.replayWindow, `${path}.replayWindow`, 0, 2 ** 32 - 1, 0);
+    let destination: Uint8Array = PAE_GROUP_ADDRESS;
+    if (p.destination !== undefined) {
+      if (typeof p.destination === 'string' && MAC.test(p.destination)) destination = fromHex(p.destination);
+      else c.bad(`${path}.destination`, 'must be a MAC address like 01:80:c2:00:00:03');
+    }
+    ports.push({
+      name: typeof p.name === 'string' && p.name.length > 0 ? p.name : iface,
+      interface: iface,
+      macsecName,
+      cak,
+      ckn,
+      ...(fallback ? { fallback } : {}),
+      cipherSuite,
+      priority: c.int(p.priority, `${path}.priority`, 0, 255, 16),
+      policy: c.oneOf(p.policy, `${path}.policy`, ['must-secure', 'should-secure'] as const, 'must-secure'),
+      replayWindow,
+      confidentialityOffset,
+      rekeyPeriodMs: c.int(p.rekeyPeriodSeconds, `${path}.rekeyPeriodSeconds`, 0, 365 * 86400, 0) * 1000,
+      helloTimeMs: c.int(p.helloTimeMs, `${path}.helloTimeMs`, 100, 60_000, 2000),
+      destination,
+    });
+  });
+  if (c.problems.length) throw new ConfigError(c.problems);
+  return { logLevel, ports };
+}
+
+/** Reads and validates a YAML or JSON file; errors name the file and each bad field. */
+export function loadConfig(path: string): PskAgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`]);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text); // YAML is a superset of JSON
+  } catch (e) {
+    throw new ConfigError([`${path}: not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`]);
+  }
+  return validateConfig(raw);
+}
