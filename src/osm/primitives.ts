@@ -1,0 +1,433 @@
+/**
+ * The primitives this execution environment runs for OSM's LCM.
+ *
+ * Every primitive resolves to exactly one final reply (OK or ERROR) and may send PROCESSING
+ * replies before it; LCM keeps only the last reply, so a primitive never ends on PROCESSING unless
+ * its work is really done. Handlers are idempotent: LCM retries a primitive when the connection
+ * drops, so the same request may arrive twice, or while the first is still running (the second
+ * then joins the first).
+ *
+ *   config                  manager address + operator credentials (only OK passes for config)
+ *   health-check            OK while the EE serves
+ *   create-secure-channel   CreateSecureChannel on the manager; OK only after the manager acknowledged
+ *   channel-status          GetSecureChannel; optionally wait for / require a state
+ *   delete-secure-channel   DeleteSecureChannel (missing = already done)
+ *   force-rekey             ForceRekey on a channel
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { Logger } from '../common/log.js';
+import {
+  ChannelState,
+  channelStateToJSON,
+  type CreateSecureChannelRequest,
+  type Endpoint,
+  type SecureChannel,
+} from '../control/gen/macsec/v1/manager.js';
+import { portStateToJSON } from '../control/gen/macsec/v1/types.js';
+import { ConfigError, ConfigStore, configFingerprint, connectionOf, normalisePem, validateCredentials, type EeConfig, type PemSource } from './config.js';
+import { ManagerCallError, type ManagerClient, type ManagerClientFactory } from './manager-client.js';
+import { ParamError, Params, paramsOf } from './params.js';
+
+export type Status = 'OK' | 'PROCESSING' | 'ERROR';
+export interface Reply {
+  status: Status;
+  message: string;
+}
+
+export interface PrimitiveContext {
+  requestId: string;
+  /** How LCM reached us: "mtls" or "plaintext". */
+  transport: string;
+  /** Sends a PROCESSING reply. */
+  progress(message: string): void;
+}
+
+/** Defaults for `config`, e.g. from the Helm chart (mounted operator certificate). */
+export interface ConfigDefaults {
+  managerAddress?: string;
+  serverName?: string;
+  caPath?: string;
+  certPath?: string;
+  keyPath?: string;
+  vnfId?: string;
+  agentId?: string;
+}
+
+export interface RunnerOptions {
+  store: ConfigStore;
+  managerClientFactory: ManagerClientFactory;
+  defaults?: ConfigDefaults;
+  stateDir?: string;
+  log: Logger;
+  version: string;
+  /** Interval of "still waiting" PROCESSING replies during long manager calls. */
+  progressIntervalMs?: number;
+  /** Upper bound on one primitive, whatever its parameters say. */
+  maxPrimitiveMs?: number;
+}
+
+type Handler = (p: Params, ctx: PrimitiveContext) => Promise<Reply>;
+
+export const CHANNEL_NAME_RE = /^[A-Za-z0-9._-]{1,63}$/;
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const IFNAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+const ADDRESS_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$/;
+const HEX_RE = /^([0-9A-Fa-f]{2})+$/;
+
+const ok = (message: string): Reply => ({ status: 'OK', message });
+const error = (message: string): Reply => ({ status: 'ERROR', message });
+
+export function stateName(s: ChannelState): string {
+  return channelStateToJSON(s).replace(/^CHANNEL_STATE_/, '');
+}
+
+export function describeChannel(ch: SecureChannel): string {
+  const eps = ch.endpointStatus.length
+    ? ch.endpointStatus.map((s) => {
+        const e = s.endpoint;
+        const where = e ? `${e.agentId}/${e.switchPort} <-> ${e.vnfId || '?'}:${e.vnfInterface || '?'}` : s.portId;
+        const st = s.status ? portStateToJSON(s.status.state).replace(/^PORT_STATE_/, '') : 'UNKNOWN';
+        return `${where} ${st}${s.agentConnected ? '' : ' (agent disconnected)'}`;
+      })
+    : ch.endpoints.map((e) => `${e.agentId}/${e.switchPort} <-> ${e.vnfId || '?'}:${e.vnfInterface || '?'}`);
+  return `secure channel '${ch.name}' (id ${ch.id}) is ${stateName(ch.state)}; endpoints: ${eps.join(', ') || 'none'}`;
+}
+
+function ignoredSuffix(p: Params, quiet: string[] = []): string {
+  const extra = p.unused().filter((k) => !quiet.includes(k));
+  return extra.length ? ` (ignored parameters: ${extra.join(', ')})` : '';
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class PrimitiveRunner {
+  private readonly handlers = new Map<string, Handler>();
+  private readonly inflight = new Map<string, { fp: string; promise: Promise<Reply> }>();
+  private client: { key: string; client: ManagerClient; address: string; identity: string } | undefined;
+  private readonly progressIntervalMs: number;
+  private readonly maxPrimitiveMs: number;
+
+  constructor(private readonly o: RunnerOptions) {
+    this.progressIntervalMs = o.progressIntervalMs ?? 10_000;
+    this.maxPrimitiveMs = o.maxPrimitiveMs ?? 15 * 60_000;
+    this.handlers.set('config', (p) => this.config(p));
+    this.handlers.set('health-check', (p, c) => this.healthCheck(p, c));
+    this.handlers.set('create-secure-channel', (p, c) => this.createChannel(p, c));
+    this.handlers.set('channel-status', (p, c) => this.channelStatus(p, c));
+    this.handlers.set('delete-secure-channel', (p, c) => this.deleteChannel(p, c));
+    this.handlers.set('force-rekey', (p, c) => this.forceRekey(p, c));
+  }
+
+  names(): string[] {
+    return [...this.handlers.keys()];
+  }
+
+  /** Runs one primitive to its final reply. Never throws, never resolves to PROCESSING. */
+  async run(name: string, paramsText: string, ctx: PrimitiveContext): Promise<Reply> {
+    const h = this.handlers.get(name);
+    if (!h) return error(`unknown primitive '${name}'; this execution environment runs: ${this.names().join(', ')}`);
+    let params: Params;
+    try {
+      params = Params.parse(paramsText);
+    } catch (e) {
+      return error(`${name}: ${(e as Error).message}`);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<Reply>((resolve) => {
+      timer = setTimeout(() => resolve(error(`${name}: did not finish within ${Math.round(this.maxPrimitiveMs / 1000)} s`)), this.maxPrimitiveMs);
+      timer.unref();
+    });
+    try {
+      const r = await Promise.race([h(params, ctx), limit]);
+      return r.status === 'PROCESSING' ? ok(r.message) : r;
+    } catch (e) {
+      if (e instanceof ParamError || e instanceof ConfigError || e instanceof ManagerCallError) return error(`${name}: ${e.message}`);
+      this.o.log.error('primitive failed', { primitive: name, id: ctx.requestId, error: e as Error });
+      return error(`${name}: internal error: ${(e as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): void {
+    this.client?.client.close();
+    this.client = undefined;
+  }
+
+  // ---------------------------------------------------------------- config
+
+  private pemParam(p: Params, name: string, pathDefault: string | undefined): PemSource | undefined {
+    const pem = p.str([name, `${name}_pem`], { multiline: true });
+    const path = p.str(`${name}_path`);
+    if (pem !== undefined && path !== undefined) throw new ParamError(`give either '${name}' or '${name}_path', not both`);
+    if (pem !== undefined) {
+      if (!pem.includes('-----BEGIN')) throw new ParamError(`parameter '${name}' must be PEM text (use '${name}_path' for a file)`);
+      return { pem: normalisePem(pem) };
+    }
+    if (path !== undefined) return { path };
+    return pathDefault ? { path: pathDefault } : undefined;
+  }
+
+  private async config(p: Params): Promise<Reply> {
+    const d = this.o.defaults ?? {};
+    const address = p.str(['manager_address', 'manager'], { pattern: ADDRESS_RE, patternText: 'host:port' }) ?? d.managerAddress;
+    if (!address) throw new ParamError(`parameter 'manager_address' (host:port of the MACsec manager) is required`);
+    const ca = this.pemParam(p, 'ca_cert', d.caPath);
+    const cert = this.pemParam(p, 'client_cert', d.certPath);
+    const key = this.pemParam(p, 'client_key', d.keyPath);
+    const missing = [!ca && 'ca_cert', !cert && 'client_cert', !key && 'client_key'].filter(Boolean);
+    if (missing.length) throw new ParamError(`missing manager credentials: ${missing.join(', ')} (PEM text, or <name>_path to a file)`);
+    const cfg: EeConfig = { managerAddress: address, ca: ca!, cert: cert!, key: key!, configuredAtMs: Date.now() };
+    const serverName = p.str(['manager_server_name', 'server_name']) ?? d.serverName;
+    if (serverName) cfg.serverName = serverName;
+    const vnfId = p.str('vnf_id', { pattern: ID_RE, patternText: '[A-Za-z0-9][A-Za-z0-9._-]{0,62}' }) ?? d.vnfId;
+    if (vnfId) cfg.vnfId = vnfId;
+    const agentId = p.str('agent_id', { pattern: ID_RE, patternText: '[A-Za-z0-9][A-Za-z0-9._-]{0,62}' }) ?? d.agentId;
+    if (agentId) cfg.agentId = agentId;
+    const check = p.bool('check_manager', true);
+    const retryMs = (p.int('manager_retry_seconds', { min: 0, max: 600, default: 30 }) ?? 30) * 1000;
+    const creds = validateCredentials(cfg);
+
+    const prev = this.o.store.get();
+    const same = prev !== undefined && configFingerprint(prev) === configFingerprint(cfg);
+    let reach = '';
+    if (check) {
+      const client = this.clientFor(cfg);
+      const r = await this.withRetry(() => client.listSecureChannels(10_000), retryMs, () => {});
+      reach = `; manager reachable (${r.channels.length} secure channel${r.channels.length === 1 ? '' : 's'})`;
+    }
+    if (!same) this.o.store.set(cfg);
+    this.o.log.info('configured', { manager: address, identity: creds.identity, changed: !same });
+    return ok(
+      `${same ? 'already configured' : 'configured'}: manager ${address} as ${creds.identity} (certificate valid until ${creds.notAfter})${reach}` +
+        ignoredSuffix(p, ['ssh_hostname', 'ssh_username', 'ssh_password']),
+    );
+  }
+
+  private requireConfig(): EeConfig {
+    const cfg = this.o.store.get();
+    if (!cfg) throw new ConfigError('not configured: run the config primitive first (manager_address and credentials)');
+    return cfg;
+  }
+
+  private clientFor(cfg: EeConfig): ManagerClient {
+    const conn = connectionOf(cfg);
+    const key = createHash('sha256')
+      .update([conn.address, conn.serverName ?? '', conn.ca.toString('base64'), conn.cert.toString('base64'), conn.key.toString('base64')].join('|'))
+      .digest('hex');
+    if (this.client?.key === key) return this.client.client;
+    this.client?.client.close();
+    const client = this.o.managerClientFactory(conn);
+    this.client = { key, client, address: conn.address, identity: conn.identity };
+    return client;
+  }
+
+  /** Retries transient manager failures (UNAVAILABLE, DEADLINE_EXCEEDED) within a budget. */
+  private async withRetry<T>(fn: () => Promise<T>, budgetMs: number, progress: (m: string) => void): Promise<T> {
+    const until = Date.now() + budgetMs;
+    let delay = 250;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!(e instanceof ManagerCallError) || !e.transient || Date.now() + delay > until) throw e;
+        progress(`manager not reachable yet (${e.details}); retrying`);
+        await sleep(delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  /** Awaits `work`, sending a PROCESSING reply every progressIntervalMs. */
+  private async heartbeat<T>(work: Promise<T>, ctx: PrimitiveContext, what: string): Promise<T> {
+    const started = Date.now();
+    const t = setInterval(() => ctx.progress(`${what}: still waiting (${Math.round((Date.now() - started) / 1000)} s)`), this.progressIntervalMs);
+    try {
+      return await work;
+    } finally {
+      clearInterval(t);
+    }
+  }
+
+  // ---------------------------------------------------------------- health-check
+
+  private async healthCheck(p: Params, ctx: PrimitiveContext): Promise<Reply> {
+    const cfg = this.o.store.get();
+    const checkManager = p.bool('check_manager', false);
+    let mgr = cfg ? `manager ${cfg.managerAddress} configured` : 'manager not configured yet';
+    if (cfg && checkManager) {
+      const r = await this.clientFor(cfg).listSecureChannels(10_000);
+      mgr += ` and reachable (${r.channels.length} secure channels)`;
+    }
+    return ok(`macsec-osm-ee ${this.o.version} healthy; transport ${ctx.transport}; ${mgr}`);
+  }
+
+  // ---------------------------------------------------------------- create-secure-channel
+
+  private channelName(p: Params): string {
+    return p.str(['channel_name', 'channel', 'channel_id'], { required: true, pattern: CHANNEL_NAME_RE, patternText: '[A-Za-z0-9._-]{1,63}' })!;
+  }
+
+  private endpoints(p: Params, cfg: EeConfig): Endpoint[] {
+    const idText = '[A-Za-z0-9][A-Za-z0-9._-]{0,62}';
+    const ifText = 'an interface name (1-15 of [A-Za-z0-9_.-])';
+    const defVnf = p.str('vnf_id', { pattern: ID_RE, patternText: idText }) ?? cfg.vnfId ?? '';
+    const defAgent = p.str('agent_id', { pattern: ID_RE, patternText: idText }) ?? cfg.agentId;
+    const list = p.list('endpoints');
+    if (list) {
+      if (list.length === 0) throw new ParamError(`parameter 'endpoints' must list at least one endpoint`);
+      return list.map((raw, i) => {
+        const q = paramsOf(raw, `endpoints[${i}]`);
+        const agentId = q.str('agent_id', { pattern: ID_RE, patternText: idText }) ?? defAgent;
+        if (!agentId) throw new ParamError(`parameter 'endpoints[${i}].agent_id' is required (or give a default agent_id)`);
+        const ep: Endpoint = {
+          agentId,
+          switchPort: q.str(['switch_port', 'port'], { required: true, pattern: IFNAME_RE, patternText: ifText })!,
+          vnfId: q.str('vnf_id', { pattern: ID_RE, patternText: idText }) ?? defVnf,
+          vnfInterface: q.str(['vnf_interface', 'interface'], { pattern: IFNAME_RE, patternText: ifText }) ?? '',
+        };
+        const extra = q.unused();
+        if (extra.length) throw new ParamError(`endpoints[${i}] has unknown fields: ${extra.join(', ')} (known: agent_id, switch_port, vnf_id, vnf_interface)`);
+        return ep;
+      });
+    }
+    // Flat form, convenient in a VNFD: one agent, parallel lists of switch ports and VNF interfaces.
+    if (!defAgent) throw new ParamError(`parameter 'agent_id' is required (or give 'endpoints')`);
+    const ports = p.list(['switch_ports', 'switch_port']);
+    if (!ports || ports.length === 0) throw new ParamError(`parameter 'switch_ports' is required (or give 'endpoints')`);
+    const ifs = p.list(['vnf_interfaces', 'vnf_interface']) ?? [];
+    if (ifs.length !== 0 && ifs.length !== ports.length) {
+      throw new ParamError(`parameter 'vnf_interfaces' lists ${ifs.length} interfaces for ${ports.length} switch ports`);
+    }
+    return ports.map((sp, i) => {
+      const s = String(sp);
+      if (!IFNAME_RE.test(s)) throw new ParamError(`parameter 'switch_ports[${i}]' ${JSON.stringify(s)} must be ${ifText}`);
+      const vi = ifs[i] === undefined ? '' : String(ifs[i]);
+      if (vi && !IFNAME_RE.test(vi)) throw new ParamError(`parameter 'vnf_interfaces[${i}]' ${JSON.stringify(vi)} must be ${ifText}`);
+      return { agentId: defAgent, switchPort: s, vnfId: defVnf, vnfInterface: vi };
+    });
+  }
+
+  private async createChannel(p: Params, ctx: PrimitiveContext): Promise<Reply> {
+    const name = this.channelName(p);
+    const cfg = this.requireConfig();
+    const endpoints = this.endpoints(p, cfg);
+    const waitSecured = p.bool('wait_secured', false);
+    const waitTimeoutS = p.int('wait_timeout_seconds', { min: 1, max: 3600, default: 60 })!;
+    const timeoutS = p.int('timeout_seconds', { min: 1, max: 3600, default: 120 })!;
+    const retryMs = p.int('manager_retry_seconds', { min: 0, max: 600, default: 30 })! * 1000;
+    const cak = p.str('psk_cak_hex', { pattern: HEX_RE, patternText: 'hex octets' });
+    const ckn = p.str('psk_ckn_hex', { pattern: HEX_RE, patternText: 'hex octets' });
+    if ((cak === undefined) !== (ckn === undefined)) throw new ParamError(`give both 'psk_cak_hex' and 'psk_ckn_hex', or neither`);
+    const req: CreateSecureChannelRequest = {
+      name,
+      endpoints,
+      psk: cak && ckn ? { cakHex: cak, cknHex: ckn } : undefined,
+      waitSecured,
+      waitTimeoutMs: waitSecured ? waitTimeoutS * 1000 : 0,
+    };
+    const deadlineMs = (waitSecured ? waitTimeoutS + timeoutS : timeoutS) * 1000;
+    const fp = createHash('sha256').update(JSON.stringify(req)).digest('hex');
+    const ignored = ignoredSuffix(p);
+
+    const running = this.inflight.get(name);
+    if (running && running.fp === fp) {
+      ctx.progress(`an identical create-secure-channel '${name}' is already running; waiting for it`);
+      return this.heartbeat(running.promise, ctx, `create-secure-channel '${name}'`);
+    }
+    ctx.progress(`creating secure channel '${name}' with ${endpoints.length} endpoint${endpoints.length === 1 ? '' : 's'} through manager ${cfg.managerAddress}${waitSecured ? ', waiting until secured' : ''}`);
+    const client = this.clientFor(cfg);
+    const work = (async (): Promise<Reply> => {
+      const res = await this.withRetry(() => client.createSecureChannel(req, deadlineMs), retryMs, (m) => ctx.progress(m));
+      const ch = res.channel;
+      if (!ch) return error(`manager acknowledged '${name}' without returning the channel`);
+      let pskNote = '';
+      if (res.generatedPsk?.cakHex) pskNote = '; ' + this.storePsk(name, res.generatedPsk.cakHex, res.generatedPsk.cknHex);
+      const good = waitSecured ? [ChannelState.CHANNEL_STATE_SECURED] : [ChannelState.CHANNEL_STATE_READY, ChannelState.CHANNEL_STATE_SECURED];
+      if (!good.includes(ch.state)) {
+        return error(`manager answered for '${name}' but the channel is ${stateName(ch.state)}, expected ${good.map(stateName).join(' or ')}: ${describeChannel(ch)}`);
+      }
+      return ok(`${res.created ? 'created' : 'already present'}: ${describeChannel(ch)}${pskNote}${ignored}`);
+    })();
+    this.inflight.set(name, { fp, promise: work });
+    try {
+      return await this.heartbeat(work, ctx, `create-secure-channel '${name}'`);
+    } finally {
+      if (this.inflight.get(name)?.promise === work) this.inflight.delete(name);
+    }
+  }
+
+  /** The manager returns a generated PSK once; keep it for the VNF side, never in a reply or log. */
+  private storePsk(name: string, cakHex: string, cknHex: string): string {
+    if (!this.o.stateDir) return 'the manager generated a PSK; no state directory is set, so it was not kept';
+    const dir = join(this.o.stateDir, 'psk');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const f = join(dir, `${name}.json`);
+    writeFileSync(f, JSON.stringify({ channel: name, cak_hex: cakHex, ckn_hex: cknHex }) + '\n', { mode: 0o600 });
+    return `the manager generated a PSK, kept in ${f} (not shown)`;
+  }
+
+  // ---------------------------------------------------------------- channel-status
+
+  private async channelStatus(p: Params, ctx: PrimitiveContext): Promise<Reply> {
+    const name = this.channelName(p);
+    const expectText = p.str(['expect_state', 'expected_state'], { pattern: /^(PENDING|READY|SECURED|DEGRADED|FAILED)$/i, patternText: 'one of PENDING, READY, SECURED, DEGRADED, FAILED' });
+    const waitS = p.int('wait_seconds', { min: 0, max: 3600, default: 0 })!;
+    const cfg = this.requireConfig();
+    const client = this.clientFor(cfg);
+    const until = Date.now() + waitS * 1000;
+    const expect = expectText ? (ChannelState[`CHANNEL_STATE_${expectText.toUpperCase()}` as keyof typeof ChannelState] as ChannelState) : undefined;
+    let announced = false;
+    for (;;) {
+      let ch: SecureChannel;
+      try {
+        ch = await this.withRetry(() => client.getSecureChannel(name, 10_000), 10_000, (m) => ctx.progress(m));
+      } catch (e) {
+        if (e instanceof ManagerCallError && e.code === 5 /* NOT_FOUND */) return error(`channel-status: no secure channel '${name}' on the manager (${e.details})`);
+        throw e;
+      }
+      if (expect === undefined || ch.state === expect) return ok(describeChannel(ch) + ignoredSuffix(p));
+      if (Date.now() >= until) {
+        return error(`channel-status: ${describeChannel(ch)}; expected ${stateName(expect)}${waitS ? ` within ${waitS} s` : ''}`);
+      }
+      if (!announced) {
+        ctx.progress(`waiting up to ${waitS} s for '${name}' to become ${stateName(expect)} (now ${stateName(ch.state)})`);
+        announced = true;
+      }
+      await sleep(Math.min(1000, Math.max(0, until - Date.now())));
+    }
+  }
+
+  // ---------------------------------------------------------------- delete-secure-channel
+
+  private async deleteChannel(p: Params, ctx: PrimitiveContext): Promise<Reply> {
+    const name = this.channelName(p);
+    const cfg = this.requireConfig();
+    const timeoutS = p.int('timeout_seconds', { min: 1, max: 3600, default: 60 })!;
+    const client = this.clientFor(cfg);
+    ctx.progress(`deleting secure channel '${name}' through manager ${cfg.managerAddress}`);
+    const res = await this.heartbeat(
+      this.withRetry(() => client.deleteSecureChannel(name, timeoutS * 1000), 30_000, (m) => ctx.progress(m)),
+      ctx,
+      `delete-secure-channel '${name}'`,
+    );
+    if (this.o.stateDir && CHANNEL_NAME_RE.test(name)) rmSync(join(this.o.stateDir, 'psk', `${name}.json`), { force: true });
+    return ok((res.existed ? `secure channel '${name}' deleted` : `secure channel '${name}' did not exist; nothing to delete`) + ignoredSuffix(p));
+  }
+
+  // ---------------------------------------------------------------- force-rekey
+
+  private async forceRekey(p: Params, ctx: PrimitiveContext): Promise<Reply> {
+    const name = this.channelName(p);
+    const cfg = this.requireConfig();
+    const client = this.clientFor(cfg);
+    ctx.progress(`forcing a rekey of secure channel '${name}'`);
+    const res = await this.heartbeat(client.forceRekey(name, 60_000), ctx, `force-rekey '${name}'`);
+    const parts = res.results.map((r) => `${r.portId} ${r.ok ? `key number ${r.keyNumber}${r.keyServer ? ' (key server)' : ''}` : `failed: ${r.error}`}`);
+    const failed = res.results.filter((r) => !r.ok);
+    if (failed.length) return error(`force-rekey '${name}': ${failed.length} of ${res.results.length} ports failed: ${parts.join(', ')}`);
+    return ok(`rekeyed secure channel '${name}': ${parts.join(', ') || 'no ports'}${ignoredSuffix(p)}`);
+  }
+}
