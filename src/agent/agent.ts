@@ -1,0 +1,251 @@
+/**
+ * The agent: dials the manager over mTLS, keeps one bidirectional stream, converges its ports to
+ * the desired state it receives, and reports acknowledgements, status and events.
+ *
+ * Reconcile rule: a desired port whose fingerprint equals the running port's is left alone (its
+ * MKA session stays up through reconnects and manager restarts); a changed fingerprint replaces
+ * the runtime; a running port that is no longer desired is stopped. While the manager is
+ * unreachable the ports keep running and the agent retries with exponential backoff and jitter.
+ */
+import { randomBytes } from 'node:crypto';
+import { status as Status, type ChannelCredentials, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { AgentServiceClient, type AgentMessage, type DesiredState, type ManagerMessage, type Command } from '../control/gen/macsec/v1/agent.js';
+import type { InterfaceInfo, PortStatus } from '../control/gen/macsec/v1/types.js';
+import type { Logger } from '../control/log.js';
+import { silentLogger } from '../control/log.js';
+import { ManagedPort, type PortDeps } from './port.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface BackoffOptions {
+  initialMs: number;
+  maxMs: number;
+  factor: number;
+  jitter: number;
+}
+
+export function backoffDelay(attempt: number, o: BackoffOptions, rnd: () => number = Math.random): number {
+  const base = Math.min(o.maxMs, o.initialMs * o.factor ** attempt);
+  return Math.round(base * (1 - o.jitter + 2 * o.jitter * rnd()));
+}
+
+export interface AgentOptions extends Omit<PortDeps, 'agentId' | 'log'> {
+  id: string;
+  managerAddress: string;
+  credentials: ChannelCredentials;
+  interfaces: InterfaceInfo[];
+  log?: Logger;
+  backoff?: Partial<BackoffOptions>;
+  /** How often full port status (counters) is sent; events are sent immediately. */
+  statusIntervalMs?: number;
+  /** Extra capabilities to advertise. */
+  capabilities?: string[];
+  /** Override the server name checked against the manager certificate. */
+  serverNameOverride?: string;
+}
+
+export type AgentConnState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopped';
+
+export class Agent {
+  readonly bootId = randomBytes(8).toString('hex');
+  readonly ports = new Map<string, ManagedPort>();
+  state: AgentConnState = 'idle';
+  /** Times the stream was (re)established. */
+  connects = 0;
+  lastError = '';
+  private client: AgentServiceClient | undefined;
+  private call: ClientDuplexStream<AgentMessage, ManagerMessage> | undefined;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private work: Promise<void> = Promise.resolve();
+  private readonly log: Logger;
+  private readonly backoff: BackoffOptions;
+  private readonly deps: PortDeps;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.log = (opts.log ?? silentLogger).child({ agent: opts.id });
+    this.backoff = { initialMs: 200, maxMs: 15_000, factor: 2, jitter: 0.2, ...opts.backoff };
+    this.deps = { ...opts, agentId: opts.id, log: this.log };
+  }
+
+  get id(): string {
+    return this.opts.id;
+  }
+
+  capabilities(): string[] {
+    const caps = new Set<string>(this.opts.capabilities ?? []);
+    if (this.opts.kayFactory) caps.add('psk');
+    if (this.opts.eap?.radius) caps.add('eap-radius');
+    if (this.opts.eap?.embedded) caps.add('eap-embedded');
+    if (this.opts.ovs) caps.add('ovs');
+    return [...caps].sort();
+  }
+
+  start(): void {
+    if (this.state !== 'idle' && this.state !== 'backoff') return;
+    this.client ??= new AgentServiceClient(this.opts.managerAddress, this.opts.credentials, {
+      'grpc.keepalive_time_ms': 20_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      // Our own backoff governs stream retries; keep the channel's reconnects quick.
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 2_000,
+      ...(this.opts.serverNameOverride ? { 'grpc.ssl_target_name_override': this.opts.serverNameOverride, 'grpc.default_authority': this.opts.serverNameOverride } : {}),
+    });
+    this.connect();
+    this.statusTimer ??= setInterval(() => this.sendAllStatus(), this.opts.statusIntervalMs ?? 5_000);
+    this.statusTimer.unref();
+  }
+
+  private connect(): void {
+    this.state = 'connecting';
+    const call = this.client!.connect();
+    this.call = call;
+    let welcomed = false;
+    call.on('data', (m: ManagerMessage) => {
+      if (this.call !== call) return;
+      if (m.welcome) {
+        welcomed = true;
+        this.state = 'connected';
+        this.connects++;
+        this.attempt = 0;
+        this.lastError = '';
+        this.log.info('connected to manager', { manager: m.welcome.managerId });
+      } else if (m.desired) {
+        const d = m.desired;
+        this.enqueue(() => this.reconcile(d));
+      } else if (m.command) {
+        const c = m.command;
+        this.enqueue(() => this.execute(c));
+      }
+    });
+    const lost = (why: string, code?: number) => {
+      if (this.call !== call) return;
+      this.call = undefined;
+      if (this.state === 'stopped') return;
+      this.lastError = why;
+      const level = code === Status.PERMISSION_DENIED || code === Status.UNAUTHENTICATED ? 'error' : 'warn';
+      this.log[level]('manager stream lost', { reason: why, code, welcomed });
+      this.scheduleReconnect();
+    };
+    call.on('error', (e: ServiceError) => lost(`${Status[e.code] ?? e.code}: ${e.details || e.message}`, e.code));
+    call.on('end', () => lost('stream ended by manager'));
+    call.write({ hello: this.hello() });
+  }
+
+  private hello(): AgentMessage['hello'] {
+    return {
+      agentId: this.opts.id,
+      version: AGENT_VERSION,
+      capabilities: this.capabilities(),
+      interfaces: this.opts.interfaces,
+      running: [...this.ports.values()].map((p) => ({ portId: p.id, fingerprint: p.fingerprint, status: p.status() })),
+      bootId: this.bootId,
+    };
+  }
+
+  private scheduleReconnect(): void {
+    this.state = 'backoff';
+    const delay = backoffDelay(this.attempt++, this.backoff);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      if (this.state === 'backoff') this.connect();
+    }, delay);
+  }
+
+  private enqueue(fn: () => Promise<void>): void {
+    this.work = this.work.then(fn).catch((e) => this.log.error('agent work failed', { error: (e as Error).message }));
+  }
+
+  private send(m: AgentMessage): void {
+    try {
+      this.call?.write(m);
+    } catch (e) {
+      this.log.warn('send to manager failed', { error: (e as Error).message });
+    }
+  }
+
+  /** Converges to `d` and acknowledges it. */
+  async reconcile(d: DesiredState): Promise<void> {
+    const wanted = new Map(d.ports.map((p) => [p.portId, p]));
+    let kept = 0;
+    let started = 0;
+    let stopped = 0;
+    for (const [id, p] of [...this.ports]) {
+      const w = wanted.get(id);
+      if (!w || w.fingerprint !== p.fingerprint) {
+        this.ports.delete(id);
+        await p.stop(true);
+        stopped++;
+      }
+    }
+    for (const w of d.ports) {
+      if (this.ports.has(w.portId)) {
+        kept++;
+        continue;
+      }
+      const p = new ManagedPort(w, this.deps);
+      p.on('status', (st: PortStatus) => {
+        if (this.ports.get(p.id) === p) this.send({ status: { portId: p.id, status: st } });
+      });
+      p.on('event', (ev) => {
+        if (this.ports.get(p.id) === p) this.send({ event: ev });
+      });
+      this.ports.set(w.portId, p);
+      await p.start();
+      started++;
+    }
+    if (started || stopped) this.log.info('reconciled', { revision: d.revision, kept, started, stopped });
+    this.send({ ack: { revision: d.revision, ports: [...this.ports.values()].map((p) => ({ portId: p.id, status: p.status() })) } });
+  }
+
+  private async execute(c: Command): Promise<void> {
+    if (c.forceRekey) {
+      const p = this.ports.get(c.forceRekey.portId);
+      if (!p) {
+        this.send({ result: { requestId: c.requestId, ok: false, error: `port ${c.forceRekey.portId} is not running`, code: Status.NOT_FOUND, status: undefined } });
+        return;
+      }
+      const r = p.forceRekey();
+      // Let the new SAK's actions and MKPDUs go out before answering.
+      await new Promise((res) => setTimeout(res, 10));
+      this.send({ result: { requestId: c.requestId, ok: r.ok, error: r.error, code: r.ok ? Status.OK : Status.FAILED_PRECONDITION, status: p.status() } });
+      return;
+    }
+    this.send({ result: { requestId: c.requestId, ok: false, error: 'unknown command', code: Status.UNIMPLEMENTED, status: undefined } });
+  }
+
+  private sendAllStatus(): void {
+    if (this.state !== 'connected') return;
+    for (const p of this.ports.values()) this.send({ status: { portId: p.id, status: p.status() } });
+  }
+
+  /** Graceful stop: leaves every CA, closes ports, ends the stream. */
+  async stop(): Promise<void> {
+    this.state = 'stopped';
+    clearTimeout(this.retryTimer);
+    clearInterval(this.statusTimer);
+    await this.work;
+    for (const p of this.ports.values()) await p.stop(true);
+    this.ports.clear();
+    const call = this.call;
+    this.call = undefined;
+    call?.end();
+    call?.cancel();
+    this.client?.close();
+  }
+
+  /** Crash-like stop for tests: nothing more is sent, ports just stop. */
+  async kill(): Promise<void> {
+    this.state = 'stopped';
+    clearTimeout(this.retryTimer);
+    clearInterval(this.statusTimer);
+    const call = this.call;
+    this.call = undefined;
+    call?.cancel();
+    this.client?.close();
+    for (const p of this.ports.values()) await p.stop(false);
+    this.ports.clear();
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * One authenticator port on the agent: its MKA runtime (PSK mode), its SecY, its OVS attachment,
+ * and the status the agent reports for it. Created from a DesiredPort; a different fingerprint
+ * means a new ManagedPort, the same fingerprint means "leave it running".
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { CipherSuiteName } from '../mka/constants.js';
+import type { KayEvent, KayConfig } from '../mka/kay-types.js';
+import type { AgentEvent, DesiredPort } from '../control/gen/macsec/v1/agent.js';
+import { CipherSuite, ConfidentialityOffset, PortMode, PortState, SecurePolicy, type PortStatus } from '../control/gen/macsec/v1/types.js';
+import type { Logger } from '../control/log.js';
+import { KayDriver, type KayFactory, type MkaRuntime, type SecyFactory, type SecyHandle } from './engine.js';
+import type { FrameLinkFactory } from './framelink.js';
+import type { OvsClient } from './ovs.js';
+
+export interface PortDeps {
+  agentId: string;
+  log: Logger;
+  /** Absent: this agent cannot run MKA (no KaY in this build). */
+  kayFactory?: KayFactory;
+  secyFactory: SecyFactory;
+  linkFactory: FrameLinkFactory;
+  /** LAN (segment) the interface's frames go to; the simulated link uses it. */
+  lanOf(iface: string): string;
+  macOf(iface: string): Uint8Array;
+  ovs?: OvsClient;
+  /** Test/lab knobs for MKA timers. */
+  mka?: { helloTimeMs?: number; lifeTimeMs?: number };
+  /** Whether the EAP modes are available (src/eap present and wired). */
+  eap?: { radius: boolean; embedded: boolean };
+}
+
+const SUITES: Record<number, CipherSuiteName> = {
+  [CipherSuite.CIPHER_SUITE_GCM_AES_128]: 'GCM-AES-128',
+  [CipherSuite.CIPHER_SUITE_GCM_AES_256]: 'GCM-AES-256',
+  [CipherSuite.CIPHER_SUITE_GCM_AES_XPN_128]: 'GCM-AES-XPN-128',
+  [CipherSuite.CIPHER_SUITE_GCM_AES_XPN_256]: 'GCM-AES-XPN-256',
+};
+const OFFSETS: Record<number, 0 | 30 | 50 | null> = {
+  [ConfidentialityOffset.CONFIDENTIALITY_OFFSET_0]: 0,
+  [ConfidentialityOffset.CONFIDENTIALITY_OFFSET_30]: 30,
+  [ConfidentialityOffset.CONFIDENTIALITY_OFFSET_50]: 50,
+  [ConfidentialityOffset.CONFIDENTIALITY_OFFSET_NONE]: null,
+};
+
+/** KaY events forwarded to the manager (others are visible through counters). */
+const FORWARD = new Set(['peerLive', 'peerLost', 'keyServerElected', 'rekey', 'secured', 'unsecured', 'principalChanged', 'secyError']);
+
+export class ManagedPort extends EventEmitter {
+  readonly runtimeId = randomBytes(6).toString('hex');
+  readonly id: string;
+  private runtime: MkaRuntime | undefined;
+  private secyHandle: SecyHandle | undefined;
+  private state = PortState.PORT_STATE_PENDING;
+  private detail = '';
+  private securedSince = 0;
+  private readonly txKis = new Set<string>();
+  private ovsAttached = false;
+  private stopped = false;
+  private statusQueued = false;
+  private readonly log: Logger;
+
+  constructor(
+    readonly desired: DesiredPort,
+    private readonly deps: PortDeps,
+  ) {
+    super();
+    this.id = desired.portId;
+    this.log = deps.log.child({ port: desired.portId });
+  }
+
+  get fingerprint(): string {
+    return this.desired.fingerprint;
+  }
+
+  async start(): Promise<void> {
+    const d = this.desired;
+    if (d.mode === PortMode.PORT_MODE_EAP_RADIUS || d.mode === PortMode.PORT_MODE_EAP_EMBEDDED) {
+      const ok = d.mode === PortMode.PORT_MODE_EAP_RADIUS ? this.deps.eap?.radius : this.deps.eap?.embedded;
+      if (!ok) return this.fail(`${PortMode[d.mode]} is not available on this agent (EAP module not present)`);
+      return this.fail('EAP authenticator wiring is not implemented in this agent build');
+    }
+    if (d.mode !== PortMode.PORT_MODE_PSK) return this.fail(`unknown mode ${d.mode}`);
+    if (!d.psk || d.psk.cak.length === 0) {
+      this.state = PortState.PORT_STATE_READY;
+      this.detail = 'authenticator ready; no secure channel (no CAK) yet';
+      return;
+    }
+    if (!this.deps.kayFactory) return this.fail('MKA (KaY) is not available in this agent build');
+    try {
+      this.secyHandle = await this.deps.secyFactory(d.interface, d.portId);
+      const link = await this.deps.linkFactory(this.deps.lanOf(d.interface), d.portId);
+      const pol = d.policy!;
+      const cfg: KayConfig = {
+        sci: { mac: this.deps.macOf(d.interface), port: 1 },
+        primary: { cak: new Uint8Array(d.psk.cak), ckn: new Uint8Array(d.psk.ckn) },
+        priority: pol.keyServerPriority ?? 16,
+        cipherSuite: SUITES[pol.cipherSuite] ?? 'GCM-AES-128',
+        policy: pol.securePolicy === SecurePolicy.SECURE_POLICY_SHOULD_SECURE ? 'should-secure' : 'must-secure',
+        confidentialityOffset: OFFSETS[pol.confidentialityOffset] ?? 0,
+        ...(pol.rekeyPeriodSeconds ? { rekeyPeriodMs: pol.rekeyPeriodSeconds * 1000 } : {}),
+        ...(this.deps.mka?.helloTimeMs ? { helloTimeMs: this.deps.mka.helloTimeMs } : {}),
+        ...(this.deps.mka?.lifeTimeMs ? { lifeTimeMs: this.deps.mka.lifeTimeMs } : {}),
+      };
+      const kay = this.deps.kayFactory(cfg);
+      const rt = new KayDriver(kay, this.secyHandle.secy, link, this.log);
+      this.runtime = rt;
+      rt.on('event', (ev: KayEvent | { kind: 'secyError'; reason: string }) => this.onKayEvent(ev));
+      this.state = PortState.PORT_STATE_AUTHENTICATING;
+      this.detail = 'MKA running; waiting for peers';
+      rt.start();
+    } catch (e) {
+      this.fail(`starting MKA failed: ${(e as Error).message}`);
+    }
+  }
+
+  private fail(why: string): void {
+    this.state = PortState.PORT_STATE_FAILED;
+    this.detail = why;
+    this.log.warn('port failed', { reason: why });
+  }
+
+  private onKayEvent(ev: KayEvent | { kind: 'secyError'; reason: string }): void {
+    if (this.stopped) return;
+    switch (ev.kind) {
+      case 'secured':
+        if (this.state !== PortState.PORT_STATE_SECURED) this.securedSince = Date.now();
+        this.state = PortState.PORT_STATE_SECURED;
+        this.detail = 'secured';
+        void this.attachOvs();
+        break;
+      case 'unsecured':
+        this.state = PortState.PORT_STATE_AUTHENTICATING;
+        this.detail = `not secured: ${ev.reason}`;
+        this.securedSince = 0;
+        break;
+      case 'sakInstalled':
+        if (ev.role === 'tx') this.txKis.add(ev.ki);
+        break;
+    }
+    if (FORWARD.has(ev.kind)) {
+      const attributes: Record<string, string> = {};
+      for (const [k, v] of Object.entries(ev)) if (k !== 'kind') attributes[k] = String(v);
+      const e: AgentEvent = { portId: this.id, kind: ev.kind, message: eventMessage(this.id, ev), attributes, timeMs: Date.now() };
+      this.emit('event', e);
+    }
+    this.queueStatus();
+  }
+
+  private queueStatus(): void {
+    if (this.statusQueued) return;
+    this.statusQueued = true;
+    queueMicrotask(() => {
+      this.statusQueued = false;
+      if (!this.stopped) this.emit('status', this.status());
+    });
+  }
+
+  private async attachOvs(): Promise<void> {
+    const bridge = this.desired.ovsBridge;
+    if (!bridge || this.ovsAttached || !this.secyHandle) return;
+    if (!this.deps.ovs) {
+      this.detail = `secured; OVS bridge '${bridge}' requested but OVS is not configured on this agent`;
+      return;
+    }
+    try {
+      await this.deps.ovs.addPort(bridge, this.secyHandle.ifname);
+      this.ovsAttached = true;
+      this.log.info('attached to OVS bridge', { bridge, ifname: this.secyHandle.ifname });
+    } catch (e) {
+      this.emit('event', { portId: this.id, kind: 'error', message: `OVS attach to ${bridge} failed: ${(e as Error).message}`, attributes: {}, timeMs: Date.now() });
+    }
+    this.queueStatus();
+  }
+
+  forceRekey(): { ok: boolean; error: string } {
+    if (!this.runtime) return { ok: false, error: `port ${this.id} runs no MKA session (${PortState[this.state]})` };
+    const events = this.runtime.forceRekey();
+    const st = this.runtime.status();
+    if (!st.keyServer?.self) return { ok: true, error: '' };
+    const rekeyed = events.some((e) => e.kind === 'rekey') || st.latestKey !== null;
+    return rekeyed ? { ok: true, error: '' } : { ok: false, error: 'key server did not generate a new SAK' };
+  }
+
+  status(): PortStatus {
+    const base: PortStatus = {
+      state: this.state,
+      detail: this.detail,
+      livePeers: [],
+      keyServer: false,
+      keyNumber: 0,
+      keyIdentifier: '',
+      ckn: this.desired.psk ? Buffer.from(this.desired.psk.ckn).toString('hex') : '',
+      rekeys: Math.max(0, this.txKis.size - 1),
+      mkpdusSent: 0,
+      mkpdusReceived: 0,
+      mkpdusDropped: 0,
+      icvFailures: 0,
+      counters: [],
+      macsecInterface: this.secyHandle?.ifname ?? '',
+      ovsBridge: this.desired.ovsBridge,
+      ovsAttached: this.ovsAttached,
+      securedSinceMs: this.securedSince,
+      updatedMs: Date.now(),
+      fingerprint: this.desired.fingerprint,
+      runtimeId: this.runtimeId,
+    };
+    if (!this.runtime) return base;
+    const st = this.runtime.status();
+    const c = this.runtime.counters();
+    base.livePeers = st.livePeers.map((p) => ({ sci: p.sci, mi: p.mi }));
+    base.keyServer = !!st.keyServer?.self;
+    base.keyNumber = st.latestKey?.kn ?? 0;
+    base.keyIdentifier = st.latestKey?.ki ?? '';
+    base.mkpdusSent = c.mkpdusSent;
+    base.mkpdusReceived = c.mkpdusReceived;
+    base.mkpdusDropped = c.mkpdusDropped;
+    base.icvFailures = c.icvFailures;
+    base.counters = Object.entries(c).map(([name, value]) => ({ name: `mka_${snake(name)}`, value: Number(value) }));
+    const s = this.secyHandle?.stats?.();
+    if (s && !(s instanceof Promise)) for (const [name, value] of Object.entries(s)) base.counters.push({ name, value });
+    return base;
+  }
+
+  async stop(graceful = true): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.runtime?.stop(graceful);
+    if (!this.runtime) await this.secyHandle?.secy.close().catch(() => {});
+    if (this.ovsAttached && this.deps.ovs && this.secyHandle) {
+      await this.deps.ovs.delPort(this.desired.ovsBridge, this.secyHandle.ifname).catch((e) => this.log.warn('OVS detach failed', { error: (e as Error).message }));
+      this.ovsAttached = false;
+    }
+  }
+}
+
+function snake(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+}
+
+function eventMessage(port: string, ev: KayEvent | { kind: 'secyError'; reason: string }): string {
+  switch (ev.kind) {
+    case 'peerLive': return `${port}: peer ${ev.sci} live`;
+    case 'peerLost': return `${port}: peer ${ev.sci} lost`;
+    case 'keyServerElected': return `${port}: key server ${ev.self ? 'is this port' : ev.sci}`;
+    case 'rekey': return `${port}: new SAK KN ${ev.kn} (${ev.reason})`;
+    case 'secured': return `${port}: secured`;
+    case 'unsecured': return `${port}: unsecured (${ev.reason})`;
+    case 'principalChanged': return `${port}: principal CA ${ev.ckn}`;
+    case 'secyError': return `${port}: SecY error ${ev.reason}`;
+    default: return `${port}: ${ev.kind}`;
+  }
+}

@@ -1,0 +1,77 @@
+/** Prometheus text exposition (format 0.0.4) of port, agent and channel state. No key material. */
+import { createServer, type Server } from 'node:http';
+import { PortState, type PortStatus } from './gen/macsec/v1/types.js';
+
+export interface PortSample {
+  agent: string;
+  port: string;
+  channel: string;
+  status: PortStatus;
+}
+
+const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const labels = (l: Record<string, string>) => `{${Object.entries(l).map(([k, v]) => `${k}="${esc(v)}"`).join(',')}}`;
+const metricName = (s: string) => s.replace(/[^a-zA-Z0-9_]/g, '_');
+
+export class MetricsBuilder {
+  private readonly families = new Map<string, { help: string; type: 'gauge' | 'counter'; lines: string[] }>();
+
+  add(name: string, type: 'gauge' | 'counter', help: string, l: Record<string, string>, value: number): void {
+    let f = this.families.get(name);
+    if (!f) this.families.set(name, (f = { help, type, lines: [] }));
+    f.lines.push(`${name}${labels(l)} ${Number.isFinite(value) ? value : 0}`);
+  }
+
+  render(): string {
+    const out: string[] = [];
+    for (const [name, f] of this.families) {
+      out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`, ...f.lines);
+    }
+    return out.join('\n') + '\n';
+  }
+}
+
+export function addPortMetrics(b: MetricsBuilder, samples: PortSample[]): void {
+  for (const s of samples) {
+    const l = { agent: s.agent, port: s.port, channel: s.channel };
+    const st = s.status;
+    for (const state of Object.values(PortState)) {
+      if (typeof state !== 'number' || state < 1) continue;
+      b.add('macsec_port_state', 'gauge', 'MKA/port state (1 for the current state)', { ...l, state: PortState[state]!.replace('PORT_STATE_', '').toLowerCase() }, st.state === state ? 1 : 0);
+    }
+    b.add('macsec_port_secured', 'gauge', '1 when the port is secured', l, st.state === PortState.PORT_STATE_SECURED ? 1 : 0);
+    b.add('macsec_port_live_peers', 'gauge', 'MKA live peers', l, st.livePeers.length);
+    b.add('macsec_port_key_server', 'gauge', '1 when this port is the elected key server', l, st.keyServer ? 1 : 0);
+    b.add('macsec_port_key_number', 'gauge', 'Key number of the SAK in use', l, st.keyNumber);
+    b.add('macsec_port_rekeys_total', 'counter', 'SAK changes after the first key', l, st.rekeys);
+    b.add('macsec_port_mkpdus_sent_total', 'counter', 'MKPDUs sent', l, st.mkpdusSent);
+    b.add('macsec_port_mkpdus_received_total', 'counter', 'MKPDUs received', l, st.mkpdusReceived);
+    b.add('macsec_port_mkpdus_dropped_total', 'counter', 'MKPDUs dropped', l, st.mkpdusDropped);
+    b.add('macsec_port_icv_failures_total', 'counter', 'MKPDUs with a bad ICV', l, st.icvFailures);
+    b.add('macsec_port_ovs_attached', 'gauge', '1 when the macsec interface is attached to its OVS bridge', l, st.ovsAttached ? 1 : 0);
+    for (const c of st.counters) {
+      const n = metricName(c.name);
+      const isSa = n.startsWith('secy_') || n.startsWith('sa_');
+      b.add(`macsec_port_${n}`, isSa && !n.endsWith('_total') && !n.includes('packets') ? 'gauge' : 'counter', `${isSa ? 'SecY/SA' : 'MKA'} counter ${c.name}`, l, c.value);
+    }
+  }
+}
+
+/** Serves GET /metrics with the text `render()` returns. Loopback by default. */
+export async function serveMetrics(render: () => string, host = '127.0.0.1', port = 0): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
+      res.writeHead(404).end('not found\n');
+      return;
+    }
+    try {
+      const body = render();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body);
+    } catch (e) {
+      res.writeHead(500).end(`error: ${(e as Error).message}\n`);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  const addr = server.address();
+  return { server, port: typeof addr === 'object' && addr ? addr.port : port, close: () => new Promise((r) => server.close(() => r())) };
+}

@@ -1,0 +1,784 @@
+/**
+ * The manager core: desired state (Store), live agent sessions, the operator operations and the
+ * agent stream protocol. Transport-free: server.ts binds it to gRPC, tests may call it directly.
+ *
+ * Agent protocol (agent.proto):
+ *   agent → Hello (identity must equal the certificate's) → manager: Welcome, DesiredState{rev}
+ *   agent converges and answers StateAck{rev, port statuses}; it then streams status and events.
+ *   Every change of an agent's desired state is pushed as a new full DesiredState (it is small:
+ *   one agent's ports) and awaited through its StateAck; commands (force rekey) are request/result.
+ *   A port whose fingerprint did not change keeps running on the agent, so reconnects and manager
+ *   restarts never tear down sessions that are already right.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { status as Status } from '@grpc/grpc-js';
+import type { DesiredPort, DesiredState, AgentMessage, ManagerMessage, Hello, CommandResult } from '../control/gen/macsec/v1/agent.js';
+import {
+  ChannelState,
+  EventType,
+  type Agent,
+  type ClosePortRequest,
+  type ClosePortResponse,
+  type CreateSecureChannelRequest,
+  type CreateSecureChannelResponse,
+  type DeleteSecureChannelRequest,
+  type DeleteSecureChannelResponse,
+  type Endpoint,
+  type EndpointStatus,
+  type ForceRekeyRequest,
+  type ForceRekeyResponse,
+  type OpenPortRequest,
+  type Port,
+  type SecureChannel,
+} from '../control/gen/macsec/v1/manager.js';
+import { PortMode, PortState, type PortStatus } from '../control/gen/macsec/v1/types.js';
+import {
+  RpcError,
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  permissionDenied,
+  unavailable,
+  deadlineExceeded,
+} from '../control/errors.js';
+import { normalizePolicy, normalizeRadius, parseHexField, requireId, requireIfname, requireMode, CHANNEL_NAME_RE } from '../control/validate.js';
+import type { Logger } from '../control/log.js';
+import { silentLogger } from '../control/log.js';
+import { EventBus } from './events.js';
+import { portId, type Store, type StoredChannel, type StoredPort } from './store.js';
+
+export const MODE_CAPABILITY: Record<number, string> = {
+  [PortMode.PORT_MODE_PSK]: 'psk',
+  [PortMode.PORT_MODE_EAP_RADIUS]: 'eap-radius',
+  [PortMode.PORT_MODE_EAP_EMBEDDED]: 'eap-embedded',
+};
+
+export interface ManagerOptions {
+  id?: string;
+  log?: Logger;
+  /** How long a push waits for the agent's StateAck. */
+  ackTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /** How long an agent has to send Hello after opening its stream. */
+  helloTimeoutMs?: number;
+}
+
+/** What the manager needs from an agent stream (a grpc ServerDuplexStream fits). */
+export interface AgentStream {
+  write(msg: ManagerMessage): unknown;
+  end(): void;
+  emit(event: 'error', err: { code: number; details: string }): unknown;
+  on(event: 'data', cb: (m: AgentMessage) => void): unknown;
+  on(event: 'end' | 'close' | 'cancelled', cb: () => void): unknown;
+  on(event: 'error', cb: (e: Error) => void): unknown;
+  getPeer(): string;
+}
+
+interface Waiter<T> {
+  resolve(v: T): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+class AgentSession {
+  revision = 0;
+  ackedRevision = 0;
+  readonly ackWaiters = new Map<number, Waiter<void>[]>();
+  readonly commandWaiters = new Map<string, Waiter<CommandResult>>();
+  closed = false;
+  lastSeenMs = Date.now();
+  constructor(
+    readonly agentId: string,
+    readonly stream: AgentStream,
+    readonly hello: Hello,
+    readonly connectedSinceMs: number,
+    readonly peer: string,
+  ) {}
+
+  send(m: ManagerMessage): void {
+    if (!this.closed) this.stream.write(m);
+  }
+
+  close(reason: string): void {
+    this.closed = true;
+    const err = unavailable(`agent ${this.agentId} disconnected (${reason})`);
+    for (const ws of this.ackWaiters.values()) for (const w of ws) { clearTimeout(w.timer); w.reject(err); }
+    this.ackWaiters.clear();
+    for (const w of this.commandWaiters.values()) { clearTimeout(w.timer); w.reject(err); }
+    this.commandWaiters.clear();
+  }
+}
+
+const TERMINAL_READY = new Set([PortState.PORT_STATE_READY, PortState.PORT_STATE_AUTHENTICATING, PortState.PORT_STATE_SECURED]);
+
+export function emptyStatus(state: PortState, detail = ''): PortStatus {
+  return {
+    state, detail, livePeers: [], keyServer: false, keyNumber: 0, keyIdentifier: '', ckn: '', rekeys: 0,
+    mkpdusSent: 0, mkpdusReceived: 0, mkpdusDropped: 0, icvFailures: 0, counters: [], macsecInterface: '',
+    ovsBridge: '', ovsAttached: false, securedSinceMs: 0, updatedMs: Date.now(), fingerprint: '', runtimeId: '',
+  };
+}
+
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v as object).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+const endpointKey = (e: Endpoint) => `${e.agentId}/${e.switchPort}`;
+
+export class Manager {
+  readonly id: string;
+  readonly events: EventBus;
+  private readonly log: Logger;
+  private readonly sessions = new Map<string, AgentSession>();
+  /** Last status reported for each port (kept while the agent is away, marked disconnected). */
+  private readonly statuses = new Map<string, PortStatus>();
+  /** Channel id → whether it was SECURED at the last evaluation, and since when. */
+  private readonly channelSecured = new Map<string, number>();
+  private readonly channelReady = new Set<string>();
+  private readonly channelWaiters = new Set<() => void>();
+  private readonly ackTimeoutMs: number;
+  private readonly heartbeatMs: number;
+  private readonly helloTimeoutMs: number;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private commandSeq = 0;
+  private stopped = false;
+
+  constructor(
+    readonly store: Store,
+    opts: ManagerOptions = {},
+  ) {
+    this.id = opts.id ?? 'manager';
+    this.log = opts.log ?? silentLogger;
+    this.ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
+    this.heartbeatMs = opts.heartbeatIntervalMs ?? 15_000;
+    this.helloTimeoutMs = opts.helloTimeoutMs ?? 10_000;
+    this.events = new EventBus(store);
+    for (const p of store.listPorts()) this.statuses.set(p.id, emptyStatus(PortState.PORT_STATE_AGENT_DISCONNECTED, 'agent not connected since manager start'));
+    this.heartbeatTimer = setInterval(() => {
+      for (const s of this.sessions.values()) s.send({ heartbeat: { timeMs: Date.now() } });
+    }, this.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.heartbeatTimer);
+    for (const s of this.sessions.values()) {
+      s.close('manager stopping');
+      try {
+        s.stream.end();
+      } catch {
+        /* already gone */
+      }
+    }
+    this.sessions.clear();
+  }
+
+  // ---------------------------------------------------------------- agents
+
+  connectedAgentIds(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  private agentView(id: string): Agent | undefined {
+    const a = this.store.getAgent(id);
+    if (!a) return undefined;
+    const s = this.sessions.get(id);
+    return {
+      id: a.id,
+      version: a.version,
+      connected: !!s,
+      connectedSinceMs: s?.connectedSinceMs ?? 0,
+      lastSeenMs: s ? s.lastSeenMs : a.lastSeenMs,
+      capabilities: a.capabilities,
+      interfaces: a.interfaces,
+      portIds: this.store.listPorts(id).map((p) => p.id),
+      peerAddress: s?.peer ?? '',
+      firstSeenMs: a.firstSeenMs,
+    };
+  }
+
+  listAgents(connectedOnly: boolean): Agent[] {
+    return this.store
+      .listAgents()
+      .map((a) => this.agentView(a.id)!)
+      .filter((a) => !connectedOnly || a.connected);
+  }
+
+  getAgent(agentId: string): Agent {
+    requireId('agent_id', agentId, 'an agent id');
+    const a = this.agentView(agentId);
+    if (!a) throw notFound('agent_id', `agent '${agentId}' is not known`);
+    return a;
+  }
+
+  // ---------------------------------------------------------------- ports
+
+  private channelOfPort(pid: string): StoredChannel | undefined {
+    return this.store.listChannels().find((c) => c.endpoints.some((e) => endpointKey(e) === pid));
+  }
+
+  private portView(p: StoredPort, channels = this.store.listChannels()): Port {
+    const ch = channels.find((c) => c.endpoints.some((e) => endpointKey(e) === p.id));
+    return {
+      id: p.id,
+      agentId: p.agentId,
+      interface: p.interface,
+      mode: p.mode,
+      policy: p.policy,
+      ovsBridge: p.ovsBridge,
+      radius: p.radius,
+      channelId: ch?.id ?? '',
+      status: this.statusOf(p.id),
+      createdMs: p.createdMs,
+    };
+  }
+
+  private statusOf(pid: string): PortStatus {
+    return this.statuses.get(pid) ?? emptyStatus(PortState.PORT_STATE_PENDING);
+  }
+
+  listPorts(agentId: string): Port[] {
+    if (agentId) requireId('agent_id', agentId, 'an agent id');
+    const channels = this.store.listChannels();
+    return this.store.listPorts(agentId || undefined).map((p) => this.portView(p, channels));
+  }
+
+  getPort(pid: string): Port {
+    const p = this.lookupPort('port_id', pid);
+    return this.portView(p);
+  }
+
+  private lookupPort(field: string, pid: string): StoredPort {
+    if (!pid) throw invalidArgument(field, 'is required');
+    const [agent, iface, extra] = pid.split('/');
+    if (!agent || !iface || extra !== undefined) throw invalidArgument(field, `'${pid}' is not <agent_id>/<interface>`);
+    requireId(field, agent, 'an agent id');
+    requireIfname(field, iface);
+    const p = this.store.getPort(pid);
+    if (!p) throw notFound(field, `port '${pid}' is not open`);
+    return p;
+  }
+
+  private requireConnected(field: string, agentId: string): AgentSession {
+    if (!this.store.getAgent(agentId)) throw notFound(field, `agent '${agentId}' is not known`);
+    const s = this.sessions.get(agentId);
+    if (!s) throw unavailable(`${field}: agent '${agentId}' is not connected`);
+    return s;
+  }
+
+  async openPort(req: OpenPortRequest): Promise<Port> {
+    const agentId = requireId('agent_id', req.agentId, 'an agent id');
+    const iface = requireIfname('interface', req.interface);
+    const mode = requireMode('mode', req.mode);
+    const policy = normalizePolicy('policy', req.policy);
+    if (req.ovsBridge) requireIfname('ovs_bridge', req.ovsBridge);
+    const radius = normalizeRadius('radius', mode, req.radius);
+    const session = this.requireConnected('agent_id', agentId);
+    const ifaces = session.hello.interfaces;
+    if (ifaces.length && !ifaces.some((i) => i.name === iface)) {
+      throw notFound('interface', `agent '${agentId}' has no interface '${iface}' (has: ${ifaces.map((i) => i.name).join(', ')})`);
+    }
+    const cap = MODE_CAPABILITY[mode]!;
+    if (!session.hello.capabilities.includes(cap)) {
+      throw failedPrecondition(
+        `mode: ${PortMode[mode]} is not available on agent '${agentId}'` +
+          (mode === PortMode.PORT_MODE_PSK ? '' : ' (the EAP module is not present in this build yet; use PORT_MODE_PSK)'),
+      );
+    }
+    const id = portId(agentId, iface);
+    const spec: StoredPort = { id, agentId, interface: iface, mode, policy, ovsBridge: req.ovsBridge, radius, createdMs: Date.now() };
+    const existing = this.store.getPort(id);
+    if (existing) {
+      const same = stableJson({ ...existing, createdMs: 0 }) === stableJson({ ...spec, createdMs: 0 });
+      if (!same) throw alreadyExists('interface', `port '${id}' is already open with a different configuration (close it first)`);
+    } else {
+      this.store.putPort(spec);
+      this.statuses.set(id, emptyStatus(PortState.PORT_STATE_PENDING));
+    }
+    try {
+      await this.push(agentId);
+    } catch (e) {
+      if (!existing) {
+        this.store.deletePort(id);
+        this.statuses.delete(id);
+        await this.push(agentId).catch(() => {});
+      }
+      throw e;
+    }
+    const st = this.statusOf(id);
+    if (st.state === PortState.PORT_STATE_FAILED) {
+      if (!existing) {
+        this.store.deletePort(id);
+        this.statuses.delete(id);
+        await this.push(agentId).catch(() => {});
+      }
+      throw failedPrecondition(`agent '${agentId}' could not open port '${iface}': ${st.detail}`);
+    }
+    if (!existing) this.events.publish({ type: EventType.EVENT_TYPE_PORT_OPENED, agentId, portId: id, message: `port ${id} opened (${PortMode[mode]})` });
+    return this.portView(this.store.getPort(id)!);
+  }
+
+  async closePort(req: ClosePortRequest): Promise<ClosePortResponse> {
+    let p: StoredPort;
+    try {
+      p = this.lookupPort('port_id', req.portId);
+    } catch (e) {
+      if (req.allowMissing && e instanceof RpcError && e.code === Status.NOT_FOUND) return { existed: false };
+      throw e;
+    }
+    const ch = this.channelOfPort(p.id);
+    if (ch) throw failedPrecondition(`port_id: port '${p.id}' is used by secure channel '${ch.name}' (${ch.id}); delete the channel first`);
+    this.store.deletePort(p.id);
+    this.statuses.delete(p.id);
+    this.events.publish({ type: EventType.EVENT_TYPE_PORT_CLOSED, agentId: p.agentId, portId: p.id, message: `port ${p.id} closed` });
+    if (this.sessions.has(p.agentId)) await this.push(p.agentId);
+    return { existed: true };
+  }
+
+  // ---------------------------------------------------------------- channels
+
+  private channelView(c: StoredChannel): SecureChannel {
+    const endpointStatus: EndpointStatus[] = c.endpoints.map((e) => {
+      const pid = endpointKey(e);
+      return { endpoint: e, portId: pid, agentConnected: this.sessions.has(e.agentId), status: this.statusOf(pid) };
+    });
+    return {
+      id: c.id,
+      name: c.name,
+      endpoints: c.endpoints,
+      state: this.channelState(c, endpointStatus),
+      endpointStatus,
+      createdMs: c.createdMs,
+      securedSinceMs: this.channelSecured.get(c.id) ?? 0,
+      ckn: Buffer.from(c.ckn).toString('hex'),
+    };
+  }
+
+  private channelState(c: StoredChannel, es: EndpointStatus[]): ChannelState {
+    const states = es.map((e) => (e.agentConnected ? e.status!.state : PortState.PORT_STATE_AGENT_DISCONNECTED));
+    if (states.every((s) => s === PortState.PORT_STATE_SECURED)) return ChannelState.CHANNEL_STATE_SECURED;
+    if (states.some((s) => s === PortState.PORT_STATE_FAILED)) return ChannelState.CHANNEL_STATE_FAILED;
+    if (this.channelSecured.has(c.id) || states.some((s) => s === PortState.PORT_STATE_AGENT_DISCONNECTED)) {
+      return this.channelReady.has(c.id) ? ChannelState.CHANNEL_STATE_DEGRADED : ChannelState.CHANNEL_STATE_PENDING;
+    }
+    if (states.every((s) => TERMINAL_READY.has(s))) return ChannelState.CHANNEL_STATE_READY;
+    return this.channelReady.has(c.id) ? ChannelState.CHANNEL_STATE_DEGRADED : ChannelState.CHANNEL_STATE_PENDING;
+  }
+
+  /** Re-evaluates channel states after status changes and publishes transitions. */
+  private evaluateChannels(agentId?: string): void {
+    for (const c of this.store.listChannels()) {
+      if (agentId && !c.endpoints.some((e) => e.agentId === agentId)) continue;
+      const v = this.channelView(c);
+      const wasSecured = this.channelSecured.has(c.id);
+      if (v.state === ChannelState.CHANNEL_STATE_SECURED && !wasSecured) {
+        this.channelSecured.set(c.id, Date.now());
+        this.channelReady.add(c.id);
+        this.events.publish({ type: EventType.EVENT_TYPE_CHANNEL_SECURED, channelId: c.id, message: `channel ${c.name} secured on all ${c.endpoints.length} endpoints` });
+      } else if (v.state !== ChannelState.CHANNEL_STATE_SECURED && wasSecured) {
+        this.channelSecured.delete(c.id);
+        const bad = v.endpointStatus.filter((e) => !e.agentConnected || e.status!.state !== PortState.PORT_STATE_SECURED).map((e) => e.portId);
+        this.events.publish({ type: EventType.EVENT_TYPE_CHANNEL_DEGRADED, channelId: c.id, message: `channel ${c.name} degraded: ${bad.join(', ')} not secured`, attributes: { ports: bad.join(',') } });
+      }
+    }
+    for (const w of [...this.channelWaiters]) w();
+  }
+
+  listChannels(): SecureChannel[] {
+    return this.store.listChannels().map((c) => this.channelView(c));
+  }
+
+  getChannel(idOrName: string): SecureChannel {
+    if (!idOrName) throw invalidArgument('channel_id', 'is required');
+    if (!CHANNEL_NAME_RE.test(idOrName)) throw invalidArgument('channel_id', `'${idOrName}' is not a channel id or name`);
+    const c = this.store.getChannel(idOrName);
+    if (!c) throw notFound('channel_id', `secure channel '${idOrName}' does not exist`);
+    return this.channelView(c);
+  }
+
+  async createChannel(req: CreateSecureChannelRequest, deadlineMs?: number): Promise<CreateSecureChannelResponse> {
+    if (!req.name) throw invalidArgument('name', 'is required');
+    if (!CHANNEL_NAME_RE.test(req.name)) throw invalidArgument('name', `'${req.name}' must match [A-Za-z0-9][A-Za-z0-9._-]{0,62}`);
+    if (req.endpoints.length === 0) throw invalidArgument('endpoints', 'at least one endpoint is required');
+    if (req.endpoints.length > 64) throw invalidArgument('endpoints', 'at most 64 endpoints');
+    const seen = new Set<string>();
+    const endpoints: Endpoint[] = req.endpoints.map((e, i) => {
+      const f = `endpoints[${i}]`;
+      requireId(`${f}.agent_id`, e.agentId, 'an agent id');
+      requireIfname(`${f}.switch_port`, e.switchPort);
+      requireId(`${f}.vnf_id`, e.vnfId, 'a VNF id');
+      requireIfname(`${f}.vnf_interface`, e.vnfInterface);
+      const k = endpointKey(e);
+      if (seen.has(k)) throw invalidArgument(`${f}.switch_port`, `port '${k}' appears twice`);
+      seen.add(k);
+      return { agentId: e.agentId, switchPort: e.switchPort, vnfId: e.vnfId, vnfInterface: e.vnfInterface };
+    });
+    let cak: Uint8Array | undefined;
+    let ckn: Uint8Array | undefined;
+    if (req.psk && (req.psk.cakHex || req.psk.cknHex)) {
+      cak = parseHexField('psk.cak_hex', req.psk.cakHex, 16, 32, [16, 32]);
+      ckn = parseHexField('psk.ckn_hex', req.psk.cknHex, 1, 32);
+    }
+
+    const existing = this.store.getChannel(req.name);
+    if (existing) {
+      const same = stableJson(existing.endpoints) === stableJson(endpoints) && (!cak || Buffer.from(cak).equals(Buffer.from(existing.cak)));
+      if (!same) throw alreadyExists('name', `secure channel '${req.name}' exists with different endpoints or key`);
+      await this.waitChannel(existing.id, req.waitSecured, req.waitTimeoutMs, deadlineMs);
+      return { channel: this.channelView(existing), generatedPsk: undefined, created: false };
+    }
+
+    // Check every endpoint before changing anything.
+    const used = new Map<string, StoredChannel>();
+    for (const c of this.store.listChannels()) for (const e of c.endpoints) used.set(endpointKey(e), c);
+    endpoints.forEach((e, i) => {
+      const f = `endpoints[${i}]`;
+      if (!this.store.getAgent(e.agentId)) throw notFound(`${f}.agent_id`, `agent '${e.agentId}' is not known`);
+      const p = this.store.getPort(endpointKey(e));
+      if (!p) throw failedPrecondition(`${f}.switch_port: no open port '${e.switchPort}' on agent '${e.agentId}' (open it with OpenPort first)`);
+      const other = used.get(endpointKey(e));
+      if (other) throw failedPrecondition(`${f}.switch_port: port '${p.id}' already belongs to secure channel '${other.name}'`);
+      if (!this.sessions.has(e.agentId)) throw unavailable(`${f}.agent_id: agent '${e.agentId}' is not connected`);
+    });
+
+    const generated = !cak;
+    if (!cak) cak = new Uint8Array(randomBytes(16));
+    if (!ckn) ckn = new Uint8Array(randomBytes(16));
+    const ch: StoredChannel = {
+      id: `ch-${randomBytes(6).toString('hex')}`,
+      name: req.name,
+      endpoints,
+      cak,
+      ckn,
+      keyId: randomBytes(8).toString('hex'),
+      createdMs: Date.now(),
+    };
+    this.store.putChannel(ch);
+    const agents = [...new Set(endpoints.map((e) => e.agentId))];
+    try {
+      await Promise.all(agents.map((a) => this.push(a)));
+      const failed = endpoints.map(endpointKey).filter((pid) => this.statusOf(pid).state === PortState.PORT_STATE_FAILED);
+      if (failed.length) throw failedPrecondition(`endpoints: ${failed.map((f) => `${f}: ${this.statusOf(f).detail}`).join('; ')}`);
+    } catch (e) {
+      this.store.deleteChannel(ch.id);
+      await Promise.all(agents.filter((a) => this.sessions.has(a)).map((a) => this.push(a).catch(() => {})));
+      throw e;
+    }
+    this.channelReady.add(ch.id);
+    this.events.publish({ type: EventType.EVENT_TYPE_CHANNEL_CREATED, channelId: ch.id, message: `channel ${ch.name} created with ${endpoints.length} endpoints` });
+    this.events.publish({ type: EventType.EVENT_TYPE_CHANNEL_READY, channelId: ch.id, message: `every authenticator of channel ${ch.name} is ready` });
+    this.evaluateChannels();
+    await this.waitChannel(ch.id, req.waitSecured, req.waitTimeoutMs, deadlineMs);
+    return {
+      channel: this.channelView(ch),
+      generatedPsk: generated ? { cakHex: Buffer.from(cak).toString('hex'), cknHex: Buffer.from(ckn).toString('hex') } : undefined,
+      created: true,
+    };
+  }
+
+  private async waitChannel(id: string, secured: boolean, timeoutMs: number, deadlineMs?: number): Promise<void> {
+    if (!secured) return;
+    const limit = Math.min(timeoutMs || 30_000, deadlineMs !== undefined ? Math.max(0, deadlineMs - Date.now() - 50) : Infinity);
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        const c = this.store.getChannel(id);
+        if (!c || this.channelView(c).state === ChannelState.CHANNEL_STATE_SECURED) done();
+      };
+      const done = () => {
+        clearTimeout(timer);
+        this.channelWaiters.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(done, limit);
+      this.channelWaiters.add(check);
+      check();
+    });
+  }
+
+  async deleteChannel(req: DeleteSecureChannelRequest): Promise<DeleteSecureChannelResponse> {
+    let c: SecureChannel;
+    try {
+      c = this.getChannel(req.channelId);
+    } catch (e) {
+      if (req.allowMissing && e instanceof RpcError && e.code === Status.NOT_FOUND) return { existed: false };
+      throw e;
+    }
+    this.store.deleteChannel(c.id);
+    this.channelSecured.delete(c.id);
+    this.channelReady.delete(c.id);
+    const agents = [...new Set(c.endpoints.map((e) => e.agentId))].filter((a) => this.sessions.has(a));
+    await Promise.all(agents.map((a) => this.push(a)));
+    this.events.publish({ type: EventType.EVENT_TYPE_CHANNEL_DELETED, channelId: c.id, message: `channel ${c.name} deleted` });
+    return { existed: true };
+  }
+
+  async forceRekey(req: ForceRekeyRequest): Promise<ForceRekeyResponse> {
+    if (!!req.channelId === !!req.portId) throw invalidArgument('channel_id', 'exactly one of channel_id or port_id is required');
+    const pids = req.channelId ? this.getChannel(req.channelId).endpointStatus.map((e) => e.portId) : [this.lookupPort('port_id', req.portId).id];
+    const results = await Promise.all(
+      pids.map(async (pid) => {
+        const agentId = pid.split('/')[0]!;
+        const s = this.sessions.get(agentId);
+        if (!s) return { portId: pid, ok: false, error: `agent '${agentId}' is not connected`, keyServer: false, keyNumber: 0 };
+        try {
+          const r = await this.command(s, { forceRekey: { portId: pid } });
+          return { portId: pid, ok: r.ok, error: r.error, keyServer: r.status?.keyServer ?? false, keyNumber: r.status?.keyNumber ?? 0 };
+        } catch (e) {
+          return { portId: pid, ok: false, error: (e as Error).message, keyServer: false, keyNumber: 0 };
+        }
+      }),
+    );
+    if (req.portId && !results[0]!.ok) throw failedPrecondition(`port_id: ${results[0]!.error}`);
+    if (req.channelId && !results.some((r) => r.ok && r.keyServer)) {
+      throw failedPrecondition(`channel_id: no key server accepted the rekey (${results.map((r) => `${r.portId}: ${r.error || 'not key server'}`).join('; ')})`);
+    }
+    return { results };
+  }
+
+  // ---------------------------------------------------------------- agent protocol
+
+  /** Builds one agent's full desired state. */
+  desiredFor(agentId: string): DesiredPort[] {
+    const channels = this.store.listChannels();
+    return this.store.listPorts(agentId).map((p) => {
+      const ch = channels.find((c) => c.endpoints.some((e) => endpointKey(e) === p.id));
+      const allowed = ch ? ch.endpoints.filter((e) => endpointKey(e) === p.id).map((e) => e.vnfId) : [];
+      const psk = ch && p.mode === PortMode.PORT_MODE_PSK ? { cak: Buffer.from(ch.cak), ckn: Buffer.from(ch.ckn) } : undefined;
+      const fp = createHash('sha256')
+        .update(stableJson({ i: p.interface, m: p.mode, p: p.policy, o: p.ovsBridge, r: p.radius ?? null, c: ch?.id ?? '', k: ch?.keyId ?? '', a: allowed }))
+        .digest('hex')
+        .slice(0, 32);
+      return {
+        portId: p.id,
+        interface: p.interface,
+        mode: p.mode,
+        policy: p.policy,
+        ovsBridge: p.ovsBridge,
+        radius: p.radius,
+        channelId: ch?.id ?? '',
+        psk,
+        allowedVnfIds: allowed,
+        fingerprint: fp,
+      };
+    });
+  }
+
+  /** Sends the agent its desired state and waits for the acknowledgement. */
+  private push(agentId: string): Promise<void> {
+    const s = this.sessions.get(agentId);
+    if (!s) return Promise.reject(unavailable(`agent '${agentId}' is not connected`));
+    const revision = ++s.revision;
+    const desired: DesiredState = { revision, ports: this.desiredFor(agentId) };
+    const p = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const ws = s.ackWaiters.get(revision);
+        if (ws) s.ackWaiters.delete(revision);
+        reject(deadlineExceeded(`agent '${agentId}' did not acknowledge desired state ${revision} within ${this.ackTimeoutMs} ms`));
+      }, this.ackTimeoutMs);
+      const list = s.ackWaiters.get(revision) ?? [];
+      list.push({ resolve, reject, timer });
+      s.ackWaiters.set(revision, list);
+    });
+    s.send({ desired });
+    return p;
+  }
+
+  private command(s: AgentSession, cmd: Omit<NonNullable<ManagerMessage['command']>, 'requestId'>): Promise<CommandResult> {
+    const requestId = `${this.id}-${++this.commandSeq}`;
+    return new Promise<CommandResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        s.commandWaiters.delete(requestId);
+        reject(deadlineExceeded(`agent '${s.agentId}' did not answer command ${requestId}`));
+      }, this.ackTimeoutMs);
+      s.commandWaiters.set(requestId, { resolve, reject, timer });
+      s.send({ command: { requestId, ...cmd } });
+    });
+  }
+
+  /**
+   * Serves one agent stream. `agentId` is the identity from the verified client certificate
+   * (authz.requireAgent); the Hello must claim the same identity or the stream is refused
+   * with PERMISSION_DENIED before anything is recorded.
+   */
+  attachAgent(agentId: string, stream: AgentStream): void {
+    let session: AgentSession | undefined;
+    const peer = stream.getPeer();
+    const log = this.log.child({ agent: agentId, peer });
+    const refuse = (code: number, details: string) => {
+      log.warn('agent stream refused', { code, details });
+      try {
+        stream.emit('error', { code, details });
+      } catch {
+        /* stream already closed */
+      }
+    };
+    if (this.stopped) return refuse(Status.UNAVAILABLE, 'manager is stopping');
+    const helloTimer = setTimeout(() => refuse(Status.DEADLINE_EXCEEDED, `no Hello within ${this.helloTimeoutMs} ms`), this.helloTimeoutMs);
+
+    stream.on('data', (m: AgentMessage) => {
+      try {
+        if (!session) {
+          if (!m.hello) return refuse(Status.FAILED_PRECONDITION, 'the first message on an agent stream must be Hello');
+          clearTimeout(helloTimer);
+          if (m.hello.agentId !== agentId) {
+            return refuse(Status.PERMISSION_DENIED, `hello.agent_id '${m.hello.agentId}' does not match the certificate identity '${agentId}'`);
+          }
+          session = this.bind(agentId, stream, m.hello, peer, log);
+          return;
+        }
+        this.onAgentMessage(session, m, log);
+      } catch (e) {
+        log.error('agent message handling failed', { error: (e as Error).message });
+      }
+    });
+    const gone = (why: string) => () => {
+      clearTimeout(helloTimer);
+      if (session && !session.closed) this.unbind(session, why, log);
+    };
+    stream.on('end', gone('stream ended'));
+    stream.on('cancelled', gone('cancelled'));
+    stream.on('close', gone('closed'));
+    stream.on('error', (e: Error) => gone(`error: ${e.message}`)());
+  }
+
+  private bind(agentId: string, stream: AgentStream, hello: Hello, peer: string, log: Logger): AgentSession {
+    const old = this.sessions.get(agentId);
+    if (old) {
+      log.warn('agent reconnected while an older stream was open; replacing it');
+      old.close('superseded by a new connection');
+      this.sessions.delete(agentId);
+      try {
+        old.stream.emit('error', { code: Status.ABORTED, details: 'superseded by a newer stream of the same agent' });
+      } catch {
+        /* gone */
+      }
+    }
+    const now = Date.now();
+    const prev = this.store.getAgent(agentId);
+    this.store.putAgent({
+      id: agentId,
+      version: hello.version,
+      capabilities: hello.capabilities,
+      interfaces: hello.interfaces,
+      firstSeenMs: prev?.firstSeenMs ?? now,
+      lastSeenMs: now,
+    });
+    const s = new AgentSession(agentId, stream, hello, now, peer);
+    this.sessions.set(agentId, s);
+    for (const r of hello.running) if (r.status && this.store.getPort(r.portId)) this.statuses.set(r.portId, r.status);
+    for (const p of this.store.listPorts(agentId)) {
+      if (!hello.running.some((r) => r.portId === p.id)) this.statuses.set(p.id, emptyStatus(PortState.PORT_STATE_PENDING, 'agent connected; converging'));
+    }
+    log.info('agent bound', { version: hello.version, capabilities: hello.capabilities, running: hello.running.length, boot: hello.bootId });
+    s.send({ welcome: { managerId: this.id, heartbeatIntervalMs: this.heartbeatMs } });
+    this.events.publish({
+      type: EventType.EVENT_TYPE_AGENT_UP,
+      agentId,
+      message: `agent ${agentId} connected from ${peer}`,
+      attributes: { version: hello.version, running_ports: String(hello.running.length), boot_id: hello.bootId },
+    });
+    this.push(agentId).catch((e) => log.warn('initial desired state not acknowledged', { error: (e as Error).message }));
+    this.evaluateChannels(agentId);
+    return s;
+  }
+
+  private unbind(s: AgentSession, why: string, log: Logger): void {
+    s.close(why);
+    if (this.sessions.get(s.agentId) !== s) return; // superseded
+    this.sessions.delete(s.agentId);
+    const a = this.store.getAgent(s.agentId);
+    if (a) this.store.putAgent({ ...a, lastSeenMs: Date.now() });
+    for (const p of this.store.listPorts(s.agentId)) {
+      const st = this.statusOf(p.id);
+      this.statuses.set(p.id, { ...st, state: PortState.PORT_STATE_AGENT_DISCONNECTED, detail: `agent disconnected (${why}); last state ${PortState[st.state]}`, updatedMs: Date.now() });
+    }
+    log.warn('agent disconnected', { reason: why });
+    if (!this.stopped) {
+      this.events.publish({ type: EventType.EVENT_TYPE_AGENT_DOWN, agentId: s.agentId, message: `agent ${s.agentId} disconnected: ${why}` });
+      this.evaluateChannels(s.agentId);
+    }
+  }
+
+  private setStatus(s: AgentSession, pid: string, st: PortStatus): void {
+    if (!this.store.getPort(pid) || pid.split('/')[0] !== s.agentId) return; // stale or foreign
+    const prev = this.statuses.get(pid);
+    this.statuses.set(pid, st);
+    if (prev?.state !== st.state) {
+      if (st.state === PortState.PORT_STATE_SECURED) this.events.publish({ type: EventType.EVENT_TYPE_PORT_SECURED, agentId: s.agentId, portId: pid, channelId: this.channelOfPort(pid)?.id ?? '', message: `port ${pid} secured`, attributes: { key_number: String(st.keyNumber), peers: String(st.livePeers.length) } });
+      else if (prev?.state === PortState.PORT_STATE_SECURED) this.events.publish({ type: EventType.EVENT_TYPE_PORT_UNSECURED, agentId: s.agentId, portId: pid, channelId: this.channelOfPort(pid)?.id ?? '', message: `port ${pid} no longer secured: ${st.detail}` });
+      if (st.state === PortState.PORT_STATE_FAILED) this.events.publish({ type: EventType.EVENT_TYPE_ERROR, agentId: s.agentId, portId: pid, message: `port ${pid} failed: ${st.detail}` });
+    }
+  }
+
+  private onAgentMessage(s: AgentSession, m: AgentMessage, log: Logger): void {
+    s.lastSeenMs = Date.now();
+    if (m.ack) {
+      for (const r of m.ack.ports) if (r.status) this.setStatus(s, r.portId, r.status);
+      s.ackedRevision = Math.max(s.ackedRevision, m.ack.revision);
+      for (const [rev, ws] of s.ackWaiters) {
+        if (rev <= m.ack.revision) {
+          s.ackWaiters.delete(rev);
+          for (const w of ws) {
+            clearTimeout(w.timer);
+            w.resolve();
+          }
+        }
+      }
+      this.evaluateChannels(s.agentId);
+    } else if (m.status) {
+      if (m.status.status) this.setStatus(s, m.status.portId, m.status.status);
+      this.evaluateChannels(s.agentId);
+    } else if (m.event) {
+      this.onAgentEvent(s, m.event);
+    } else if (m.result) {
+      const w = s.commandWaiters.get(m.result.requestId);
+      if (w) {
+        s.commandWaiters.delete(m.result.requestId);
+        clearTimeout(w.timer);
+        w.resolve(m.result);
+      }
+    } else if (m.hello) {
+      log.warn('duplicate Hello ignored');
+    }
+  }
+
+  private onAgentEvent(s: AgentSession, ev: NonNullable<AgentMessage['event']>): void {
+    if (ev.portId && !this.store.getPort(ev.portId)) return;
+    const map: Record<string, EventType> = {
+      peerLive: EventType.EVENT_TYPE_PEER_LIVE,
+      peerLost: EventType.EVENT_TYPE_PEER_LOST,
+      rekey: EventType.EVENT_TYPE_PORT_REKEYED,
+      keyServerElected: EventType.EVENT_TYPE_KEY_SERVER_ELECTED,
+      authenticated: EventType.EVENT_TYPE_PORT_AUTHENTICATED,
+      principalChanged: EventType.EVENT_TYPE_PORT_AUTHENTICATED,
+      error: EventType.EVENT_TYPE_ERROR,
+      secyError: EventType.EVENT_TYPE_ERROR,
+    };
+    const type = map[ev.kind];
+    if (type === undefined) return; // secured/unsecured come through status changes; dropped etc. are counters
+    this.events.publish({
+      type,
+      agentId: s.agentId,
+      portId: ev.portId,
+      channelId: ev.portId ? (this.channelOfPort(ev.portId)?.id ?? '') : '',
+      message: ev.message || `${ev.kind} on ${ev.portId}`,
+      attributes: ev.attributes,
+    });
+  }
+
+  /** Rejects agent streams from certificates that are not agents (server.ts calls authz first). */
+  static refuseNonAgent(kind: string): RpcError {
+    return permissionDenied(`${kind} certificates may not open an agent stream`);
+  }
+
+  /** Live statuses for metrics. */
+  portStatuses(): Array<{ port: StoredPort; status: PortStatus; connected: boolean }> {
+    return this.store.listPorts().map((p) => ({ port: p, status: this.statusOf(p.id), connected: this.sessions.has(p.agentId) }));
+  }
+}

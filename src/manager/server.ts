@@ -1,0 +1,135 @@
+/** Binds the Manager to a gRPC server: operator API, agent API, health and reflection, all over mTLS. */
+import { Server, status, type ServerCredentials, type ServerUnaryCall, type ServerWritableStream, type ServerDuplexStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { AgentServiceService, type AgentMessage, type ManagerMessage } from '../control/gen/macsec/v1/agent.js';
+import { ManagerServiceService, type Event, type WatchEventsRequest } from '../control/gen/macsec/v1/manager.js';
+import { requireAgent, requireOperator, type Access } from '../control/authz.js';
+import { toServiceError } from '../control/errors.js';
+import { HealthImpl, addReflection } from '../control/health.js';
+import { MANAGER_PROTOS } from '../control/protos.js';
+import type { Logger } from '../control/log.js';
+import { silentLogger } from '../control/log.js';
+import { matches } from './events.js';
+import type { Manager } from './manager.js';
+
+const SERVER_OPTIONS = {
+  'grpc.keepalive_time_ms': 20_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+  'grpc.max_receive_message_length': 4 * 1024 * 1024,
+};
+
+function deadlineOf(call: { getDeadline(): Date | number }): number | undefined {
+  const d = call.getDeadline();
+  const ms = d instanceof Date ? d.getTime() : d;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+export function operatorHandlers(m: Manager, log: Logger): UntypedServiceImplementation {
+  const unary =
+    <Req, Res>(method: string, access: Access, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>) =>
+    (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
+      let who = '?';
+      try {
+        const p = requireOperator(call, access, method);
+        who = `${p.role}:${p.name}`;
+        Promise.resolve(fn(call.request, call)).then(
+          (r) => cb(null, r),
+          (e) => {
+            const se = toServiceError(e);
+            log.info('operator call failed', { method, caller: who, code: status[se.code!], details: se.details });
+            cb(se);
+          },
+        );
+      } catch (e) {
+        const se = toServiceError(e);
+        log.warn('operator call refused', { method, code: status[se.code!], details: se.details });
+        cb(se);
+      }
+    };
+  return {
+    listAgents: unary('ListAgents', 'read', (r: { connectedOnly: boolean }) => ({ agents: m.listAgents(r.connectedOnly) })),
+    getAgent: unary('GetAgent', 'read', (r: { agentId: string }) => m.getAgent(r.agentId)),
+    openPort: unary('OpenPort', 'write', (r: Parameters<Manager['openPort']>[0]) => m.openPort(r)),
+    listPorts: unary('ListPorts', 'read', (r: { agentId: string }) => ({ ports: m.listPorts(r.agentId) })),
+    getPort: unary('GetPort', 'read', (r: { portId: string }) => m.getPort(r.portId)),
+    closePort: unary('ClosePort', 'write', (r: Parameters<Manager['closePort']>[0]) => m.closePort(r)),
+    createSecureChannel: unary('CreateSecureChannel', 'write', (r: Parameters<Manager['createChannel']>[0], call) => m.createChannel(r, deadlineOf(call))),
+    getSecureChannel: unary('GetSecureChannel', 'read', (r: { channelId: string }) => m.getChannel(r.channelId)),
+    listSecureChannels: unary('ListSecureChannels', 'read', () => ({ channels: m.listChannels() })),
+    deleteSecureChannel: unary('DeleteSecureChannel', 'write', (r: Parameters<Manager['deleteChannel']>[0]) => m.deleteChannel(r)),
+    forceRekey: unary('ForceRekey', 'write', (r: Parameters<Manager['forceRekey']>[0]) => m.forceRekey(r)),
+    watchEvents: (call: ServerWritableStream<WatchEventsRequest, Event>) => {
+      try {
+        requireOperator(call, 'read', 'WatchEvents');
+      } catch (e) {
+        call.emit('error', toServiceError(e));
+        return;
+      }
+      const f = { sinceSeq: call.request.sinceSeq, agentId: call.request.agentId, channelId: call.request.channelId, types: call.request.types };
+      for (const e of m.events.replay(f)) call.write(e);
+      const unsub = m.events.subscribe((e) => {
+        if (matches(e, f)) call.write(e);
+      });
+      const stop = () => unsub();
+      call.on('cancelled', stop);
+      call.on('close', stop);
+      call.on('error', stop);
+    },
+  };
+}
+
+export function agentHandlers(m: Manager, log: Logger): UntypedServiceImplementation {
+  return {
+    connect: (call: ServerDuplexStream<AgentMessage, ManagerMessage>) => {
+      let agentId: string;
+      try {
+        agentId = requireAgent(call).id;
+      } catch (e) {
+        const se = toServiceError(e);
+        log.warn('agent stream refused', { code: status[se.code!], details: se.details, peer: call.getPeer() });
+        call.emit('error', se);
+        return;
+      }
+      m.attachAgent(agentId, call);
+    },
+  };
+}
+
+export interface ManagerServer {
+  server: Server;
+  port: number;
+  health: HealthImpl;
+  shutdown(): Promise<void>;
+  forceShutdown(): void;
+}
+
+export async function startManagerServer(m: Manager, creds: ServerCredentials, address: string, log: Logger = silentLogger): Promise<ManagerServer> {
+  const server = new Server(SERVER_OPTIONS);
+  server.addService(ManagerServiceService, operatorHandlers(m, log));
+  server.addService(AgentServiceService, agentHandlers(m, log));
+  const health = new HealthImpl(['macsec.v1.ManagerService', 'macsec.v1.AgentService']);
+  health.addTo(server);
+  addReflection(server, MANAGER_PROTOS);
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync(address, creds, (err, p) => (err ? reject(err) : resolve(p))));
+  log.info('manager listening', { address, port });
+  return {
+    server,
+    port,
+    health,
+    shutdown: () =>
+      new Promise<void>((resolve) => {
+        health.shutdown();
+        m.stop();
+        server.tryShutdown(() => resolve());
+        setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000).unref();
+      }),
+    forceShutdown: () => {
+      m.stop();
+      server.forceShutdown();
+    },
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * The manager's desired state, behind an interface so a distributed store (etcd, ...) can
+ * replace SQLite later. Everything here is desired or durable state; live status (what agents
+ * report) is kept in memory by the manager and rebuilt from agents after a restart.
+ */
+import type { Endpoint } from '../control/gen/macsec/v1/manager.js';
+import type { InterfaceInfo, PortMode, PortPolicy, RadiusSettings } from '../control/gen/macsec/v1/types.js';
+
+export interface StoredAgent {
+  id: string;
+  version: string;
+  capabilities: string[];
+  interfaces: InterfaceInfo[];
+  firstSeenMs: number;
+  lastSeenMs: number;
+}
+
+export interface StoredPort {
+  /** `${agentId}/${interface}` */
+  id: string;
+  agentId: string;
+  interface: string;
+  mode: PortMode;
+  policy: PortPolicy;
+  ovsBridge: string;
+  radius: RadiusSettings | undefined;
+  createdMs: number;
+}
+
+export interface StoredChannel {
+  id: string;
+  name: string;
+  endpoints: Endpoint[];
+  /** PSK material (CAK, CKN) for the channel's PSK ports. Secret: never logged or returned. */
+  cak: Uint8Array;
+  ckn: Uint8Array;
+  /** Random id of this key, part of port fingerprints (so a new key means a new session). */
+  keyId: string;
+  createdMs: number;
+}
+
+export interface Store {
+  getAgent(id: string): StoredAgent | undefined;
+  listAgents(): StoredAgent[];
+  putAgent(a: StoredAgent): void;
+
+  getPort(id: string): StoredPort | undefined;
+  listPorts(agentId?: string): StoredPort[];
+  putPort(p: StoredPort): void;
+  deletePort(id: string): boolean;
+
+  getChannel(idOrName: string): StoredChannel | undefined;
+  listChannels(): StoredChannel[];
+  putChannel(c: StoredChannel): void;
+  deleteChannel(id: string): boolean;
+
+  /** Reserves `n` event sequence numbers; returns the first. Survives restarts. */
+  reserveSeq(n: number): number;
+
+  /** Runs fn atomically. */
+  transaction<T>(fn: () => T): T;
+  close(): void;
+}
+
+export const portId = (agentId: string, iface: string): string => `${agentId}/${iface}`;
