@@ -15,9 +15,9 @@ import type { Server, ServerCredentials } from '@grpc/grpc-js';
 export type Transport = 'tls' | 'plaintext';
 
 export interface DualListenerOptions {
-  /** Credentials for TLS connections; null = no TLS (every connection is treated as plaintext). */
+  /** Credentials for TLS connections; null = no TLS (every connection goes to the plaintext server). */
   tls: ServerCredentials | null;
-  /** Plaintext credentials (ServerCredentials.createInsecure()); null = plaintext refused. */
+  /** Plaintext credentials (ServerCredentials.createInsecure()); null = plaintext refused (sent to the TLS server). */
   plaintext: ServerCredentials | null;
   /** How long a new connection may stay silent before it is dropped (ms). */
   sniffTimeoutMs?: number;
@@ -37,6 +37,7 @@ export function classify(firstByte: number): Transport {
 }
 
 export async function listenDual(server: Server, host: string, port: number, opts: DualListenerOptions): Promise<DualListener> {
+  if (!opts.tls && !opts.plaintext) throw new Error('neither TLS nor plaintext credentials given');
   const tlsInj = opts.tls ? server.createConnectionInjector(opts.tls) : null;
   const plainInj = opts.plaintext ? server.createConnectionInjector(opts.plaintext) : null;
   const sniffTimeout = opts.sniffTimeoutMs ?? 10_000;
@@ -65,13 +66,15 @@ export async function listenDual(server: Server, host: string, port: number, opt
       // JS stream before they attach to the native handle.
       sock.unshift(head);
       const kind = classify(head[0]!);
-      const inj = kind === 'tls' ? tlsInj : plainInj;
-      if (!inj) {
-        opts.onRefused?.(kind === 'tls' ? 'TLS is not configured' : 'plaintext is disabled (TLS enforced)', remote);
-        sock.destroy();
-        return;
+      // A kind we do not serve goes to the other server anyway, so the client sees what a
+      // single-protocol server would answer: a plaintext HTTP/2 server's SETTINGS frame makes a TLS
+      // client fail with WRONG_VERSION_NUMBER (LCM's cue to fall back to plaintext); a TLS server
+      // makes a plaintext client fail its HTTP/2 handshake.
+      const inj = kind === 'tls' ? (tlsInj ?? plainInj) : (plainInj ?? tlsInj);
+      if (inj === (kind === 'tls' ? plainInj : tlsInj)) {
+        opts.onRefused?.(kind === 'tls' ? 'TLS handshake on a plaintext-only server' : 'plaintext connection while TLS is enforced', remote);
       }
-      inj.injectConnection(sock);
+      inj!.injectConnection(sock);
     });
   };
 

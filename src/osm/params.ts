@@ -1,13 +1,20 @@
 /**
  * Primitive parameters as OSM's LCM sends them: a YAML document produced by Python's `yaml.dump`
  * of a dict (keys sorted; dict and list values already turned into flow-style YAML strings;
- * INTEGER parameters as ints; `null` possible). PyYAML emits YAML 1.1, so the document is parsed
- * with the 1.1 schema (a string PyYAML would read back as a boolean is quoted by PyYAML anyway).
+ * INTEGER parameters as ints; `null` possible). PyYAML emits YAML 1.1 but quotes every string its
+ * resolver would read as something else ('yes', '0755', '1:30'), so the YAML 1.2 core schema reads
+ * its output back exactly - and, unlike the `yaml` package's 1.1 schema, does not turn a plain `y`
+ * or `n` (which PyYAML leaves unquoted) into a boolean.
  *
  * Keys are normalised so `manager-address` and `manager_address` are the same parameter (OSM
  * descriptors use both styles).
  */
-import { parseDocument } from 'yaml';
+import { isScalar, parseDocument, visit } from 'yaml';
+
+// PyYAML's (YAML 1.1) implicit int and float resolvers. A plain scalar YAML 1.2 reads as a number
+// but PyYAML does not (e.g. `1e3`, `0o17`) was a string on the Python side and stays one here.
+const PY_INT = /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/;
+const PY_FLOAT = /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
 
 export class ParamError extends Error {
   constructor(message: string) {
@@ -33,8 +40,15 @@ function describeYamlError(e: { message: string }): string {
 /** Parses one YAML document; throws ParamError naming where it is malformed. */
 export function parseYaml(text: string, what: string): unknown {
   if (Buffer.byteLength(text, 'utf8') > MAX_PARAMS_BYTES) throw new ParamError(`${what} is larger than ${MAX_PARAMS_BYTES} bytes`);
-  const doc = parseDocument(text, { version: '1.1', uniqueKeys: true, prettyErrors: true, strict: true });
+  const doc = parseDocument(text, { version: '1.2', schema: 'core', uniqueKeys: true, prettyErrors: true, strict: true });
   if (doc.errors.length > 0) throw new ParamError(`${what} is not valid YAML: ${describeYamlError(doc.errors[0]!)}`);
+  visit(doc, {
+    Scalar(_key, node) {
+      if (isScalar(node) && node.type === 'PLAIN' && typeof node.value === 'number' && node.source !== undefined && !PY_INT.test(node.source) && !PY_FLOAT.test(node.source)) {
+        node.value = node.source;
+      }
+    },
+  });
   try {
     return doc.toJS({ maxAliasCount: 100 });
   } catch (e) {

@@ -122,7 +122,7 @@ export async function startEeServer(opts: EeServerOptions = {}): Promise<EeServe
   const listener: DualListener = await listenDual(server, opts.host ?? '0.0.0.0', opts.port ?? 50050, {
     tls: tlsCreds,
     plaintext: allowPlaintext ? ServerCredentials.createInsecure() : null,
-    onRefused: (why, remote) => log.warn('connection refused', { remote, why }),
+    onRefused: (why, remote) => log.info('connection of the wrong kind (the client will fail or fall back)', { remote, why }),
   });
   const transports = [...(tlsCreds ? [opts.tls!.requireClientCert === false ? 'tls' : 'mtls'] : []), ...(allowPlaintext ? ['plaintext'] : [])];
   log.info('listening', { host: opts.host ?? '0.0.0.0', port: listener.port, transports });

@@ -1,0 +1,166 @@
+/**
+ * TEST DOUBLE of the MACsec manager's operator API (macsec.v1.ManagerService), for the OSM adapter
+ * tests only. It implements just the methods the adapter calls (CreateSecureChannel,
+ * GetSecureChannel, ListSecureChannels, DeleteSecureChannel, ForceRekey) in memory, over the same
+ * mutual TLS and operator authorization as the real manager (src/control/tls.ts, authz.ts). It does
+ * not drive agents: a created channel is READY at once and becomes SECURED after `secureAfterMs`.
+ * The real manager (src/manager) is exercised by the lab demo.
+ */
+import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import { requireOperator } from '../../src/control/authz.js';
+import { RpcError, toServiceError } from '../../src/control/errors.js';
+import {
+  ChannelState,
+  ManagerServiceService,
+  type CreateSecureChannelRequest,
+  type CreateSecureChannelResponse,
+  type SecureChannel,
+} from '../../src/control/gen/macsec/v1/manager.js';
+import { PortState } from '../../src/control/gen/macsec/v1/types.js';
+import { createCa, issue, type CaHandle, type KeyPairPem } from '../../src/pki/pki.js';
+
+export interface ManagerDoubleOptions {
+  /** Delay before CreateSecureChannel answers (the "authenticators getting ready" time). */
+  createDelayMs?: number;
+  secureAfterMs?: number;
+  /** Generate a PSK when the request has none (like PSK-mode ports). */
+  generatePsk?: boolean;
+}
+
+export class ManagerServiceTestDouble {
+  readonly channels = new Map<string, SecureChannel>();
+  readonly calls: { method: string; principal: string; request: unknown }[] = [];
+  /** Make the next N calls fail with this status. */
+  failNext: { code: status; message: string; count: number } | undefined;
+  private server: Server | undefined;
+  private seq = 0;
+
+  constructor(private readonly opts: ManagerDoubleOptions = {}) {}
+
+  private handler<Req, Res>(method: string, access: 'read' | 'write', fn: (req: Req) => Promise<Res> | Res) {
+    return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
+      void (async () => {
+        try {
+          const p = requireOperator(call, access, method);
+          this.calls.push({ method, principal: `${p.role}:${p.name}`, request: call.request });
+          if (this.failNext && this.failNext.count > 0) {
+            this.failNext.count--;
+            throw new RpcError(this.failNext.code, this.failNext.message);
+          }
+          cb(null, await fn(call.request));
+        } catch (e) {
+          cb(toServiceError(e));
+        }
+      })();
+    };
+  }
+
+  private find(idOrName: string): SecureChannel | undefined {
+    return this.channels.get(idOrName) ?? [...this.channels.values()].find((c) => c.id === idOrName);
+  }
+
+  private refresh(ch: SecureChannel): SecureChannel {
+    const secured = this.opts.secureAfterMs !== undefined && Date.now() - ch.createdMs >= this.opts.secureAfterMs;
+    const state = secured ? ChannelState.CHANNEL_STATE_SECURED : ChannelState.CHANNEL_STATE_READY;
+    const ps = secured ? PortState.PORT_STATE_SECURED : PortState.PORT_STATE_AUTHENTICATING;
+    ch.state = state;
+    ch.securedSinceMs = secured ? ch.createdMs + this.opts.secureAfterMs! : 0;
+    ch.endpointStatus = ch.endpoints.map((e) => ({
+      endpoint: e,
+      portId: `${e.agentId}/${e.switchPort}`,
+      agentConnected: true,
+      status: { state: ps, detail: '', livePeers: [], keyServer: false, keyNumber: secured ? 1 : 0, keyIdentifier: '', ckn: ch.ckn, rekeys: 0, mkpdusSent: 0, mkpdusReceived: 0, mkpdusDropped: 0, icvFailures: 0, counters: [], macsecInterface: '', ovsBridge: '', ovsAttached: false, securedSinceMs: 0, updatedMs: Date.now(), fingerprint: '', runtimeId: '' },
+    }));
+    return ch;
+  }
+
+  private async create(req: CreateSecureChannelRequest): Promise<CreateSecureChannelResponse> {
+    if (!/^[A-Za-z0-9._-]{1,63}$/.test(req.name)) throw new RpcError(status.INVALID_ARGUMENT, 'name: must match [A-Za-z0-9._-]{1,63}');
+    if (req.endpoints.length === 0) throw new RpcError(status.INVALID_ARGUMENT, 'endpoints: at least one endpoint is required');
+    req.endpoints.forEach((e, i) => {
+      if (e.agentId === 'unknown-agent') throw new RpcError(status.NOT_FOUND, `endpoints[${i}].agent_id: agent '${e.agentId}' is not known`);
+    });
+    const existing = this.channels.get(req.name);
+    if (existing) {
+      if (JSON.stringify(existing.endpoints) !== JSON.stringify(req.endpoints)) {
+        throw new RpcError(status.ALREADY_EXISTS, `name: channel '${req.name}' exists with other endpoints`);
+      }
+      return { channel: this.refresh(existing), created: false, generatedPsk: undefined };
+    }
+    if (this.opts.createDelayMs) await new Promise((r) => setTimeout(r, this.opts.createDelayMs));
+    const again = this.channels.get(req.name);
+    if (again) return { channel: this.refresh(again), created: false, generatedPsk: undefined };
+    const ckn = randomBytes(16).toString('hex');
+    const ch: SecureChannel = { id: `ch-${++this.seq}`, name: req.name, endpoints: req.endpoints, state: ChannelState.CHANNEL_STATE_PENDING, endpointStatus: [], createdMs: Date.now(), securedSinceMs: 0, ckn };
+    this.channels.set(req.name, ch);
+    const gen = this.opts.generatePsk && !req.psk ? { cakHex: randomBytes(16).toString('hex'), cknHex: ckn } : undefined;
+    return { channel: this.refresh(ch), created: true, generatedPsk: gen };
+  }
+
+  async start(tls: { ca: KeyPairPem; server: KeyPairPem }): Promise<number> {
+    const s = new Server();
+    const impl: UntypedServiceImplementation = {};
+    for (const k of Object.keys(ManagerServiceService)) {
+      impl[k] = (_call: unknown, cb: sendUnaryData<unknown>) => cb({ code: status.UNIMPLEMENTED, details: `${k} is not implemented by the test double` });
+    }
+    impl.createSecureChannel = this.handler('CreateSecureChannel', 'write', (r: CreateSecureChannelRequest) => this.create(r));
+    impl.getSecureChannel = this.handler('GetSecureChannel', 'read', (r: { channelId: string }) => {
+      const ch = this.find(r.channelId);
+      if (!ch) throw new RpcError(status.NOT_FOUND, `channel_id: no channel '${r.channelId}'`);
+      return this.refresh(ch);
+    });
+    impl.listSecureChannels = this.handler('ListSecureChannels', 'read', () => ({ channels: [...this.channels.values()].map((c) => this.refresh(c)) }));
+    impl.deleteSecureChannel = this.handler('DeleteSecureChannel', 'write', (r: { channelId: string; allowMissing: boolean }) => {
+      const ch = this.find(r.channelId);
+      if (!ch) {
+        if (r.allowMissing) return { existed: false };
+        throw new RpcError(status.NOT_FOUND, `channel_id: no channel '${r.channelId}'`);
+      }
+      this.channels.delete(ch.name);
+      return { existed: true };
+    });
+    impl.forceRekey = this.handler('ForceRekey', 'write', (r: { channelId: string }) => {
+      const ch = this.find(r.channelId);
+      if (!ch) throw new RpcError(status.NOT_FOUND, `channel_id: no channel '${r.channelId}'`);
+      return { results: ch.endpoints.map((e, i) => ({ portId: `${e.agentId}/${e.switchPort}`, ok: true, error: '', keyServer: i === 0, keyNumber: 2 })) };
+    });
+    s.addService(ManagerServiceService, impl);
+    const creds = ServerCredentials.createSsl(Buffer.from(tls.ca.certPem), [{ private_key: Buffer.from(tls.server.keyPem), cert_chain: Buffer.from(tls.server.certPem) }], true);
+    const port = await new Promise<number>((resolve, reject) => s.bindAsync('127.0.0.1:0', creds, (e, p) => (e ? reject(e) : resolve(p))));
+    this.server = s;
+    return port;
+  }
+
+  stop(): void {
+    this.server?.forceShutdown();
+  }
+}
+
+/** Two PKIs, as in a real deployment: OSM's (LCM <-> EE) and the macsec deployment CA (EE -> manager). */
+export interface TestPki {
+  osmCa: CaHandle;
+  eeServer: KeyPairPem;
+  lcmClient: KeyPairPem;
+  macsecCa: CaHandle;
+  manager: KeyPairPem;
+  operatorAdmin: KeyPairPem;
+  operatorReadOnly: KeyPairPem;
+  agent: KeyPairPem;
+}
+
+export function makeTestPki(): TestPki {
+  const osmCa = createCa({ commonName: 'osm test CA' });
+  const macsecCa = createCa({ commonName: 'macsec test CA' });
+  return {
+    osmCa,
+    // The EE's server certificate (OSM issues it per NS namespace into secret ee-tls).
+    eeServer: issue(osmCa, { kind: 'manager', name: 'macsec-osm-ee' }),
+    lcmClient: issue(osmCa, { kind: 'admin', name: 'osm-lcm' }),
+    macsecCa,
+    manager: issue(macsecCa, { kind: 'manager', name: 'manager' }),
+    operatorAdmin: issue(macsecCa, { kind: 'admin', name: 'osm' }),
+    operatorReadOnly: issue(macsecCa, { kind: 'read-only', name: 'osm-ro' }),
+    agent: issue(macsecCa, { kind: 'agent', name: 'nn1' }),
+  };
+}
