@@ -1,0 +1,53 @@
+/**
+ * Frame-by-frame checks for SimLan.
+ *
+ * Make-before-break: whenever a participant X transmits protected frames with the SA of key
+ * ki, every other running participant Y that counts X as a live peer and is a member of ki
+ * (the key server derived ki for Y's MI, or Y is that key server) has an enabled RX SA for
+ * (X's SCI, AN, ki). Members that joined after ki was made, or that do not (yet) see X as live,
+ * could never receive X's frames with any key and are not a key-change gap.
+ */
+import type { Checker, SimLan, SimMember } from './lan.js';
+
+function keyMembers(lan: SimLan, ki: string): { server: string; members: Set<string> } | null {
+  for (const m of lan.members) {
+    if (!m.running) continue;
+    for (const p of m.kay.status().participants) {
+      for (const k of [p.latestKey, p.oldKey]) {
+        if (k && k.ki === ki && k.members.length > 0 && ki.startsWith(p.mi)) return { server: p.mi, members: new Set(k.members) };
+      }
+    }
+  }
+  return null;
+}
+
+export function makeBeforeBreakViolations(lan: SimLan): string[] {
+  const out: string[] = [];
+  const act = lan.members.filter((m) => m.running && m.connected);
+  for (const x of act) {
+    const tx = x.secy.transmitting();
+    if (!tx) continue;
+    const km = keyMembers(lan, tx.ki);
+    for (const y of act) {
+      if (y === x) continue;
+      const ys = y.kay.status();
+      if (!ys.livePeers.some((p) => p.sci === x.sci)) continue;
+      if (km && ys.mi !== km.server && !km.members.has(ys.mi)) continue;
+      if (!y.secy.canReceive(x.sci, tx.an, tx.ki)) {
+        out.push(`${x.name} transmits with AN ${tx.an} KI ${tx.ki.slice(0, 8)}…/${parseInt(tx.ki.slice(24), 16)} but ${y.name} has no RX SA for it`);
+      }
+    }
+  }
+  return out;
+}
+
+export const makeBeforeBreak: Checker = makeBeforeBreakViolations;
+
+/** SecY misuse (SA on a missing SC, duplicate SC, deleting what is not there). */
+export const secyErrors: Checker = (lan) => {
+  const out: string[] = [];
+  for (const m of lan.members as SimMember[]) {
+    while (m.secy.errors.length > 0) out.push(`${m.name}: ${m.secy.errors.shift()}`);
+  }
+  return out;
+};

@@ -1,0 +1,29 @@
+import { fromHex } from '../../src/mka/hex.js';
+import type { KayConfig } from '../../src/mka/kay.js';
+import { SimLan, makeBeforeBreak, secyErrors, seededRandom, type LanOptions } from '../../src/mka/sim/index.js';
+
+export const CAK = fromHex('135bd758b0ee5c11c55ff6ab19fdb199');
+export const CKN = fromHex('96437a93ccf10d9dfe347846cce52c7d6e2e7a5a3d1b2b5e0e4d1c6ab0f8f1e2');
+export const CAK256 = fromHex('f68d2d5bf1f1d2b6a4fa6c7a0a3d5b1c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b');
+export const FALLBACK_CAK = fromHex('00112233445566778899aabbccddeeff');
+export const FALLBACK_CKN = fromHex('fa11bacc');
+
+export function mac(i: number): Uint8Array {
+  return Uint8Array.of(0x02, 0, 0, 0, (i >> 8) & 0xff, i & 0xff);
+}
+
+export const NAMES = 'abcdefghijklmnopqrstuvwxyz'.split('');
+
+/** Member i (1-based MAC suffix) of the default CA. */
+export function cfg(i: number, over: Partial<KayConfig> = {}): KayConfig {
+  return { sci: { mac: mac(i), port: 1 }, primary: { cak: CAK, ckn: CKN }, random: seededRandom(1000 + i), ...over };
+}
+
+/** A LAN of n members a, b, c... with MACs ...01, ...02, ... and the standard checkers. */
+export function lan(n: number, over: Partial<KayConfig> | ((i: number) => Partial<KayConfig>) = {}, opts: LanOptions = {}): SimLan {
+  const l = new SimLan(opts);
+  for (let i = 1; i <= n; i++) l.add(NAMES[i - 1]!, cfg(i, typeof over === 'function' ? over(i) : over));
+  l.addChecker(makeBeforeBreak);
+  l.addChecker(secyErrors);
+  return l;
+}
