@@ -7,6 +7,7 @@ import type { EapLogger } from '../../src/eap/decode.js';
 import { makeTestPki, type TestPki } from './helpers/pki.js';
 import { type FreeRadius, freeUdpPort, startFreeRadius } from './helpers/freeradius.js';
 import { runDirect } from './helpers/direct.js';
+import { AuthenticatorPort, SupplicantPort, type AuthorizedEvent, type AuthenticatedEvent } from '../../src/eap/port.js';
 
 const SECRET = 'nfv-test-secret-1';
 const supMac = Uint8Array.of(0x02, 0x11, 0x22, 0x33, 0x44, 0x55);
@@ -111,6 +112,31 @@ describe.skipIf(!haveFreeRadius)('RADIUS client <-> FreeRADIUS 3.2', () => {
       expect(r.server.kind).toBe('failure');
       expect(r.peer.kind).toBe('failure');
     } finally {
+      await backend.close();
+    }
+  });
+
+  it('our supplicant <-> our authenticator <-> FreeRADIUS: same CAK/CKN on both ends', async () => {
+    const backend = new RadiusBackend({ servers: [{ host: '127.0.0.1', port: fr13.port, secret: SECRET }], timeoutMs: 3000 });
+    let auth!: AuthenticatorPort;
+    let supp!: SupplicantPort;
+    auth = new AuthenticatorPort({ portMac: authMac, backend, send: (f) => setImmediate(() => supp.receive(f)), portName: 'veth-test' });
+    supp = new SupplicantPort({
+      ownMac: supMac, identity: 'client1.vnf.example', send: (f) => setImmediate(() => auth.receive(f)),
+      method: () => new EapTlsPeer({ identity: 'client1.vnf.example', ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key }),
+    });
+    const authorized = new Promise<AuthorizedEvent>((r) => auth.once('authorized', r));
+    const authenticated = new Promise<AuthenticatedEvent>((r) => supp.once('authenticated', r));
+    auth.start();
+    supp.start();
+    try {
+      const [a, s] = await Promise.all([authorized, authenticated]);
+      expect(Buffer.from(a.cak).equals(Buffer.from(s.cak))).toBe(true);
+      expect(Buffer.from(a.ckn).equals(Buffer.from(s.ckn))).toBe(true);
+      expect(a.sessionId.length).toBe(65);
+    } finally {
+      auth.stop();
+      supp.stop();
       await backend.close();
     }
   });
