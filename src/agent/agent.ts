@@ -14,6 +14,7 @@ import type { InterfaceInfo, PortStatus } from '../control/gen/macsec/v1/types.j
 import type { Logger } from '../control/log.js';
 import { silentLogger } from '../control/log.js';
 import { ManagedPort, type PortDeps } from './port.js';
+import { channelOptionsFor } from '../control/client.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -91,6 +92,7 @@ export class Agent {
       // Our own backoff governs stream retries; keep the channel's reconnects quick.
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 2_000,
+      ...channelOptionsFor(this.opts.managerAddress),
       ...(this.opts.serverNameOverride ? { 'grpc.ssl_target_name_override': this.opts.serverNameOverride, 'grpc.default_authority': this.opts.serverNameOverride } : {}),
     });
     this.connect();
