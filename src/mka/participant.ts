@@ -789,6 +789,16 @@ export class Participant {
     return true;
   }
 
+  /** Every live MACsec-capable peer reports an RX SA for the key. */
+  private allPeersReceiving(key: KeyState): boolean {
+    for (const p of this.capablePeers()) {
+      const su = p.sakUse;
+      if (!su || !su.hasKeys) return false;
+      if (!((su.latest.rx && kiEqual(su.latest.ki, key.ki)) || (su.old.rx && kiEqual(su.old.ki, key.ki)))) return false;
+    }
+    return true;
+  }
+
   /** The key server reports transmitting with the key (as latest, or already retired to old). */
   private serverTransmitting(key: KeyState): boolean {
     if (!this.ks || this.ks.self) return false;
@@ -807,8 +817,12 @@ export class Participant {
     return false;
   }
 
-  /** Runs the key-use state machine until nothing changes. */
-  private evaluate(now: number): void {
+  /**
+   * Runs the key-use state machine until nothing changes. A key server generates a SAK only
+   * when an MKPDU goes out (`generate`), so that membership changes arriving together (pairwise
+   * liveness of several peers in one burst) lead to one SAK, not one per peer.
+   */
+  private evaluate(now: number, generate = false): void {
     if (!this.principal || !this.started) return;
     if (this.peers.live().length === 0) {
       if (this.latest || this.old) this.dropKeys('no live peers');
@@ -823,8 +837,11 @@ export class Participant {
         if (duty) {
           if (this.latest?.tx && this.old) {
             if (duty !== 'initial') this.requestRekey(duty); // TRANSMITTING: wait for RETIRE
-          } else {
+          } else if (generate) {
             this.generateSak(now, duty);
+          } else {
+            if (duty !== 'initial') this.requestRekey(duty);
+            this.urgent(now);
           }
         }
       }
@@ -832,10 +849,11 @@ export class Participant {
       if (L && !L.tx) {
         if (this.ks?.self && this.isOurKey(L)) {
           if (this.allReceiving(L) || now >= L.createdAt + this.cfg.lifeTimeMs) this.transmit(now);
-        } else if (this.ks && !this.ks.self && L.ki && toHex(L.ki.mi) === this.ks.miHex) {
-          // READY: the first key goes into use at once (controlled port not yet enabled,
-          // Figure 12-2); later keys when the key server transmits with them.
-          if (!this.env.port.secured || this.serverTransmitting(L)) this.transmit(now);
+        } else if (this.ks && !this.ks.self && toHex(L.ki.mi) === this.ks.miHex) {
+          // READY: a key goes into use when the key server transmits with it. The first key
+          // (controlled port not yet secured) already when every live peer reports receiving
+          // it: Figure 12-2 lets it go at once, we wait until no peer can miss our frames.
+          if (this.serverTransmitting(L) || (!this.env.port.secured && this.allPeersReceiving(L))) this.transmit(now);
         }
       }
       this.stepRetire(now);
@@ -880,6 +898,7 @@ export class Participant {
       (this.promptAt !== null && now >= this.promptAt) ||
       (this.softPromptAt !== null && now >= this.softPromptAt);
     if (!due) return;
+    this.evaluate(now, true);
     const frame = this.buildMkpdu(now);
     this.out.frames.push(frame);
     this.env.counters.mkpdusSent++;
@@ -1007,9 +1026,8 @@ export class Participant {
     if (!this.principal) return 'not the principal participant';
     if (!this.ks?.self) return 'not the key server';
     if (this.capablePeers().length === 0) return 'no live MACsec-capable peers';
-    this.requestRekey('forced');
     this.pendingRekey = 'forced';
-    this.evaluate(now);
+    this.evaluate(now, true);
     this.maybeSend(now);
     return null;
   }

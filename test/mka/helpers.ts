@@ -27,3 +27,40 @@ export function lan(n: number, over: Partial<KayConfig> | ((i: number) => Partia
   l.addChecker(secyErrors);
   return l;
 }
+
+/**
+ * "Never a gap": each named member transmits protected frames and every other named member
+ * accepts them. Enable once the group has converged.
+ */
+export function noGap(names: string[]) {
+  return (l: SimLan): string[] => {
+    const out: string[] = [];
+    const ms = names.map((n) => l.member(n)).filter((m) => m.running && m.connected);
+    for (const x of ms) {
+      const tx = x.secy.transmitting();
+      if (!tx) {
+        out.push(`${x.name} is not transmitting protected frames`);
+        continue;
+      }
+      for (const y of ms) if (y !== x && !y.secy.canReceive(x.sci, tx.an, tx.ki)) out.push(`${y.name} cannot receive ${x.name} (AN ${tx.an})`);
+    }
+    return out;
+  };
+}
+
+export function rekeyEvents(l: SimLan, name: string) {
+  return l.eventsOf(name, 'rekey') as { kind: 'rekey'; reason: string; kn: number }[];
+}
+
+/** After quiescence: one TX SA and one RX SA per peer SC, the old key deleted everywhere. */
+export function expectOnlyCurrentKey(l: SimLan) {
+  for (const m of l.active()) {
+    const tx = m.secy.transmitting();
+    if (!tx) throw new Error(`${m.name} not transmitting`);
+    if (m.secy.txSas.size !== 1) throw new Error(`${m.name} has ${m.secy.txSas.size} TX SAs`);
+    for (const [sci, sc] of m.secy.rxScs) {
+      if (sc.size !== 1) throw new Error(`${m.name} has ${sc.size} RX SAs on ${sci}`);
+      for (const sa of sc.values()) if (sa.ki !== tx.ki) throw new Error(`${m.name} RX SA on ${sci} has another key`);
+    }
+  }
+}

@@ -207,6 +207,13 @@ export class SimLan {
       .filter((e) => !kind || e.kind === kind);
   }
 
+  /** Calls the member's KaY (e.g. forceRekey) and processes the output like any other. */
+  command(m: SimMember, fn: (kay: Kay, now: number) => KayOutput): KayOutput {
+    const out = fn(m.kay, this.now);
+    this.process(m, out);
+    return out;
+  }
+
   /** Delivers a frame now to one member (e.g. a forged or replayed one) and returns its output. */
   inject(to: SimMember, frame: Uint8Array): KayOutput {
     const out = to.kay.receive(frame, this.now);
