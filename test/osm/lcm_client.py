@@ -153,7 +153,10 @@ class Ee:
                             self.transport = "mtls"
                             return r
                     except grpc.RpcError as e:
-                        if e.code() == grpc.StatusCode.UNAVAILABLE and "WRONG_VERSION_NUMBER" in (e.details() or "") and not self.tls_enforce:
+                        # LCM (grpclib + Python ssl) checks ssl_error.reason == "WRONG_VERSION_NUMBER";
+                        # grpcio reports it in its details, OpenSSL 3 as "wrong version number".
+                        details = (e.details() or "").upper().replace(" ", "_")
+                        if e.code() == grpc.StatusCode.UNAVAILABLE and "WRONG_VERSION_NUMBER" in details and not self.tls_enforce:
                             # LCM: "Execution environment doesn't support TLS, falling back to unsecure gRPC"
                             pass
                         else:

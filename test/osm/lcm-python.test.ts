@@ -1,0 +1,163 @@
+/**
+ * The adapter driven by a client that behaves like OSM's LCM, written in Python on Debian's
+ * python3-grpcio + python3-yaml (test/osm/lcm_client.py). The manager behind the adapter is the
+ * in-test ManagerServiceTestDouble (same macsec.v1 API, mTLS and operator authorization).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findPython, lcm, setup, tlsArgs, type Env } from './fixture.js';
+
+let env: Env;
+let python: string;
+let dual: number; // mTLS + plaintext on one port
+let plainOnly: number;
+let enforced: number;
+
+const configParams = () => ({
+  manager_address: env.managerAddress,
+  ca_cert: env.pki.macsecCa.certPem,
+  client_cert: env.pki.operatorAdmin.certPem,
+  client_key: env.pki.operatorAdmin.keyPem,
+  // What a VNFD's config primitive usually carries for LCM; the EE ignores it.
+  'ssh-hostname': '10.0.0.5',
+});
+const channelParams = (name: string) => ({
+  channel_name: name,
+  agent_id: 'nn1',
+  vnf_id: 'vnf1',
+  switch_ports: ['vp1', 'vp2'],
+  vnf_interfaces: ['eth1', 'eth2'],
+  timeout_seconds: 30,
+});
+
+beforeAll(async () => {
+  python = findPython();
+  env = await setup();
+  dual = (await env.startEe()).port;
+  plainOnly = (await env.startEe({ mtls: false })).port;
+  enforced = (await env.startEe({ allowPlaintext: false })).port;
+});
+afterAll(async () => env?.close());
+
+const addr = (p: number) => ['--address', `localhost:${p}`];
+
+describe('LCM-like Python client against the OSM execution environment', () => {
+  it('runs the day-1 sequence over mutual TLS and every last reply is OK', async () => {
+    const r = await lcm(python, [...addr(dual), ...tlsArgs(env.files), 'day1', '--config-json', JSON.stringify(configParams()), '--channel-json', JSON.stringify(channelParams('ns1-vnf1'))]);
+    expect(r.code, r.stderr + JSON.stringify(r.results)).toBe(0);
+    expect(r.results.map((x) => [x.primitive, x.status, x.transport, x.passed])).toEqual([
+      ['config', 'OK', 'mtls', true],
+      ['health-check', 'OK', 'mtls', true],
+      ['create-secure-channel', 'OK', 'mtls', true],
+    ]);
+    const [config, health, create] = r.results;
+    expect(config!.detailed_message).toMatch(/^configured: manager localhost:\d+ as operator:admin:osm \(certificate valid until .+\); manager reachable \(\d+ secure channels?\)$/);
+    expect(health!.detailed_message).toContain('transport mtls');
+    // PROCESSING first, the final OK only after the manager acknowledged.
+    expect(create!.replies![0]).toMatch(/^PROCESSING: creating secure channel 'ns1-vnf1' with 2 endpoints/);
+    expect(create!.detailed_message).toMatch(/^created: secure channel 'ns1-vnf1' \(id ch-\d+\) is READY; endpoints: nn1\/vp1 <-> vnf1:eth1 AUTHENTICATING, nn1\/vp2 <-> vnf1:eth2 AUTHENTICATING/);
+    const call = env.manager.calls.find((c) => c.method === 'CreateSecureChannel');
+    expect(call?.principal).toBe('admin:osm');
+    expect(env.manager.channels.get('ns1-vnf1')?.endpoints).toEqual([
+      { agentId: 'nn1', switchPort: 'vp1', vnfId: 'vnf1', vnfInterface: 'eth1' },
+      { agentId: 'nn1', switchPort: 'vp2', vnfId: 'vnf1', vnfInterface: 'eth2' },
+    ]);
+  });
+
+  it('runs the day-1 sequence over plaintext on the same port, and a repeated day-1 is idempotent', async () => {
+    const args = [...addr(dual), 'day1', '--config-json', JSON.stringify(configParams()), '--channel-json', JSON.stringify(channelParams('ns2-vnf1'))];
+    const first = await lcm(python, args);
+    expect(first.code, first.stderr + JSON.stringify(first.results)).toBe(0);
+    expect(first.results.map((x) => [x.primitive, x.status, x.transport])).toEqual([
+      ['config', 'OK', 'plaintext'],
+      ['health-check', 'OK', 'plaintext'],
+      ['create-secure-channel', 'OK', 'plaintext'],
+    ]);
+    expect(first.results[1]!.detailed_message).toContain('transport plaintext');
+    // LCM retries whole primitives: the same day-1 again changes nothing and still passes.
+    const again = await lcm(python, args);
+    expect(again.code).toBe(0);
+    expect(again.results[0]!.detailed_message).toMatch(/^already configured/);
+    expect(again.results[2]!.detailed_message).toMatch(/^already present: secure channel 'ns2-vnf1'/);
+    expect(env.manager.calls.filter((c) => c.method === 'CreateSecureChannel' && (c.request as { name: string }).name === 'ns2-vnf1')).toHaveLength(2);
+  });
+
+  it('falls back from TLS to plaintext like LCM when the EE has no certificate', async () => {
+    const r = await lcm(python, [...addr(plainOnly), ...tlsArgs(env.files), 'day1', '--config-json', JSON.stringify(configParams()), '--channel-json', JSON.stringify(channelParams('ns3-vnf1'))]);
+    expect(r.code, r.stderr + JSON.stringify(r.results)).toBe(0);
+    expect(r.results.map((x) => x.transport)).toEqual(['plaintext', 'plaintext', 'plaintext']);
+  });
+
+  it('with TLS enforced, plaintext fails and mTLS passes', async () => {
+    const plain = await lcm(python, [...addr(enforced), '--retry-seconds', '0', 'run', 'health-check']);
+    expect(plain.code).toBe(1);
+    expect(plain.results[0]!.detailed_message).toMatch(/^gRPC error UNAVAILABLE/);
+    const tls = await lcm(python, [...addr(enforced), ...tlsArgs(env.files), '--tls-enforce', 'run', 'health-check']);
+    expect(tls.code).toBe(0);
+    expect(tls.results[0]!.transport).toBe('mtls');
+  });
+
+  it('block-style yaml.dump params work too', async () => {
+    const r = await lcm(python, [...addr(dual), ...tlsArgs(env.files), '--block-style', 'day1', '--config-json', JSON.stringify(configParams()), '--channel-json', JSON.stringify(channelParams('ns4-vnf1'))]);
+    expect(r.code, JSON.stringify(r.results)).toBe(0);
+  });
+
+  it('an unknown primitive name gives a single ERROR reply naming the known ones', async () => {
+    const r = await lcm(python, [...addr(dual), ...tlsArgs(env.files), 'run', 'create-secure-chanel', '--params-json', '{"channel_name": "x"}']);
+    expect(r.code).toBe(1);
+    expect(r.results[0]!.replies).toHaveLength(1);
+    expect(r.results[0]!.status).toBe('ERROR');
+    expect(r.results[0]!.detailed_message).toBe(
+      "unknown primitive 'create-secure-chanel'; this execution environment runs: config, health-check, create-secure-channel, channel-status, delete-secure-channel, force-rekey",
+    );
+  });
+
+  it('malformed YAML params give a single ERROR reply saying where', async () => {
+    for (const [name, raw] of [
+      ['create-secure-channel', '{channel_name: ns1-vnf1, endpoints: [\n'],
+      ['config', 'manager_address: "unterminated\n'],
+      ['channel-status', 'a: 1\na: 2\n'],
+    ] as const) {
+      const r = await lcm(python, [...addr(plainOnly), 'run', name, '--params-raw', raw]);
+      expect(r.code).toBe(1);
+      expect(r.results[0]!.replies).toHaveLength(1);
+      expect(r.results[0]!.status).toBe('ERROR');
+      expect(r.results[0]!.detailed_message).toMatch(new RegExp(`^${name}: params is not valid YAML: .+`));
+    }
+  });
+
+  it('bad parameter values give an ERROR naming the parameter', async () => {
+    const bad = { ...channelParams('ns5-vnf1'), switch_ports: ['vp1', 'not an if'] };
+    const r = await lcm(python, [...addr(dual), 'run', 'create-secure-channel', '--params-json', JSON.stringify(bad)]);
+    expect(r.code).toBe(1);
+    expect(r.results[0]!.detailed_message).toBe(`create-secure-channel: parameter 'switch_ports[1]' "not an if" must be an interface name (1-15 of [A-Za-z0-9_.-])`);
+    const unknownAgent = { ...channelParams('ns6-vnf1'), agent_id: 'unknown-agent' };
+    const r2 = await lcm(python, [...addr(dual), 'run', 'create-secure-channel', '--params-json', JSON.stringify(unknownAgent)]);
+    expect(r2.results[0]!.status).toBe('ERROR');
+    expect(r2.results[0]!.detailed_message).toBe("create-secure-channel: manager CreateSecureChannel failed: NOT_FOUND: endpoints[0].agent_id: agent 'unknown-agent' is not known");
+  });
+
+  it('day-2: channel-status, delete-secure-channel (twice), status of a deleted channel', async () => {
+    const st = await lcm(python, [...addr(dual), ...tlsArgs(env.files), 'run', 'channel-status', '--params-json', '{"channel_name": "ns1-vnf1"}']);
+    expect(st.code).toBe(0);
+    expect(st.results[0]!.detailed_message).toMatch(/^secure channel 'ns1-vnf1' \(id ch-\d+\) is READY/);
+    for (const expected of [/^secure channel 'ns1-vnf1' deleted$/, /^secure channel 'ns1-vnf1' did not exist; nothing to delete$/]) {
+      const d = await lcm(python, [...addr(dual), ...tlsArgs(env.files), 'run', 'delete-secure-channel', '--params-json', '{"channel_name": "ns1-vnf1"}']);
+      expect(d.code).toBe(0);
+      expect(d.results[0]!.detailed_message).toMatch(expected);
+    }
+    const gone = await lcm(python, [...addr(dual), 'run', 'channel-status', '--params-json', '{"channel_name": "ns1-vnf1"}']);
+    expect(gone.code).toBe(1);
+    expect(gone.results[0]!.detailed_message).toMatch(/^channel-status: no secure channel 'ns1-vnf1' on the manager/);
+  });
+
+  it('GetSshKey answers an empty string by default', async () => {
+    const r = await lcm(python, [...addr(dual), ...tlsArgs(env.files), 'ssh-key']);
+    expect(r.code).toBe(0);
+    expect(r.results[0]).toMatchObject({ ssh_key: '', transport: 'mtls' });
+  });
+
+  it('reports which stubs it used', async () => {
+    const r = await lcm(python, [...addr(dual), 'run', 'health-check']);
+    expect(['grpc_tools', 'hand-written descriptor']).toContain(r.results[0]!.stubs);
+  });
+});
