@@ -128,13 +128,13 @@ export class KernelSecy implements Secy {
         for (const k of [...this.rxSas]) if (k.startsWith(`${action.sci.toLowerCase()}/`)) this.rxSas.delete(k);
         return;
       case 'installRxSa': {
-        const sa = { an: action.an, pn: action.lowestPn, xpn: this.xpn, key: action.sak, keyId: kiBytes(action.ki), active: this.opts.rxSaActiveOnInstall ?? true };
+        const sa = { an: action.an, pn: atLeastOne(action.lowestPn), xpn: this.xpn, key: action.sak, keyId: kiBytes(action.ki), active: this.opts.rxSaActiveOnInstall ?? true };
         await this.genl.addRxSa(idx, action.sci, withXpn(sa, action.ssci, action.salt));
         this.rxSas.add(`${action.sci.toLowerCase()}/${action.an}`);
         return;
       }
       case 'installTxSa': {
-        const sa = { an: action.an, pn: action.nextPn, xpn: this.xpn, key: action.sak, keyId: kiBytes(action.ki), active: false };
+        const sa = { an: action.an, pn: atLeastOne(action.nextPn), xpn: this.xpn, key: action.sak, keyId: kiBytes(action.ki), active: false };
         await this.genl.addTxSa(idx, withXpn(sa, action.ssci, action.salt));
         this.txAns.add(action.an);
         return;
@@ -275,4 +275,9 @@ async function asOperation(operation: string, step: () => Promise<void>): Promis
     if (err instanceof MacsecNetlinkError) throw new MacsecNetlinkError(operation, err.errno, err.code);
     throw err;
   }
+}
+
+/** PN 0 never appears on the wire and the kernel rejects it (EINVAL); MKA may report it for a fresh SA. */
+function atLeastOne(pn: bigint): bigint {
+  return pn < 1n ? 1n : pn;
 }
