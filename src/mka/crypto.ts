@@ -106,16 +106,17 @@ export function unwrapKey(kek: Uint8Array, wrapped: Uint8Array): Uint8Array | nu
 }
 
 /**
- * XPN salt (96 bits) for a SAK: the key server's MI with its first 32 bits XORed with the
- * key number, so every (key server, KN) pair gets a distinct, publicly derivable salt.
- * Both ends compute it from the Key Identifier alone; no extra signalling is needed.
+ * XPN salt (96 bits) for a SAK (IEEE 802.1AE-2018 10.7.8): the 64 least significant bits are
+ * those of the key server's MI (octets 4-11); the next 16 bits are MI octets 2-3 XOR the 16 most
+ * significant bits of KN; the 16 most significant bits are MI octets 0-1 XOR the 16 least
+ * significant bits of KN. Both ends compute it from the Key Identifier alone.
  */
 export function deriveXpnSalt(keyServerMi: Uint8Array, kn: number): Uint8Array {
   const salt = Uint8Array.from(keyServerMi.subarray(0, MI_LEN));
-  salt[0]! ^= (kn >>> 24) & 0xff;
-  salt[1]! ^= (kn >>> 16) & 0xff;
-  salt[2]! ^= (kn >>> 8) & 0xff;
-  salt[3]! ^= kn & 0xff;
+  salt[0]! ^= (kn >>> 8) & 0xff;
+  salt[1]! ^= kn & 0xff;
+  salt[2]! ^= (kn >>> 24) & 0xff;
+  salt[3]! ^= (kn >>> 16) & 0xff;
   return salt;
 }
 

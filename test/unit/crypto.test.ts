@@ -114,8 +114,10 @@ describe('XPN salt', () => {
   it('differs per key number and key server, and is 12 octets', () => {
     const mi = fromHex('0102030405060708090a0b0c');
     expect(deriveXpnSalt(mi, 1).length).toBe(12);
-    expect(toHex(deriveXpnSalt(mi, 1))).toBe('01020305' + '05060708090a0b0c');
-    expect(toHex(deriveXpnSalt(mi, 0x01000001))).toBe('00020305' + '05060708090a0b0c');
+    // 802.1AE-2018 10.7.8: MI octets 0-1 XOR KN's low 16 bits, octets 2-3 XOR KN's high 16 bits
+    expect(toHex(deriveXpnSalt(mi, 1))).toBe('01030304' + '05060708090a0b0c');
+    expect(toHex(deriveXpnSalt(mi, 0x01000001))).toBe('01030204' + '05060708090a0b0c');
+    expect(toHex(deriveXpnSalt(mi, 0x12345678))).toBe('577a1130' + '05060708090a0b0c');
     expect(toHex(deriveXpnSalt(mi, 2))).not.toBe(toHex(deriveXpnSalt(mi, 3)));
   });
 });
