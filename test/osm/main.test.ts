@@ -1,0 +1,79 @@
+/** The macsec-osm-ee entry point as a process, configured through the environment like the Helm chart does. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findPython, lcm, setup, tlsArgs, type Env } from './fixture.js';
+
+const MAIN = fileURLToPath(new URL('../../src/osm/main.ts', import.meta.url));
+let env: Env;
+let child: ChildProcess;
+let port: number;
+let stateDir: string;
+let stderr = '';
+
+beforeAll(async () => {
+  env = await setup();
+  stateDir = mkdtempSync(join(tmpdir(), 'osm-ee-main-'));
+  child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--listen', '127.0.0.1:0'], {
+    env: {
+      ...process.env,
+      OSM_EE_TLS_CERT: env.files.eeCert,
+      OSM_EE_TLS_KEY: env.files.eeKey,
+      OSM_EE_TLS_CA: env.files.osmCa,
+      OSM_EE_STATE_DIR: stateDir,
+      OSM_EE_SSH_KEY: 'generate',
+      MACSEC_MANAGER_ADDRESS: env.managerAddress,
+      MACSEC_MANAGER_CA: env.files.macsecCa,
+      MACSEC_MANAGER_CERT: env.files.opCert,
+      MACSEC_MANAGER_KEY: env.files.opKey,
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /\{"listening":(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`macsec-osm-ee exited ${code}: ${stderr}`)));
+  });
+});
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  await env?.close();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe('macsec-osm-ee process', () => {
+  it('serves the day-1 sequence over mTLS and plaintext with manager defaults from the environment', async () => {
+    const python = findPython();
+    const ch = JSON.stringify({ channel_name: 'proc-ch', agent_id: 'nn1', switch_ports: ['vp1'], vnf_interfaces: ['eth1'], vnf_id: 'vnf1' });
+    const tls = await lcm(python, ['--address', `localhost:${port}`, ...tlsArgs(env.files), 'day1', '--config-json', '{}', '--channel-json', ch]);
+    expect(tls.code, JSON.stringify(tls.results) + stderr).toBe(0);
+    expect(tls.results.map((r) => r.transport)).toEqual(['mtls', 'mtls', 'mtls']);
+    const plain = await lcm(python, ['--address', `localhost:${port}`, 'day1', '--config-json', '{}', '--channel-json', ch]);
+    expect(plain.code).toBe(0);
+    expect(plain.results[2]!.detailed_message).toMatch(/^already present/);
+    const key = await lcm(python, ['--address', `localhost:${port}`, 'ssh-key']);
+    expect(key.results[0]!.ssh_key).toMatch(/^ssh-ed25519 /);
+  });
+
+  it('logs JSON lines without key material', () => {
+    const lines = stderr.split('\n').filter((l) => l.trim());
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
+    expect(stderr).toContain('"msg":"listening"');
+    expect(stderr).not.toContain('PRIVATE KEY');
+    expect(stderr).not.toContain(env.pki.operatorAdmin.keyPem.split('\n')[1]!);
+  });
+});
