@@ -48,7 +48,7 @@ describe.skipIf(!haveFreeRadius)('RADIUS client <-> FreeRADIUS 3.2', () => {
       const peer = new EapTlsPeer({ identity: 'client1.vnf.example', ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key, serverName: 'radius.nfv.example' });
       try {
         const r = await runDirect(backend.createSession({ supplicantMac: supMac, authenticatorMac: authMac }), peer, 'client1.vnf.example');
-        if (r.server.kind !== 'success') console.log(fr.output().slice(-4000));
+        if (r.server.kind !== 'success') console.log(fr.output().split('\n').filter((l) => !/MPPE|Key|key/.test(l)).slice(-60).join('\n'));
         expect(r.server.kind).toBe('success');
         expect(r.peer.kind).toBe('success');
         if (r.server.kind !== 'success' || r.peer.kind !== 'success') return;
@@ -98,7 +98,7 @@ describe.skipIf(!haveFreeRadius)('RADIUS client <-> FreeRADIUS 3.2', () => {
       expect(log.lines.some((l) => l.startsWith('error') && /shared secret/.test(l))).toBe(true);
       expect(log.lines.join('\n')).not.toContain('not-the-secret');
       // FreeRADIUS saw the bad Message-Authenticator.
-      expect(fr12.output()).toMatch(/Message-Authenticator/);
+      expect(/Message-Authenticator/.test(fr12.output())).toBe(true);
     } finally {
       await backend.close();
     }

@@ -57,15 +57,15 @@ describe.skipIf(!haveHostapd || !canUseNetns())('our EAP-TLS peer <-> hostapd 2.
         expect(r.ok).toBe(true);
         expect(r.authenticator).toBe(lab.macA.replace(/:/g, ''));
         const log = hostapd.output();
-        expect(log).toMatch(/EAP-Success|CTRL-EVENT-EAP-SUCCESS|authorizing port/);
+        expect(/EAP-Success|CTRL-EVENT-EAP-SUCCESS|authorizing port/.test(log)).toBe(true);
         // hostapd -dd dumps the EAP-TLS MSK and Session-Id; compare without printing them.
         const msk = hexdumpFromLog(log, 'EAP-TLS: Derived key');
         expect(msk).toBeDefined();
         expect(sha(msk!)).toBe(r.mskSha256);
         // hostapd does not log the Session-Id; check its form (0x0D | 64 octets).
         expect(r.sessionId).toMatch(/^0d[0-9a-f]{128}$/);
-        if (tls13) expect(log).toMatch(/TLSv1\.3/);
-        else expect(log).not.toMatch(/TLSv1\.3/);
+        if (tls13) expect(/TLSv1\.3/.test(log)).toBe(true);
+        else expect(/TLSv1\.3/.test(log)).toBe(false);
       } finally {
         await hostapd.stop();
       }
