@@ -113,7 +113,17 @@ export function loadCaDir(dir: string): CaHandle {
   return loadCa(readFileSync(join(dir, 'ca.crt'), 'utf8'), readFileSync(join(dir, 'ca.key'), 'utf8'));
 }
 
-export function describeCert(pem: string): Record<string, string> {
+export interface CertInfo {
+  subject: string;
+  issuer: string;
+  validFrom: string;
+  validTo: string;
+  subjectAltName: string;
+  serial: string;
+  fingerprint256: string;
+}
+
+export function describeCert(pem: string): CertInfo {
   const c = new X509Certificate(pem);
   return { subject: c.subject.replace(/\n/g, ', '), issuer: c.issuer.replace(/\n/g, ', '), validFrom: c.validFrom, validTo: c.validTo, subjectAltName: c.subjectAltName ?? '', serial: c.serialNumber, fingerprint256: c.fingerprint256 };
 }
