@@ -76,6 +76,7 @@ export class KernelSecy implements Secy {
   private link: LinkInfo;
   private opts: MacsecPortOptions;
   private closed = false;
+  private queue: Promise<void> = Promise.resolve();
   /** ANs of installed TX SAs and `${sci}/${an}` of RX SAs, to know whether the link is still empty. */
   private readonly txAns = new Set<number>();
   private readonly rxSas = new Set<string>();
@@ -114,7 +115,17 @@ export class KernelSecy implements Secy {
     return CIPHER_SUITES[this.cipherSuite].xpn;
   }
 
-  async apply(action: SecyAction): Promise<void> {
+  /**
+   * Apply one action. Calls are serialized (each waits for the previous one),
+   * so a driver may fire actions without awaiting and keep the KaY's order.
+   */
+  apply(action: SecyAction): Promise<void> {
+    const run = this.queue.then(() => this.applyNow(action));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(action: SecyAction): Promise<void> {
     this.assertOpen();
     const idx = this.link.index;
     switch (action.kind) {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { CipherSuiteName } from '../../src/mka/constants.js';
 import type { SecyAction } from '../../src/mka/secy.js';
-import { createMacsecPort, MacsecNetlinkError, Rtnl, type KernelSecy } from '../../src/netlink/index.js';
+import { attachMacsecPort, createMacsecPort, MacsecNetlinkError, Rtnl, type KernelSecy } from '../../src/netlink/index.js';
 
 const run = promisify(execFile);
 const [side, syncDir, outDir] = process.argv.slice(2) as ['a' | 'b', string, string];
@@ -143,6 +143,24 @@ async function runCase(c: Case, res: Record<string, unknown>): Promise<void> {
   const pn = await secy.readPn();
   res.readPn = { txNextPn: Object.fromEntries(pn.txNextPn), rxLowestPn: Object.fromEntries(pn.rxLowestPn ?? []) };
 
+  if (c.name === 'gcm-aes-128') {
+    // Rekey under the same SecY: new SAK on AN 1 (RX first, then TX), switch the encoding SA, ping again.
+    const t1 = performance.now();
+    await secy.apply({ kind: 'installRxSa', sci: peerSci, an: 1, lowestPn: 1n, ki: kiOf(peer).slice(0, 24) + '00000002', sak: keyOf(peer, keyLen).map((x) => x ^ 0xff) });
+    await secy.apply({ kind: 'installTxSa', an: 1, nextPn: 1n, ki: kiOf(side).slice(0, 24) + '00000002', sak: keyOf(side, keyLen).map((x) => x ^ 0xff) });
+    await barrier('rekey-rx-installed');
+    await secy.apply({ kind: 'enableTxSa', an: 1, enable: true });
+    await secy.apply({ kind: 'enableTxSa', an: 0, enable: false });
+    res.rekeyMs = Math.round(performance.now() - t1);
+    await barrier('rekey-tx-switched');
+    const ping2 = await sh('ping', ['-c', '3', '-i', '0.2', '-W', '2', IP[peer]]);
+    res.pingAfterRekey = { exitCode: ping2.code, output: ping2.stdout + ping2.stderr };
+    await barrier('rekey-pinged');
+    res.dumpAfterRekey = await secy.dump();
+    await secy.apply({ kind: 'deleteTxSa', an: 1 });
+    await secy.apply({ kind: 'deleteRxSa', sci: peerSci, an: 1 });
+  }
+
   // Teardown through the Secy interface, then check with our dump and rtnetlink.
   await secy.apply({ kind: 'enableTxSa', an: 0, enable: false });
   await secy.apply({ kind: 'deleteTxSa', an: 0 });
@@ -162,6 +180,26 @@ async function runCase(c: Case, res: Record<string, unknown>): Promise<void> {
   await barrier(`${c.name}-closed`);
 }
 
+/** attachMacsecPort on a link made by someone else (here: ip link add): reads its settings, leaves it on close. */
+async function attachCheck(): Promise<Record<string, unknown>> {
+  const res: Record<string, unknown> = {};
+  await sh('ip', ['link', 'add', 'link', PARENT, 'msec9', 'type', 'macsec', 'port', '9', 'cipher', 'gcm-aes-256', 'encrypt', 'off']);
+  const secy = await attachMacsecPort('msec9');
+  res.sci = secy.sci;
+  res.cipherSuite = secy.cipherSuite;
+  res.dump = await secy.dump();
+  await secy.close();
+  res.existsAfterClose = (await sh('ip', ['link', 'show', 'msec9'])).code === 0;
+  try {
+    await attachMacsecPort(PARENT);
+    res.attachNonMacsec = { error: null };
+  } catch (err) {
+    res.attachNonMacsec = errInfo(err);
+  }
+  await sh('ip', ['link', 'del', 'msec9']);
+  return res;
+}
+
 async function main(): Promise<void> {
   const only = process.env.SECY_CASES?.split(',');
   for (const c of CASES) {
@@ -177,6 +215,7 @@ async function main(): Promise<void> {
     writeFileSync(join(outDir, `${c.name}.${side}.json`), json(res));
     console.log(`${c.name}: done`);
   }
+  if (side === 'a') writeFileSync(join(outDir, 'attach.a.json'), json(await attachCheck()));
 }
 
 if (side) {
