@@ -491,7 +491,10 @@ function encodeSet(w: Writer, s: ParamSet) {
   w.pad4(start);
 }
 
+/** The parameter set interface whose `type` admits T (PeerListParamSet covers two types, so Extract would give never). */
+export type ParamSetOfType<T extends ParamSet['type']> = ParamSet extends infer P ? (P extends ParamSet ? (T extends P['type'] ? P : never) : never) : never;
+
 /** Finds the first parameter set of a given kind. */
-export function findSet<T extends ParamSet['type']>(pdu: Mkpdu, type: T): Extract<ParamSet, { type: T }> | undefined {
-  return pdu.sets.find((s) => s.type === type) as Extract<ParamSet, { type: T }> | undefined;
+export function findSet<T extends ParamSet['type']>(pdu: Mkpdu, type: T): ParamSetOfType<T> | undefined {
+  return pdu.sets.find((s) => s.type === type) as ParamSetOfType<T> | undefined;
 }
