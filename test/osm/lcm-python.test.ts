@@ -3,8 +3,15 @@
  * python3-grpcio + python3-yaml (test/osm/lcm_client.py). The manager behind the adapter is the
  * in-test ManagerServiceTestDouble (same macsec.v1 API, mTLS and operator authorization).
  */
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPython, lcm, setup, tlsArgs, type Env } from './fixture.js';
+
+const VNFD = fileURLToPath(new URL('../../deploy/osm/macsec_vnf/macsec_vnfd.yaml', import.meta.url));
+const INSTANTIATE = fileURLToPath(new URL('../../deploy/osm/instantiate-params.yaml', import.meta.url));
 
 let env: Env;
 let python: string;
@@ -154,6 +161,31 @@ describe('LCM-like Python client against the OSM execution environment', () => {
     const r = await lcm(python, [...addr(dual), ...tlsArgs(env.files), 'ssh-key']);
     expect(r.code).toBe(0);
     expect(r.results[0]).toMatchObject({ ssh_key: '', transport: 'mtls' });
+  });
+
+  it("runs the example VNFD's day-1 for both VNFs of the example NS: one shared channel", async () => {
+    const inst = parse(readFileSync(INSTANTIATE, 'utf8')) as { additionalParamsForVnf: { 'member-vnf-index': string; additionalParams: Record<string, unknown> }[] };
+    // The VNFD names the operator credentials by their path in the EE pod; here they are in the test dir.
+    const pathMap = ['--path-map', `/etc/macsec-osm-ee/manager/ca.crt=${env.files.macsecCa}`, '--path-map', `/etc/macsec-osm-ee/manager/tls.crt=${env.files.opCert}`, '--path-map', `/etc/macsec-osm-ee/manager/tls.key=${env.files.opKey}`];
+    const eeOf: Record<string, number> = { vnf1: (await env.startEe()).port, vnf2: (await env.startEe()).port };
+    const outcome: string[] = [];
+    for (const v of inst.additionalParamsForVnf) {
+      const additional = { ...v.additionalParams, macsec_manager_address: env.managerAddress };
+      const r = await lcm(python, [...addr(eeOf[v['member-vnf-index']]!), ...tlsArgs(env.files), 'vnfd-day1', '--vnfd', VNFD, '--additional-params-json', JSON.stringify(additional), ...pathMap]);
+      expect(r.code, r.stderr + JSON.stringify(r.results)).toBe(0);
+      expect(r.results.map((x) => [x.primitive, x.status, x.transport])).toEqual([
+        ['config', 'OK', 'mtls'],
+        ['health-check', 'OK', 'mtls'],
+        ['create-secure-channel', 'OK', 'mtls'],
+      ]);
+      outcome.push(r.results[2]!.detailed_message!.split(':')[0]!);
+    }
+    expect(outcome).toEqual(['created', 'already present']);
+    expect(env.manager.channels.get('demo')?.endpoints).toEqual([
+      { agentId: 'nn1', switchPort: 'vp1', vnfId: 'vnf1', vnfInterface: 'eth1' },
+      { agentId: 'nn1', switchPort: 'vp2', vnfId: 'vnf2', vnfInterface: 'eth1' },
+    ]);
+    expect(dirname(VNFD)).toMatch(/macsec_vnf$/);
   });
 
   it('reports which stubs it used', async () => {

@@ -25,6 +25,7 @@ Usage:
   lcm_client.py --address HOST:PORT [--ca F --cert F --key F] [--tls-enforce] run NAME [--params-json J | --params-raw TEXT]
   lcm_client.py ... day1 --config-json J --channel-json J
   lcm_client.py ... ssh-key
+  lcm_client.py ... vnfd-day1 --vnfd deploy/osm/macsec_vnf/macsec_vnfd.yaml --additional-params-json J [--path-map FROM=TO]
 Output: one JSON object per primitive on stdout. Exit status 0 when LCM would accept every result.
 """
 import argparse
@@ -211,6 +212,32 @@ def execute(ee, name, params=None, raw=None, block_style=False, retry_seconds=No
     return result["passed"]
 
 
+def vnfd_day1(vnfd_file, additional, path_map):
+    """The initial-config-primitives of a VNFD in seq order, with <param> values substituted from
+    the VNF's additionalParams like LCM does (INTEGER-typed values become ints)."""
+    vnfd = yaml.safe_load(open(vnfd_file))["vnfd"]
+    day12 = vnfd["df"][0]["lcm-operations-configuration"]["operate-vnf-op-config"]["day1-2"][0]
+    steps = []
+    for prim in sorted(day12.get("initial-config-primitive", []), key=lambda p: int(p["seq"])):
+        params = {}
+        for par in prim.get("parameter", []) or []:
+            v = par.get("value")
+            if isinstance(v, str) and v.startswith("<") and v.endswith(">"):
+                key = v[1:-1]
+                if key not in additional:
+                    raise SystemExit("instantiation parameter %r missing for primitive %s" % (key, prim["name"]))
+                v = additional[key]
+            if isinstance(v, str):
+                for src, dst in path_map:
+                    if v.startswith(src):
+                        v = dst + v[len(src):]
+            if par.get("data-type") == "INTEGER" and v is not None:
+                v = int(v)
+            params[par["name"]] = v
+        steps.append((prim["name"], params))
+    return steps
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--address", required=True)
@@ -230,6 +257,10 @@ def main():
     d.add_argument("--config-json", required=True)
     d.add_argument("--channel-json", required=True)
     sub.add_parser("ssh-key")
+    v = sub.add_parser("vnfd-day1", help="run a VNFD's initial-config-primitives like LCM")
+    v.add_argument("--vnfd", required=True)
+    v.add_argument("--additional-params-json", required=True, help="the VNF's additionalParams")
+    v.add_argument("--path-map", action="append", default=[], help="FROM=TO: where the EE pod's mounted files are in this test")
     a = ap.parse_args()
 
     ee = Ee(a.address, a.ca, a.cert, a.key, a.tls_enforce, a.server_name)
@@ -245,6 +276,12 @@ def main():
         params = json.loads(a.params_json) if a.params_json else {}
         ok = execute(ee, a.name, params, a.params_raw, a.block_style, a.retry_seconds)
         return 0 if ok else 1
+    if a.cmd == "vnfd-day1":
+        pm = [tuple(m.split("=", 1)) for m in a.path_map]
+        for name, params in vnfd_day1(a.vnfd, json.loads(a.additional_params_json), pm):
+            if not execute(ee, name, params, None, a.block_style, a.retry_seconds):
+                return 1
+        return 0
     # day-1: config, then the initial-config-primitives in seq order; stop at the first failure like LCM.
     for name, params in (("config", json.loads(a.config_json)), ("health-check", {}),
                          ("create-secure-channel", json.loads(a.channel_json))):
