@@ -164,6 +164,10 @@ describe('KernelSecy on a real kernel (UML)', () => {
     expect(r.duplicateRxSa.errno).toBe(16);
     expect(r.duplicateRxSa.string).toBe('MacsecNetlinkError: add RX SA (sci 02000000000b0001, an 0): EBUSY');
     expect(r.deleteMissingRxSa.code).toBe('ENODEV');
+    const codes = Object.fromEntries(Object.entries(r.errors as Record<string, Json>).map(([k, v]) => [k, v.code ?? null]));
+    console.log('errno per error case:', codes);
+    expect(codes).toEqual({ duplicateRxSc: 'EEXIST', duplicateTxSa: 'EBUSY', wrongKeyLength: 'EINVAL', sameSciOnParent: 'EBUSY', rxSaWithoutSc: 'ENODEV' });
+    expect(r.errors.sameSciOnParent.message).toMatch(/^create macsec link msec1 on #\d+ \(GCM-AES-128\): EBUSY$/);
     expect(r.deleteMissingRxSa.message).toMatch(/^delete RX SA \(sci 02000000000b0001, an 3\): /);
   });
 });

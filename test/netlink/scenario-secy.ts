@@ -122,6 +122,21 @@ async function runCase(c: Case, res: Record<string, unknown>): Promise<void> {
     } catch (err) {
       res.duplicateRxSa = errInfo(err);
     }
+    const expectError = async (label: string, f: () => Promise<unknown>): Promise<void> => {
+      try {
+        const r = await f();
+        if (r && typeof (r as KernelSecy).close === 'function') await (r as KernelSecy).close();
+        (res.errors as Record<string, unknown>)[label] = { error: null };
+      } catch (err) {
+        (res.errors as Record<string, unknown>)[label] = errInfo(err);
+      }
+    };
+    res.errors = {};
+    await expectError('duplicateRxSc', () => secy.apply({ kind: 'createRxSc', sci: peerSci }));
+    await expectError('duplicateTxSa', () => secy.apply({ kind: 'installTxSa', an: 0, nextPn: 1n, ki: kiOf(side), sak: keyOf(side, keyLen) }));
+    await expectError('wrongKeyLength', () => secy.apply({ kind: 'installTxSa', an: 2, nextPn: 1n, ki: kiOf(side), sak: keyOf(side, 32) }));
+    await expectError('sameSciOnParent', () => createMacsecPort(PARENT, { name: 'msec1', port: c.port }));
+    await expectError('rxSaWithoutSc', () => secy.apply({ kind: 'installRxSa', sci: '0200000000990001', an: 0, lowestPn: 1n, ki: kiOf(peer), sak: keyOf(peer, keyLen) }));
     try {
       await secy.apply({ kind: 'deleteRxSa', sci: peerSci, an: 3 });
       res.deleteMissingRxSa = { error: null };
