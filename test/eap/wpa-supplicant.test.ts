@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { makeTestPki, type TestPki, type CertKey } from './helpers/pki.js';
 import { canUseNetns, createVethLab, type VethLab } from './helpers/netns.js';
 import { hexdumpFromLog, startProc } from './helpers/proc.js';
+import { startFreeRadius } from './helpers/freeradius.js';
 import { deriveMkaKeysFromEap } from '../../src/eap/keys.js';
 import { fromHex, toHex } from '../../src/mka/hex.js';
 
@@ -44,7 +45,7 @@ describe.skipIf(!haveWpa || !canUseNetns())('wpa_supplicant 2.10 <-> our authent
   });
   afterAll(() => lab?.destroy());
 
-  async function run(opts: { tls13: boolean; client: CertKey; driver: 'wired' | 'macsec_linux' }) {
+  async function run(opts: { tls13: boolean; client: CertKey; driver: 'wired' | 'macsec_linux'; radius?: { port: number; secret: string } }) {
     const dir = mkdtempSync(join(tmpdir(), 'wpas-'));
     const conf = join(dir, 'wpa.conf');
     writeFileSync(
@@ -60,7 +61,8 @@ describe.skipIf(!haveWpa || !canUseNetns())('wpa_supplicant 2.10 <-> our authent
       'ip',
       ['netns', 'exec', lab.nsA, process.execPath, '--import', 'tsx', 'test/eap/helpers/authenticator-runner.ts',
         JSON.stringify({ iface: lab.ifA, mac: lab.macA, ca: pki.ca.certPath, cert: pki.server.certPath, key: pki.server.keyPath,
-          maxVersion: opts.tls13 ? 'TLSv1.3' : 'TLSv1.2', subjectCn: ['*.vnf.example'], timeoutMs: 25000 })],
+          maxVersion: opts.tls13 ? 'TLSv1.3' : 'TLSv1.2', subjectCn: ['*.vnf.example'], timeoutMs: 25000,
+          ...(opts.radius ? { radius: { host: '127.0.0.1', ...opts.radius } } : {}) })],
       ROOT,
     );
     await auth.waitFor(/READY\n/, 15000);
@@ -110,5 +112,38 @@ describe.skipIf(!haveWpa || !canUseNetns())('wpa_supplicant 2.10 <-> our authent
     expect(r.ok).toBe(false);
     expect(r.reason).toMatch(/expired/);
     expect(/CTRL-EVENT-EAP-FAILURE/.test(wpaLog)).toBe(true);
+  });
+
+  for (const tls13 of [false, true]) {
+    it(`wpa_supplicant <-> our authenticator <-> FreeRADIUS 3.2 (EAP-TLS ${tls13 ? '1.3' : '1.2'}): same MSK, Session-Id, CAK/CKN`, async () => {
+      const secret = 'nfv-lab-secret';
+      const fr = await startFreeRadius({ pki, secret, tlsMaxVersion: tls13 ? '1.3' : '1.2', netns: lab.nsA });
+      try {
+        const { r, wpaLog } = await run({ tls13, client: pki.client, driver: 'wired', radius: { port: fr.port, secret } });
+        if (!r.ok) console.log(r.reason, r.logs.join('\n'), scrub(wpaLog));
+        expect(r.ok).toBe(true);
+        const msk = hexdumpFromLog(wpaLog, 'EAP-TLS: Derived key');
+        const sid = hexdumpFromLog(wpaLog, 'EAP-TLS: Derived Session-Id');
+        expect(sha(msk!)).toBe(r.mskSha256);
+        expect(sid?.toString('hex')).toBe(r.sessionId);
+        const fromWpa = deriveMkaKeysFromEap(msk!, sid!, fromHex(lab.macB), fromHex(lab.macA));
+        expect(toHex(fromWpa.ckn)).toBe(r.ckn);
+        expect(sha(fromWpa.cak)).toBe(r.cakSha256);
+      } finally {
+        await fr.stop();
+      }
+    });
+  }
+
+  it('wrong RADIUS shared secret: port unauthorized, reason names the shared secret', async () => {
+    const fr = await startFreeRadius({ pki, secret: 'right-secret', netns: lab.nsA });
+    try {
+      const { r } = await run({ tls13: false, client: pki.client, driver: 'wired', radius: { port: fr.port, secret: 'wrong-secret' } });
+      expect(r.ok).toBe(false);
+      expect(r.reason).toMatch(/shared secret/);
+      expect(r.logs.join('\n')).not.toContain('wrong-secret');
+    } finally {
+      await fr.stop();
+    }
   });
 });

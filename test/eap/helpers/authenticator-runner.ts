@@ -9,14 +9,19 @@ import { AuthenticatorPort, type AuthorizedEvent, type UnauthorizedEvent } from 
 import { EapTlsServer } from '../../../src/eap/eaptls-server.js';
 import { fromHex, toHex } from '../../../src/mka/hex.js';
 import { openEapolIo } from './eapol-io.js';
+import { RadiusBackend } from '../../../src/eap/radius-backend.js';
 
 const args = JSON.parse(process.argv[2]!) as {
   iface: string; mac: string; ca: string; cert: string; key: string;
   maxVersion?: 'TLSv1.2' | 'TLSv1.3'; subjectCn?: string[]; timeoutMs?: number;
+  radius?: { host: string; port: number; secret: string };
 };
 const digest = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const logs: string[] = [];
-const backend = new EapTlsServer({
+const logger = (l: string, m: string, f?: Record<string, unknown>) => logs.push(`${l} ${m} ${JSON.stringify(f ?? {})}`);
+const backend = args.radius
+  ? new RadiusBackend({ servers: [args.radius], timeoutMs: 2000, attempts: 2, logger })
+  : new EapTlsServer({
   ca: readFileSync(args.ca), cert: readFileSync(args.cert), key: readFileSync(args.key),
   ...(args.maxVersion ? { maxVersion: args.maxVersion } : {}),
   ...(args.subjectCn ? { identityPolicy: { subjectCn: args.subjectCn } } : {}),
@@ -32,6 +37,7 @@ const finish = (r: object) => {
   process.stdout.write(`${JSON.stringify({ ...r, logs })}\n`);
   port.stop();
   io.close();
+  void backend.close?.();
   process.exit(0);
 };
 port.on('authorized', (a: AuthorizedEvent) =>

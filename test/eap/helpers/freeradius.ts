@@ -26,11 +26,13 @@ export interface FreeRadiusOptions {
   readonly secret: string;
   readonly tlsMaxVersion?: '1.2' | '1.3';
   readonly fragmentSize?: number;
+  /** Run inside this network namespace (on its loopback); the port is then chosen at random. */
+  readonly netns?: string;
 }
 
 export async function startFreeRadius(opts: FreeRadiusOptions): Promise<FreeRadius> {
   const dir = mkdtempSync(join(tmpdir(), 'freeradius-'));
-  const port = await freeUdpPort();
+  const port = opts.netns ? 20000 + Math.floor(Math.random() * 20000) : await freeUdpPort();
   const { pki } = opts;
   writeFileSync(join(dir, 'dictionary'), '');
   writeFileSync(
@@ -137,7 +139,10 @@ server default {
 }
 `,
   );
-  const child: ChildProcess = spawn('freeradius', ['-X', '-f', '-d', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = ['-X', '-f', '-d', dir];
+  const child: ChildProcess = opts.netns
+    ? spawn('ip', ['netns', 'exec', opts.netns, 'freeradius', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('freeradius', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
