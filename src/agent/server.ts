@@ -1,7 +1,6 @@
 /** The agent's own gRPC endpoint (mTLS): standard health and server reflection, plus /metrics over HTTP. */
 import { Server, type ServerCredentials } from '@grpc/grpc-js';
 import { HealthImpl, addReflection } from '../control/health.js';
-import { AGENT_PROTOS } from '../control/protos.js';
 import { MetricsBuilder, addPortMetrics } from '../control/metrics.js';
 import type { Agent } from './agent.js';
 
@@ -9,7 +8,7 @@ export async function startAgentServer(creds: ServerCredentials, address: string
   const server = new Server();
   const health = new HealthImpl(['macsec.v1.Agent']);
   health.addTo(server);
-  addReflection(server, AGENT_PROTOS);
+  addReflection(server, ['grpc.health.v1.Health']);
   const port = await new Promise<number>((resolve, reject) => server.bindAsync(address, creds, (e, p) => (e ? reject(e) : resolve(p))));
   return { server, port, health, close: () => server.forceShutdown() };
 }

@@ -4,6 +4,7 @@ import { status } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthService, HealthCheckResponse_ServingStatus as S, type HealthCheckRequest, type HealthCheckResponse, type HealthListResponse } from './gen/grpc/health/v1/health.js';
 import { loadPackageDefinition } from './protos.js';
+import { FILE_DESCRIPTOR_SET_B64 } from './gen/descriptors.js';
 
 export class HealthImpl {
   private readonly statuses = new Map<string, S>();
@@ -52,8 +53,39 @@ export class HealthImpl {
   }
 }
 
-/** Adds grpc.reflection.v1 and v1alpha for the given proto files. */
-export function addReflection(server: Server, files: string[]): void {
-  const reflection = new ReflectionService(loadPackageDefinition(files));
-  reflection.addToServer(server);
+/** Splits a FileDescriptorSet (field 1: repeated FileDescriptorProto) into the raw file descriptors. */
+export function splitDescriptorSet(set: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let i = 0;
+  const varint = () => {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const b = set[i++]!;
+      v += (b & 0x7f) * mul;
+      if (!(b & 0x80)) return v;
+      mul *= 128;
+    }
+  };
+  while (i < set.length) {
+    const tag = varint();
+    if (tag !== 0x0a) throw new Error('unexpected field in FileDescriptorSet');
+    const len = varint();
+    out.push(set.subarray(i, i + len));
+    i += len;
+  }
+  return out;
 }
+
+/**
+ * Adds grpc.reflection.v1 and v1alpha listing `services`, from the protoc-built descriptors
+ * (exact, including proto3 optional), falling back to proto-loader for other files.
+ */
+export function addReflection(server: Server, services: string[]): void {
+  const files = splitDescriptorSet(Buffer.from(FILE_DESCRIPTOR_SET_B64, 'base64'));
+  const root = { all: { fileDescriptorProtos: files } } as unknown as ConstructorParameters<typeof ReflectionService>[0];
+  new ReflectionService(root, { services }).addToServer(server);
+}
+
+/** proto-loader definition of our files (for dynamic clients). */
+export const loadDefinitions = loadPackageDefinition;

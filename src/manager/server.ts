@@ -5,7 +5,7 @@ import { ManagerServiceService, type Event, type WatchEventsRequest } from '../c
 import { requireAgent, requireOperator, type Access } from '../control/authz.js';
 import { toServiceError } from '../control/errors.js';
 import { HealthImpl, addReflection } from '../control/health.js';
-import { MANAGER_PROTOS } from '../control/protos.js';
+const MANAGER_SERVICES = ['macsec.v1.ManagerService', 'macsec.v1.AgentService', 'grpc.health.v1.Health'];
 import type { Logger } from '../control/log.js';
 import { silentLogger } from '../control/log.js';
 import { matches } from './events.js';
@@ -110,7 +110,7 @@ export async function startManagerServer(m: Manager, creds: ServerCredentials, a
   server.addService(AgentServiceService, agentHandlers(m, log));
   const health = new HealthImpl(['macsec.v1.ManagerService', 'macsec.v1.AgentService']);
   health.addTo(server);
-  addReflection(server, MANAGER_PROTOS);
+  addReflection(server, MANAGER_SERVICES);
   const port = await new Promise<number>((resolve, reject) => server.bindAsync(address, creds, (err, p) => (err ? reject(err) : resolve(p))));
   log.info('manager listening', { address, port });
   return {
