@@ -303,7 +303,7 @@ reset_network() {
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 run_scenario() {
-  local name="$1" secs="$2" start rc
+  local name="$1" secs="$2" start
   export SCENARIO="$name" OUT="$LAB_RUN_DIR/$name" LAB_STATE="/run/lab/$name"
   mkdir -p "$OUT" "$LAB_STATE"
   say "scenario $name: start (timeout \${secs}s)"
