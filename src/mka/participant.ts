@@ -192,9 +192,11 @@ export class Participant {
     if (this.principal) return;
     this.principal = true;
     for (const p of this.peers.live()) this.ensureRxSc(p.sciHex);
+    this.lastNow = Math.max(this.lastNow, now);
     this.reelect(now);
     this.evaluate(now);
     this.urgent(now);
+    this.maybeSend(now);
   }
 
   /** Stops being principal: its SAs and RX SCs go away. */
@@ -204,6 +206,7 @@ export class Participant {
     for (const sci of [...this.rxScs]) this.deleteRxSc(sci);
     this.principal = false;
     this.urgent(now);
+    this.maybeSend(now);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -46,6 +46,10 @@ describe('primary and fallback CAK', () => {
     l.restart(b, cfg(2, { primary: OTHER, fallback, random: seededRandom(5) }));
     expect(l.runUntil((ln) => ln.status('b').principalCkn === toHex(FALLBACK_CKN), 1_000)).toBe(true);
     expect(l.runUntil((ln) => ln.status('a').principalCkn === toHex(FALLBACK_CKN) && ln.converged(), 15_000)).toBe(true);
+    // once a switches principal, the fallback secures promptly (no waiting for a hello time)
+    const switchedAt = l.member('a').events.find((e) => e.event.kind === 'principalChanged')!.at;
+    const securedAt = l.member('a').events.filter((e) => e.event.kind === 'secured').at(-1)!.at;
+    expect(securedAt - switchedAt).toBeLessThan(200);
     const changed = l.eventsOf('a', 'principalChanged');
     expect(changed).toEqual([{ kind: 'principalChanged', ckn: toHex(FALLBACK_CKN) }]);
     const fbMi = l.status('a').participants[1]!.mi;
