@@ -138,6 +138,7 @@ export class OvsdbClient implements OvsClient {
     return ((r!.rows as Array<{ _uuid: Json; name: Json }>) ?? [])
       .filter((row) => b.ports.includes((row._uuid as string[])[1]!))
       .map((row) => row.name as string)
+      .filter((n) => n !== bridge) // the bridge's own internal port, as ovs-vsctl list-ports does
       .sort();
   }
 

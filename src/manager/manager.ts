@@ -291,6 +291,9 @@ export class Manager {
           (mode === PortMode.PORT_MODE_PSK ? '' : ' (the EAP module is not present in this build yet; use PORT_MODE_PSK)'),
       );
     }
+    if (req.ovsBridge && !session.hello.capabilities.includes('ovs')) {
+      throw failedPrecondition(`ovs_bridge: agent '${agentId}' has no Open vSwitch configured (start it with --ovsdb)`);
+    }
     const id = portId(agentId, iface);
     const spec: StoredPort = { id, agentId, interface: iface, mode, policy, ovsBridge: req.ovsBridge, radius, createdMs: Date.now() };
     const existing = this.store.getPort(id);

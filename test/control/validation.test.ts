@@ -52,6 +52,7 @@ describe('request validation', () => {
     await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth9', mode: psk }), status.NOT_FOUND, /^interface: agent 'a1' has no interface 'eth9'/);
     await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth2' }), status.INVALID_ARGUMENT, /^mode: is required/);
     await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth2', mode: psk, ovsBridge: 'br 0' }), status.INVALID_ARGUMENT, /^ovs_bridge: /);
+    await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth2', mode: psk, ovsBridge: 'br0' }), status.FAILED_PRECONDITION, /^ovs_bridge: agent 'a1' has no Open vSwitch configured/);
   });
 
   it('OpenPort: invalid policy values name the policy field', async () => {
