@@ -97,4 +97,22 @@ describe('embedded EAP-TLS server <-> EAP-TLS peer', () => {
     const bad = await runDirect(srv.createSession({ supplicantMac: supMac, authenticatorMac: authMac }), peer(pki.client), 'someone-else');
     expect(bad.server.kind).toBe('failure');
   });
+
+  it('concurrent sessions on one server keep their own TLS state and verdicts', async () => {
+    const srv = server({ identityPolicy: { subjectCn: ['*.vnf.example'] } });
+    const who = [pki.client, pki.foreign, pki.client, pki.expired, pki.wrongName, pki.client];
+    const results = await Promise.all(
+      who.map((c, i) =>
+        runDirect(
+          srv.createSession({ supplicantMac: Uint8Array.of(2, 0, 0, 0, 1, i), authenticatorMac: authMac }),
+          peer(c, { maxVersion: i % 2 ? 'TLSv1.2' : 'TLSv1.3' }),
+          'client1.vnf.example',
+        ),
+      ),
+    );
+    expect(results.map((r) => r.server.kind)).toEqual(['success', 'failure', 'success', 'failure', 'failure', 'success']);
+    expect(results.map((r) => r.peer.kind)).toEqual(['success', 'failure', 'success', 'failure', 'failure', 'success']);
+    const ids = results.filter((r) => r.server.kind === 'success').map((r) => (r.server.kind === 'success' ? Buffer.from(r.server.keys.sessionId).toString('hex') : ''));
+    expect(new Set(ids).size).toBe(3);
+  });
 });

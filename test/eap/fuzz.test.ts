@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { EapolType, decodeEapol, decodeEapolFrame, encodeEapol, encodeEapolFrame, PAE_GROUP_ADDRESS } from '../../src/eap/eapol.js';
 import { EapCode, decodeEap, decodeEapTls, encodeEap, encodeEapTlsPacket, encodeIdentityResponse } from '../../src/eap/eap.js';
 import { TlsReassembler } from '../../src/eap/tls-frag.js';
+import { AuthenticatorPae } from '../../src/eap/authenticator-pae.js';
+import { SupplicantPae } from '../../src/eap/supplicant-pae.js';
 import {
   Attr, RadiusCode, decodeRadius, decodeVendorSpecific, decryptMppeKey, encodeRadius, encodeVendorSpecific,
   eapMessageAttributes, verifyMessageAuthenticator, verifyResponseAuthenticator,
@@ -132,5 +134,29 @@ describe('decoder fuzzing', () => {
       { numRuns: RUNS, seed: SEED },
     );
     expect(decoded).toBeGreaterThan(1000);
+  });
+
+  it('PAE state machines survive 20,000 random and mutated frames', () => {
+    const peerMac = Uint8Array.of(2, 0, 0, 0, 0, 7);
+    const seeds = [
+      ...eapSeeds.map((e) => encodeEapolFrame(PAE_GROUP_ADDRESS, peerMac, 2, EapolType.EapPacket, e)),
+      encodeEapolFrame(PAE_GROUP_ADDRESS, peerMac, 3, EapolType.Start),
+      encodeEapolFrame(PAE_GROUP_ADDRESS, peerMac, 1, EapolType.Logoff),
+    ];
+    const a = new AuthenticatorPae({ portMac: mac });
+    const s = new SupplicantPae({ ownMac: peerMac, identity: 'x' });
+    let now = 0;
+    a.portUp(now);
+    s.start(now);
+    fc.assert(
+      fc.property(inputs(seeds), fc.nat(5000), (buf, dt) => {
+        now += dt;
+        a.receive(buf, now);
+        a.tick(now);
+        s.receive(buf, now);
+        s.tick(now);
+      }),
+      { numRuns: 20_000, seed: SEED },
+    );
   });
 });
