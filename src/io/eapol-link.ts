@@ -14,11 +14,14 @@
  *   counts and drops). Errors (inject failures, throwing receivers) are
  *   reported to onError listeners and never crash the process.
  */
+import { endianness } from 'node:os';
 import pcap from 'pcap';
 import { ETHERTYPE_EAPOL, PAE_GROUP_ADDRESS } from '../mka/constants.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import { IFF_ALLMULTI } from '../netlink/uapi.js';
 import { formatMac, isGroupAddress, type FrameLink } from './frame-link.js';
+
+const LE = endianness() === 'LE';
 
 // libpcap warns about interfaces without an IPv4 address (normal for MACsec
 // parents); node_pcap prints that with console.warn. Keep other warnings.
@@ -136,7 +139,7 @@ export class EapolLink implements FrameLink {
   private deliver(buf: Buffer, header: Buffer): void {
     if (this.closed) return;
     // header: tv_sec, tv_usec, caplen, len (host-order u32s); buf is reused by pcap: copy.
-    const caplen = Math.min(header.readUInt32LE(8), buf.length);
+    const caplen = Math.min(LE ? header.readUInt32LE(8) : header.readUInt32BE(8), buf.length);
     const frame = Uint8Array.prototype.slice.call(buf, 0, caplen);
     this.stats.rxFrames++;
     for (const cb of this.receivers) {

@@ -38,7 +38,14 @@ export async function createMacsecPort(parent: string, opts: MacsecPortOptions =
     const parentLink = await rtnl.getLink(parent);
     const link = await rtnl.createMacsec(parentLink.index, opts);
     const secy = new KernelSecy(rtnl, genl, link, parentLink, opts, true);
-    if (opts.up) await rtnl.setUp(link.index, true);
+    if (opts.up) {
+      try {
+        await rtnl.setUp(link.index, true);
+      } catch (err) {
+        await secy.close().catch(() => undefined); // deletes the link and closes the sockets
+        throw err;
+      }
+    }
     return secy;
   } catch (err) {
     genl?.close();
