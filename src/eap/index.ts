@@ -15,3 +15,4 @@ export * from './radius-backend.js';
 export * from './authenticator-pae.js';
 export * from './supplicant-pae.js';
 export * from './port.js';
+export * from './select-backend.js';

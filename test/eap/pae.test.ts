@@ -202,3 +202,16 @@ describe('our supplicant <-> our authenticator with the embedded EAP-TLS server'
     });
   }
 });
+
+describe('createEapBackend', () => {
+  it('embedded by default, RADIUS when servers are configured', async () => {
+    const { createEapBackend } = await import('../../src/eap/select-backend.js');
+    const pki = makeTestPki();
+    const e = createEapBackend({ embedded: { ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key } });
+    expect(e.name).toBe('embedded-eap-tls');
+    const r = createEapBackend({ radius: { servers: [{ host: '127.0.0.1', secret: 's' }] }, embedded: { ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key } });
+    expect(r.name).toBe('radius');
+    await r.close?.();
+    expect(() => createEapBackend({})).toThrow(/no RADIUS server/);
+  });
+});
