@@ -12,6 +12,9 @@ import {
   type DeleteSecureChannelResponse,
   type ForceRekeyResponse,
   type ListSecureChannelsResponse,
+  type ClosePortResponse,
+  type OpenPortRequest,
+  type Port,
   type SecureChannel,
 } from '../control/gen/macsec/v1/manager.js';
 import { clientCredentials } from '../control/tls.js';
@@ -32,6 +35,10 @@ export interface ManagerClient {
   listSecureChannels(timeoutMs: number): Promise<ListSecureChannelsResponse>;
   deleteSecureChannel(channelId: string, timeoutMs: number): Promise<DeleteSecureChannelResponse>;
   forceRekey(channelId: string, timeoutMs: number): Promise<ForceRekeyResponse>;
+  /** Idempotent on the manager for an identical spec. */
+  openPort(req: OpenPortRequest, timeoutMs: number): Promise<Port>;
+  /** With allow_missing: a port that is already gone is fine. */
+  closePort(portId: string, timeoutMs: number): Promise<ClosePortResponse>;
   close(): void;
 }
 
@@ -81,6 +88,8 @@ export const grpcManagerClient: ManagerClientFactory = (conn) => {
     listSecureChannels: (t) => unary('ListSecureChannels', c.listSecureChannels.bind(c), {}, t),
     deleteSecureChannel: (id, t) => unary('DeleteSecureChannel', c.deleteSecureChannel.bind(c), { channelId: id, allowMissing: true }, t),
     forceRekey: (id, t) => unary('ForceRekey', c.forceRekey.bind(c), { channelId: id, portId: '' }, t),
+    openPort: (req, t) => unary('OpenPort', c.openPort.bind(c), req, t),
+    closePort: (id, t) => unary('ClosePort', c.closePort.bind(c), { portId: id, allowMissing: true }, t),
     close: () => c.close(),
   };
 };

@@ -25,7 +25,8 @@ import {
   type Endpoint,
   type SecureChannel,
 } from '../control/gen/macsec/v1/manager.js';
-import { portStateToJSON } from '../control/gen/macsec/v1/types.js';
+import { CipherSuite, PortMode, portStateToJSON, type PortPolicy, type RadiusSettings } from '../control/gen/macsec/v1/types.js';
+import type { OpenPortRequest } from '../control/gen/macsec/v1/manager.js';
 import { ConfigError, ConfigStore, configFingerprint, connectionOf, normalisePem, validateCredentials, type EeConfig, type PemSource } from './config.js';
 import { ManagerCallError, type ManagerClient, type ManagerClientFactory } from './manager-client.js';
 import { ParamError, Params, paramsOf } from './params.js';
@@ -310,10 +311,49 @@ export class PrimitiveRunner {
     });
   }
 
+  /**
+   * Optional: the authenticator ports to open before the channel (`port_mode` set). The manager's
+   * OpenPort is idempotent for an identical spec, so a retried primitive opens nothing twice.
+   */
+  private portSpecs(p: Params, endpoints: Endpoint[]): OpenPortRequest[] {
+    const modeText = p.str('port_mode', { pattern: /^(psk|eap-radius|eap-embedded)$/i, patternText: 'one of psk, eap-radius, eap-embedded' });
+    const extras = ['ovs_bridge', 'cipher_suite', 'key_server_priority', 'rekey_period_seconds', 'radius_servers', 'radius_secret_ref', 'nas_identifier'].filter((k) => p.has(k));
+    if (!modeText) {
+      if (extras.length) throw new ParamError(`parameter${extras.length > 1 ? 's' : ''} ${extras.join(', ')} need${extras.length > 1 ? '' : 's'} 'port_mode' (the EE opens ports only when port_mode is given)`);
+      return [];
+    }
+    const mode = { psk: PortMode.PORT_MODE_PSK, 'eap-radius': PortMode.PORT_MODE_EAP_RADIUS, 'eap-embedded': PortMode.PORT_MODE_EAP_EMBEDDED }[modeText.toLowerCase() as 'psk']!;
+    const suiteText = p.str('cipher_suite', { pattern: /^gcm-aes-(xpn-)?(128|256)$/i, patternText: 'one of gcm-aes-128, gcm-aes-256, gcm-aes-xpn-128, gcm-aes-xpn-256' });
+    const policy: PortPolicy = {
+      cipherSuite: suiteText ? (CipherSuite[`CIPHER_SUITE_${suiteText.toUpperCase().replace(/-/g, '_')}` as keyof typeof CipherSuite] as CipherSuite) : CipherSuite.CIPHER_SUITE_UNSPECIFIED,
+      keyServerPriority: p.int('key_server_priority', { min: 0, max: 255 }),
+      securePolicy: 0,
+      replayWindow: 0,
+      confidentialityOffset: 0,
+      rekeyPeriodSeconds: p.int('rekey_period_seconds', { min: 0, max: 86_400 * 30, default: 0 })!,
+    };
+    const bridge = p.str('ovs_bridge', { pattern: IFNAME_RE, patternText: 'a bridge name (1-15 of [A-Za-z0-9_.-])' }) ?? '';
+    let radius: RadiusSettings | undefined;
+    if (mode === PortMode.PORT_MODE_EAP_RADIUS) {
+      const servers = (p.list('radius_servers', { required: true }) ?? []).map(String);
+      radius = { servers, sharedSecretRef: p.str('radius_secret_ref', { required: true })!, nasIdentifier: p.str('nas_identifier') ?? '' };
+    }
+    const seen = new Set<string>();
+    const out: OpenPortRequest[] = [];
+    for (const e of endpoints) {
+      const k = `${e.agentId}/${e.switchPort}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push({ agentId: e.agentId, interface: e.switchPort, mode, policy, ovsBridge: bridge, radius });
+    }
+    return out;
+  }
+
   private async createChannel(p: Params, ctx: PrimitiveContext): Promise<Reply> {
     const name = this.channelName(p);
     const cfg = this.requireConfig();
     const endpoints = this.endpoints(p, cfg);
+    const ports = this.portSpecs(p, endpoints);
     const waitSecured = p.bool('wait_secured', false);
     const waitTimeoutS = p.int('wait_timeout_seconds', { min: 1, max: 3600, default: 60 })!;
     const timeoutS = p.int('timeout_seconds', { min: 1, max: 3600, default: 120 })!;
@@ -329,7 +369,7 @@ export class PrimitiveRunner {
       waitTimeoutMs: waitSecured ? waitTimeoutS * 1000 : 0,
     };
     const deadlineMs = (waitSecured ? waitTimeoutS + timeoutS : timeoutS) * 1000;
-    const fp = createHash('sha256').update(JSON.stringify(req)).digest('hex');
+    const fp = createHash('sha256').update(JSON.stringify([req, ports])).digest('hex');
     const ignored = ignoredSuffix(p);
 
     const running = this.inflight.get(name);
@@ -340,6 +380,10 @@ export class PrimitiveRunner {
     ctx.progress(`creating secure channel '${name}' with ${endpoints.length} endpoint${endpoints.length === 1 ? '' : 's'} through manager ${cfg.managerAddress}${waitSecured ? ', waiting until secured' : ''}`);
     const client = this.clientFor(cfg);
     const work = (async (): Promise<Reply> => {
+      for (const op of ports) {
+        const port = await this.withRetry(() => client.openPort(op, deadlineMs), retryMs, (m) => ctx.progress(m));
+        ctx.progress(`authenticator port ${port.id} open (${portStateToJSON(port.status?.state ?? 0).replace(/^PORT_STATE_/, '')})`);
+      }
       const res = await this.withRetry(() => client.createSecureChannel(req, deadlineMs), retryMs, (m) => ctx.progress(m));
       const ch = res.channel;
       if (!ch) return error(`manager acknowledged '${name}' without returning the channel`);
@@ -406,15 +450,35 @@ export class PrimitiveRunner {
     const name = this.channelName(p);
     const cfg = this.requireConfig();
     const timeoutS = p.int('timeout_seconds', { min: 1, max: 3600, default: 60 })!;
+    const closePorts = p.bool('close_ports', false);
     const client = this.clientFor(cfg);
     ctx.progress(`deleting secure channel '${name}' through manager ${cfg.managerAddress}`);
+    // With close_ports the channel's ports are closed after it; a retry after the channel is gone
+    // cannot learn them again, so they are also taken from the explicit switch port parameters.
+    let portIds: string[] = [];
+    if (closePorts) {
+      try {
+        const ch = await this.withRetry(() => client.getSecureChannel(name, 10_000), 30_000, (m) => ctx.progress(m));
+        portIds = ch.endpoints.map((e) => `${e.agentId}/${e.switchPort}`);
+      } catch (e) {
+        if (!(e instanceof ManagerCallError && e.code === 5)) throw e;
+      }
+      if (p.has('endpoints') || p.has('switch_ports')) for (const e of this.endpoints(p, cfg)) portIds.push(`${e.agentId}/${e.switchPort}`);
+      portIds = [...new Set(portIds)];
+    }
     const res = await this.heartbeat(
       this.withRetry(() => client.deleteSecureChannel(name, timeoutS * 1000), 30_000, (m) => ctx.progress(m)),
       ctx,
       `delete-secure-channel '${name}'`,
     );
+    const closed: string[] = [];
+    for (const id of portIds) {
+      const r = await this.withRetry(() => client.closePort(id, timeoutS * 1000), 30_000, (m) => ctx.progress(m));
+      if (r.existed) closed.push(id);
+    }
     if (this.o.stateDir && CHANNEL_NAME_RE.test(name)) rmSync(join(this.o.stateDir, 'psk', `${name}.json`), { force: true });
-    return ok((res.existed ? `secure channel '${name}' deleted` : `secure channel '${name}' did not exist; nothing to delete`) + ignoredSuffix(p));
+    const portNote = closePorts ? (closed.length ? `; closed ports ${closed.join(', ')}` : '; no ports to close') : '';
+    return ok((res.existed ? `secure channel '${name}' deleted` : `secure channel '${name}' did not exist; nothing to delete`) + portNote + ignoredSuffix(p));
   }
 
   // ---------------------------------------------------------------- force-rekey

@@ -157,6 +157,22 @@ describe('secure channel primitives', () => {
     expect(waited.last!.detailedMessage).toMatch(/is SECURED; endpoints: nn1\/vp8 <-> \?:\? SECURED/);
   });
 
+  it('port_mode opens the authenticator ports first (idempotently); close_ports closes them after the channel', async () => {
+    const params = y({ channel_name: 'withports', agent_id: 'nn1', switch_ports: 'vq1,vq2', port_mode: 'psk', ovs_bridge: 'br0', key_server_priority: 7, cipher_suite: 'gcm-aes-256' });
+    const r = await runPrimitive(c, 'create-secure-channel', params);
+    expect(r.last!.status, r.last!.detailedMessage).toBe('OK');
+    expect(r.replies.filter((x) => /^authenticator port nn1\/vq[12] open \(READY\)$/.test(x.detailedMessage))).toHaveLength(2);
+    expect(JSON.parse(env.manager.ports.get('nn1/vq1')!)).toMatchObject({ mode: 3, ovsBridge: 'br0', policy: { keyServerPriority: 7, cipherSuite: 2 } });
+    expect((await runPrimitive(c, 'create-secure-channel', params)).last!.detailedMessage).toMatch(/^already present/);
+    const bad = await runPrimitive(c, 'create-secure-channel', y({ channel_name: 'withports2', agent_id: 'nn1', switch_ports: 'vq3', ovs_bridge: 'br0' }));
+    expect(bad.last!.detailedMessage).toBe("create-secure-channel: parameter ovs_bridge needs 'port_mode' (the EE opens ports only when port_mode is given)");
+    const d = await runPrimitive(c, 'delete-secure-channel', y({ channel_name: 'withports', close_ports: true }));
+    expect(d.last!.detailedMessage).toBe("secure channel 'withports' deleted; closed ports nn1/vq1, nn1/vq2");
+    expect(env.manager.ports.has('nn1/vq1')).toBe(false);
+    const d2 = await runPrimitive(c, 'delete-secure-channel', y({ channel_name: 'withports', close_ports: true }));
+    expect(d2.last!.detailedMessage).toBe("secure channel 'withports' did not exist; nothing to delete; no ports to close");
+  });
+
   it('force-rekey reports per port', async () => {
     const r = await runPrimitive(c, 'force-rekey', y({ channel_name: 'hb' }));
     expect(r.last).toEqual({ status: 'OK', detailedMessage: "rekeyed secure channel 'hb': nn1/vp1 key number 2 (key server), nn2/vp2 key number 2" });

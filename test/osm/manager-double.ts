@@ -1,7 +1,7 @@
 /**
  * TEST DOUBLE of the MACsec manager's operator API (macsec.v1.ManagerService), for the OSM adapter
  * tests only. It implements just the methods the adapter calls (CreateSecureChannel,
- * GetSecureChannel, ListSecureChannels, DeleteSecureChannel, ForceRekey) in memory, over the same
+ * GetSecureChannel, ListSecureChannels, DeleteSecureChannel, ForceRekey, OpenPort, ClosePort) in memory, over the same
  * mutual TLS and operator authorization as the real manager (src/control/tls.ts, authz.ts). It does
  * not drive agents: a created channel is READY at once and becomes SECURED after `secureAfterMs`.
  * The real manager (src/manager) is exercised by the lab demo.
@@ -13,8 +13,10 @@ import { RpcError, toServiceError } from '../../src/control/errors.js';
 import {
   ChannelState,
   ManagerServiceService,
+  Port,
   type CreateSecureChannelRequest,
   type CreateSecureChannelResponse,
+  type OpenPortRequest,
   type SecureChannel,
 } from '../../src/control/gen/macsec/v1/manager.js';
 import { PortState } from '../../src/control/gen/macsec/v1/types.js';
@@ -30,6 +32,8 @@ export interface ManagerDoubleOptions {
 
 export class ManagerServiceTestDouble {
   readonly channels = new Map<string, SecureChannel>();
+  /** Open ports: id -> spec (JSON). */
+  readonly ports = new Map<string, string>();
   readonly calls: { method: string; principal: string; request: unknown }[] = [];
   /** Make the next N calls fail with this status. */
   failNext: { code: status; message: string; count: number } | undefined;
@@ -124,6 +128,19 @@ export class ManagerServiceTestDouble {
       const ch = this.find(r.channelId);
       if (!ch) throw new RpcError(status.NOT_FOUND, `channel_id: no channel '${r.channelId}'`);
       return { results: ch.endpoints.map((e, i) => ({ portId: `${e.agentId}/${e.switchPort}`, ok: true, error: '', keyServer: i === 0, keyNumber: 2 })) };
+    });
+    impl.openPort = this.handler('OpenPort', 'write', (r: OpenPortRequest) => {
+      const id = `${r.agentId}/${r.interface}`;
+      const spec = JSON.stringify({ ...r, id });
+      const prev = this.ports.get(id);
+      if (prev && prev !== spec) throw new RpcError(status.ALREADY_EXISTS, `interface: port '${id}' is already open with a different configuration (close it first)`);
+      this.ports.set(id, spec);
+      return Port.fromPartial({ id, agentId: r.agentId, interface: r.interface, mode: r.mode, policy: r.policy, ovsBridge: r.ovsBridge, radius: r.radius, status: { state: PortState.PORT_STATE_READY }, createdMs: Date.now() });
+    });
+    impl.closePort = this.handler('ClosePort', 'write', (r: { portId: string; allowMissing: boolean }) => {
+      const existed = this.ports.delete(r.portId);
+      if (!existed && !r.allowMissing) throw new RpcError(status.NOT_FOUND, `port_id: no port '${r.portId}'`);
+      return { existed };
     });
     s.addService(ManagerServiceService, impl);
     const creds = ServerCredentials.createSsl(Buffer.from(tls.ca.certPem), [{ private_key: Buffer.from(tls.server.keyPem), cert_chain: Buffer.from(tls.server.certPem) }], true);
