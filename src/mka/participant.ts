@@ -38,7 +38,7 @@ import {
   newKeyState,
   ssciOfListPosition,
 } from './sak.js';
-import type { SecyAction } from './secy.js';
+import type { SecyAction, SecyPnStatus } from './secy.js';
 import type {
   DecodedMkpdu,
   DistributedSakParamSet,
@@ -193,7 +193,7 @@ export class Participant {
     this.principal = true;
     for (const p of this.peers.live()) this.ensureRxSc(p.sciHex);
     this.lastNow = Math.max(this.lastNow, now);
-    this.reelect(now);
+    this.reelect();
     this.evaluate(now);
     this.urgent(now);
     this.maybeSend(now);
@@ -307,7 +307,7 @@ export class Participant {
       peer.sakUse = findSet(pdu, 'sakUse') ?? null;
       peer.xpn = findSet(pdu, 'xpn') ?? null;
     }
-    if (liveChanged || electionInputChanged) this.reelect(now);
+    if (liveChanged || electionInputChanged) this.reelect();
 
     const dist = findSet(pdu, 'distributedSak');
     if (dist && peer.live && this.principal) this.receiveDistributedSak(dist, liveList, peer, now);
@@ -347,7 +347,7 @@ export class Participant {
     // A new MI from an SCI we know is the same system after a restart: the old incarnation
     // is replaced once the new one has proven liveness (so replayed old MKPDUs cannot do this).
     for (const other of this.peers.bySci(peer.sciHex)) {
-      if (other !== peer) this.removePeer(other, now);
+      if (other !== peer) this.removePeer(other);
     }
     peer.live = true;
     peer.expiresAt = now + this.cfg.lifeTimeMs;
@@ -355,19 +355,18 @@ export class Participant {
     if (this.principal) this.ensureRxSc(peer.sciHex);
   }
 
-  private removePeer(peer: Peer, now: number): void {
+  private removePeer(peer: Peer): void {
     this.peers.delete(peer.miHex);
     if (!peer.live) return;
     this.env.counters.peersLost++;
     this.out.events.push({ kind: 'peerLost', sci: peer.sciHex, mi: peer.miHex });
     if (this.principal && this.peers.bySci(peer.sciHex).every((p) => !p.live)) this.deleteRxSc(peer.sciHex);
-    void now;
   }
 
   // -------------------------------------------------------------------------------------------
   // Timers
 
-  tick(now: number, pn?: import('./secy.js').SecyPnStatus): void {
+  tick(now: number, pn?: SecyPnStatus): void {
     this.lastNow = now;
     if (!this.started) return;
     if (pn) this.takePnStatus(pn);
@@ -375,15 +374,15 @@ export class Participant {
     for (const p of this.peers.all()) {
       if (now >= p.expiresAt) {
         if (p.live) liveChanged = true;
-        this.removePeer(p, now);
+        this.removePeer(p);
       }
     }
-    if (liveChanged) this.reelect(now);
+    if (liveChanged) this.reelect();
     this.evaluate(now);
     this.maybeSend(now);
   }
 
-  private takePnStatus(pn: import('./secy.js').SecyPnStatus): void {
+  private takePnStatus(pn: SecyPnStatus): void {
     for (const k of [this.latest, this.old]) {
       if (!k) continue;
       const v = pn.txNextPn.get(k.an);
@@ -423,7 +422,7 @@ export class Participant {
   // -------------------------------------------------------------------------------------------
   // Election
 
-  private reelect(now: number): void {
+  private reelect(): void {
     const live = this.peers.live();
     const res: ElectionResult = electKeyServer(
       { priority: this.cfg.priority, sciHex: this.cfg.sciHex, canBeKeyServer: true },
@@ -444,7 +443,6 @@ export class Participant {
       if (this.pendingKey) zeroize(this.pendingKey.key.sak);
       this.pendingKey = null;
     }
-    void now;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -829,6 +827,12 @@ export class Participant {
     if (!this.principal || !this.started) return;
     if (this.peers.live().length === 0) {
       if (this.latest || this.old) this.dropKeys('no live peers');
+      this.pendingRekey = null;
+      return;
+    }
+    if (this.capablePeers().length === 0) {
+      // should-secure: back to unprotected; must-secure: the port stays closed
+      if (this.latest || this.old) this.dropKeys('no MACsec-capable live peers');
       this.pendingRekey = null;
       return;
     }

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { cfg, expectOnlyCurrentKey, lan, noGap } from './helpers.js';
-import { seededRandom } from '../../src/mka/sim/index.js';
+import { CAK, CKN, cfg, expectOnlyCurrentKey, lan, mac, noGap } from './helpers.js';
+import { SimulatedSecy, seededRandom } from '../../src/mka/sim/index.js';
+import { ALGORITHM_AGILITY_8021X_2010, PAE_GROUP_ADDRESS } from '../../src/mka/constants.js';
+import { deriveIck } from '../../src/mka/crypto.js';
+import { fromHex } from '../../src/mka/hex.js';
+import { Kay } from '../../src/mka/kay.js';
+import { encodeMkpdu } from '../../src/mka/mkpdu.js';
+import type { SecyAction } from '../../src/mka/secy.js';
 
 describe('peer liveness', () => {
   it('a peer that stops sending expires after the life time: peerLost, RX SC deleted', () => {
@@ -134,4 +140,47 @@ describe('peer liveness', () => {
     expect(l.eventsOf('a', 'peerLost').length).toBe(1);
     expect(b.secy.errors).toEqual([]);
   });
+});
+
+describe('peers that do not want MACsec', () => {
+  const ick = deriveIck(CAK, CKN);
+  const fromPeer = (kay: Kay, mn: number, desired: boolean) =>
+    encodeMkpdu(
+      {
+        dst: PAE_GROUP_ADDRESS,
+        src: mac(7),
+        eapolVersion: 3,
+        basic: {
+          type: 'basic', version: 2, priority: 16, keyServer: true, macsecDesired: desired, macsecCapability: desired ? 3 : 0,
+          sci: { mac: mac(7), port: 1 }, actor: { mi: new Uint8Array(12).fill(7), mn }, algorithmAgility: ALGORITHM_AGILITY_8021X_2010, ckn: CKN,
+        },
+        sets: [{ type: 'potentialPeers', keyServerSsci: 0, peers: [{ mi: fromHex(kay.status().mi), mn: kay.status().mn }] }],
+        icvIndicator: false,
+      },
+      ick,
+    );
+
+  for (const policy of ['must-secure', 'should-secure'] as const) {
+    it(`${policy}: a live peer without MACsec gets no SAK; the port is ${policy === 'must-secure' ? 'closed' : 'open, unprotected'}`, () => {
+      const k = new Kay(cfg(1, { policy }));
+      const secy = new SimulatedSecy();
+      const apply = (o: { actions: SecyAction[] }) => o.actions.forEach((a) => secy.applySync(a));
+      apply(k.start(0));
+      const out = k.receive(fromPeer(k, 1, false), 100);
+      apply(out);
+      expect(k.status().livePeers.map((p) => p.macsecDesired)).toEqual([false]);
+      apply(k.tick(2_000));
+      expect(k.status().keyServer?.self).toBe(true);
+      expect(k.status().latestKey ?? k.status().oldKey).toBeNull();
+      expect(secy.txSas.size).toBe(0);
+      expect(secy.controlledPortEnabled).toBe(policy === 'should-secure');
+      expect(secy.protectFrames).toBe(policy === 'must-secure');
+      // the same peer asking for MACsec gets a SAK
+      const o2 = k.receive(fromPeer(k, 2, true), 2_100);
+      apply(o2);
+      apply(k.tick(k.nextDeadline()));
+      expect((k.status().latestKey ?? k.status().oldKey)?.kn).toBe(1);
+      expect(secy.txSas.size).toBe(1);
+    });
+  }
 });

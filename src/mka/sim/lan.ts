@@ -217,14 +217,13 @@ export class SimLan {
   /** Delivers a frame now to one member (e.g. a forged or replayed one) and returns its output. */
   inject(to: SimMember, frame: Uint8Array): KayOutput {
     const out = to.kay.receive(frame, this.now);
-    this.process(to, out, false);
+    this.process(to, out);
     return out;
   }
 
-  private process(m: SimMember, out: KayOutput, recordOnly = false): void {
+  private process(m: SimMember, out: KayOutput): void {
     for (const a of out.actions) m.secy.applySync(a);
     for (const e of out.events) m.events.push({ at: this.now, event: e });
-    void recordOnly;
     for (const f of out.frames) {
       m.framesSent++;
       this.frames.push({ at: this.now, from: m.name, frame: f });
