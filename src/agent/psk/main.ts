@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+/**
+ * macsec-agent (standalone PSK mode):
+ *   macsec-agent --config agent.yaml [--status-file status.json]
+ * SIGUSR2 forces a rekey on ports where this agent is key server; SIGINT/SIGTERM leave the
+ * CAs and delete the macsec links the agent created.
+ */
+import { parseArgs } from 'node:util';
+import { createLogger } from '../../control/log.js';
+import { ConfigError, loadConfig } from './config.js';
+import { PskAgent } from './agent.js';
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({ options: { config: { type: 'string', short: 'c' }, 'status-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    process.stderr.write(`macsec-agent: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (args.values.help || !args.values.config) {
+    (args.values.help ? process.stdout : process.stderr).write('usage: macsec-agent --config <agent.yaml> [--status-file <status.json>]\n');
+    return args.values.help ? 0 : 2;
+  }
+  let config;
+  try {
+    config = loadConfig(args.values.config);
+  } catch (e) {
+    process.stderr.write(`macsec-agent: ${e instanceof ConfigError ? e.message : (e as Error).message}\n`);
+    return 2;
+  }
+  const log = createLogger({ component: 'macsec-agent' }, { level: config.logLevel });
+  const agent = new PskAgent(config, log, args.values['status-file']);
+  try {
+    await agent.start();
+  } catch (e) {
+    log.error('agent failed to start', { error: (e as Error).message });
+    await agent.stop();
+    return 1;
+  }
+  process.on('SIGUSR2', () => {
+    log.info('forced rekey requested (SIGUSR2)');
+    agent.forceRekey();
+  });
+  await new Promise<void>((resolve) => {
+    const done = (sig: string) => {
+      log.info('stopping', { signal: sig });
+      resolve();
+    };
+    process.once('SIGINT', () => done('SIGINT'));
+    process.once('SIGTERM', () => done('SIGTERM'));
+  });
+  await agent.stop();
+  log.info('stopped');
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`macsec-agent: unexpected error: ${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  },
+);
