@@ -1,0 +1,39 @@
+/** Benchmark agent process: many real Agent instances (no MKA), each with its own TLS connection. */
+import { Agent } from '../../src/agent/agent.js';
+import { clientCredentials, loadTls } from '../../src/control/tls.js';
+import { RecordingSecy } from '../../src/agent/secy-sim.js';
+import { MemoryHub } from '../../src/agent/framelink.js';
+
+const agents: Agent[] = [];
+process.on('message', async (msg: { op: string; dir: string; ids: string[]; port: number }) => {
+  if (msg.op === 'start') {
+    const hub = new MemoryHub();
+    for (const id of msg.ids) {
+      const a = new Agent({
+        id,
+        managerAddress: `127.0.0.1:${msg.port}`,
+        credentials: clientCredentials(loadTls({ ca: `${msg.dir}/ca.crt`, cert: `${msg.dir}/agent-${id}.crt`, key: `${msg.dir}/agent-${id}.key` })),
+        interfaces: [{ name: 'eth1', mac: '' }],
+        capabilities: ['psk'],
+        secyFactory: () => ({ secy: new RecordingSecy(), ifname: 'ms0' }),
+        linkFactory: () => hub.link('x'),
+        lanOf: () => 'x',
+        macOf: () => new Uint8Array(6),
+        statusIntervalMs: 5_000,
+        backoff: { initialMs: 500, maxMs: 5_000 },
+      });
+      a.start();
+      agents.push(a);
+      if (agents.length % 50 === 0) await new Promise((r) => setTimeout(r, 20)); // pace the TLS handshakes
+    }
+    const tick = setInterval(() => {
+      const n = agents.filter((a) => a.state === 'connected').length;
+      process.send!({ op: 'progress', connected: n });
+      if (n === agents.length) clearInterval(tick);
+    }, 250);
+  } else if (msg.op === 'stop') {
+    await Promise.all(agents.map((a) => a.kill()));
+    process.exit(0);
+  }
+});
+process.send!({ op: 'ready' });
