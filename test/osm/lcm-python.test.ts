@@ -185,6 +185,19 @@ describe('LCM-like Python client against the OSM execution environment', () => {
       { agentId: 'nn1', switchPort: 'vp1', vnfId: 'vnf1', vnfInterface: 'eth1' },
       { agentId: 'nn1', switchPort: 'vp2', vnfId: 'vnf2', vnfInterface: 'eth1' },
     ]);
+    // Both EEs opened the same two ports with the same spec (idempotent on the manager).
+    expect([...env.manager.ports.keys()].sort()).toEqual(['nn1/vp1', 'nn1/vp2']);
+    expect(JSON.parse(env.manager.ports.get('nn1/vp1')!)).toMatchObject({ mode: 2, ovsBridge: 'br-macsec' });
+    expect(env.manager.calls.filter((c) => c.method === 'OpenPort')).toHaveLength(4);
+    // NS termination: each VNF's terminate-config-primitive; the first deletes, the second finds nothing.
+    const term: string[] = [];
+    for (const v of inst.additionalParamsForVnf) {
+      const r = await lcm(python, [...addr(eeOf[v['member-vnf-index']]!), 'vnfd-day1', '--section', 'terminate-config-primitive', '--vnfd', VNFD, '--additional-params-json', JSON.stringify(v.additionalParams)]);
+      expect(r.code, JSON.stringify(r.results)).toBe(0);
+      term.push(r.results[0]!.detailed_message!);
+    }
+    expect(term).toEqual(["secure channel 'demo' deleted; closed ports nn1/vp1, nn1/vp2", "secure channel 'demo' did not exist; nothing to delete; no ports to close"]);
+    expect(env.manager.ports.size).toBe(0);
     expect(dirname(VNFD)).toMatch(/macsec_vnf$/);
   });
 

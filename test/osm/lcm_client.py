@@ -212,13 +212,14 @@ def execute(ee, name, params=None, raw=None, block_style=False, retry_seconds=No
     return result["passed"]
 
 
-def vnfd_day1(vnfd_file, additional, path_map):
-    """The initial-config-primitives of a VNFD in seq order, with <param> values substituted from
-    the VNF's additionalParams like LCM does (INTEGER-typed values become ints)."""
+def vnfd_day1(vnfd_file, additional, path_map, section="initial-config-primitive"):
+    """The initial-config-primitives (or terminate-config-primitives) of a VNFD in seq order, with
+    <param> values substituted from the VNF's additionalParams like LCM does (INTEGER-typed values
+    become ints)."""
     vnfd = yaml.safe_load(open(vnfd_file))["vnfd"]
     day12 = vnfd["df"][0]["lcm-operations-configuration"]["operate-vnf-op-config"]["day1-2"][0]
     steps = []
-    for prim in sorted(day12.get("initial-config-primitive", []), key=lambda p: int(p["seq"])):
+    for prim in sorted(day12.get(section, []), key=lambda p: int(p["seq"])):
         params = {}
         for par in prim.get("parameter", []) or []:
             v = par.get("value")
@@ -261,6 +262,7 @@ def main():
     v.add_argument("--vnfd", required=True)
     v.add_argument("--additional-params-json", required=True, help="the VNF's additionalParams")
     v.add_argument("--path-map", action="append", default=[], help="FROM=TO: where the EE pod's mounted files are in this test")
+    v.add_argument("--section", default="initial-config-primitive", choices=["initial-config-primitive", "terminate-config-primitive"])
     a = ap.parse_args()
 
     ee = Ee(a.address, a.ca, a.cert, a.key, a.tls_enforce, a.server_name)
@@ -278,7 +280,7 @@ def main():
         return 0 if ok else 1
     if a.cmd == "vnfd-day1":
         pm = [tuple(m.split("=", 1)) for m in a.path_map]
-        for name, params in vnfd_day1(a.vnfd, json.loads(a.additional_params_json), pm):
+        for name, params in vnfd_day1(a.vnfd, json.loads(a.additional_params_json), pm, a.section):
             if not execute(ee, name, params, None, a.block_style, a.retry_seconds):
                 return 1
         return 0
