@@ -13,7 +13,7 @@ process.on('message', async (msg: { op: string; dir: string; ids: string[]; port
         id,
         managerAddress: `127.0.0.1:${msg.port}`,
         credentials: clientCredentials(loadTls({ ca: `${msg.dir}/ca.crt`, cert: `${msg.dir}/agent-${id}.crt`, key: `${msg.dir}/agent-${id}.key` })),
-        interfaces: [{ name: 'eth1', mac: '' }],
+        interfaces: [1, 2, 3, 4].map((i) => ({ name: `eth${i}`, mac: '' })),
         capabilities: ['psk'],
         secyFactory: () => ({ secy: new RecordingSecy(), ifname: 'ms0' }),
         linkFactory: () => hub.link('x'),

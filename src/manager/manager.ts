@@ -46,6 +46,7 @@ import { normalizePolicy, normalizeRadius, parseHexField, requireId, requireIfna
 import type { Logger } from '../control/log.js';
 import { silentLogger } from '../control/log.js';
 import { EventBus } from './events.js';
+import { CachedStore } from './cached-store.js';
 import { portId, type Store, type StoredChannel, type StoredPort } from './store.js';
 
 export const MODE_CAPABILITY: Record<number, string> = {
@@ -148,10 +149,14 @@ export class Manager {
   private commandSeq = 0;
   private stopped = false;
 
+  readonly store: Store;
+
   constructor(
-    readonly store: Store,
+    backing: Store,
     opts: ManagerOptions = {},
   ) {
+    this.store = backing instanceof CachedStore ? backing : new CachedStore(backing);
+    const store = this.store;
     this.id = opts.id ?? 'manager';
     this.log = opts.log ?? silentLogger;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
@@ -708,21 +713,25 @@ export class Manager {
     }
   }
 
-  private setStatus(s: AgentSession, pid: string, st: PortStatus): void {
-    if (!this.store.getPort(pid) || pid.split('/')[0] !== s.agentId) return; // stale or foreign
+  /** Records a port status; true when its state changed. */
+  private setStatus(s: AgentSession, pid: string, st: PortStatus): boolean {
+    if (!this.store.getPort(pid) || pid.split('/')[0] !== s.agentId) return false; // stale or foreign
     const prev = this.statuses.get(pid);
     this.statuses.set(pid, st);
     if (prev?.state !== st.state) {
       if (st.state === PortState.PORT_STATE_SECURED) this.events.publish({ type: EventType.EVENT_TYPE_PORT_SECURED, agentId: s.agentId, portId: pid, channelId: this.channelOfPort(pid)?.id ?? '', message: `port ${pid} secured`, attributes: { key_number: String(st.keyNumber), peers: String(st.livePeers.length) } });
       else if (prev?.state === PortState.PORT_STATE_SECURED) this.events.publish({ type: EventType.EVENT_TYPE_PORT_UNSECURED, agentId: s.agentId, portId: pid, channelId: this.channelOfPort(pid)?.id ?? '', message: `port ${pid} no longer secured: ${st.detail}` });
       if (st.state === PortState.PORT_STATE_FAILED) this.events.publish({ type: EventType.EVENT_TYPE_ERROR, agentId: s.agentId, portId: pid, message: `port ${pid} failed: ${st.detail}` });
+      return true;
     }
+    return false;
   }
 
   private onAgentMessage(s: AgentSession, m: AgentMessage, log: Logger): void {
     s.lastSeenMs = Date.now();
     if (m.ack) {
-      for (const r of m.ack.ports) if (r.status) this.setStatus(s, r.portId, r.status);
+      let changed = false;
+      for (const r of m.ack.ports) if (r.status && this.setStatus(s, r.portId, r.status)) changed = true;
       s.ackedRevision = Math.max(s.ackedRevision, m.ack.revision);
       for (const [rev, ws] of s.ackWaiters) {
         if (rev <= m.ack.revision) {
@@ -733,10 +742,9 @@ export class Manager {
           }
         }
       }
-      this.evaluateChannels(s.agentId);
+      if (changed) this.evaluateChannels(s.agentId);
     } else if (m.status) {
-      if (m.status.status) this.setStatus(s, m.status.portId, m.status.status);
-      this.evaluateChannels(s.agentId);
+      if (m.status.status && this.setStatus(s, m.status.portId, m.status.status)) this.evaluateChannels(s.agentId);
     } else if (m.event) {
       this.onAgentEvent(s, m.event);
     } else if (m.result) {
