@@ -25,7 +25,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createLogger } from '../common/log.js';
+import { createLogger } from '../control/log.js';
 import { startEeServer, type EeTls } from './server.js';
 import { resolveSshPublicKey, type SshKeySetting } from './ssh-key.js';
 import type { ConfigDefaults } from './primitives.js';
@@ -66,7 +66,7 @@ const opt = (name: keyof typeof values, envName: string): string | undefined => 
 };
 const flag = (name: keyof typeof values, envName: string): boolean => values[name] === true || /^(1|true|yes)$/i.test(env[envName] ?? '');
 
-const log = createLogger({ base: { component: 'osm-ee' } });
+const log = createLogger({ component: 'osm-ee' });
 
 const listen = opt('listen', 'OSM_EE_LISTEN') ?? '0.0.0.0:50050';
 const m = /^(.*):(\d+)$/.exec(listen);

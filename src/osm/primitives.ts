@@ -17,7 +17,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import type { Logger } from '../common/log.js';
+import type { Logger } from '../control/log.js';
 import {
   ChannelState,
   channelStateToJSON,

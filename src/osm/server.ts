@@ -9,7 +9,7 @@
  */
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
-import { createLogger, type Logger } from '../common/log.js';
+import { createLogger, type Logger } from '../control/log.js';
 import { HealthImpl, addReflection } from '../control/health.js';
 import { FrontendExecutorService, type PrimitiveReply, type PrimitiveRequest, type SshKeyReply, type SshKeyRequest } from './gen/osm_ee/frontend.js';
 import { listenDual, type DualListener } from './listener.js';
@@ -65,7 +65,7 @@ function peerLabel(raw: Buffer | undefined): string {
 }
 
 export async function startEeServer(opts: EeServerOptions = {}): Promise<EeServer> {
-  const log = opts.logger ?? createLogger({ base: { component: 'osm-ee' } });
+  const log = opts.logger ?? createLogger({ component: 'osm-ee' });
   const allowPlaintext = opts.allowPlaintext ?? true;
   if (!opts.tls && !allowPlaintext) throw new Error('TLS is enforced but no server certificate is configured');
   const runner = new PrimitiveRunner({

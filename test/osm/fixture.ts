@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger } from '../../src/common/log.js';
+import { createLogger } from '../../src/control/log.js';
 import { startEeServer, type EeServer, type EeServerOptions } from '../../src/osm/server.js';
 import { makeTestPki, ManagerServiceTestDouble, type ManagerDoubleOptions, type TestPki } from './manager-double.js';
 
@@ -58,7 +58,7 @@ export interface Env {
   close(): Promise<void>;
 }
 
-export const quietLogger = createLogger({ level: (process.env.OSM_TEST_LOG as 'debug' | undefined) ?? 'error' });
+export const quietLogger = createLogger({ component: 'osm-ee' }, { level: (process.env.OSM_TEST_LOG as 'debug' | undefined) ?? 'error' });
 
 export async function setup(managerOpts: ManagerDoubleOptions = {}): Promise<Env> {
   const pki = makeTestPki();

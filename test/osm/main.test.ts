@@ -29,7 +29,7 @@ beforeAll(async () => {
       MACSEC_MANAGER_CA: env.files.macsecCa,
       MACSEC_MANAGER_CERT: env.files.opCert,
       MACSEC_MANAGER_KEY: env.files.opKey,
-      LOG_LEVEL: 'info',
+      MACSEC_LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
