@@ -158,7 +158,20 @@ describe('control plane end to end (manager + 3 simulated agents)', () => {
       const x = await admin.getSecureChannel(channel.id);
       return x.endpointStatus.filter((e) => e.agentConnected).every((e) => e.status!.livePeers.length === 1);
     }, 'a1 and a2 see one live peer');
-    agents.delete('a3');
+    w.close();
+  });
+
+  it('a restarted agent gets its desired state back and the channel re-secures', async () => {
+    const w = watch(admin);
+    const a3 = simAgent(pki, 'a3', mgr.port, { hub });
+    agents.set('a3', a3);
+    await waitFor(() => w.events.some((e) => e.type === EventType.EVENT_TYPE_AGENT_UP && e.agentId === 'a3'), 'AGENT_UP a3');
+    const c = await waitFor(async () => {
+      const x = await admin.getSecureChannel(channel.id);
+      return x.state === ChannelState.CHANNEL_STATE_SECURED ? x : undefined;
+    }, 'channel secured again');
+    expect(c.endpointStatus.every((e) => e.status!.livePeers.length === 2)).toBe(true);
+    expect(a3.ports.get('a3/eth1')!.status().state).toBe(PortState.PORT_STATE_SECURED);
     w.close();
   });
 
