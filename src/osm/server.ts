@@ -10,7 +10,8 @@
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
 import { createLogger, type Logger } from '../control/log.js';
-import { HealthImpl, addReflection } from '../control/health.js';
+import { HealthImpl } from '../control/health.js';
+import { addEeReflection } from './reflection.js';
 import { FrontendExecutorService, type PrimitiveReply, type PrimitiveRequest, type SshKeyReply, type SshKeyRequest } from './gen/osm_ee/frontend.js';
 import { listenDual, type DualListener } from './listener.js';
 import { grpcManagerClient, type ManagerClientFactory } from './manager-client.js';
@@ -113,7 +114,7 @@ export async function startEeServer(opts: EeServerOptions = {}): Promise<EeServe
   if (opts.operations ?? true) {
     health = new HealthImpl(['osm_ee.FrontendExecutor']);
     health.addTo(server);
-    addReflection(server, ['osm_ee/frontend.proto', 'grpc/health/v1/health.proto']);
+    addEeReflection(server);
   }
 
   const tlsCreds = opts.tls

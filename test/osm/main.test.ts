@@ -1,11 +1,17 @@
 /** The macsec-osm-ee entry point as a process, configured through the environment like the Helm chart does. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPython, lcm, setup, tlsArgs, type Env } from './fixture.js';
+import { buildDescriptorSet } from '../../src/osm/gen-descriptors.js';
+import { EE_DESCRIPTOR_SET_B64 } from '../../src/osm/gen/descriptors.js';
+
+const BUF = fileURLToPath(new URL('../../node_modules/.bin/buf', import.meta.url));
+const buf = (args: string[]) =>
+  new Promise<string>((resolve, reject) => execFile(BUF, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', ...args], { timeout: 30_000, encoding: 'utf8' }, (e, out, err) => (e ? reject(new Error(err || e.message)) : resolve(out))));
 
 const MAIN = fileURLToPath(new URL('../../src/osm/main.ts', import.meta.url));
 let env: Env;
@@ -66,6 +72,23 @@ describe('macsec-osm-ee process', () => {
     expect(plain.results[2]!.detailed_message).toMatch(/^already present/);
     const key = await lcm(python, ['--address', `localhost:${port}`, 'ssh-key']);
     expect(key.results[0]!.ssh_key).toMatch(/^ssh-ed25519 /);
+  });
+
+  it('serves reflection and grpc health (buf curl, no proto files)', async () => {
+    const methods = (await buf(['--list-methods', `http://127.0.0.1:${port}`])).trim().split('\n');
+    expect(methods).toEqual(['grpc.health.v1.Health/Check', 'grpc.health.v1.Health/List', 'grpc.health.v1.Health/Watch', 'osm_ee.FrontendExecutor/GetSshKey', 'osm_ee.FrontendExecutor/RunPrimitive']);
+    expect(JSON.parse(await buf([`http://127.0.0.1:${port}/grpc.health.v1.Health/Check`]))).toEqual({ status: 'SERVING' });
+    const r = JSON.parse(await buf(['-d', '{"id":"1","name":"nope","params":""}', `http://127.0.0.1:${port}/osm_ee.FrontendExecutor/RunPrimitive`])) as { status: string };
+    expect(r.status).toBe('ERROR');
+  });
+
+  it('the embedded descriptor set is what protoc builds from proto/ (regenerate: npm run proto:gen:osm)', () => {
+    try {
+      execFileSync('protoc', ['--version'], { stdio: 'ignore' });
+    } catch {
+      return; // no protoc here; CI has it
+    }
+    expect(buildDescriptorSet(fileURLToPath(new URL('../../proto', import.meta.url))).toString('base64')).toBe(EE_DESCRIPTOR_SET_B64);
   });
 
   it('logs JSON lines without key material', () => {
