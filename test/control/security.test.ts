@@ -146,4 +146,16 @@ describe('security', () => {
     expect(snapshot()).toBe(before);
     expect((await admin.getAgent('a1')).connected).toBe(true);
   });
+
+  it('agents refuse a "manager" whose certificate is not a manager certificate', async () => {
+    // An attacker holding agent a2's key and certificate (valid CA, serverAuth, SAN localhost) poses as the manager.
+    const evil = await startManager({ ...pki, material: (n: string) => pki.material(n === 'mgr' ? 'a2' : n) } as TestPki);
+    const victim = simAgent(pki, 'a1', evil.port);
+    await waitFor(() => victim.lastError !== '', 'connection attempt');
+    expect(victim.state).not.toBe('connected');
+    expect(victim.lastError).toMatch(/UNAVAILABLE/);
+    expect(evil.manager.connectedAgentIds()).toEqual([]);
+    await victim.stop();
+    await evil.stop();
+  });
 });
