@@ -14,6 +14,7 @@
  *   delete-secure-channel   DeleteSecureChannel (missing = already done)
  *   force-rekey             ForceRekey on a channel
  */
+import { status } from '@grpc/grpc-js';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -429,7 +430,7 @@ export class PrimitiveRunner {
       try {
         ch = await this.withRetry(() => client.getSecureChannel(name, 10_000), 10_000, (m) => ctx.progress(m));
       } catch (e) {
-        if (e instanceof ManagerCallError && e.code === 5 /* NOT_FOUND */) return error(`channel-status: no secure channel '${name}' on the manager (${e.details})`);
+        if (e instanceof ManagerCallError && e.code === status.NOT_FOUND) return error(`channel-status: no secure channel '${name}' on the manager (${e.details})`);
         throw e;
       }
       if (expect === undefined || ch.state === expect) return ok(describeChannel(ch) + ignoredSuffix(p));
@@ -461,7 +462,7 @@ export class PrimitiveRunner {
         const ch = await this.withRetry(() => client.getSecureChannel(name, 10_000), 30_000, (m) => ctx.progress(m));
         portIds = ch.endpoints.map((e) => `${e.agentId}/${e.switchPort}`);
       } catch (e) {
-        if (!(e instanceof ManagerCallError && e.code === 5)) throw e;
+        if (!(e instanceof ManagerCallError && e.code === status.NOT_FOUND)) throw e;
       }
       if (p.has('endpoints') || p.has('switch_ports')) for (const e of this.endpoints(p, cfg)) portIds.push(`${e.agentId}/${e.switchPort}`);
       portIds = [...new Set(portIds)];
