@@ -3,7 +3,7 @@
  * agent with its own mTLS connection over loopback) connected to one manager (its own process).
  * Prints the manager's memory per connected agent stream and p50/p99 of OpenPort round trips
  * (operator → manager → agent → ack → operator) under that load. Figures only; no assertions.
- *   npm run bench:control            BENCH_AGENTS=1000 BENCH_PROCS=4 BENCH_OPENS=1000 BENCH_CONCURRENCY=1,8
+ *   npm run bench:control            BENCH_AGENTS=1000 BENCH_PROCS=2 BENCH_OPENS=1000 BENCH_CONCURRENCY=1,8
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { clientCredentials, loadTls } from '../../src/control/tls.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
 
 const N = Number(process.env.BENCH_AGENTS ?? 1000);
-const PROCS = Number(process.env.BENCH_PROCS ?? 4);
+const PROCS = Number(process.env.BENCH_PROCS ?? 2);
 const OPENS = Number(process.env.BENCH_OPENS ?? N);
 const CONCS = (process.env.BENCH_CONCURRENCY ?? '1,8').split(',').map(Number).slice(0, 4);
 const here = import.meta.dirname;
