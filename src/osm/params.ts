@@ -34,7 +34,7 @@ export function normaliseKey(k: string): string {
 
 function describeYamlError(e: { message: string }): string {
   // yaml's messages carry a code frame after the first line; the first line names line and column.
-  return e.message.split('\n')[0]!;
+  return e.message.split('\n')[0]!.replace(/:\s*$/, '');
 }
 
 /** Parses one YAML document; throws ParamError naming where it is malformed. */

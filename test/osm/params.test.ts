@@ -54,7 +54,7 @@ describe('osm params (YAML as LCM sends it)', () => {
       Params.parse('key: [unclosed\nother: x\n');
       expect.unreachable();
     } catch (e) {
-      expect((e as Error).message).toMatch(/^params is not valid YAML: .*line \d+/);
+      expect((e as Error).message).toMatch(/^params is not valid YAML: .* at line \d+, column \d+$/);
     }
   });
 
