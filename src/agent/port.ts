@@ -177,10 +177,11 @@ export class ManagedPort extends EventEmitter {
   forceRekey(): { ok: boolean; error: string } {
     if (!this.runtime) return { ok: false, error: `port ${this.id} runs no MKA session (${PortState[this.state]})` };
     const events = this.runtime.forceRekey();
-    const st = this.runtime.status();
-    if (!st.keyServer?.self) return { ok: true, error: '' };
-    const rekeyed = events.some((e) => e.kind === 'rekey') || st.latestKey !== null;
-    return rekeyed ? { ok: true, error: '' } : { ok: false, error: 'key server did not generate a new SAK' };
+    const ignored = events.find((e): e is Extract<KayEvent, { kind: 'dropped' }> => e.kind === 'dropped' && e.reason.startsWith('forceRekey ignored'));
+    if (!ignored) return { ok: true, error: '' };
+    // Only the key server distributes SAKs: for the other members a forced rekey is a no-op, not an error.
+    if (ignored.reason.includes('not the key server')) return { ok: true, error: '' };
+    return { ok: false, error: ignored.reason };
   }
 
   status(): PortStatus {

@@ -11,6 +11,8 @@ import { silentLogger } from '../control/log.js';
 import { matches } from './events.js';
 import type { Manager } from './manager.js';
 
+const MAX_EVENT_BACKLOG = 10_000;
+
 const SERVER_OPTIONS = {
   'grpc.keepalive_time_ms': 20_000,
   'grpc.keepalive_timeout_ms': 10_000,
@@ -67,9 +69,22 @@ export function operatorHandlers(m: Manager, log: Logger): UntypedServiceImpleme
         return;
       }
       const f = { sinceSeq: call.request.sinceSeq, agentId: call.request.agentId, channelId: call.request.channelId, types: call.request.types };
-      for (const e of m.events.replay(f)) call.write(e);
-      const unsub = m.events.subscribe((e) => {
-        if (matches(e, f)) call.write(e);
+      let last = f.sinceSeq;
+      let unsub = () => {};
+      // A consumer that stops reading is cut off (it can resume with since_seq) instead of
+      // letting its backlog grow without bound.
+      const send = (e: Event) => {
+        if (call.writableLength > MAX_EVENT_BACKLOG) {
+          unsub();
+          call.emit('error', { code: status.RESOURCE_EXHAUSTED, details: `event consumer too slow; resume with since_seq=${last}` });
+          return;
+        }
+        last = e.seq;
+        call.write(e);
+      };
+      for (const e of m.events.replay(f)) send(e);
+      unsub = m.events.subscribe((e) => {
+        if (matches(e, f)) send(e);
       });
       const stop = () => unsub();
       call.on('cancelled', stop);

@@ -90,12 +90,16 @@ describe('buf curl over mTLS with server reflection', () => {
 
   it('is refused without a client certificate', async () => {
     const f = pki.files('alice');
-    let err = '';
+    let failed = false;
+    let out = '';
     try {
-      await run(BUF, ['curl', '--protocol', 'grpc', '--cacert', f.ca, '--list-services', `https://localhost:${m.port}`], { timeout: 30_000 });
+      out = (await run(BUF, ['curl', '--protocol', 'grpc', '--cacert', f.ca, '--list-services', `https://localhost:${m.port}`], { timeout: 30_000 })).stdout;
     } catch (e) {
-      err = (e as { stderr: string }).stderr;
+      failed = true;
+      out = (e as { stdout: string }).stdout;
     }
-    expect(err).toMatch(/certificate required|unavailable|tls/i);
+    // The TLS handshake fails ("certificate required" alert, or the connection is cut while buf writes).
+    expect(failed).toBe(true);
+    expect(out).not.toContain('macsec.v1');
   });
 });

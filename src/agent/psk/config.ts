@@ -4,11 +4,15 @@
  * `ports[1].cak: must be 32 or 64 hex digits`, and all problems are reported at once.
  */
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CIPHER_SUITES, type CipherSuiteName, PAE_GROUP_ADDRESS } from '../../mka/constants.js';
 import { fromHex } from '../../mka/hex.js';
+import { type EapAuthenticatorSettings, type EapSupplicantSettings, validateEapAuthenticator, validateEapSupplicant } from '../../port/config.js';
 
 export interface PskPortConfig {
+  /** Pre-shared CAK (the default mode). */
+  mode?: 'psk';
   name: string;
   interface: string;
   /** Name of the macsec interface to create on top of `interface`. */
@@ -28,9 +32,22 @@ export interface PskPortConfig {
   destination: Uint8Array;
 }
 
+/** MKA settings shared by every mode (what a PSK port has besides its CAKs). */
+export type MkaPortConfig = Omit<PskPortConfig, 'mode' | 'cak' | 'ckn' | 'fallback'>;
+
+/** A port whose CAK/CKN come from 802.1X EAP-TLS (src/port/). */
+export type EapPortConfig =
+  | (MkaPortConfig & { mode: 'eap-authenticator'; eap: EapAuthenticatorSettings })
+  | (MkaPortConfig & { mode: 'eap-supplicant'; eap: EapSupplicantSettings });
+
+export type AgentPortConfig = PskPortConfig | EapPortConfig;
+export const PORT_MODES = ['psk', 'eap-authenticator', 'eap-supplicant'] as const;
+
+export const isEapPort = (p: AgentPortConfig): p is EapPortConfig => p.mode === 'eap-authenticator' || p.mode === 'eap-supplicant';
+
 export interface PskAgentConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
-  ports: PskPortConfig[];
+  ports: AgentPortConfig[];
 }
 
 export class ConfigError extends Error {
@@ -96,15 +113,16 @@ function cakPair(c: Checker, raw: Raw, path: string): { cak: Uint8Array; ckn: Ui
 
 const PORT_FIELDS = [
   'name', 'interface', 'macsecName', 'cak', 'ckn', 'fallback', 'cipherSuite', 'priority', 'policy',
-  'replayWindow', 'confidentialityOffset', 'rekeyPeriodSeconds', 'helloTimeMs', 'destination',
+  'replayWindow', 'confidentialityOffset', 'rekeyPeriodSeconds', 'helloTimeMs', 'destination', 'mode', 'eap',
 ];
 
-export function validateConfig(raw: unknown): PskAgentConfig {
+/** `baseDir`: where relative file paths (EAP PEM files) start (loadConfig: the file's directory). */
+export function validateConfig(raw: unknown, opts: { baseDir?: string } = {}): PskAgentConfig {
   const c = new Checker();
   if (!isObj(raw)) throw new ConfigError(['(top level): must be a mapping with a "ports" list']);
   c.unknownKeys(raw, '(top level)', ['logLevel', 'ports']);
   const logLevel = c.oneOf(raw.logLevel, 'logLevel', ['debug', 'info', 'warn', 'error'] as const, 'info');
-  const ports: PskPortConfig[] = [];
+  const ports: AgentPortConfig[] = [];
   if (!Array.isArray(raw.ports) || raw.ports.length === 0) c.bad('ports', 'must be a non-empty list');
   const seenIf = new Set<string>();
   (Array.isArray(raw.ports) ? raw.ports : []).forEach((p: unknown, i: number) => {
@@ -115,9 +133,13 @@ export function validateConfig(raw: unknown): PskAgentConfig {
     if (seenIf.has(iface)) c.bad(`${path}.interface`, `${iface} is configured twice`);
     seenIf.add(iface);
     const macsecName = p.macsecName === undefined ? `ms${iface}`.slice(0, 15) : typeof p.macsecName === 'string' && IFNAME.test(p.macsecName) ? p.macsecName : (c.bad(`${path}.macsecName`, 'must be an interface name of 1..15 characters'), 'invalid');
-    const { cak, ckn } = cakPair(c, p, path);
+    const mode = c.oneOf(p.mode, `${path}.mode`, PORT_MODES, 'psk');
+    const eapMode = mode === 'eap-authenticator' || mode === 'eap-supplicant';
+    if (eapMode) for (const k of ['cak', 'ckn', 'fallback']) if (p[k] !== undefined) c.bad(`${path}.${k}`, `only for mode psk (mode ${mode} derives the CAK/CKN from EAP)`);
+    if (!eapMode && p.eap !== undefined) c.bad(`${path}.eap`, 'only for modes eap-authenticator and eap-supplicant');
+    const { cak, ckn } = eapMode ? { cak: new Uint8Array(16), ckn: new Uint8Array(1) } : cakPair(c, p, path);
     let fallback: PskPortConfig['fallback'];
-    if (p.fallback !== undefined) {
+    if (p.fallback !== undefined && !eapMode) {
       if (!isObj(p.fallback)) c.bad(`${path}.fallback`, 'must be a mapping with cak and ckn');
       else {
         c.unknownKeys(p.fallback, `${path}.fallback`, ['cak', 'ckn']);
@@ -139,22 +161,26 @@ export function validateConfig(raw: unknown): PskAgentConfig {
       if (typeof p.destination === 'string' && MAC.test(p.destination)) destination = fromHex(p.destination);
       else c.bad(`${path}.destination`, 'must be a MAC address like 01:80:c2:00:00:03');
     }
-    ports.push({
+    const common: MkaPortConfig = {
       name: typeof p.name === 'string' && p.name.length > 0 ? p.name : iface,
       interface: iface,
       macsecName,
-      cak,
-      ckn,
-      ...(fallback ? { fallback } : {}),
       cipherSuite,
-      priority: c.int(p.priority, `${path}.priority`, 0, 255, 16),
+      // eap-supplicant defaults to a lower key-server priority than its authenticator (16).
+      priority: c.int(p.priority, `${path}.priority`, 0, 255, mode === 'eap-supplicant' ? 32 : 16),
       policy: c.oneOf(p.policy, `${path}.policy`, ['must-secure', 'should-secure'] as const, 'must-secure'),
       replayWindow,
       confidentialityOffset,
       rekeyPeriodMs: c.int(p.rekeyPeriodSeconds, `${path}.rekeyPeriodSeconds`, 0, 365 * 86400, 0) * 1000,
       helloTimeMs: c.int(p.helloTimeMs, `${path}.helloTimeMs`, 100, 60_000, 2000),
       destination,
-    });
+    };
+    const baseDir = opts.baseDir ?? process.cwd();
+    if (mode === 'eap-authenticator') ports.push({ ...common, mode, eap: validateEapAuthenticator(p.eap, `${path}.eap`, (f, m) => c.bad(f, m), baseDir) });
+    else if (mode === 'eap-supplicant') {
+      const eap = validateEapSupplicant(p.eap, `${path}.eap`, (f, m) => c.bad(f, m), baseDir);
+      if (eap) ports.push({ ...common, mode, eap });
+    } else ports.push({ mode: 'psk', ...common, cak, ckn, ...(fallback ? { fallback } : {}) });
   });
   if (c.problems.length) throw new ConfigError(c.problems);
   return { logLevel, ports };
@@ -174,5 +200,5 @@ export function loadConfig(path: string): PskAgentConfig {
   } catch (e) {
     throw new ConfigError([`${path}: not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`]);
   }
-  return validateConfig(raw);
+  return validateConfig(raw, { baseDir: dirname(path) });
 }
