@@ -11,7 +11,8 @@ import type { KayConfig, KayStatus, KayCounters } from '../../mka/kay-types.js';
 import { EapolLink } from '../../io/eapol-link.js';
 import { createMacsecPort, type KernelSecy } from '../../netlink/kernel-secy.js';
 import { KayDriver } from '../engine.js';
-import type { PskAgentConfig, PskPortConfig } from './config.js';
+import { isEapPort, type PskAgentConfig, type PskPortConfig } from './config.js';
+import { startEapAgentPort, type EapAgentPortStatus, type RunningEapPort } from '../../port/agent-port.js';
 
 export interface PskPortStatus {
   name: string;
@@ -34,6 +35,8 @@ interface RunningPort {
 
 export class PskAgent {
   private readonly ports: RunningPort[] = [];
+  /** Ports in mode eap-authenticator / eap-supplicant (src/port/). */
+  private readonly eapPorts: RunningEapPort[] = [];
   private statusTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -46,12 +49,16 @@ export class PskAgent {
   async start(): Promise<void> {
     for (const p of this.config.ports) {
       try {
+        if (isEapPort(p)) {
+          this.eapPorts.push(await startEapAgentPort(p, this.log, () => this.writeStatus()));
+          continue;
+        }
         this.ports.push(await this.startPort(p));
       } catch (e) {
         this.log.error('port failed to start', { port: p.name, interface: p.interface, error: (e as Error).message });
       }
     }
-    if (this.ports.length === 0) throw new Error('no port could be started');
+    if (this.ports.length + this.eapPorts.length === 0) throw new Error('no port could be started');
     this.writeStatus();
     // Keep the status file fresh for counters that change without events.
     if (this.statusFile) this.statusTimer = setInterval(() => this.writeStatus(), 1000);
@@ -107,17 +114,18 @@ export class PskAgent {
   /** Forces a new SAK on every port where we are the key server. */
   forceRekey(): void {
     for (const p of this.ports) p.driver.forceRekey();
+    for (const p of this.eapPorts) p.forceRekey();
   }
 
-  status(): PskPortStatus[] {
-    return this.ports.map((p) => ({
+  status(): (PskPortStatus | EapAgentPortStatus)[] {
+    return [...this.ports.map((p) => ({
       name: p.cfg.name,
       interface: p.cfg.interface,
       macsec: p.cfg.macsecName,
       kay: p.kay.status(),
       counters: p.kay.counters(),
       events: { ...p.events },
-    }));
+    })), ...this.eapPorts.map((p) => p.status())];
   }
 
   private writeStatus(): void {
@@ -135,6 +143,11 @@ export class PskAgent {
   async stop(): Promise<void> {
     clearInterval(this.statusTimer);
     await Promise.all(
+      this.eapPorts.map((p) =>
+        p.stop().catch((e: Error) => this.log.warn('port stop failed', { port: p.cfg.name, error: e.message })),
+      ),
+    );
+    await Promise.all(
       this.ports.map(async (p) => {
         try {
           await p.driver.stop(true);
@@ -145,5 +158,6 @@ export class PskAgent {
     );
     this.writeStatus();
     this.ports.length = 0;
+    this.eapPorts.length = 0;
   }
 }

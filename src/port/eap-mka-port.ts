@@ -1,0 +1,303 @@
+/**
+ * EapMkaPort: 802.1X authentication driving MKA on one port.
+ *
+ * One shared FrameLink (EapolLink on the parent interface) is demultiplexed (EapolDemux):
+ * EAP-Packet/Start/Logoff go to the PAE (AuthenticatorPort or SupplicantPort from src/eap),
+ * EAPOL-MKA to the KaY of the current session. On `authorized` (authenticator) or
+ * `authenticated` (supplicant) a KaY is started with the EAP-derived CAK/CKN and driven by
+ * KayDriver against a SessionSecy view of the port's SecY; the event's MSK/EMSK/CAK buffers are
+ * zeroed once the KaY holds its own copy (the KaY zeroes that copy when it stops).
+ *
+ * - unauthorized / logoff / re-authentication failure: the KaY leaves (deletes its SAs and SCs),
+ *   then the SessionSecy sweeps whatever the kernel still reports and disables the controlled
+ *   port: no macsec SA remains.
+ * - re-authentication success with a new CAK (EAP-TLS always yields a new MSK, so a new CAK and
+ *   CKN): the KaY is restarted with the new CAK (the old one leaves first). The Kay API has no
+ *   way to add a participant to a running KaY (src/mka is fixed here), so this is
+ *   break-before-make: protected traffic stops for the time MKA needs to secure again (a few
+ *   seconds; one MKA hello plus SAK distribution). See docs/eap.md.
+ *
+ * Transitions are serialized on one promise chain, so a stop never races a start. Logs carry
+ * state changes and reasons, never keys.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../control/log.js';
+import type { EapBackend } from '../eap/backend.js';
+import type { EapLogger } from '../eap/decode.js';
+import type { EapPeerMethod } from '../eap/eaptls-peer.js';
+import type { AuthenticatorPaeConfig } from '../eap/authenticator-pae.js';
+import type { SupplicantPaeConfig } from '../eap/supplicant-pae.js';
+import {
+  AuthenticatorPort,
+  SupplicantPort,
+  type AuthenticatedEvent,
+  type AuthorizedEvent,
+  type UnauthenticatedEvent,
+  type UnauthorizedEvent,
+} from '../eap/port.js';
+import { Kay } from '../mka/kay.js';
+import type { KayConfig, KayCounters, KayStatus } from '../mka/kay-types.js';
+import { macToString, toHex } from '../mka/hex.js';
+import { KayDriver, type KayLike } from '../agent/engine.js';
+import { EapolDemux, type EapolDemuxCounters, type MacFrameLink } from './eapol-demux.js';
+import { SessionSecy, sweepSecy, type SweepableSecy } from './session-secy.js';
+
+export type EapRole = 'authenticator' | 'supplicant';
+
+/** KaY settings that do not come from EAP (the CAK/CKN do; the SCI is the link's MAC, port 1). */
+export type MkaSettings = Omit<KayConfig, 'sci' | 'primary' | 'fallback'>;
+
+export interface EapMkaPortOptions {
+  name: string;
+  /** Shared EAPOL link of the port (parent interface). Closed by stop(). */
+  link: MacFrameLink;
+  /** The port's SecY (macsec link). Not closed by stop(); the caller owns it. */
+  secy: SweepableSecy;
+  role: EapRole;
+  /** Authenticator role. */
+  authenticator?: { backend: EapBackend; pae?: Omit<AuthenticatorPaeConfig, 'portMac'> };
+  /** Supplicant role. */
+  supplicant?: { method: () => EapPeerMethod; pae: Omit<SupplicantPaeConfig, 'ownMac'> };
+  mka: MkaSettings;
+  log: Logger;
+  /** For tests: build the KaY (default `new Kay(cfg)`). */
+  kayFactory?: (cfg: KayConfig) => KayLike;
+  /** Monotonic clock for the KaY driver. */
+  clock?: () => number;
+}
+
+export interface EapMkaPortStatus {
+  name: string;
+  role: EapRole;
+  /** PAE state (authenticator: disabled/connecting/authenticating/authenticated/held). */
+  paeState: string;
+  authorized: boolean;
+  /** Peer PAE (supplicant or authenticator) MAC, when known. */
+  peer: string | null;
+  identity: string | null;
+  /** CKN of the running MKA session (public: it is in every MKPDU). */
+  ckn: string | null;
+  /** Why the port is (or last was) unauthorized. */
+  lastReason: string | null;
+  authentications: number;
+  reauthentications: number;
+  failures: number;
+  kayStarts: number;
+  kay: KayStatus | null;
+  mkaEvents: Record<string, number>;
+  demux: EapolDemuxCounters;
+}
+
+interface Session {
+  driver: KayDriver;
+  kay: KayLike;
+  ckn: string;
+}
+
+export class EapMkaPort extends EventEmitter {
+  private readonly demux: EapolDemux;
+  private readonly auth: AuthenticatorPort | undefined;
+  private readonly supp: SupplicantPort | undefined;
+  private readonly log: Logger;
+  private session: Session | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private readonly st = {
+    authorized: false,
+    peer: null as string | null,
+    identity: null as string | null,
+    lastReason: null as string | null,
+    authentications: 0,
+    reauthentications: 0,
+    failures: 0,
+    kayStarts: 0,
+  };
+  private readonly mkaEvents: Record<string, number> = {};
+
+  constructor(private readonly opts: EapMkaPortOptions) {
+    super();
+    this.log = opts.log;
+    this.demux = new EapolDemux(opts.link);
+    const eapLog: EapLogger = (level, msg, fields) => this.log[level](`eap: ${msg}`, fields);
+    const send = (f: Uint8Array) => this.demux.sendPae(f);
+    if (opts.role === 'authenticator') {
+      if (!opts.authenticator) throw new Error('authenticator role needs a backend');
+      this.auth = new AuthenticatorPort({
+        ...opts.authenticator.pae,
+        portMac: opts.link.mac,
+        backend: opts.authenticator.backend,
+        send,
+        portName: opts.name,
+        logger: eapLog,
+      });
+      this.auth.on('authorized', (a: AuthorizedEvent) => this.onAuthorized(a));
+      this.auth.on('unauthorized', (u: UnauthorizedEvent) => this.onUnauthorized(u.reason, u.peer));
+      this.demux.onPaeFrame((f) => this.auth!.receive(f));
+    } else {
+      if (!opts.supplicant) throw new Error('supplicant role needs an EAP method');
+      this.supp = new SupplicantPort({ ...opts.supplicant.pae, ownMac: opts.link.mac, method: opts.supplicant.method, send, logger: eapLog });
+      this.supp.on('authenticated', (a: AuthenticatedEvent) => this.onAuthenticated(a));
+      this.supp.on('unauthenticated', (u: UnauthenticatedEvent) => this.onUnauthorized(u.reason));
+      this.demux.onPaeFrame((f) => this.supp!.receive(f));
+    }
+  }
+
+  get name(): string {
+    return this.opts.name;
+  }
+  get role(): EapRole {
+    return this.opts.role;
+  }
+
+  /** Makes sure the SecY holds no SA (left over by a previous run), then starts the PAE. */
+  async start(): Promise<void> {
+    const swept = await sweepSecy(this.opts.secy);
+    if (swept.txSas + swept.rxSas + swept.rxScs > 0) this.log.warn('removed SAs left on the macsec link', { ...swept });
+    this.log.info('port unauthorized: waiting for 802.1X authentication', { role: this.opts.role, mac: macToString(this.opts.link.mac) });
+    if (this.auth) this.auth.start();
+    else this.supp!.start();
+    this.emit('change');
+  }
+
+  /** Supplicant: EAPOL-Logoff (the port becomes unauthorized). */
+  logoff(): void {
+    this.supp?.logoff();
+  }
+
+  /** Forces a new SAK (when we are key server of the running session). */
+  forceRekey(): void {
+    this.session?.driver.forceRekey();
+  }
+
+  /** Stops MKA (leaving the CA, deleting SAs), the PAE and the shared link. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.auth?.stop();
+    this.supp?.stop();
+    await this.enqueue(() => this.stopSession('port stopped'));
+    await this.chain;
+    await this.opts.authenticator?.backend.close?.().catch(() => undefined);
+    this.demux.close();
+  }
+
+  /** Resolves when all queued transitions are done (tests). */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  status(): EapMkaPortStatus {
+    const pae = this.auth?.pae ?? this.supp!.pae;
+    return {
+      name: this.opts.name,
+      role: this.opts.role,
+      paeState: pae.state,
+      ...this.st,
+      ckn: this.session?.ckn ?? null,
+      kay: this.session ? this.session.kay.status() : null,
+      mkaEvents: { ...this.mkaEvents },
+      demux: { ...this.demux.counters, dropped: { ...this.demux.counters.dropped } },
+    };
+  }
+
+  counters(): KayCounters | null {
+    return this.session ? this.session.kay.counters() : null;
+  }
+
+  // ----------------------------------------------------------------------------------------
+
+  private onAuthorized(a: AuthorizedEvent): void {
+    this.st.identity = a.identity ?? null;
+    this.authSucceeded(a.peer, a.reauthentication, a);
+  }
+
+  private onAuthenticated(a: AuthenticatedEvent): void {
+    this.authSucceeded(a.authenticator, this.st.authorized, a);
+  }
+
+  private authSucceeded(peer: Uint8Array, reauth: boolean, keys: { msk: Uint8Array; emsk?: Uint8Array; cak: Uint8Array; ckn: Uint8Array }): void {
+    // Take copies now; the event's secrets are zeroed right after the KaY is built.
+    const cak = Uint8Array.from(keys.cak);
+    const ckn = Uint8Array.from(keys.ckn);
+    zero(keys.msk, keys.emsk, keys.cak);
+    const peerStr = macToString(peer);
+    const wasAuthorized = this.st.authorized;
+    this.st.authorized = true;
+    this.st.peer = peerStr;
+    this.st.lastReason = null;
+    if (reauth && wasAuthorized) this.st.reauthentications++;
+    else this.st.authentications++;
+    this.log.info(reauth && wasAuthorized ? 'port re-authenticated: restarting MKA with the new CAK' : 'port authorized: starting MKA', {
+      peer: peerStr,
+      ...(this.st.identity ? { identity: this.st.identity } : {}),
+      ckn: toHex(ckn),
+    });
+    void this.enqueue(async () => {
+      try {
+        if (this.session) await this.stopSession('re-authentication: new CAK');
+        if (this.stopped || !this.st.authorized) return;
+        this.startSession(cak, ckn);
+      } finally {
+        zero(cak);
+      }
+    });
+    this.emit('change');
+  }
+
+  private onUnauthorized(reason: string, peer?: Uint8Array): void {
+    const was = this.st.authorized;
+    this.st.authorized = false;
+    this.st.lastReason = reason;
+    this.st.failures += reason === 'logoff' || /logoff/i.test(reason) ? 0 : 1;
+    this.log.warn(was ? 'port unauthorized: stopping MKA and removing SAs' : 'port unauthorized', {
+      reason,
+      ...(peer ? { peer: macToString(peer) } : {}),
+    });
+    void this.enqueue(() => this.stopSession(reason));
+    this.emit('change');
+  }
+
+  private enqueue(op: () => Promise<void> | void): Promise<void> {
+    const next = this.chain.then(op).catch((e: Error) => this.log.error('port transition failed', { error: e.message }));
+    this.chain = next;
+    return next;
+  }
+
+  private startSession(cak: Uint8Array, ckn: Uint8Array): void {
+    const cfg: KayConfig = { ...this.opts.mka, sci: { mac: this.opts.link.mac, port: 1 }, primary: { cak, ckn } };
+    const kay = this.opts.kayFactory ? this.opts.kayFactory(cfg) : new Kay(cfg); // copies the CAK
+    const channel = this.demux.openMkaChannel();
+    const secy = new SessionSecy(this.opts.secy);
+    const log = this.log.child({ ckn: toHex(ckn) });
+    const driver = new KayDriver(kay, secy, channel, log, this.opts.clock);
+    driver.on('event', (ev: { kind: string } & Record<string, unknown>) => {
+      this.mkaEvents[ev.kind] = (this.mkaEvents[ev.kind] ?? 0) + 1;
+      if (ev.kind === 'dropped') log.debug('mka dropped', ev);
+      else if (ev.kind === 'peerLost' || ev.kind === 'unsecured' || ev.kind === 'secyError') log.warn(`mka ${ev.kind}`, ev);
+      else log.info(`mka ${ev.kind}`, ev);
+      this.emit('change');
+    });
+    this.session = { driver, kay, ckn: toHex(ckn) };
+    this.st.kayStarts++;
+    driver.start();
+    log.info('mka started', { cipherSuite: this.opts.mka.cipherSuite, priority: this.opts.mka.priority });
+  }
+
+  private async stopSession(reason: string): Promise<void> {
+    const s = this.session;
+    if (!s) {
+      // Not running: still make sure nothing is installed.
+      const swept = await sweepSecy(this.opts.secy);
+      if (swept.txSas + swept.rxSas + swept.rxScs > 0) this.log.warn('removed stray SAs', { ...swept });
+      return;
+    }
+    this.session = undefined;
+    await s.driver.stop(true); // KaY leaves; SessionSecy.close() sweeps the kernel
+    this.log.info('mka stopped, SAs removed', { reason, ckn: s.ckn });
+    this.emit('change');
+  }
+}
+
+function zero(...bufs: (Uint8Array | undefined)[]): void {
+  for (const b of bufs) b?.fill(0);
+}
