@@ -1,0 +1,189 @@
+/**
+ * EapMkaPort on the host (no kernel): our authenticator (embedded EAP-TLS server) and our
+ * supplicant over an in-memory LAN, each with a recording SecY. Authorization starts MKA with the
+ * EAP-derived CAK, re-authentication restarts it with the new CAK, logoff and rejections leave no SA.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryHub } from '../../src/agent/framelink.js';
+import { RecordingSecy } from '../../src/agent/secy-sim.js';
+import { silentLogger, createLogger, type Logger } from '../../src/control/log.js';
+import { EapTlsPeer } from '../../src/eap/eaptls-peer.js';
+import { EapTlsServer } from '../../src/eap/eaptls-server.js';
+import { EapMkaPort } from '../../src/port/eap-mka-port.js';
+import type { SweepableSecy } from '../../src/port/session-secy.js';
+import type { SecyDump } from '../../src/netlink/macsec-genl.js';
+import { makeTestPki, type CertKey, type TestPki } from '../eap/helpers/pki.js';
+
+/** RecordingSecy plus the dump() the sweep uses. */
+class DumpSecy extends RecordingSecy implements SweepableSecy {
+  async dump(): Promise<SecyDump> {
+    const rxScs = [...this.rxScs].map((sci) => ({
+      sci,
+      sas: [...this.rxSas.keys()].filter((k) => k.startsWith(`${sci}/`)).map((k) => ({ an: Number(k.split('/')[1]) })),
+    }));
+    return { txSas: [...this.txSas.keys()].map((an) => ({ an })), rxScs } as unknown as SecyDump;
+  }
+  saCount(): number {
+    return this.txSas.size + this.rxSas.size;
+  }
+}
+
+const MAC_A = Uint8Array.of(2, 0, 0, 0, 0, 0xa);
+const MAC_B = Uint8Array.of(2, 0, 0, 0, 0, 0xb);
+
+function linkOn(hub: MemoryHub, mac: Uint8Array) {
+  const l = hub.link('lan');
+  return Object.assign(l, { mac }) as typeof l & { mac: Uint8Array; send(f: Uint8Array): void };
+}
+
+async function until(what: string, cond: () => boolean, ms = 15000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function capture(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { log: createLogger({}, { level: 'debug', write: (l) => lines.push(l) }), lines };
+}
+
+describe('EapMkaPort (in memory)', () => {
+  let pki: TestPki;
+  beforeAll(() => {
+    pki = makeTestPki();
+  });
+  const ports: EapMkaPort[] = [];
+  afterAll(async () => {
+    for (const p of ports) await p.stop();
+  });
+
+  function pair(opts: { client?: CertKey; reAuthPeriodMs?: number; maxVersion?: 'TLSv1.2' | 'TLSv1.3' } = {}) {
+    const hub = new MemoryHub();
+    const secyA = new DumpSecy();
+    const secyB = new DumpSecy();
+    const la = capture();
+    const lb = capture();
+    const client = opts.client ?? pki.client;
+    const a = new EapMkaPort({
+      name: 'auth',
+      link: linkOn(hub, MAC_A),
+      secy: secyA,
+      role: 'authenticator',
+      authenticator: {
+        backend: new EapTlsServer({ ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key, maxVersion: opts.maxVersion ?? 'TLSv1.3', identityPolicy: { subjectCn: ['*.vnf.example'] } }),
+        pae: { reAuthPeriodMs: opts.reAuthPeriodMs ?? 0, quietPeriodMs: 500, txPeriodMs: 1000 },
+      },
+      mka: { helloTimeMs: 500, priority: 16 },
+      log: la.log,
+    });
+    const b = new EapMkaPort({
+      name: 'supp',
+      link: linkOn(hub, MAC_B),
+      secy: secyB,
+      role: 'supplicant',
+      supplicant: {
+        method: () => new EapTlsPeer({ identity: 'client1.vnf.example', ca: pki.ca.cert, cert: client.cert, key: client.key, logger: () => {} }),
+        pae: { identity: 'client1.vnf.example', startPeriodMs: 1000, heldPeriodMs: 60_000 },
+      },
+      mka: { helloTimeMs: 500, priority: 32 },
+      log: lb.log,
+    });
+    ports.push(a, b);
+    return { a, b, secyA, secyB, la, lb };
+  }
+
+  it('authorization starts MKA with the EAP-derived CAK; both ends secure with the same CKN', async () => {
+    const { a, b, secyA, secyB, la } = pair();
+    await a.start();
+    await b.start();
+    await until('both secured', () => !!a.status().kay?.secured && !!b.status().kay?.secured);
+    const sa = a.status();
+    const sb = b.status();
+    expect(sa.authorized).toBe(true);
+    expect(sb.authorized).toBe(true);
+    expect(sa.ckn).toMatch(/^[0-9a-f]{32}$/);
+    expect(sb.ckn).toBe(sa.ckn);
+    expect(sa.identity).toBe('client1.vnf.example');
+    expect(sa.peer).toBe('02:00:00:00:00:0b');
+    expect(sa.kay!.keyServer?.self).toBe(true);
+    expect(secyA.txSas.size).toBeGreaterThan(0);
+    expect(secyA.rxSas.size).toBeGreaterThan(0);
+    expect(secyB.rxSas.size).toBeGreaterThan(0);
+    expect(sa.demux.pae).toBeGreaterThan(0);
+    expect(sa.demux.mka).toBeGreaterThan(0);
+    const text = la.lines.join('\n');
+    expect(text).toContain('port authorized: starting MKA');
+    expect(text).not.toMatch(/"cak":"[0-9a-f]/);
+
+    // Logoff: both sides stop MKA and no SA remains.
+    b.logoff();
+    await until('authenticator unauthorized', () => !a.status().authorized);
+    await a.idle();
+    await b.idle();
+    expect(a.status().kay).toBeNull();
+    expect(b.status().kay).toBeNull();
+    expect(secyA.saCount()).toBe(0);
+    expect(secyB.saCount()).toBe(0);
+    expect(secyA.controlledPortEnabled).toBe(false);
+    expect(a.status().lastReason).toMatch(/logoff/i);
+  }, 30_000);
+
+  it('re-authentication restarts MKA with the new CAK/CKN and secures again', async () => {
+    const { a, b, secyA } = pair({ reAuthPeriodMs: 2500, maxVersion: 'TLSv1.2' });
+    await a.start();
+    await b.start();
+    await until('secured', () => !!a.status().kay?.secured && !!b.status().kay?.secured);
+    const ckn1 = a.status().ckn;
+    await until('re-authenticated', () => a.status().reauthentications >= 1 && b.status().kayStarts >= 2, 20_000);
+    await until('secured again', () => !!a.status().kay?.secured && !!b.status().kay?.secured);
+    const sa = a.status();
+    expect(sa.ckn).not.toBe(ckn1);
+    expect(b.status().ckn).toBe(sa.ckn);
+    expect(sa.kayStarts).toBe(2);
+    expect(sa.authorized).toBe(true);
+    // The old session's SAs are gone: only SAs of the current key remain.
+    // (the KaY may report its key as latestKey or, briefly, as oldKey)
+    const ki = (sa.kay!.latestKey ?? sa.kay!.oldKey)!.ki;
+    expect(ki.slice(0, 24)).toBe(sa.kay!.mi);
+    expect(secyA.txSas.size).toBeGreaterThan(0);
+    for (const s of secyA.txSas.values()) expect(s.ki.slice(0, 24)).toBe(sa.kay!.mi);
+  }, 40_000);
+
+  it('a rejected supplicant (expired certificate) leaves the port unauthorized with no SA and the reason', async () => {
+    const { a, b, secyA, secyB, la } = pair({ client: pki.expired });
+    await a.start();
+    await b.start();
+    await until('failure', () => a.status().failures >= 1);
+    await a.idle();
+    const sa = a.status();
+    expect(sa.authorized).toBe(false);
+    expect(sa.kay).toBeNull();
+    expect(sa.kayStarts).toBe(0);
+    expect(sa.lastReason).toMatch(/expired/);
+    expect(b.status().authorized).toBe(false);
+    expect(secyA.saCount() + secyB.saCount()).toBe(0);
+    expect(la.lines.some((l) => /port unauthorized/.test(l) && /expired/.test(l))).toBe(true);
+  }, 30_000);
+
+  it('drops and counts EAPOL types that are neither PAE nor MKA', async () => {
+    const hub = new MemoryHub();
+    const secy = new DumpSecy();
+    const p = new EapMkaPort({
+      name: 'x', link: linkOn(hub, MAC_A), secy, role: 'authenticator',
+      authenticator: { backend: new EapTlsServer({ ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key }), pae: {} },
+      mka: {}, log: silentLogger,
+    });
+    ports.push(p);
+    await p.start();
+    const other = hub.link('lan');
+    const f = (type: number) => Uint8Array.of(1, 0x80, 0xc2, 0, 0, 3, ...MAC_B, 0x88, 0x8e, 3, type, 0, 0);
+    other.send(f(3));
+    other.send(f(7));
+    other.send(f(5)); // MKA while unauthorized: no KaY
+    other.send(Uint8Array.of(1, 2, 3));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(p.status().demux).toMatchObject({ mka: 0, mkaNoKay: 1, dropped: { 'type-3': 1, 'type-7': 1, short: 1 } });
+  });
+});
