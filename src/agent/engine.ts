@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { KayConfig, KayCounters, KayEvent, KayOutput, KayStatus } from '../mka/kay-types.js';
+import type { CipherSuiteName } from '../mka/constants.js';
 import type { Secy, SecyAction, SecyPnStatus } from '../mka/secy.js';
 import type { Logger } from '../control/log.js';
 import type { FrameLink } from './framelink.js';
@@ -33,7 +34,15 @@ export interface SecyHandle {
   stats?(): Record<string, number> | Promise<Record<string, number>>;
 }
 
-export type SecyFactory = (iface: string, portId: string) => SecyHandle | Promise<SecyHandle>;
+/** What a SecY needs to be created with (the rest comes through SecyActions). */
+export interface SecyPolicy {
+  cipherSuite: CipherSuiteName;
+  /** null: integrity only. */
+  confidentialityOffset: 0 | 30 | 50 | null;
+  replayWindow: number;
+}
+
+export type SecyFactory = (iface: string, portId: string, policy: SecyPolicy) => SecyHandle | Promise<SecyHandle>;
 
 /** What a port needs from its MKA runtime. */
 export interface MkaRuntime extends EventEmitter {

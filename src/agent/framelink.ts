@@ -7,6 +7,8 @@
 import { createSocket, type Socket } from 'node:dgram';
 
 export interface FrameLink {
+  /** The interface's own MAC when the link knows it (pcap links do); used for the SCI. */
+  readonly mac?: Uint8Array;
   send(frame: Uint8Array): void | Promise<void>;
   /** Registers the receive callback (one per link). */
   onFrame(cb: (frame: Uint8Array) => void): void;

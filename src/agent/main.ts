@@ -4,8 +4,12 @@
  *   macsec-agent --manager 127.0.0.1:50051 --ca pki/ca.crt --cert pki/agent-a1.crt --key pki/agent-a1.key \
  *                --interfaces eth1,eth2 [--sim-lan-relay 127.0.0.1:40000] [--ovsdb /var/run/openvswitch/db.sock]
  *                [--listen 127.0.0.1:0] [--metrics 127.0.0.1:9465] [--hello-ms 2000] [--life-ms 6000]
- * The agent id is taken from the certificate (URI SAN urn:macsec:agent:<id>). Until the pcap/kernel
- * I/O lands, ports use the simulated LAN (--sim-lan-relay, a UDP relay on loopback) and a recording SecY.
+ *                [--io sim|pcap] [--secy sim|kernel]
+ * The agent id is taken from the certificate (URI SAN urn:macsec:agent:<id>).
+ * --io sim (default): EAPOL frames go over the simulated LAN (--sim-lan-relay, UDP on loopback);
+ * --io pcap: EAPOL on the real interface (src/io EapolLink). --secy sim (default): a recording SecY;
+ * --secy kernel: a Linux macsec netdev per port over netlink (src/netlink). Kernel mode is meant for
+ * namespaces/UML labs with CONFIG_MACSEC.
  */
 import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
@@ -13,7 +17,8 @@ import { createLogger } from '../control/log.js';
 import { certPrincipal, clientCredentials, loadTls, serverCredentials } from '../control/tls.js';
 import { serveMetrics } from '../control/metrics.js';
 import { Agent } from './agent.js';
-import { udpLinkFactory } from './framelink.js';
+import { udpLinkFactory, type FrameLinkFactory } from './framelink.js';
+import type { SecyFactory } from './engine.js';
 import { RecordingSecy } from './secy-sim.js';
 import { loadKayFactory } from './kay-factory.js';
 import { OvsdbClient } from './ovs.js';
@@ -35,6 +40,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       listen: { type: 'string' },
       metrics: { type: 'string' },
       'hello-ms': { type: 'string' },
+      io: { type: 'string', default: 'sim' },
+      secy: { type: 'string', default: 'sim' },
       'life-ms': { type: 'string' },
     },
   });
@@ -43,8 +50,40 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const me = certPrincipal(tls.cert);
   if (!me || me.kind !== 'agent') throw new Error('--cert is not an agent certificate (needs URI SAN urn:macsec:agent:<id>)');
   const log = createLogger({ component: 'agent', agent: me.id });
-  if (!values['sim-lan-relay']) throw new Error('--sim-lan-relay is required until the pcap FrameLink is available');
-  const relayPort = Number(values['sim-lan-relay'].split(':').pop());
+  const io = values.io!;
+  const secyMode = values.secy!;
+  if (io !== 'sim' && io !== 'pcap') throw new Error('--io must be sim or pcap');
+  if (secyMode !== 'sim' && secyMode !== 'kernel') throw new Error('--secy must be sim or kernel');
+  if (io === 'sim' && !values['sim-lan-relay']) throw new Error('--sim-lan-relay host:port is required with --io sim');
+  const macsecName = (iface: string) => `ms${createHash('sha1').update(iface).digest('hex').slice(0, 6)}`.slice(0, 15);
+  let linkFactory: FrameLinkFactory;
+  if (io === 'pcap') {
+    const { EapolLink } = await import('../io/eapol-link.js');
+    linkFactory = (iface) => EapolLink.open(iface, { onError: (err) => log.warn('EAPOL I/O error', { interface: iface, error: err.message }) });
+  } else {
+    linkFactory = udpLinkFactory(Number(values['sim-lan-relay']!.split(':').pop()));
+  }
+  let secyFactory: SecyFactory;
+  if (secyMode === 'kernel') {
+    const { createMacsecPort } = await import('../netlink/kernel-secy.js');
+    secyFactory = async (iface, _port, pol) => {
+      const name = macsecName(iface);
+      const secy = await createMacsecPort(iface, {
+        name,
+        cipherSuite: pol.cipherSuite,
+        encrypt: pol.confidentialityOffset !== null,
+        replayProtect: true,
+        replayWindow: pol.replayWindow,
+        validate: 'strict',
+      });
+      return { secy, ifname: name };
+    };
+  } else {
+    secyFactory = (iface) => {
+      const s = new RecordingSecy();
+      return { secy: s, ifname: macsecName(iface), stats: () => s.stats() };
+    };
+  }
   const kayFactory = await loadKayFactory();
   if (!kayFactory) log.warn('no KaY implementation found; PSK ports cannot run MKA');
   const names = values.interfaces!.split(',').filter(Boolean);
@@ -55,12 +94,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     interfaces: names.map((n) => ({ name: n, mac: Buffer.from(simMac(me.id, n)).toString('hex').replace(/(..)(?!$)/g, '$1:') })),
     log,
     kayFactory,
-    secyFactory: (iface) => {
-      const s = new RecordingSecy();
-      return { secy: s, ifname: `ms${createHash('sha1').update(iface).digest('hex').slice(0, 6)}`.slice(0, 15), stats: () => s.stats() };
-    },
-    linkFactory: udpLinkFactory(relayPort),
-    lanOf: (iface) => `${values['lan-prefix']}-${iface}`,
+    secyFactory,
+    linkFactory,
+    // pcap links are opened by interface name; simulated LANs are named per interface.
+    lanOf: (iface) => (io === 'pcap' ? iface : `${values['lan-prefix']}-${iface}`),
     macOf: (iface) => simMac(me.id, iface),
     ovs: values.ovsdb ? new OvsdbClient(values.ovsdb) : undefined,
     mka: { helloTimeMs: values['hello-ms'] ? Number(values['hello-ms']) : undefined, lifeTimeMs: values['life-ms'] ? Number(values['life-ms']) : undefined },

@@ -89,16 +89,25 @@ export class ManagedPort extends EventEmitter {
     }
     if (!this.deps.kayFactory) return this.fail('MKA (KaY) is not available in this agent build');
     try {
-      this.secyHandle = await this.deps.secyFactory(d.interface, d.portId);
-      const link = await this.deps.linkFactory(this.deps.lanOf(d.interface), d.portId);
       const pol = d.policy!;
+      const cipherSuite = SUITES[pol.cipherSuite] ?? 'GCM-AES-128';
+      const confidentialityOffset = OFFSETS[pol.confidentialityOffset] ?? 0;
+      this.secyHandle = await this.deps.secyFactory(d.interface, d.portId, { cipherSuite, confidentialityOffset, replayWindow: pol.replayWindow });
+      let link;
+      try {
+        link = await this.deps.linkFactory(this.deps.lanOf(d.interface), d.portId);
+      } catch (e) {
+        await this.secyHandle.secy.close().catch(() => {});
+        this.secyHandle = undefined;
+        throw e;
+      }
       const cfg: KayConfig = {
-        sci: { mac: this.deps.macOf(d.interface), port: 1 },
+        sci: { mac: link.mac ?? this.deps.macOf(d.interface), port: 1 },
         primary: { cak: new Uint8Array(d.psk.cak), ckn: new Uint8Array(d.psk.ckn) },
         priority: pol.keyServerPriority ?? 16,
-        cipherSuite: SUITES[pol.cipherSuite] ?? 'GCM-AES-128',
+        cipherSuite,
         policy: pol.securePolicy === SecurePolicy.SECURE_POLICY_SHOULD_SECURE ? 'should-secure' : 'must-secure',
-        confidentialityOffset: OFFSETS[pol.confidentialityOffset] ?? 0,
+        confidentialityOffset,
         ...(pol.rekeyPeriodSeconds ? { rekeyPeriodMs: pol.rekeyPeriodSeconds * 1000 } : {}),
         ...(this.deps.mka?.helloTimeMs ? { helloTimeMs: this.deps.mka.helloTimeMs } : {}),
         ...(this.deps.mka?.lifeTimeMs ? { lifeTimeMs: this.deps.mka.lifeTimeMs } : {}),
