@@ -77,8 +77,8 @@ export class Agent {
   capabilities(): string[] {
     const caps = new Set<string>(this.opts.capabilities ?? []);
     if (this.opts.kayFactory) caps.add('psk');
-    if (this.opts.eap?.radius) caps.add('eap-radius');
-    if (this.opts.eap?.embedded) caps.add('eap-embedded');
+    if (this.opts.kayFactory && this.opts.eap?.radiusSecrets) caps.add('eap-radius');
+    if (this.opts.kayFactory && this.opts.eap?.embedded) caps.add('eap-embedded');
     if (this.opts.ovs) caps.add('ovs');
     return [...caps].sort();
   }

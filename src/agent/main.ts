@@ -5,6 +5,7 @@
  *                --interfaces eth1,eth2 [--sim-lan-relay 127.0.0.1:40000] [--ovsdb /var/run/openvswitch/db.sock]
  *                [--listen 127.0.0.1:0] [--metrics 127.0.0.1:9465] [--hello-ms 2000] [--life-ms 6000]
  *                [--io sim|pcap] [--secy sim|kernel]
+ *                [--eap-ca vnf-ca.crt --eap-server-cert eap.crt --eap-server-key eap.key] [--radius-secrets secrets.yaml]
  * The agent id is taken from the certificate (URI SAN urn:macsec:agent:<id>).
  * --io sim (default): EAPOL frames go over the simulated LAN (--sim-lan-relay, UDP on loopback);
  * --io pcap: EAPOL on the real interface (src/io EapolLink). --secy sim (default): a recording SecY;
@@ -12,6 +13,9 @@
  * namespaces/UML labs with CONFIG_MACSEC.
  */
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { EapAgentSettings } from './port.js';
 import { createHash } from 'node:crypto';
 import { createLogger } from '../control/log.js';
 import { certPrincipal, clientCredentials, loadTls, serverCredentials } from '../control/tls.js';
@@ -41,6 +45,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       metrics: { type: 'string' },
       'hello-ms': { type: 'string' },
       io: { type: 'string', default: 'sim' },
+      'eap-ca': { type: 'string' },
+      'eap-server-cert': { type: 'string' },
+      'eap-server-key': { type: 'string' },
+      'radius-secrets': { type: 'string' },
       secy: { type: 'string', default: 'sim' },
       'life-ms': { type: 'string' },
     },
@@ -87,6 +95,16 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const kayFactory = await loadKayFactory();
   if (!kayFactory) log.warn('no KaY implementation found; PSK ports cannot run MKA');
   const names = values.interfaces!.split(',').filter(Boolean);
+  const eap: EapAgentSettings = {};
+  if (values['eap-server-cert'] || values['eap-server-key'] || values['eap-ca']) {
+    if (!values['eap-server-cert'] || !values['eap-server-key'] || !values['eap-ca']) throw new Error('--eap-ca, --eap-server-cert and --eap-server-key go together');
+    eap.embedded = { ca: readFileSync(values['eap-ca'], 'utf8'), cert: readFileSync(values['eap-server-cert'], 'utf8'), key: readFileSync(values['eap-server-key'], 'utf8') };
+  }
+  if (values['radius-secrets']) {
+    // YAML map: secret name -> shared secret. Keep the file mode 0600.
+    const m = parseYaml(readFileSync(values['radius-secrets'], 'utf8')) as Record<string, unknown>;
+    eap.radiusSecrets = Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, String(v)]));
+  }
   const agent = new Agent({
     id: me.id,
     managerAddress: values.manager!,
@@ -100,6 +118,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     lanOf: (iface) => (io === 'pcap' ? iface : `${values['lan-prefix']}-${iface}`),
     macOf: (iface) => simMac(me.id, iface),
     ovs: values.ovsdb ? new OvsdbClient(values.ovsdb) : undefined,
+    eap,
     mka: { helloTimeMs: values['hello-ms'] ? Number(values['hello-ms']) : undefined, lifeTimeMs: values['life-ms'] ? Number(values['life-ms']) : undefined },
   });
   agent.start();

@@ -13,6 +13,19 @@ import type { Logger } from '../control/log.js';
 import { KayDriver, type KayFactory, type MkaRuntime, type SecyFactory, type SecyHandle } from './engine.js';
 import type { FrameLinkFactory } from './framelink.js';
 import type { OvsClient } from './ovs.js';
+import { EapMkaPort } from '../port/eap-mka-port.js';
+import { EapTlsServer } from '../eap/eaptls-server.js';
+import { createEapBackend } from '../eap/select-backend.js';
+import type { EapBackend } from '../eap/backend.js';
+
+export interface EapAgentSettings {
+  /** Embedded EAP-TLS server: CA for supplicant certificates, server certificate and key (PEM). */
+  embedded?: { ca: string; cert: string; key: string };
+  /** RADIUS shared secrets by name (DesiredPort.radius.shared_secret_ref). Secret. */
+  radiusSecrets?: Record<string, string>;
+  /** PAE timer overrides (tests). */
+  pae?: { txPeriodMs?: number; quietPeriodMs?: number; reAuthPeriodMs?: number };
+}
 
 export interface PortDeps {
   agentId: string;
@@ -27,8 +40,8 @@ export interface PortDeps {
   ovs?: OvsClient;
   /** Test/lab knobs for MKA timers. */
   mka?: { helloTimeMs?: number; lifeTimeMs?: number };
-  /** Whether the EAP modes are available (src/eap present and wired). */
-  eap?: { radius: boolean; embedded: boolean };
+  /** 802.1X authenticator settings; each EAP mode is available only when configured. */
+  eap?: EapAgentSettings;
 }
 
 const SUITES: Record<number, CipherSuiteName> = {
@@ -51,6 +64,8 @@ export class ManagedPort extends EventEmitter {
   readonly runtimeId = randomBytes(6).toString('hex');
   readonly id: string;
   private runtime: MkaRuntime | undefined;
+  private eapPort: EapMkaPort | undefined;
+  private eapAuthorized = false;
   private secyHandle: SecyHandle | undefined;
   private state = PortState.PORT_STATE_PENDING;
   private detail = '';
@@ -76,11 +91,7 @@ export class ManagedPort extends EventEmitter {
 
   async start(): Promise<void> {
     const d = this.desired;
-    if (d.mode === PortMode.PORT_MODE_EAP_RADIUS || d.mode === PortMode.PORT_MODE_EAP_EMBEDDED) {
-      const ok = d.mode === PortMode.PORT_MODE_EAP_RADIUS ? this.deps.eap?.radius : this.deps.eap?.embedded;
-      if (!ok) return this.fail(`${PortMode[d.mode]} is not available on this agent (EAP module not present)`);
-      return this.fail('EAP authenticator wiring is not implemented in this agent build');
-    }
+    if (d.mode === PortMode.PORT_MODE_EAP_RADIUS || d.mode === PortMode.PORT_MODE_EAP_EMBEDDED) return this.startEap();
     if (d.mode !== PortMode.PORT_MODE_PSK) return this.fail(`unknown mode ${d.mode}`);
     if (!d.psk || d.psk.cak.length === 0) {
       this.state = PortState.PORT_STATE_READY;
@@ -122,6 +133,108 @@ export class ManagedPort extends EventEmitter {
     } catch (e) {
       this.fail(`starting MKA failed: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * 802.1X authenticator port: EAP (embedded EAP-TLS server or RADIUS relay) derives the CAK and an
+   * MKA session starts per authorization (src/port EapMkaPort). Only runs inside a secure channel,
+   * and only admits the channel endpoint's VNF id (the supplicant certificate's CN, or the RADIUS
+   * server's decision for RADIUS ports); outside a channel nobody is admitted.
+   */
+  private async startEap(): Promise<void> {
+    const d = this.desired;
+    const embedded = d.mode === PortMode.PORT_MODE_EAP_EMBEDDED;
+    const eap = this.deps.eap;
+    if (embedded ? !eap?.embedded : !eap?.radiusSecrets) return this.fail(`${PortMode[d.mode]} is not configured on this agent`);
+    if (!this.deps.kayFactory) return this.fail('MKA (KaY) is not available in this agent build');
+    if (!d.channelId) {
+      this.state = PortState.PORT_STATE_READY;
+      this.detail = 'authenticator ready; no secure channel (no admitted VNF) yet';
+      return;
+    }
+    try {
+      let backend: EapBackend;
+      if (embedded) {
+        const allowed = d.allowedVnfIds.map((v) => v.replace(/\*/g, ''));
+        backend = new EapTlsServer({ ...eap!.embedded!, identityPolicy: { subjectCn: allowed }, logger: (level, msg, fields) => this.log[level](`eap: ${msg}`, fields) });
+      } else {
+        const r = d.radius!;
+        const secret = eap!.radiusSecrets![r.sharedSecretRef];
+        if (!secret) return this.fail(`RADIUS shared secret '${r.sharedSecretRef}' is not configured on this agent`);
+        backend = createEapBackend({
+          radius: {
+            servers: r.servers.map((hp) => {
+              const i = hp.lastIndexOf(':');
+              return { host: hp.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hp.slice(i + 1)), secret };
+            }),
+            ...(r.nasIdentifier ? { nasIdentifier: r.nasIdentifier } : {}),
+          },
+        });
+      }
+      const pol = d.policy!;
+      const cipherSuite = SUITES[pol.cipherSuite] ?? 'GCM-AES-128';
+      const confidentialityOffset = OFFSETS[pol.confidentialityOffset] ?? 0;
+      this.secyHandle = await this.deps.secyFactory(d.interface, d.portId, { cipherSuite, confidentialityOffset, replayWindow: pol.replayWindow });
+      const link = await this.deps.linkFactory(this.deps.lanOf(d.interface), d.portId);
+      const mac = link.mac ?? this.deps.macOf(d.interface);
+      const macLink = { mac, send: (f: Uint8Array) => void link.send(f), onFrame: (cb: (f: Uint8Array) => void) => link.onFrame(cb), close: () => void link.close() };
+      const port = new EapMkaPort({
+        name: d.portId,
+        link: macLink,
+        secy: this.secyHandle.secy,
+        role: 'authenticator',
+        authenticator: { backend, pae: { ...(eap!.pae ?? {}) } },
+        mka: {
+          priority: pol.keyServerPriority ?? 16,
+          cipherSuite,
+          policy: pol.securePolicy === SecurePolicy.SECURE_POLICY_SHOULD_SECURE ? 'should-secure' : 'must-secure',
+          confidentialityOffset,
+          ...(pol.rekeyPeriodSeconds ? { rekeyPeriodMs: pol.rekeyPeriodSeconds * 1000 } : {}),
+          ...(this.deps.mka?.helloTimeMs ? { helloTimeMs: this.deps.mka.helloTimeMs } : {}),
+          ...(this.deps.mka?.lifeTimeMs ? { lifeTimeMs: this.deps.mka.lifeTimeMs } : {}),
+        },
+        log: this.log,
+        kayFactory: this.deps.kayFactory,
+      });
+      this.eapPort = port;
+      port.on('change', () => this.onEapChange());
+      this.state = PortState.PORT_STATE_READY;
+      this.detail = `authenticator ready; admitting ${d.allowedVnfIds.join(', ')}`;
+      await port.start();
+    } catch (e) {
+      this.fail(`starting the 802.1X authenticator failed: ${(e as Error).message}`);
+    }
+  }
+
+  private onEapChange(): void {
+    const p = this.eapPort;
+    if (!p || this.stopped) return;
+    const st = p.status();
+    const was = this.state;
+    if (st.authorized && !this.eapAuthorized) {
+      this.emit('event', { portId: this.id, kind: 'authenticated', message: `${this.id}: 802.1X authenticated ${st.identity ?? '?'} (${st.peer ?? '?'})`, attributes: { identity: st.identity ?? '', peer: st.peer ?? '', ckn: st.ckn ?? '' }, timeMs: Date.now() } satisfies AgentEvent);
+    }
+    this.eapAuthorized = st.authorized;
+    if (st.kay?.secured) {
+      this.state = PortState.PORT_STATE_SECURED;
+      this.detail = `secured; supplicant ${st.identity ?? '?'}`;
+      if (was !== PortState.PORT_STATE_SECURED) this.securedSince = Date.now();
+      void this.attachOvs();
+    } else if (st.authorized) {
+      this.state = PortState.PORT_STATE_AUTHENTICATING;
+      this.detail = `authenticated ${st.identity ?? '?'}; MKA running`;
+      this.securedSince = 0;
+    } else {
+      this.state = PortState.PORT_STATE_READY;
+      this.detail = st.lastReason ? `not authorized: ${st.lastReason}` : `authenticator ${st.paeState}`;
+      this.securedSince = 0;
+    }
+    if (st.kay?.latestKey?.ki && st.kay.latestKey.tx) this.txKis.add(st.kay.latestKey.ki);
+    if (was !== this.state && (this.state === PortState.PORT_STATE_SECURED || was === PortState.PORT_STATE_SECURED)) {
+      const kind = this.state === PortState.PORT_STATE_SECURED ? 'secured' : 'unsecured';
+      this.emit('event', { portId: this.id, kind, message: `${this.id}: ${kind}`, attributes: {}, timeMs: Date.now() } satisfies AgentEvent);
+    }
+    this.queueStatus();
   }
 
   private fail(why: string): void {
@@ -184,6 +297,12 @@ export class ManagedPort extends EventEmitter {
   }
 
   forceRekey(): { ok: boolean; error: string } {
+    if (this.eapPort) {
+      const st = this.eapPort.status();
+      if (!st.kay) return { ok: false, error: `port ${this.id}: no authenticated MKA session` };
+      this.eapPort.forceRekey();
+      return { ok: true, error: '' };
+    }
     if (!this.runtime) return { ok: false, error: `port ${this.id} runs no MKA session (${PortState[this.state]})` };
     const events = this.runtime.forceRekey();
     const ignored = events.find((e): e is Extract<KayEvent, { kind: 'dropped' }> => e.kind === 'dropped' && e.reason.startsWith('forceRekey ignored'));
@@ -216,9 +335,9 @@ export class ManagedPort extends EventEmitter {
       fingerprint: this.desired.fingerprint,
       runtimeId: this.runtimeId,
     };
-    if (!this.runtime) return base;
-    const st = this.runtime.status();
-    const c = this.runtime.counters();
+    const st = this.runtime ? this.runtime.status() : this.eapPort?.status().kay;
+    const c = this.runtime ? this.runtime.counters() : this.eapPort?.counters();
+    if (!st || !c) return base;
     base.livePeers = st.livePeers.map((p) => ({ sci: p.sci, mi: p.mi }));
     base.keyServer = !!st.keyServer?.self;
     base.keyNumber = st.latestKey?.kn ?? 0;
@@ -237,6 +356,7 @@ export class ManagedPort extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     await this.runtime?.stop(graceful);
+    if (this.eapPort) await this.eapPort.stop().catch((e) => this.log.warn('stopping the authenticator failed', { error: (e as Error).message }));
     if (!this.runtime) await this.secyHandle?.secy.close().catch(() => {});
     if (this.ovsAttached && this.deps.ovs && this.secyHandle) {
       await this.deps.ovs.delPort(this.desired.ovsBridge, this.secyHandle.ifname).catch((e) => this.log.warn('OVS detach failed', { error: (e as Error).message }));

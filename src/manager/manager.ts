@@ -293,7 +293,11 @@ export class Manager {
     if (!session.hello.capabilities.includes(cap)) {
       throw failedPrecondition(
         `mode: ${PortMode[mode]} is not available on agent '${agentId}'` +
-          (mode === PortMode.PORT_MODE_PSK ? '' : ' (the EAP module is not present in this build yet; use PORT_MODE_PSK)'),
+          (mode === PortMode.PORT_MODE_EAP_EMBEDDED
+            ? ' (the agent has no embedded EAP-TLS server configured: --eap-server-cert/--eap-server-key/--eap-ca)'
+            : mode === PortMode.PORT_MODE_EAP_RADIUS
+              ? ' (the agent has no RADIUS shared secrets configured: --radius-secrets)'
+              : ' (the agent has no MKA implementation)'),
       );
     }
     if (req.ovsBridge && !session.hello.capabilities.includes('ovs')) {

@@ -64,14 +64,14 @@ describe('request validation', () => {
     await expectErr(open({ cipherSuite: CipherSuite.CIPHER_SUITE_GCM_AES_XPN_128, replayWindow: 2 ** 31 }), status.INVALID_ARGUMENT, /^policy.replay_window: /);
   });
 
-  it('OpenPort: EAP modes are accepted by the API but reported as not available yet', async () => {
+  it('OpenPort: EAP modes are refused (FAILED_PRECONDITION) by an agent without EAP configuration', async () => {
     await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth2', mode: PortMode.PORT_MODE_EAP_RADIUS }), status.INVALID_ARGUMENT, /^radius.servers: /);
     await expectErr(
       admin.openPort({ agentId: 'a1', interface: 'eth2', mode: PortMode.PORT_MODE_EAP_RADIUS, radius: { servers: ['10.0.0.1:1812'], sharedSecretRef: 'radius1' } }),
       status.FAILED_PRECONDITION,
-      /^mode: PORT_MODE_EAP_RADIUS is not available on agent 'a1' \(the EAP module is not present/,
+      /^mode: PORT_MODE_EAP_RADIUS is not available on agent 'a1' \(the agent has no RADIUS shared secrets configured/,
     );
-    await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth2', mode: PortMode.PORT_MODE_EAP_EMBEDDED }), status.FAILED_PRECONDITION, /^mode: PORT_MODE_EAP_EMBEDDED is not available/);
+    await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth2', mode: PortMode.PORT_MODE_EAP_EMBEDDED }), status.FAILED_PRECONDITION, /^mode: PORT_MODE_EAP_EMBEDDED is not available on agent 'a1' \(the agent has no embedded EAP-TLS server configured/);
     await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth1', mode: psk, policy: { keyServerPriority: 1 } }), status.ALREADY_EXISTS, /^interface: port 'a1\/eth1' is already open with a different configuration/);
   });
 
