@@ -33,6 +33,46 @@ export interface FreeRadiusOptions {
 export async function startFreeRadius(opts: FreeRadiusOptions): Promise<FreeRadius> {
   const dir = mkdtempSync(join(tmpdir(), 'freeradius-'));
   const port = opts.netns ? 20000 + Math.floor(Math.random() * 20000) : await freeUdpPort();
+  writeFreeRadiusConfig(dir, port, opts);
+  const argv = ['-X', '-f', '-d', dir];
+  const child: ChildProcess = opts.netns
+    ? spawn('ip', ['netns', 'exec', opts.netns, 'freeradius', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('freeradius', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`FreeRADIUS did not start:\n${out.slice(-3000)}`)), 20000);
+    const check = () => {
+      if (out.includes('Ready to process requests')) {
+        clearTimeout(t);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', check);
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`FreeRADIUS exited with ${code}:\n${out.slice(-3000)}`));
+    });
+  });
+  return {
+    port,
+    dir,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/**
+ * Writes a minimal FreeRADIUS 3.2 configuration (EAP-TLS, EAP-Key-Name in Access-Accept, one
+ * client 127.0.0.1 with `secret`, auth on 127.0.0.1:`port`) into `dir`; run it with
+ * `freeradius -X -f -d <dir>` (also used inside the UML lab, test/port/).
+ */
+export function writeFreeRadiusConfig(dir: string, port: number, opts: Omit<FreeRadiusOptions, 'netns'>): void {
   const { pki } = opts;
   writeFileSync(join(dir, 'dictionary'), '');
   writeFileSync(
@@ -139,35 +179,4 @@ server default {
 }
 `,
   );
-  const argv = ['-X', '-f', '-d', dir];
-  const child: ChildProcess = opts.netns
-    ? spawn('ip', ['netns', 'exec', opts.netns, 'freeradius', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn('freeradius', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`FreeRADIUS did not start:\n${out.slice(-3000)}`)), 20000);
-    const check = () => {
-      if (out.includes('Ready to process requests')) {
-        clearTimeout(t);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', check);
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`FreeRADIUS exited with ${code}:\n${out.slice(-3000)}`));
-    });
-  });
-  return {
-    port,
-    dir,
-    output: () => out,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }

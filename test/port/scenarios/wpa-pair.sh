@@ -1,0 +1,30 @@
+# Scenario: wpa_supplicant 2.10 (macsec_linux, EAP-TLS) in netns supp <-> our agent in mode
+# eap-authenticator in netns auth (test/port/eap-wpa.lab.test.ts).
+# Env: PKI (test PKI dir), CFG (agent config), TLS13 (0|1), RADIUS_DIR (optional FreeRADIUS config).
+# Out: agent.{log,status.json}, agent.secured.json, wpa.log (scrubbed), wpa.facts.json,
+#      sa-auth.json, sa-supp.json, ping.json, result.json.
+eap_pair_netns
+[[ -n "${RADIUS_DIR:-}" ]] && eap_freeradius auth "$RADIUS_DIR"
+eap_agent auth agent "$CFG"
+eap_wpa_conf "$LAB_STATE/wpa.conf" "$PKI/client.pem" "$PKI/client.key" "$TLS13"
+t0=$(date +%s%N)
+eap_wpa supp wpa vb "$LAB_STATE/wpa.conf"
+secured=false; eap_wait_agent_secured 60 agent && secured=true
+t_secured=$(( ($(date +%s%N) - t0) / 1000000 ))
+eap_wait_link 20 supp macsec0 || lab_log "wpa_supplicant created no macsec0"
+ip -n supp addr add 10.9.0.2/24 dev macsec0
+ip -n auth addr add 10.9.0.1/24 dev ms0
+rx_supp=false; eap_wait_rx_sa 30 supp macsec0 && rx_supp=true
+rx_auth=false; eap_wait_rx_sa 30 auth ms0 && rx_auth=true
+eap_ping supp 10.9.0.1 ping.json
+eap_sa_json auth sa-auth.json
+eap_sa_json supp sa-supp.json
+cp "$OUT/agent.status.json" "$OUT/agent.secured.json"
+lab_stop wpa
+lab_stop agent
+[[ -n "${RADIUS_DIR:-}" ]] && { lab_stop freeradius; eap_scrub freeradius; }
+eap_wpa_facts wpa
+# The agent deleted its macsec link on exit.
+left=$(ip -n auth -j link show type macsec | jq length)
+lab_json result.json --argjson secured $secured --argjson ms $t_secured --argjson rxs $rx_supp --argjson rxa $rx_auth --argjson left "$left" \
+  '{secured: $secured, securedAfterMs: $ms, rxSupp: $rxs, rxAuth: $rxa, macsecLinksAfterStop: $left}'
