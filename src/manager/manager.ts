@@ -459,7 +459,8 @@ export class Manager {
       if (!this.sessions.has(e.agentId)) throw unavailable(`${f}.agent_id: agent '${e.agentId}' is not connected`);
     });
 
-    const generated = !cak;
+    const anyPsk = endpoints.some((e) => this.store.getPort(endpointKey(e))!.mode === PortMode.PORT_MODE_PSK);
+    const generated = !cak && anyPsk;
     if (!cak) cak = new Uint8Array(randomBytes(16));
     if (!ckn) ckn = new Uint8Array(randomBytes(16));
     const ch: StoredChannel = {

@@ -72,7 +72,7 @@ describe('EAP-TLS authenticator ports (embedded EAP server)', () => {
     const admin = operator(pki, 'alice', m.port);
     const w = watch(admin);
     const r = await admin.createSecureChannel({ name: 'eap', endpoints: [{ agentId: 'a1', switchPort: 'eth1', vnfId: 'vnf-a', vnfInterface: 'eth0' }] });
-    expect(r.generatedPsk).toBeDefined(); // harmless: EAP ports ignore it
+    expect(r.generatedPsk).toBeUndefined(); // EAP ports derive their CAK from EAP
     expect(r.channel!.state).toBe(ChannelState.CHANNEL_STATE_READY);
     await vnf('vnf-a', 'lan-eth1', 1).start();
     const c = await waitFor(async () => {

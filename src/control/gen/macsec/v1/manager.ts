@@ -311,6 +311,10 @@ export interface Endpoint {
   agentId: string;
   /** Interface name of an open port on that agent. */
   switchPort: string;
+  /**
+   * The VNF behind the port. On PORT_MODE_EAP_EMBEDDED ports only a supplicant whose EAP-TLS
+   * certificate subject CN equals vnf_id is admitted.
+   */
   vnfId: string;
   vnfInterface: string;
 }
@@ -346,7 +350,10 @@ export interface CreateSecureChannelRequest {
   /** Unique name, [A-Za-z0-9._-]{1,63}. A repeated call with the same name and endpoints returns the existing channel. */
   name: string;
   endpoints: Endpoint[];
-  /** PSK ports: the CAK to use. Unset: the manager generates one and returns it once in generated_psk. */
+  /**
+   * PSK ports: the CAK to use. Unset: the manager generates one and returns it once in generated_psk
+   * (only when at least one endpoint port is PORT_MODE_PSK; EAP ports derive their CAK from EAP).
+   */
   psk:
     | PskKey
     | undefined;
