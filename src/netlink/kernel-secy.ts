@@ -10,8 +10,8 @@
  * - setControlledPortEnabled sets the macsec link administratively up/down.
  * - setCipherSuite: the kernel fixes the cipher suite at link creation. An
  *   equal suite only updates the confidentiality setting; a different one
- *   re-creates the link (same name, SCI and settings) if we own it and it has
- *   no SAs or RX SCs yet, otherwise it fails with EOPNOTSUPP.
+ *   re-creates the link (same name, SCI and settings, and its RX SCs) if we own
+ *   it and it has no SAs yet, otherwise it fails with EOPNOTSUPP.
  * - Linux only supports confidentiality offset 0; null means integrity only.
  * Key material is never logged; the message copies are zeroed after sending.
  */
@@ -204,7 +204,7 @@ export class KernelSecy implements Secy {
     }
     const encrypt = offset !== null;
     if (cs !== this.cipherSuite) {
-      if (!this.owned || this.txAns.size || this.rxSas.size || this.rxScs.size) {
+      if (!this.owned || this.txAns.size || this.rxSas.size) {
         throw new MacsecNetlinkError(
           `set cipher suite ${cs}`,
           0,
@@ -229,6 +229,8 @@ export class KernelSecy implements Secy {
     await this.rtnl.deleteLink(this.link.index, this.link.name);
     this.link = await this.rtnl.createMacsec(this.parent.index, { ...opts, name: this.link.name, sci });
     this.opts = { ...opts, name: this.link.name, sci };
+    // RX SCs without SAs (a peer is live, its SAK not yet installed) move to the new link.
+    for (const sci of this.rxScs) await this.genl.addRxSc(this.link.index, sci, true);
     if (wasUp) await this.rtnl.setUp(this.link.index, true);
   }
 
