@@ -3,6 +3,10 @@
  *   urn:macsec:manager:<name>
  *   urn:macsec:agent:<agent-id>
  *   urn:macsec:operator:admin:<name> | urn:macsec:operator:read-only:<name>
+ *   urn:macsec:vnf:<vnf-id>            (802.1X supplicant certificate of a VNF, EAP-TLS)
+ *   urn:macsec:eap-server:<name>       (the agents' embedded EAP-TLS server)
+ * VNF and EAP-server certificates belong to the 802.1X PKI, not to the control plane: the
+ * control plane's authorization refuses them.
  * The subject OU repeats the kind/role for humans; authorization only trusts the URI SAN.
  */
 import { X509Certificate } from 'node:crypto';
@@ -11,7 +15,9 @@ export type OperatorRole = 'admin' | 'read-only';
 export type Principal =
   | { kind: 'manager'; name: string }
   | { kind: 'agent'; id: string }
-  | { kind: 'operator'; role: OperatorRole; name: string };
+  | { kind: 'operator'; role: OperatorRole; name: string }
+  | { kind: 'vnf'; id: string }
+  | { kind: 'eap-server'; name: string };
 
 export const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
@@ -23,11 +29,24 @@ export function principalUri(p: Principal): string {
       return `urn:macsec:agent:${p.id}`;
     case 'operator':
       return `urn:macsec:operator:${p.role}:${p.name}`;
+    case 'vnf':
+      return `urn:macsec:vnf:${p.id}`;
+    case 'eap-server':
+      return `urn:macsec:eap-server:${p.name}`;
   }
 }
 
 export function principalLabel(p: Principal): string {
-  return p.kind === 'agent' ? `agent:${p.id}` : p.kind === 'operator' ? `operator:${p.role}:${p.name}` : `manager:${p.name}`;
+  switch (p.kind) {
+    case 'agent':
+      return `agent:${p.id}`;
+    case 'operator':
+      return `operator:${p.role}:${p.name}`;
+    case 'vnf':
+      return `vnf:${p.id}`;
+    default:
+      return `${p.kind}:${p.name}`;
+  }
 }
 
 export function parsePrincipalUri(uri: string): Principal | null {
@@ -37,6 +56,10 @@ export function parsePrincipalUri(uri: string): Principal | null {
   if (m && ID_RE.test(m[2]!)) return { kind: 'operator', role: m[1] as OperatorRole, name: m[2]! };
   m = /^urn:macsec:manager:([^:]+)$/.exec(uri);
   if (m && ID_RE.test(m[1]!)) return { kind: 'manager', name: m[1]! };
+  m = /^urn:macsec:vnf:([^:]+)$/.exec(uri);
+  if (m && ID_RE.test(m[1]!)) return { kind: 'vnf', id: m[1]! };
+  m = /^urn:macsec:eap-server:([^:]+)$/.exec(uri);
+  if (m && ID_RE.test(m[1]!)) return { kind: 'eap-server', name: m[1]! };
   return null;
 }
 

@@ -48,7 +48,8 @@ export function loadCa(certPem: string, keyPem: string): CaHandle {
   return { name, key, certPem, keyPem };
 }
 
-export type IssueKind = 'manager' | 'agent' | 'admin' | 'read-only';
+/** Control-plane kinds (manager, agent, admin, read-only) and 802.1X kinds (vnf, eap-server). */
+export type IssueKind = 'manager' | 'agent' | 'admin' | 'read-only' | 'vnf' | 'eap-server';
 
 export interface IssueOptions {
   kind: IssueKind;
@@ -65,6 +66,8 @@ export interface IssueOptions {
 export function principalFor(kind: IssueKind, name: string): Principal {
   if (kind === 'manager') return { kind: 'manager', name };
   if (kind === 'agent') return { kind: 'agent', id: name };
+  if (kind === 'vnf') return { kind: 'vnf', id: name };
+  if (kind === 'eap-server') return { kind: 'eap-server', name };
   return { kind: 'operator', role: kind as OperatorRole, name };
 }
 
@@ -73,7 +76,7 @@ export function issue(ca: CaHandle, opts: IssueOptions): KeyPairPem {
   const { priv, pub } = newKey();
   const notBefore = opts.notBefore ?? new Date(Date.now() - 60_000);
   const notAfter = opts.notAfter ?? new Date(notBefore.getTime() + (opts.days ?? 825) * DAY);
-  const server = opts.kind === 'manager' || opts.kind === 'agent';
+  const server = opts.kind === 'manager' || opts.kind === 'agent' || opts.kind === 'eap-server';
   const der = buildCertificate(
     {
       subject: { cn: opts.name, o: 'macsec', ou: opts.kind },
@@ -82,7 +85,7 @@ export function issue(ca: CaHandle, opts: IssueOptions): KeyPairPem {
       notAfter,
       // Managers serve; agents dial the manager and also serve their local health/reflection endpoint.
       serverAuth: server,
-      clientAuth: true,
+      clientAuth: opts.kind !== 'eap-server',
       uris: [principalUri(principalFor(opts.kind, opts.name))],
       dnsNames: server ? (opts.dnsNames ?? ['localhost', opts.name]) : opts.dnsNames,
       ipAddresses: server ? (opts.ipAddresses ?? ['127.0.0.1', '::1']) : opts.ipAddresses,
