@@ -12,6 +12,7 @@ import { readOutJson, runLab, type LabResult } from '../lab/uml.js';
 import {
   activeRxSas,
   agentScenario,
+  currentKey,
   expectPingsClean,
   ours,
   readPair,
@@ -164,14 +165,14 @@ describe('our PSK agent with wpa_supplicant 2.10 (UML lab)', () => {
     // Our side is correct: GCM-AES-256 link, RX SA for wpa_supplicant installed; no traffic passes.
     expect(a.json[0]!.cipher_suite).toBe('GCM-AES-256');
     expect(activeRxSas(a)).toBe(1);
-    expect(ours(r.participants.a).kay.latestKey?.cipherSuite).toBe('GCM-AES-256');
+    expect(currentKey(ours(r.participants.a))?.cipherSuite).toBe('GCM-AES-256');
     expect(r.timing.firstPing).toBeNull();
     for (const p of r.pings) expect(p.received).toBe(0);
   });
 
   it('256-bit CAK, wpa_supplicant key server, ours configured GCM-AES-256: wpa distributes GCM-AES-128 and we follow (re-created link)', () => {
     const r = checkPair('wpa-ks-cak256', { cipher: 'GCM-AES-128', ourKeyServer: false });
-    expect(ours(r.participants.a).kay.latestKey?.cipherSuite).toBe('GCM-AES-128');
+    expect(currentKey(ours(r.participants.a))?.cipherSuite).toBe('GCM-AES-128');
   });
 
   it('three participants on a bridge (ours, ours, wpa_supplicant): 2 RX SAs each, pings between every pair', () => {

@@ -116,3 +116,6 @@ export function ours(p: Participant | undefined): PskPortStatus {
 }
 
 export const secs = (ms: number | null | undefined): string => (ms == null ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
+
+/** The SAK in use: the KaY moves a key to oldKey once it transmits with it (RETIRE), so latestKey is often null. */
+export const currentKey = (st: PskPortStatus) => st.kay.latestKey ?? st.kay.oldKey;
