@@ -113,3 +113,21 @@ eap_pair_netns() {
 eap_count_sas() {
   lab_macsec_json "$1" | jq '[.[]? | ((.sa_list // []) | length) + ([.rx_sc[]?.sa_list[]?] | length)] | add // 0'
 }
+
+# eap_ping_bg NS DST NAME: continuous ping (every 0.1 s) in the background; stop with
+# `lab_stop NAME INT`, then eap_ping_stats NAME FILE.
+eap_ping_bg() { lab_ns_bg "$1" "$3" ping -i 0.1 -W 1 "$2"; }
+
+# eap_ping_stats NAME FILE: transmitted/received of a stopped eap_ping_bg into $OUT/FILE.
+eap_ping_stats() {
+  local line tx rx
+  line="$(grep -E 'packets transmitted' "$OUT/$1.log" | tail -1)"
+  tx="$(sed -E 's/^([0-9]+) packets transmitted.*/\1/' <<<"$line")"
+  rx="$(sed -E 's/.* ([0-9]+) (packets )?received.*/\1/' <<<"$line")"
+  lab_json "$2" --argjson tx "${tx:-0}" --argjson rx "${rx:-0}" --arg line "$line" '{transmitted: $tx, received: $rx, lost: ($tx - $rx), summary: $line}'
+}
+
+# eap_wait_restarted TIMEOUT NAME N: the agent's port runs its N-th KaY and it is secured.
+eap_wait_restarted() {
+  lab_wait_for "$1" eap_status "$2" ".ports[0].kayStarts >= $3 and .ports[0].authorized == true and .ports[0].kay.secured == true and (.ports[0].kay.livePeers | length) >= 1"
+}

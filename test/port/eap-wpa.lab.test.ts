@@ -18,6 +18,7 @@ import {
 const WPA_PAIR = 'source "$REPO/test/port/scenarios/wpa-pair.sh"';
 
 interface PairResult {
+  reauth: boolean;
   secured: boolean;
   securedAfterMs: number;
   rxSupp: boolean;
@@ -39,7 +40,7 @@ describe('wpa_supplicant 2.10 <-> agent (eap-authenticator) in UML', () => {
       scenarios: [
         scenario('wpa-radius', WPA_PAIR, 150_000, env(agentConfig(dir, 'radius', radiusAuthenticator(radiusPort, secret)), 0, { RADIUS_DIR: radiusConfig(dir, pki, secret, radiusPort, '1.2') })),
         scenario('wpa-embedded-tls12', WPA_PAIR, 120_000, env(agentConfig(dir, 'tls12', embeddedAuthenticator(pki, { tlsMaxVersion: '1.2' })), 0)),
-        scenario('wpa-embedded-tls13', WPA_PAIR, 120_000, env(agentConfig(dir, 'tls13', embeddedAuthenticator(pki, { tlsMinVersion: '1.3' })), 1)),
+        scenario('wpa-embedded-tls13', WPA_PAIR, 180_000, env(agentConfig(dir, 'tls13', embeddedAuthenticator(pki, { tlsMinVersion: '1.3', reauthPeriodSeconds: 15 })), 1, { REAUTH: '1' })),
       ],
     });
     console.log(`UML boot ${lab.bootMs} ms, total ${lab.totalMs} ms; ${lab.scenarios.map((s) => `${s.name} ${s.durationMs} ms`).join(', ')}`);
@@ -83,6 +84,25 @@ describe('wpa_supplicant 2.10 <-> agent (eap-authenticator) in UML', () => {
       console.log(`${name}: secured ${r.securedAfterMs} ms after wpa_supplicant started`);
     });
   }
+
+  it('wpa-embedded-tls13: re-authentication restarts MKA with the new CAK/CKN; wpa_supplicant follows; secured again, ping passes', () => {
+    const s = scenarioOk(lab, 'wpa-embedded-tls13', ['agent.log', 'wpa.log']);
+    const r = readOutJson<PairResult>(s, 'result.json');
+    expect(r.reauth, readTail(s, 'agent.log')).toBe(true);
+    const first = readOutJson<{ ports: ReturnType<typeof agentStatus>[] }>(s, 'agent.secured.json').ports[0]!;
+    const st = readOutJson<{ ports: ReturnType<typeof agentStatus>[] }>(s, 'agent.reauth.json').ports[0]!;
+    expect(st.reauthentications).toBeGreaterThanOrEqual(1);
+    expect(st.kayStarts).toBeGreaterThanOrEqual(2);
+    expect(st.ckn).not.toBe(first.ckn);
+    expect(st.kay!.secured).toBe(true);
+    expect(st.kay!.livePeers.map((p) => p.sci)).toEqual(['02000000000b0001']);
+    expect(activeTxSas(macsec(s, 'sa-auth-reauth.json'))).toBe(1);
+    expect(activeRxSas(macsec(s, 'sa-auth-reauth.json'))).toBeGreaterThanOrEqual(1);
+    expectPing(s, 'ping-reauth.json');
+    const during = readOutJson<{ transmitted: number; received: number; lost: number; summary: string }>(s, 'ping-during-reauth.json');
+    expect(during.transmitted).toBeGreaterThan(10);
+    console.log(`wpa re-authentication: ping every 100 ms during the MKA restart: ${during.summary}`);
+  });
 });
 
 function readTail(s: ScenarioResult, file: string, n = 4000): string {

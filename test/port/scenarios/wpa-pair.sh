@@ -1,6 +1,7 @@
 # Scenario: wpa_supplicant 2.10 (macsec_linux, EAP-TLS) in netns supp <-> our agent in mode
 # eap-authenticator in netns auth (test/port/eap-wpa.lab.test.ts).
-# Env: PKI (test PKI dir), CFG (agent config), TLS13 (0|1), RADIUS_DIR (optional FreeRADIUS config).
+# Env: PKI (test PKI dir), CFG (agent config), TLS13 (0|1), RADIUS_DIR (optional FreeRADIUS config),
+#      REAUTH (0|1: wait for a re-authentication, MKA restarted and secured, ping loss measured).
 # Out: agent.{log,status.json}, agent.secured.json, wpa.log (scrubbed), wpa.facts.json,
 #      sa-auth.json, sa-supp.json, ping.json, result.json.
 eap_pair_netns
@@ -20,11 +21,26 @@ eap_ping supp 10.9.0.1 ping.json
 eap_sa_json auth sa-auth.json
 eap_sa_json supp sa-supp.json
 cp "$OUT/agent.status.json" "$OUT/agent.secured.json"
+reauth=false
+if [[ "${REAUTH:-0}" == 1 ]]; then
+  # Re-authentication (reauthPeriodSeconds in CFG): MKA restarts with the new CAK. A continuous
+  # ping measures the interruption.
+  eap_ping_bg supp 10.9.0.1 pingbg
+  eap_wait_restarted 60 agent 2 && reauth=true
+  eap_wait_rx_sa 20 auth ms0
+  sleep 2
+  lab_stop pingbg INT
+  eap_ping_stats pingbg ping-during-reauth.json
+  eap_ping supp 10.9.0.1 ping-reauth.json
+  cp "$OUT/agent.status.json" "$OUT/agent.reauth.json"
+  eap_sa_json auth sa-auth-reauth.json
+  eap_sa_json supp sa-supp-reauth.json
+fi
 lab_stop wpa
 lab_stop agent
 [[ -n "${RADIUS_DIR:-}" ]] && { lab_stop freeradius; eap_scrub freeradius; }
 eap_wpa_facts wpa
 # The agent deleted its macsec link on exit.
 left=$(ip -n auth -j link show type macsec | jq length)
-lab_json result.json --argjson secured $secured --argjson ms $t_secured --argjson rxs $rx_supp --argjson rxa $rx_auth --argjson left "$left" \
-  '{secured: $secured, securedAfterMs: $ms, rxSupp: $rxs, rxAuth: $rxa, macsecLinksAfterStop: $left}'
+lab_json result.json --argjson reauth $reauth --argjson secured $secured --argjson ms $t_secured --argjson rxs $rx_supp --argjson rxa $rx_auth --argjson left "$left" \
+  '{reauth: $reauth, secured: $secured, securedAfterMs: $ms, rxSupp: $rxs, rxAuth: $rxa, macsecLinksAfterStop: $left}'
