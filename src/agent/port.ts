@@ -229,7 +229,7 @@ export class ManagedPort extends EventEmitter {
       this.detail = st.lastReason ? `not authorized: ${st.lastReason}` : `authenticator ${st.paeState}`;
       this.securedSince = 0;
     }
-    if (st.kay?.latestKey?.ki && st.kay.latestKey.tx) this.txKis.add(st.kay.latestKey.ki);
+    if (st.kay?.txKey) this.txKis.add(st.kay.txKey.ki);
     if (was !== this.state && (this.state === PortState.PORT_STATE_SECURED || was === PortState.PORT_STATE_SECURED)) {
       const kind = this.state === PortState.PORT_STATE_SECURED ? 'secured' : 'unsecured';
       this.emit('event', { portId: this.id, kind, message: `${this.id}: ${kind}`, attributes: {}, timeMs: Date.now() } satisfies AgentEvent);
@@ -340,8 +340,8 @@ export class ManagedPort extends EventEmitter {
     if (!st || !c) return base;
     base.livePeers = st.livePeers.map((p) => ({ sci: p.sci, mi: p.mi }));
     base.keyServer = !!st.keyServer?.self;
-    base.keyNumber = st.latestKey?.kn ?? 0;
-    base.keyIdentifier = st.latestKey?.ki ?? '';
+    base.keyNumber = st.txKey?.kn ?? 0;
+    base.keyIdentifier = st.txKey?.ki ?? '';
     base.mkpdusSent = c.mkpdusSent;
     base.mkpdusReceived = c.mkpdusReceived;
     base.mkpdusDropped = c.mkpdusDropped;

@@ -141,6 +141,12 @@ export interface KayStatus {
   potentialPeers: KayPeerStatus[];
   latestKey: KayKeyStatus | null;
   oldKey: KayKeyStatus | null;
+  /**
+   * The key this SecY transmits with: the latest key once it transmits, else the old one.
+   * (After the switch, the CP's RETIRE step files the transmitting key as "old", so operators
+   * and metrics should read this field rather than latestKey.)
+   */
+  txKey: KayKeyStatus | null;
   secured: boolean;
   controlledPortEnabled: boolean;
   protectFrames: boolean;

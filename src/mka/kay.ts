@@ -237,6 +237,7 @@ export class Kay {
       potentialPeers: pr.potentialPeers,
       latestKey: pr.latestKey,
       oldKey: pr.oldKey,
+      txKey: pr.latestKey?.tx ? pr.latestKey : pr.oldKey?.tx ? pr.oldKey : null,
       secured: port.secured,
       controlledPortEnabled: port.enabled,
       protectFrames: port.protectFrames,

@@ -37,6 +37,22 @@ describe('status, events and configuration', () => {
     expect(l.status('b').counters.saksReceived).toBe(l.status('a').counters.saksGenerated);
   });
 
+  it('txKey names the key in use for transmit, through rekeys, with the key number that grows', () => {
+    const l = lan(2);
+    l.startAll();
+    expect(l.runUntilConverged(10_000)).toBe(true);
+    l.runFor(5_000);
+    const before = l.status('a').txKey!;
+    expect(before.tx).toBe(true);
+    // The CP files a transmitting first key as "old" (RETIRE); txKey hides that detail.
+    expect([l.status('a').latestKey?.ki, l.status('a').oldKey?.ki]).toContain(before.ki);
+    l.member('a').kay.forceRekey(l.now);
+    l.runFor(10_000);
+    const after = l.status('a').txKey!;
+    expect(after.kn).toBe(before.kn + 1);
+    expect(l.status('b').txKey!.ki).toBe(after.ki);
+  });
+
   it('rejects invalid configuration (not peer input) with KayConfigError', () => {
     const bad = [
       { sci: { mac: new Uint8Array(5), port: 1 } },
