@@ -241,7 +241,7 @@ sa_sample_loop() {
 udp_recv_start() {
   local ns="$1" name="$2" bind="$3" port="$4"
   rm -f "$LAB_STATE/$name.ready"
-  lab_ns_bg "$ns" "$name" python3 "$UDP_STREAM" recv "$bind" "$port" "$OUT/$name.json" "$LAB_STATE/$name.ready" 2 60
+  lab_ns_bg "$ns" "$name" nice -n -10 python3 "$UDP_STREAM" recv "$bind" "$port" "$OUT/$name.json" "$LAB_STATE/$name.ready" 2 60
   lab_wait_for 15 test -e "$LAB_STATE/$name.ready" || lab_die "UDP receiver $name did not start"
 }
 
@@ -254,4 +254,10 @@ udp_send_start() {
 lab_wait_exit() {
   local pid; pid="$(lab_pid "$1")"
   lab_wait_for "$2" bash -c "! kill -0 $pid 2>/dev/null"
+}
+
+# udp_errors NS: {InErrors, RcvbufErrors} of the namespace's UDP stack (/proc/net/snmp).
+udp_errors() {
+  lab_in "$1" awk '/^Udp:/ { if (!h) { for (i = 2; i <= NF; i++) k[i] = $i; h = 1 } else { for (i = 2; i <= NF; i++) v[k[i]] = $i } }
+    END { printf "{\"InErrors\":%d,\"RcvbufErrors\":%d}\n", v["InErrors"], v["RcvbufErrors"] }' /proc/net/snmp
 }
