@@ -248,7 +248,8 @@ export class EapMkaPort extends EventEmitter {
     const was = this.st.authorized;
     this.st.authorized = false;
     this.st.lastReason = reason;
-    this.st.failures += reason === 'logoff' || /logoff/i.test(reason) ? 0 : 1;
+    // Logoff and our own shutdown are not authentication failures.
+    if (!/logoff|^port down$|^port stopped$/i.test(reason)) this.st.failures++;
     this.log.warn(was ? 'port unauthorized: stopping MKA and removing SAs' : 'port unauthorized', {
       reason,
       ...(peer ? { peer: macToString(peer) } : {}),
