@@ -24,15 +24,27 @@ export interface SweepResult {
 export class SessionSecy implements Secy {
   private closed = false;
   private closing: Promise<SweepResult> | undefined;
+  /**
+   * apply(), readPn() and the sweep are serialized here: KernelSecy queues its actions but not its
+   * dumps, and a GET_TXSC dump running while an SA is being added on the same generic-netlink
+   * socket failed in the lab with ETIMEDOUT ("Multipart message not terminated properly").
+   */
+  private queue: Promise<unknown> = Promise.resolve();
   constructor(private readonly secy: SweepableSecy) {}
+
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(op);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
 
   apply(action: SecyAction): Promise<void> {
     if (this.closed) return Promise.reject(new Error('session SecY closed'));
-    return this.secy.apply(action);
+    return this.serial(() => this.secy.apply(action));
   }
 
   readPn(): Promise<SecyPnStatus> {
-    return this.secy.readPn();
+    return this.serial(() => this.secy.readPn());
   }
 
   /** Removes what the session left (see sweepSecy). Idempotent. */
@@ -42,7 +54,7 @@ export class SessionSecy implements Secy {
 
   sweep(): Promise<SweepResult> {
     this.closed = true;
-    this.closing ??= sweepSecy(this.secy);
+    this.closing ??= this.serial(() => sweepSecy(this.secy));
     return this.closing;
   }
 }

@@ -45,9 +45,11 @@ eap_wpa() {
   eap_private_bg "$1" "$2" wpa_supplicant -D macsec_linux -i "$3" -c "$4" -dd -K
 }
 
-# eap_wpa_conf FILE CLIENT_CERT CLIENT_KEY TLS13(0|1) [IDENTITY]: EAP-TLS + MACsec network block.
+# eap_wpa_conf FILE CLIENT_CERT CLIENT_KEY TLS13(0|1|default) [IDENTITY]: EAP-TLS + MACsec
+# network block; TLS13=default leaves phase1 out (wpa_supplicant's own TLS 1.3 default).
 eap_wpa_conf() {
-  local file="$1" cert="$2" key="$3" tls13="$4" ident="${5:-client1.vnf.example}"
+  local file="$1" cert="$2" key="$3" tls13="$4" ident="${5:-client1.vnf.example}" phase1
+  if [[ "$tls13" == default ]]; then phase1=""; else phase1="  phase1=\"tls_disable_tlsv1_3=$((1 - tls13))\""; fi
   cat >"$file" <<EOF
 ap_scan=0
 eapol_version=3
@@ -60,7 +62,7 @@ network={
   private_key="$key"
   eapol_flags=0
   macsec_policy=1
-  phase1="tls_disable_tlsv1_3=$((1 - tls13))"
+$phase1
 }
 EOF
 }

@@ -44,6 +44,14 @@ describe('rejected supplicants leave the port unauthorized with no SA (UML)', ()
           RADIUS_DIR: radiusConfig(dir, pki, 'the-radius-secret', radiusPort),
           CASES: 'client',
         }),
+        // Check of the note that wpa_supplicant 2.10 needs phase1="tls_disable_tlsv1_3=0" for TLS 1.3:
+        // without it, against a TLS 1.3-only server, the handshake fails.
+        scenario('wpa-tls13-default', REJECT, 100_000, {
+          PKI: pki.dir,
+          CFG: agentConfig(dir, 'tls13only', embeddedAuthenticator(pki, { tlsMinVersion: '1.3' })),
+          CASES: 'client',
+          WPA_TLS13: 'default',
+        }),
       ],
     });
     console.log(`UML boot ${lab.bootMs} ms, total ${lab.totalMs} ms; ${lab.scenarios.map((s) => `${s.name} ${s.durationMs} ms`).join(', ')}`);
@@ -84,6 +92,19 @@ describe('rejected supplicants leave the port unauthorized with no SA (UML)', ()
       expect(readOut(s, 'agent.log')).not.toContain('not-the-radius-secret');
     });
   }
+
+  it('wpa_supplicant 2.10 without phase1="tls_disable_tlsv1_3=0" does not offer TLS 1.3: a TLS 1.3-only server rejects it', () => {
+    const s = scenarioOk(lab, 'wpa-tls13-default', ['agent.log']);
+    const r = readOutJson<Result>(s, 'result.json');
+    expect(r.cases[0]!.failed, readOut(s, 'agent.log').slice(-3000)).toBe(true);
+    const st = readOutJson<{ ports: EapAgentPortStatus[] }>(s, 'agent.client.json').ports[0]!;
+    expect(st.authorized).toBe(false);
+    expect(st.lastReason).toMatch(/TLS handshake failed: .*unsupported protocol/);
+    expect(allSas(macsec(s, 'sa-auth-client.json'))).toBe(0);
+    const facts = readOutJson<WpaFacts>(s, 'wpa-client.facts.json');
+    expect(facts.eapSuccess).toBe(false);
+    console.log(`TLS 1.3-only server vs wpa_supplicant without phase1: ${st.lastReason}`);
+  });
 
   it('reject-embedded: a good client afterwards is authorized and secured', () => {
     const s = scenarioOk(lab, 'reject-embedded', ['agent.log']);

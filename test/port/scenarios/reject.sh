@@ -3,7 +3,7 @@
 # must be unauthorized with no macsec SA on either side; the agent's status/log say why.
 # Env: PKI, CFG, CASES (space-separated client cert names in $PKI: foreign expired rogue client),
 #      RADIUS_DIR (optional FreeRADIUS config), CONTROL (client cert name of a final client that
-#      must succeed, optional).
+#      must succeed, optional), WPA_TLS13 (1, 0 or default: phase1 tls_disable_tlsv1_3 setting).
 # Out: agent.*, agent.<case>.json, sa-{auth,supp}-<case>.json, wpa-<case>.{log,facts.json}, result.json.
 eap_pair_netns
 [[ -n "${RADIUS_DIR:-}" ]] && eap_freeradius auth "$RADIUS_DIR"
@@ -12,7 +12,7 @@ results='[]'
 for c in $CASES; do
   # wpa_supplicant retries after a failure, so count from what the agent reports now.
   n=$(( $(jq '.ports[0].failures' "$OUT/agent.status.json") + 1 ))
-  eap_wpa_conf "$LAB_STATE/wpa-$c.conf" "$PKI/$c.pem" "$PKI/$c.key" 1
+  eap_wpa_conf "$LAB_STATE/wpa-$c.conf" "$PKI/$c.pem" "$PKI/$c.key" "${WPA_TLS13:-1}"
   eap_wpa supp "wpa-$c" vb "$LAB_STATE/wpa-$c.conf"
   failed=false
   lab_wait_for 40 eap_status agent ".ports[0].failures >= $n" && failed=true
