@@ -98,6 +98,14 @@ else
   fail_out orchestrator "LCM day-1 failed: $(tail -c 400 "$OUT/lcm-day1.jsonl" "$OUT/lcm-day1.err" | tr '\n' ' ')"
 fi
 
+# LCM retries and LCMs without TLS: the same day-1 over plaintext must be idempotent and OK.
+if $PY "$REPO/test/osm/lcm_client.py" --address localhost:50050 day1 --config-json "$CONFIG" --channel-json "$CHANNEL" \
+  >"$OUT/lcm-day1-plain.jsonl" 2>"$OUT/lcm-day1-plain.err"; then
+  step orchestrator-plain true "LCM day-1 again over plaintext: $(jq -rs 'map(.primitive + " " + .status + " (" + .transport + ")") | join(", ")' "$OUT/lcm-day1-plain.jsonl")"
+else
+  step orchestrator-plain false "plaintext day-1 failed: $(tail -c 400 "$OUT/lcm-day1-plain.jsonl" "$OUT/lcm-day1-plain.err" | tr '\n' ' ')"
+fi
+
 # --- 5. The VNFs start their supplicants (EAP-TLS, then MKA) -----------------------
 for v in vnf1 vnf2; do
   cat >"$OUT/wpa-$v.conf" <<EOF
