@@ -1,0 +1,65 @@
+/**
+ * Reproduction (found in the UML lab, interop-wpa.lab.test.ts before the netlink fix): when the
+ * SecY refuses to install the SAK (the kernel answered EINVAL to "add RX SA" / "add TX SA"),
+ * the agent still reports sakInstalled rx/tx and "secured", and its MKPDUs tell the key server
+ * it receives with the key, so the key server starts transmitting into a black hole.
+ *
+ * Cause: the KaY (src/mka/kay.ts) is pure and assumes every SecY action succeeds; KayDriver
+ * (src/agent/engine.ts) only logs a failed action and emits 'secyError', with no way to tell
+ * the KaY. Expected: a participant whose RX SA could not be installed must not claim it
+ * receives with the key (SAK Use latest.rx), and must not report secured.
+ *
+ * This test FAILS until the KaY/driver handle SecY failures (not fixed here: src/mka is
+ * being changed by another engineer).
+ */
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/control/log.js';
+import { KayDriver } from '../../src/agent/engine.js';
+import { MemoryHub } from '../../src/agent/framelink.js';
+import { RecordingSecy } from '../../src/agent/secy-sim.js';
+import { Kay } from '../../src/mka/kay.js';
+import type { SecyAction } from '../../src/mka/secy.js';
+
+/** A SecY whose kernel refuses SAs, like Linux does for a key of the wrong length (EINVAL). */
+class RefusingSecy extends RecordingSecy {
+  override async apply(a: SecyAction): Promise<void> {
+    if (a.kind === 'installRxSa' || a.kind === 'installTxSa') throw new Error(`${a.kind}: EINVAL`);
+    if ((a.kind === 'enableRxSa' || a.kind === 'enableTxSa') && a.enable) throw new Error(`${a.kind}: ENODEV`);
+    return super.apply(a);
+  }
+}
+
+const CAK = Uint8Array.from(Buffer.from('00112233445566778899aabbccddeeff', 'hex'));
+const CKN = Uint8Array.from(Buffer.from('6162636465666768', 'hex'));
+const quiet = createLogger({}, { level: 'error', write: () => {} });
+
+describe('SecY failures reach the KaY (reproduction)', () => {
+  it('a participant whose SecY refused the SAK does not report secured, and the key server does not start transmitting', async () => {
+    const hub = new MemoryHub();
+    const mk = (mac: number, priority: number, secy: RecordingSecy) => {
+      const kay = new Kay({ sci: { mac: Uint8Array.of(2, 0, 0, 0, 0, mac), port: 1 }, primary: { cak: CAK, ckn: CKN }, priority, helloTimeMs: 200 });
+      const driver = new KayDriver(kay, secy, hub.link('lan'), quiet);
+      const events: string[] = [];
+      driver.on('event', (e: { kind: string; role?: string }) => events.push(e.role ? `${e.kind}:${e.role}` : e.kind));
+      return { kay, driver, secy, events };
+    };
+    const ks = mk(0x0a, 16, new RecordingSecy());
+    const bad = mk(0x0b, 32, new RefusingSecy());
+    ks.driver.start();
+    bad.driver.start();
+    await new Promise((r) => setTimeout(r, 1500));
+    const badEvents = [...bad.events];
+    const ksSecured = ks.kay.status().secured;
+    const badSecured = bad.kay.status().secured;
+    const ksTx = [...ks.secy.txSas.values()].some((s) => s.enabled);
+    await ks.driver.stop(false);
+    await bad.driver.stop(false);
+
+    // The failure is visible to the driver...
+    expect(badEvents).toContain('secyError');
+    // ...but must also be visible to the KaY:
+    expect(badEvents, 'no sakInstalled for an SA the kernel refused').not.toContain('sakInstalled:rx');
+    expect(badSecured, 'the refusing side must not report secured').toBe(false);
+    expect(ksSecured && ksTx, 'the key server must not transmit with a key its peer cannot receive').toBe(false);
+  });
+});
