@@ -59,7 +59,7 @@ describe('EapMkaPort (in memory)', () => {
     for (const p of ports) await p.stop();
   });
 
-  function pair(opts: { client?: CertKey; reAuthPeriodMs?: number; maxVersion?: 'TLSv1.2' | 'TLSv1.3' } = {}) {
+  function pair(opts: { client?: CertKey; reAuthPeriodMs?: number; maxVersion?: 'TLSv1.2' | 'TLSv1.3'; check?: () => string | undefined } = {}) {
     const hub = new MemoryHub();
     const secyA = new DumpSecy();
     const secyB = new DumpSecy();
@@ -72,7 +72,7 @@ describe('EapMkaPort (in memory)', () => {
       secy: secyA,
       role: 'authenticator',
       authenticator: {
-        backend: new EapTlsServer({ ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key, maxVersion: opts.maxVersion ?? 'TLSv1.3', identityPolicy: { subjectCn: ['*.vnf.example'] } }),
+        backend: new EapTlsServer({ ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key, maxVersion: opts.maxVersion ?? 'TLSv1.3', identityPolicy: { subjectCn: ['*.vnf.example'], ...(opts.check ? { check: opts.check } : {}) } }),
         pae: { reAuthPeriodMs: opts.reAuthPeriodMs ?? 0, quietPeriodMs: 500, txPeriodMs: 1000 },
       },
       mka: { helloTimeMs: 500, priority: 16 },
@@ -150,6 +150,26 @@ describe('EapMkaPort (in memory)', () => {
     expect(secyA.txSas.size).toBeGreaterThan(0);
     for (const s of secyA.txSas.values()) expect(s.ki.slice(0, 24)).toBe(sa.kay!.mi);
   }, 40_000);
+
+  it('a failed re-authentication stops MKA on both ends and removes every SA', async () => {
+    let revoked = false;
+    const { a, b, secyA, secyB, la } = pair({ reAuthPeriodMs: 2000, check: () => (revoked ? 'certificate revoked by the test' : undefined) });
+    await a.start();
+    await b.start();
+    await until('secured', () => !!a.status().kay?.secured && !!b.status().kay?.secured);
+    expect(secyA.saCount()).toBeGreaterThan(0);
+    revoked = true;
+    await until('re-authentication failed', () => !a.status().authorized && !b.status().authorized, 20_000);
+    await a.idle();
+    await b.idle();
+    expect(a.status().lastReason).toMatch(/certificate revoked by the test/);
+    expect(a.status().kay).toBeNull();
+    expect(b.status().kay).toBeNull();
+    expect(secyA.saCount() + secyB.saCount()).toBe(0);
+    expect(secyA.rxScs.size + secyB.rxScs.size).toBe(0);
+    expect(secyA.controlledPortEnabled || secyB.controlledPortEnabled).toBe(false);
+    expect(la.lines.some((l) => /port unauthorized: stopping MKA and removing SAs/.test(l) && /revoked/.test(l))).toBe(true);
+  }, 30_000);
 
   it('a rejected supplicant (expired certificate) leaves the port unauthorized with no SA and the reason', async () => {
     const { a, b, secyA, secyB, la } = pair({ client: pki.expired });

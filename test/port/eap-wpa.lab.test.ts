@@ -11,13 +11,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runLab, readOutJson, type LabResult, type ScenarioResult } from '../lab/uml.js';
 import type { TestPki } from '../eap/helpers/pki.js';
 import {
-  activeRxSas, activeTxSas, agentConfig, agentLog, agentStatus, embeddedAuthenticator, expectPing, labDir, labPki, macsec, readOut,
+  activeRxSas, activeTxSas, agentConfig, allSas, agentLog, agentStatus, embeddedAuthenticator, expectPing, labDir, labPki, macsec, readOut,
   radiusAuthenticator, radiusConfig, scenario, scenarioOk, type WpaFacts,
 } from './lab-eap.js';
 
 const WPA_PAIR = 'source "$REPO/test/port/scenarios/wpa-pair.sh"';
 
 interface PairResult {
+  reauthFail: boolean | null;
   reauth: boolean;
   secured: boolean;
   securedAfterMs: number;
@@ -39,7 +40,7 @@ describe('wpa_supplicant 2.10 <-> agent (eap-authenticator) in UML', () => {
     lab = await runLab({
       scenarios: [
         scenario('wpa-radius', WPA_PAIR, 150_000, env(agentConfig(dir, 'radius', radiusAuthenticator(radiusPort, secret)), 0, { RADIUS_DIR: radiusConfig(dir, pki, secret, radiusPort, '1.2') })),
-        scenario('wpa-embedded-tls12', WPA_PAIR, 120_000, env(agentConfig(dir, 'tls12', embeddedAuthenticator(pki, { tlsMaxVersion: '1.2' })), 0)),
+        scenario('wpa-embedded-tls12', WPA_PAIR, 150_000, env(agentConfig(dir, 'tls12', embeddedAuthenticator(pki, { tlsMaxVersion: '1.2', reauthPeriodSeconds: 12, retransTimeoutMs: 1000, maxRetrans: 2 })), 0, { REAUTH_FAIL: '1' })),
         scenario('wpa-embedded-tls13', WPA_PAIR, 180_000, env(agentConfig(dir, 'tls13', embeddedAuthenticator(pki, { tlsMinVersion: '1.3', reauthPeriodSeconds: 15 })), 1, { REAUTH: '1' })),
       ],
     });
@@ -84,6 +85,22 @@ describe('wpa_supplicant 2.10 <-> agent (eap-authenticator) in UML', () => {
       console.log(`${name}: secured ${r.securedAfterMs} ms after wpa_supplicant started`);
     });
   }
+
+  it('wpa-embedded-tls12: wpa_supplicant killed, the re-authentication fails: port unauthorized, MKA stopped, no SA', () => {
+    const s = scenarioOk(lab, 'wpa-embedded-tls12', ['agent.log']);
+    const r = readOutJson<PairResult>(s, 'result.json');
+    expect(r.reauthFail, readTail(s, 'agent.log')).toBe(true);
+    const st = readOutJson<{ ports: ReturnType<typeof agentStatus>[] }>(s, 'agent.reauthfail.json').ports[0]!;
+    expect(st.authorized).toBe(false);
+    expect(st.kay).toBeNull();
+    expect(st.lastReason).toBe('supplicant stopped responding');
+    const sa = macsec(s, 'sa-auth-reauthfail.json');
+    expect(sa.map((l) => l.ifname)).toEqual(['ms0']);
+    expect(allSas(sa)).toBe(0);
+    const log = agentLog(s, 'agent');
+    expect(log.some((l) => l.msg === 'port unauthorized: stopping MKA and removing SAs' && l.reason === 'supplicant stopped responding')).toBe(true);
+    expect(log.some((l) => l.msg === 'mka stopped, SAs removed' && l.reason === 'supplicant stopped responding')).toBe(true);
+  });
 
   it('wpa-embedded-tls13: re-authentication restarts MKA with the new CAK/CKN; wpa_supplicant follows; secured again, ping passes', () => {
     const s = scenarioOk(lab, 'wpa-embedded-tls13', ['agent.log', 'wpa.log']);

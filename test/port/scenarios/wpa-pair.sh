@@ -1,7 +1,8 @@
 # Scenario: wpa_supplicant 2.10 (macsec_linux, EAP-TLS) in netns supp <-> our agent in mode
 # eap-authenticator in netns auth (test/port/eap-wpa.lab.test.ts).
 # Env: PKI (test PKI dir), CFG (agent config), TLS13 (0|1), RADIUS_DIR (optional FreeRADIUS config),
-#      REAUTH (0|1: wait for a re-authentication, MKA restarted and secured, ping loss measured).
+#      REAUTH (0|1: wait for a re-authentication, MKA restarted and secured, ping loss measured),
+#      REAUTH_FAIL (0|1: kill wpa_supplicant, the next re-authentication fails: no SA remains).
 # Out: agent.{log,status.json}, agent.secured.json, wpa.log (scrubbed), wpa.facts.json,
 #      sa-auth.json, sa-supp.json, ping.json, result.json.
 eap_pair_netns
@@ -36,11 +37,21 @@ if [[ "${REAUTH:-0}" == 1 ]]; then
   eap_sa_json auth sa-auth-reauth.json
   eap_sa_json supp sa-supp-reauth.json
 fi
+reauth_fail=null
+if [[ "${REAUTH_FAIL:-0}" == 1 ]]; then
+  # wpa_supplicant dies without a logoff: the next re-authentication gets no answer, the port
+  # becomes unauthorized and MKA stops with every SA removed.
+  lab_stop wpa KILL
+  reauth_fail=false
+  lab_wait_for 60 eap_status agent '.ports[0].authorized == false and .ports[0].kay == null' && reauth_fail=true
+  cp "$OUT/agent.status.json" "$OUT/agent.reauthfail.json"
+  eap_sa_json auth sa-auth-reauthfail.json
+fi
 lab_stop wpa
 lab_stop agent
 [[ -n "${RADIUS_DIR:-}" ]] && { lab_stop freeradius; eap_scrub freeradius; }
 eap_wpa_facts wpa
 # The agent deleted its macsec link on exit.
 left=$(ip -n auth -j link show type macsec | jq length)
-lab_json result.json --argjson reauth $reauth --argjson secured $secured --argjson ms $t_secured --argjson rxs $rx_supp --argjson rxa $rx_auth --argjson left "$left" \
-  '{reauth: $reauth, secured: $secured, securedAfterMs: $ms, rxSupp: $rxs, rxAuth: $rxa, macsecLinksAfterStop: $left}'
+lab_json result.json --argjson reauthFail $reauth_fail --argjson reauth $reauth --argjson secured $secured --argjson ms $t_secured --argjson rxs $rx_supp --argjson rxa $rx_auth --argjson left "$left" \
+  '{reauthFail: $reauthFail, reauth: $reauth, secured: $secured, securedAfterMs: $ms, rxSupp: $rxs, rxAuth: $rxa, macsecLinksAfterStop: $left}'
