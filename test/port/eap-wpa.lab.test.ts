@@ -10,8 +10,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runLab, readOutJson, type LabResult, type ScenarioResult } from '../lab/uml.js';
 import type { TestPki } from '../eap/helpers/pki.js';
+import type { EapAgentPortStatus } from '../../src/port/agent-port.js';
 import {
-  activeRxSas, activeTxSas, agentConfig, allSas, agentLog, agentStatus, embeddedAuthenticator, expectPing, labDir, labPki, macsec, readOut,
+  activeRxSas, activeTxSas, agentConfig, allSas, agentLog, embeddedAuthenticator, expectPing, labDir, labPki, macsec, readOut,
   radiusAuthenticator, radiusConfig, scenario, scenarioOk, type WpaFacts,
 } from './lab-eap.js';
 
@@ -57,7 +58,7 @@ describe('wpa_supplicant 2.10 <-> agent (eap-authenticator) in UML', () => {
       expect(facts.eapSuccess, why()).toBe(true);
       expect(facts.tls).toBe(tls);
       expect(facts.cakDerived).toBe(true);
-      const st = readOutJson<{ ports: ReturnType<typeof agentStatus>[] }>(s, 'agent.secured.json').ports[0]!;
+      const st = readOutJson<{ ports: EapAgentPortStatus[] }>(s, 'agent.secured.json').ports[0]!;
       expect(st.mode).toBe('eap-authenticator');
       expect(st.authorized).toBe(true);
       expect(st.peer).toBe('02:00:00:00:00:0b');
@@ -90,7 +91,7 @@ describe('wpa_supplicant 2.10 <-> agent (eap-authenticator) in UML', () => {
     const s = scenarioOk(lab, 'wpa-embedded-tls12', ['agent.log']);
     const r = readOutJson<PairResult>(s, 'result.json');
     expect(r.reauthFail, readTail(s, 'agent.log')).toBe(true);
-    const st = readOutJson<{ ports: ReturnType<typeof agentStatus>[] }>(s, 'agent.reauthfail.json').ports[0]!;
+    const st = readOutJson<{ ports: EapAgentPortStatus[] }>(s, 'agent.reauthfail.json').ports[0]!;
     expect(st.authorized).toBe(false);
     expect(st.kay).toBeNull();
     expect(st.lastReason).toBe('supplicant stopped responding');
@@ -106,8 +107,8 @@ describe('wpa_supplicant 2.10 <-> agent (eap-authenticator) in UML', () => {
     const s = scenarioOk(lab, 'wpa-embedded-tls13', ['agent.log', 'wpa.log']);
     const r = readOutJson<PairResult>(s, 'result.json');
     expect(r.reauth, readTail(s, 'agent.log')).toBe(true);
-    const first = readOutJson<{ ports: ReturnType<typeof agentStatus>[] }>(s, 'agent.secured.json').ports[0]!;
-    const st = readOutJson<{ ports: ReturnType<typeof agentStatus>[] }>(s, 'agent.reauth.json').ports[0]!;
+    const first = readOutJson<{ ports: EapAgentPortStatus[] }>(s, 'agent.secured.json').ports[0]!;
+    const st = readOutJson<{ ports: EapAgentPortStatus[] }>(s, 'agent.reauth.json').ports[0]!;
     expect(st.reauthentications).toBeGreaterThanOrEqual(1);
     expect(st.kayStarts).toBeGreaterThanOrEqual(2);
     expect(st.ckn).not.toBe(first.ckn);
