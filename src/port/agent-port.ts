@@ -103,7 +103,7 @@ export async function startEapAgentPort(p: EapPortConfig, parentLog: Logger, onC
     throw e;
   }
   const eapLog: EapLogger = (level, msg, fields) => log[level](`eap: ${msg}`, fields);
-  let port: EapMkaPort;
+  let port: EapMkaPort | undefined;
   try {
     if (p.mode === 'eap-authenticator') {
       const e = p.eap;
@@ -162,20 +162,22 @@ export async function startEapAgentPort(p: EapPortConfig, parentLog: Logger, onC
     port.on('change', onChange);
     await port.start();
   } catch (err) {
-    link.close();
+    if (port) await port.stop().catch(() => undefined); // closes the link and the backend
+    else link.close();
     await secy.close();
     throw err;
   }
+  const started = port;
   log.info('port started', { interface: p.interface, macsec: p.macsecName, cipherSuite: p.cipherSuite, priority: p.priority, policy: p.policy });
   return {
     cfg: p,
-    port,
     secy,
-    status: () => ({ ...port.status(), mode: p.mode, interface: p.interface, macsec: p.macsecName, counters: port.counters() }),
-    forceRekey: () => port.forceRekey(),
+    port: started,
+    status: () => ({ ...started.status(), mode: p.mode, interface: p.interface, macsec: p.macsecName, counters: started.counters() }),
+    forceRekey: () => started.forceRekey(),
     stop: async () => {
-      if (p.mode === 'eap-supplicant') port.logoff();
-      await port.stop();
+      if (p.mode === 'eap-supplicant') started.logoff();
+      await started.stop();
       await secy.close();
     },
   };
