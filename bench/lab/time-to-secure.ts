@@ -19,7 +19,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runLab, type LabScenario } from '../../test/lab/uml.js';
+import { type LabScenario, runLab } from '../../test/lab/uml.js';
 
 const { values } = parseArgs({ options: { reps: { type: 'string', default: '5' }, 'hello-ms': { type: 'string', default: '2000' } } });
 const REPS = Number(values.reps);
@@ -122,7 +122,12 @@ async function main(): Promise<void> {
   const scenarios: LabScenario[] = [];
   for (let r = 1; r <= REPS; r++) {
     for (const [a, b] of PAIRS) {
-      scenarios.push({ name: `${a}-${b}-${r}`, script: SCRIPT, timeoutMs: 60_000, env: { A_KIND: a, B_KIND: b, HELLO_MS: String(HELLO_MS), AGENT_LOG_LEVEL: 'info' } });
+      scenarios.push({
+        name: `${a}-${b}-${r}`,
+        script: SCRIPT,
+        timeoutMs: 60_000,
+        env: { A_KIND: a, B_KIND: b, HELLO_MS: String(HELLO_MS), AGENT_LOG_LEVEL: 'info' },
+      });
     }
   }
   console.log(`time-to-secure: ${PAIRS.length} pairs x ${REPS} repetitions in one UML run (our helloTimeMs ${HELLO_MS})`);
@@ -159,7 +164,7 @@ async function main(): Promise<void> {
   const base = rows.find((r) => r.pair === 'wpa<->wpa')!;
   const baseStart = base.fromStart.length ? median(base.fromStart) : NaN;
   const baseReady = base.fromReady.length ? median(base.fromReady) : NaN;
-  console.log('\nmedians (both RX SAs installed, from the participants\' logs; poll = ip macsec show polling, for cross-check)');
+  console.log("\nmedians (both RX SAs installed, from the participants' logs; poll = ip macsec show polling, for cross-check)");
   console.log('pair             n  from start   from ready   poll from start   ratio vs wpa<->wpa: start / ready');
   for (const r of rows) {
     if (!r.fromStart.length) {

@@ -6,7 +6,7 @@
  * the frames were encrypted (or only integrity-protected).
  */
 import { describe, expect, it } from 'vitest';
-import { readOutJson, runLab, type LabResult } from '../lab/uml.js';
+import { type LabResult, readOutJson, runLab } from '../lab/uml.js';
 import { activeRxSas, agentScenario, currentKey, expectPingsClean, ours, readPair, rxSciWithActiveSa, scenarioOk, secs } from './lab-agent.js';
 
 const CAK128 = '00112233445566778899aabbccddeeff';
@@ -48,7 +48,9 @@ describe('our PSK agent <-> our PSK agent, every cipher suite (UML lab)', () => 
     it(`${c.name}: secured, RX SAs, pings both ways, cipher ${c.cipher}, encrypt ${c.encrypt ? 'on' : 'off'}`, () => {
       const s = scenarioOk(lab, 'ours-' + c.name, ['a.log', 'b.log']);
       const r = readPair(s);
-      console.log(`${c.name}: both RX SAs ${secs(r.timing.rxSas && r.timing.rxSas - r.timing.start)} after start (agents ready after ${secs(r.timing.ready && r.timing.ready - r.timing.start)})\n${r.state.a!.text}\n${r.state.a!.link}`);
+      console.log(
+        `${c.name}: both RX SAs ${secs(r.timing.rxSas && r.timing.rxSas - r.timing.start)} after start (agents ready after ${secs(r.timing.ready && r.timing.ready - r.timing.start)})\n${r.state.a!.text}\n${r.state.a!.link}`,
+      );
       expect(r.timing.rxSas, 'both RX SAs installed').not.toBeNull();
       const sides = [
         { ns: r.state.a!, st: ours(r.participants.a), peer: '02000000000b0001', ks: true },

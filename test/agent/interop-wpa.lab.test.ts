@@ -8,21 +8,21 @@
  * interfaces in both directions with zero loss, our macsec link deleted on SIGTERM.
  */
 import { describe, expect, it } from 'vitest';
-import { readOutJson, runLab, type LabResult } from '../lab/uml.js';
+import { type LabResult, readOutJson, runLab } from '../lab/uml.js';
 import {
   activeRxSas,
   agentScenario,
   currentKey,
   expectPingsClean,
-  ours,
-  readPair,
-  rxSciWithActiveSa,
-  readOut,
-  scenarioOk,
-  secs,
   type NsState,
+  ours,
   type PingResult,
   type PskPortStatus,
+  readOut,
+  readPair,
+  rxSciWithActiveSa,
+  scenarioOk,
+  secs,
 } from './lab-agent.js';
 
 const CAK256 = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
@@ -125,7 +125,14 @@ describe('our PSK agent with wpa_supplicant 2.10 (UML lab)', () => {
         pair('ours-ks-128', { A_KIND: 'ours', A_OPTS: 'priority=16 cipherSuite=GCM-AES-128', B_KIND: 'wpa', B_PRIO: '32' }),
         pair('wpa-ks-128', { A_KIND: 'ours', A_OPTS: 'priority=64 cipherSuite=GCM-AES-128', B_KIND: 'wpa', B_PRIO: '32' }),
         pair('ours-ks-cak256', { A_KIND: 'ours', A_OPTS: 'priority=16 cipherSuite=GCM-AES-128', B_KIND: 'wpa', B_PRIO: '32', LAB_CAK: CAK256 }),
-        pair('ours-ks-256', { A_KIND: 'ours', A_OPTS: 'priority=16 cipherSuite=GCM-AES-256', B_KIND: 'wpa', B_PRIO: '32', LAB_CAK: CAK256, PAIR_TIMEOUT: '10' }),
+        pair('ours-ks-256', {
+          A_KIND: 'ours',
+          A_OPTS: 'priority=16 cipherSuite=GCM-AES-256',
+          B_KIND: 'wpa',
+          B_PRIO: '32',
+          LAB_CAK: CAK256,
+          PAIR_TIMEOUT: '10',
+        }),
         pair('wpa-ks-cak256', { A_KIND: 'ours', A_OPTS: 'priority=64 cipherSuite=GCM-AES-256', B_KIND: 'wpa', B_PRIO: '32', LAB_CAK: CAK256 }),
         agentScenario('bridge-3', BRIDGE, 90_000),
       ],
@@ -152,7 +159,13 @@ describe('our PSK agent with wpa_supplicant 2.10 (UML lab)', () => {
     const log = readOut(s, 'b.log');
     const a = r.state.a!;
     const b = r.state.b!;
-    console.log(`ours-ks-256: a (ours):\n${a.text}\nb (wpa_supplicant):\n${b.text}\nwpa_supplicant:\n${log.split('\n').filter((l) => /Unwrap|cipher_suite|failed|CP entering state (SECURED|TRANSMIT)/.test(l)).slice(0, 12).join('\n')}`);
+    console.log(
+      `ours-ks-256: a (ours):\n${a.text}\nb (wpa_supplicant):\n${b.text}\nwpa_supplicant:\n${log
+        .split('\n')
+        .filter((l) => /Unwrap|cipher_suite|failed|CP entering state (SECURED|TRANSMIT)/.test(l))
+        .slice(0, 12)
+        .join('\n')}`,
+    );
     // MKA level: wpa_supplicant takes the 32-octet SAK and the GCM-AES-256 suite...
     expect(log).toMatch(/AES Key Unwrap of SAK.*len=32/);
     expect(log).toMatch(/macsec_drv_set_current_cipher_suite -> 0080c20001000002/);
@@ -185,13 +198,22 @@ describe('our PSK agent with wpa_supplicant 2.10 (UML lab)', () => {
       o2: PskPortStatus;
       wSecured: string;
     }>(s, 'result.json');
-    console.log(`bridge-3: all RX SAs ${secs(r.timing.rxSas && r.timing.rxSas - r.timing.start)} after start\n` + Object.entries(r.state).map(([k, v]) => `${k}:\n${v.text}`).join('\n'));
+    console.log(
+      `bridge-3: all RX SAs ${secs(r.timing.rxSas && r.timing.rxSas - r.timing.start)} after start\n` +
+        Object.entries(r.state)
+          .map(([k, v]) => `${k}:\n${v.text}`)
+          .join('\n'),
+    );
     expect(r.timing.rxSas, 'every member got 2 RX SAs').not.toBeNull();
     const sci = { o1: '0200000000010001', o2: '0200000000020001', w: '0200000000030001' };
     for (const [ns, own] of Object.entries(sci)) {
       const st = r.state[ns]!;
       expect(activeRxSas(st), `${ns} active RX SAs`).toBe(2);
-      expect(rxSciWithActiveSa(st).sort(), `${ns} RX SCs`).toEqual(Object.values(sci).filter((x) => x !== own).sort());
+      expect(rxSciWithActiveSa(st).sort(), `${ns} RX SCs`).toEqual(
+        Object.values(sci)
+          .filter((x) => x !== own)
+          .sort(),
+      );
     }
     expect(r.pings).toHaveLength(6);
     expectPingsClean(r.pings, 5);

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { KayCounters, KayStatus } from '../../src/mka/kay-types.js';
-import { readOutJson, type LabResult, type LabScenario, type ScenarioResult } from '../lab/uml.js';
+import { type LabResult, type LabScenario, readOutJson, type ScenarioResult } from '../lab/uml.js';
 
 /** Prefix of every agent scenario: strict-ish bash plus the agent helpers. */
 export const AGENT_PRELUDE = 'source "$REPO/test/lab/scenarios/agent-lib.sh"\n';
@@ -50,9 +50,7 @@ export interface PskPortStatus {
   events: Record<string, number>;
 }
 
-export type Participant =
-  | { kind: 'ours'; status: PskPortStatus | null }
-  | { kind: 'wpa'; securedLine: string; cipherLines: string; errorLines: string };
+export type Participant = { kind: 'ours'; status: PskPortStatus | null } | { kind: 'wpa'; securedLine: string; cipherLines: string; errorLines: string };
 
 export interface PairResult {
   timing: { start: number; ready: number | null; rxSas: number | null; firstPing: number | null };
@@ -88,7 +86,10 @@ export function readPair(s: ScenarioResult, file = 'result.json'): PairResult {
 
 /** Active RX SAs (count) on a namespace's macsec0. */
 export function activeRxSas(ns: NsState): number {
-  return ns.json.flatMap((l) => l.rx_sc ?? []).flatMap((sc) => sc.sa_list ?? []).filter((sa) => sa.active).length;
+  return ns.json
+    .flatMap((l) => l.rx_sc ?? [])
+    .flatMap((sc) => sc.sa_list ?? [])
+    .filter((sa) => sa.active).length;
 }
 
 /** `ip -j macsec show` prints SCIs as hex numbers ("0x2000000000a0001"): back to 16 hex digits. */
@@ -96,7 +97,10 @@ export const normSci = (sci: string): string => sci.replace(/^0x/i, '').toLowerC
 
 /** SCIs (16 hex digits) of the RX SCs holding an active RX SA. */
 export function rxSciWithActiveSa(ns: NsState): string[] {
-  return ns.json.flatMap((l) => l.rx_sc ?? []).filter((sc) => (sc.sa_list ?? []).some((sa) => sa.active)).map((sc) => normSci(sc.sci));
+  return ns.json
+    .flatMap((l) => l.rx_sc ?? [])
+    .filter((sc) => (sc.sa_list ?? []).some((sa) => sa.active))
+    .map((sc) => normSci(sc.sci));
 }
 
 /** Asserts each ping passed with no loss. */

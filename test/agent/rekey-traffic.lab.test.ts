@@ -12,8 +12,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readOutJson, runLab, type LabResult } from '../lab/uml.js';
-import { agentScenario, normSci, scenarioOk, secs, type MacsecShow, type PskPortStatus } from './lab-agent.js';
+import { type LabResult, readOutJson, runLab } from '../lab/uml.js';
+import { agentScenario, type MacsecShow, normSci, type PskPortStatus, scenarioOk, secs } from './lab-agent.js';
 
 const RATE = 1000;
 const SECONDS = 14;

@@ -15,8 +15,8 @@
  * during and after the injection.
  */
 import { describe, expect, it } from 'vitest';
-import { readOutJson, runLab, type LabResult } from '../lab/uml.js';
-import { agentScenario, currentKey, expectPingsClean, scenarioOk, secs, type PingResult, type PskPortStatus } from './lab-agent.js';
+import { type LabResult, readOutJson, runLab } from '../lab/uml.js';
+import { agentScenario, currentKey, expectPingsClean, type PingResult, type PskPortStatus, scenarioOk, secs } from './lab-agent.js';
 
 // SURVIVOR = the agent we watch (a or b), LOST = the peer we kill and restart.
 const PEER_LOSS = String.raw`
@@ -159,7 +159,14 @@ describe('resilience (UML lab)', () => {
     lab = await runLab({
       scenarios: [
         agentScenario('loss-wpa', PEER_LOSS, 120_000, { A_KIND: 'ours', A_OPTS: 'priority=16', B_KIND: 'wpa', B_PRIO: '32', SURVIVOR: 'a', LOST: 'b' }),
-        agentScenario('loss-ours-ks', PEER_LOSS, 120_000, { A_KIND: 'ours', A_OPTS: 'priority=16', B_KIND: 'ours', B_OPTS: 'priority=32', SURVIVOR: 'b', LOST: 'a' }),
+        agentScenario('loss-ours-ks', PEER_LOSS, 120_000, {
+          A_KIND: 'ours',
+          A_OPTS: 'priority=16',
+          B_KIND: 'ours',
+          B_OPTS: 'priority=32',
+          SURVIVOR: 'b',
+          LOST: 'a',
+        }),
         agentScenario('bad-input', BAD_INPUT, 90_000, { A_KIND: 'ours', A_OPTS: 'priority=16', B_KIND: 'ours', B_OPTS: 'priority=32', REPEAT: String(REPEAT) }),
       ],
     });

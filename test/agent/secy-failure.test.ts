@@ -13,10 +13,10 @@
  * being changed by another engineer).
  */
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/control/log.js';
 import { KayDriver } from '../../src/agent/engine.js';
 import { MemoryHub } from '../../src/agent/framelink.js';
 import { RecordingSecy } from '../../src/agent/secy-sim.js';
+import { createLogger } from '../../src/control/log.js';
 import { Kay } from '../../src/mka/kay.js';
 import type { SecyAction } from '../../src/mka/secy.js';
 
