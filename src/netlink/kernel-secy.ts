@@ -234,11 +234,22 @@ export class KernelSecy implements Secy {
     if (wasUp) await this.rtnl.setUp(this.link.index, true);
   }
 
-  async dump(): Promise<SecyDump> {
+  /**
+   * Dumps go through the same queue as apply(): one generic-netlink socket cannot carry a
+   * multipart dump and another request at once (EBUSY / unterminated multipart otherwise).
+   */
+  dump(): Promise<SecyDump> {
     this.assertOpen();
-    const [d] = await this.genl.dump(this.link.index);
-    if (!d) throw new MacsecNetlinkError(`dump SecY ${this.ifname}`, 19, 'ENODEV');
-    return d;
+    const run = this.queue.then(async () => {
+      const [d] = await this.genl.dump(this.link.index);
+      if (!d) throw new MacsecNetlinkError(`dump SecY ${this.ifname}`, 19, 'ENODEV');
+      return d;
+    });
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   async readPn(): Promise<SecyPnStatus> {

@@ -28,7 +28,7 @@ function cmacRef(key: Buffer, msg: Buffer): Buffer {
   const k2 = dbl(k1);
   const n = Math.max(1, Math.ceil(msg.length / 16));
   const complete = msg.length > 0 && msg.length % 16 === 0;
-  let x = Buffer.alloc(16);
+  let x: Buffer = Buffer.alloc(16);
   for (let i = 0; i < n; i++) {
     let blk = Buffer.alloc(16);
     msg.copy(blk, 0, i * 16, Math.min(msg.length, i * 16 + 16));

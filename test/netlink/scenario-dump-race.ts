@@ -1,10 +1,10 @@
 /**
- * Reproduction (run inside the UML lab, see secy-dump-race.run.ts): KernelSecy.readPn() (a GET_TXSC
+ * Regression scenario (run inside the UML lab by dump-race.lab.test.ts): KernelSecy.readPn() (a GET_TXSC
  * dump) issued while apply() adds/deletes SAs on the same generic-netlink socket. KernelSecy
  * queues apply() calls but not dumps. Prints one JSON line with the error counts.
- *   usage: node --import tsx test/port/repro/secy-dump-race.ts <parent-if> <rounds>
+ *   usage: node --import tsx test/netlink/scenario-dump-race.ts <parent-if> <rounds>
  */
-import { createMacsecPort } from '../../../src/netlink/kernel-secy.js';
+import { createMacsecPort } from '../../src/netlink/kernel-secy.js';
 
 const [parent = 'va', roundsArg = '200'] = process.argv.slice(2);
 const rounds = Number(roundsArg);
