@@ -12,7 +12,7 @@ import { activeRxSas, agentScenario, currentKey, expectPingsClean, ours, readPai
 const CAK128 = '00112233445566778899aabbccddeeff';
 const CAK256 = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
 
-const PAIR = String.raw`
+const PAIR = `
 pair_up || lab_log "pair did not come up (result.json tells what is missing)"
 pair_result result.json
 lab_json cleanup.json --argjson a "$(stop_and_check_cleanup a a)" --argjson b "$(stop_and_check_cleanup b b)" '{a: $a, b: $b}'

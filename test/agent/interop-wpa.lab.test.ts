@@ -29,7 +29,7 @@ const CAK256 = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
 const SCI_A = '02000000000a0001';
 const SCI_B = '02000000000b0001';
 
-const PAIR = String.raw`
+const PAIR = `
 pair_up || lab_log "pair did not come up (result.json tells what is missing)"
 sleep 1  # let a periodic MKPDU round pass: nothing may change after securing
 CLEAN_A=null CLEAN_B=null
