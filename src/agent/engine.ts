@@ -18,6 +18,8 @@ export interface KayLike {
   tick(now: number, pn?: SecyPnStatus): KayOutput;
   nextDeadline(): number;
   forceRekey(now: number): KayOutput;
+  /** The SecY refused an action; returns the KaY's corrected output. */
+  secyFailed(action: SecyAction, error: string, now: number): KayOutput;
   stop(now: number): KayOutput;
   status(): KayStatus;
   counters(): KayCounters;
@@ -120,14 +122,24 @@ export class KayDriver extends EventEmitter implements MkaRuntime {
   }
 
   private async apply(out: KayOutput): Promise<void> {
+    const failed: { action: SecyAction; error: string }[] = [];
     for (const a of out.actions) {
       try {
         await this.secy.apply(a);
       } catch (e) {
         this.secyErrors++;
+        failed.push({ action: a, error: (e as Error).message });
         this.log.error('secy action failed', { ...describe(a), error: (e as Error).message });
         this.emit('event', { kind: 'secyError', reason: `${a.kind}: ${(e as Error).message}` });
       }
+    }
+    if (failed.length > 0 && !this.stopped) {
+      // This step's MKPDUs and events describe SAs the SecY does not have: drop them and apply
+      // what the KaY does instead (it drops a refused key, and says so in its next MKPDU).
+      const now = this.clock();
+      for (const f of failed) await this.apply(this.kay.secyFailed(f.action, f.error, now));
+      this.schedule();
+      return;
     }
     if (!this.stopped || out.frames.length) {
       for (const f of out.frames) {

@@ -61,6 +61,8 @@ export type KayEvent =
   | { kind: 'unsecured'; reason: string }
   | { kind: 'rekey'; reason: 'period' | 'pn-exhaustion' | 'peer-change' | 'forced'; kn: number }
   | { kind: 'dropped'; reason: string }
+  /** The SecY refused to install a key (e.g. the kernel rejected the SA); the key was dropped. */
+  | { kind: 'keyRefused'; ki: string; action: string; reason: string }
   | { kind: 'principalChanged'; ckn: string };
 
 export type RekeyReason = Extract<KayEvent, { kind: 'rekey' }>['reason'];

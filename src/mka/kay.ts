@@ -29,7 +29,7 @@ import {
 import { decodeMkpdu } from './mkpdu.js';
 import { type Env, Participant, type PortState, type ResolvedConfig } from './participant.js';
 import { sciHex } from './peers.js';
-import type { SecyPnStatus } from './secy.js';
+import type { SecyAction, SecyPnStatus } from './secy.js';
 
 export type {
   CakConfig,
@@ -203,6 +203,18 @@ export class Kay {
       const why = this.principal.forceRekey(now);
       if (why) this.env.out.events.push({ kind: 'dropped', reason: `forceRekey ignored: ${why}` });
       this.updatePrincipal(now);
+    });
+  }
+
+  /**
+   * Tells the KaY that the SecY refused one of the actions it asked for (the driver calls this
+   * instead of sending the MKPDUs of that step, which would describe SAs that do not exist).
+   */
+  secyFailed(action: SecyAction, error: string, now: number): KayOutput {
+    return this.run(() => {
+      if (!this.running || !this.principal) return;
+      const ki = this.principal.secyFailed(action, error, now);
+      if (ki) this.env.out.events.push({ kind: 'keyRefused', ki, action: action.kind, reason: error });
     });
   }
 

@@ -35,6 +35,7 @@ import {
   isXpn,
   keyStatus,
   kiEqual,
+  kiHex,
   newKeyState,
   ssciOfListPosition,
 } from './sak.js';
@@ -129,6 +130,10 @@ export class Participant {
   private nextKn = 1;
   private nextAn = 0;
   private pendingRekey: RekeyReason | null = null;
+  /** Keys (KI hex) the SecY refused to install: never installed again. */
+  private readonly refusedKis = new Set<string>();
+  /** After a SecY refusal, a key server waits this long before generating another SAK. */
+  private generateNotBefore = -Infinity;
 
   // Transmission scheduling
   private lastSentAt = -Infinity;
@@ -563,6 +568,7 @@ export class Participant {
     }
     const ki: KeyIdentifier = { mi: from.mi, kn: set.kn };
     for (const k of [this.latest, this.old, this.pendingKey?.key]) if (k && kiEqual(k.ki, ki)) return; // already have it
+    if (this.refusedKis.has(kiHex(ki))) return; // the SecY refused it before
     const keyLen = CIPHER_SUITES[suite].keyLen;
     if (set.wrappedSak.length !== keyLen + 8) {
       this.out.events.push({ kind: 'dropped', reason: `Distributed SAK wrap of ${set.wrappedSak.length} octets does not fit ${suite}` });
@@ -839,7 +845,7 @@ export class Participant {
     for (let i = 0; i < 8; i++) {
       const before = this.stateSignature();
       this.stepRetire(now);
-      if (this.ks?.self) {
+      if (this.ks?.self && now >= this.generateNotBefore) {
         const duty = this.keyServerDuty(now);
         if (duty) {
           if (this.latest?.tx && this.old) {
@@ -1028,6 +1034,34 @@ export class Participant {
 
   // -------------------------------------------------------------------------------------------
   // Commands and status
+
+  /**
+   * The SecY refused an action of ours (e.g. the kernel rejected an SA). A key whose receive or
+   * transmit SA could not be installed is dropped and never installed again, so our MKPDUs stop
+   * claiming to receive with it and no key server switches to a key we cannot use; a key server
+   * waits one life time before trying a new SAK. Failures of deletes and port settings change
+   * nothing here. Returns the KI of the dropped key, if any.
+   */
+  secyFailed(a: SecyAction, error: string, now: number): string | null {
+    const keys = [this.latest, this.old, this.pendingKey?.key].filter((k): k is KeyState => !!k);
+    let key: KeyState | undefined;
+    if (a.kind === 'installRxSa' || a.kind === 'installTxSa') key = keys.find((k) => k.kiHex === a.ki);
+    else if ((a.kind === 'enableRxSa' || a.kind === 'enableTxSa') && a.enable) key = keys.find((k) => k.an === a.an);
+    if (!key || this.refusedKis.has(key.kiHex)) return null;
+    this.refusedKis.add(key.kiHex);
+    this.generateNotBefore = now + this.cfg.lifeTimeMs;
+    if (key === this.pendingKey?.key) this.pendingKey = null;
+    else {
+      this.deleteKeySas(key);
+      if (key === this.latest) this.latest = null;
+      if (key === this.old) this.old = null;
+    }
+    zeroize(key.sak);
+    if (!this.latest?.tx && !this.old?.tx) this.setUnsecured(`SecY refused key ${key.kiHex} (${a.kind}: ${error})`);
+    this.urgent(now);
+    this.maybeSend(now);
+    return key.kiHex;
+  }
 
   forceRekey(now: number): string | null {
     if (!this.principal) return 'not the principal participant';

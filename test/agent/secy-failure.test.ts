@@ -1,16 +1,11 @@
 /**
- * Reproduction (found in the UML lab, interop-wpa.lab.test.ts before the netlink fix): when the
- * SecY refuses to install the SAK (the kernel answered EINVAL to "add RX SA" / "add TX SA"),
- * the agent still reports sakInstalled rx/tx and "secured", and its MKPDUs tell the key server
- * it receives with the key, so the key server starts transmitting into a black hole.
+ * Found in the UML lab (interop-wpa.lab.test.ts): when the SecY refuses to install a SAK (the
+ * kernel answered EINVAL to "add RX SA" / "add TX SA"), the agent used to report sakInstalled
+ * and "secured", and its MKPDUs told the key server it received with the key, so the key
+ * server would transmit into a black hole.
  *
- * Cause: the KaY (src/mka/kay.ts) is pure and assumes every SecY action succeeds; KayDriver
- * (src/agent/engine.ts) only logs a failed action and emits 'secyError', with no way to tell
- * the KaY. Expected: a participant whose RX SA could not be installed must not claim it
- * receives with the key (SAK Use latest.rx), and must not report secured.
- *
- * This test FAILS until the KaY/driver handle SecY failures (not fixed here: src/mka is
- * being changed by another engineer).
+ * Now KayDriver hands each refused action to Kay.secyFailed() and drops the MKPDUs and events of
+ * that step; the KaY drops the key, never reinstalls it, and reports no receive SA for it.
  */
 import { describe, expect, it } from 'vitest';
 import { KayDriver } from '../../src/agent/engine.js';
@@ -33,7 +28,7 @@ const CAK = Uint8Array.from(Buffer.from('00112233445566778899aabbccddeeff', 'hex
 const CKN = Uint8Array.from(Buffer.from('6162636465666768', 'hex'));
 const quiet = createLogger({}, { level: 'error', write: () => {} });
 
-describe('SecY failures reach the KaY (reproduction)', () => {
+describe('SecY failures reach the KaY', () => {
   it('a participant whose SecY refused the SAK does not report secured, and the key server does not start transmitting', async () => {
     const hub = new MemoryHub();
     const mk = (mac: number, priority: number, secy: RecordingSecy) => {
