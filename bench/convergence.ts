@@ -43,5 +43,9 @@ export function runConvergenceBench(): void {
     lan.runUntilConverged(30_000);
     runs++;
   }
-  console.log(`${'simulated 2-party sessions secured'.padEnd(44)} ${Math.round((runs * 1000) / (performance.now() - t0)).toLocaleString('en').padStart(10)} sessions/s (one core, full KaY + crypto)`);
+  console.log(
+    `${'simulated 2-party sessions secured'.padEnd(44)} ${Math.round((runs * 1000) / (performance.now() - t0))
+      .toLocaleString('en')
+      .padStart(10)} sessions/s (one core, full KaY + crypto)`,
+  );
 }

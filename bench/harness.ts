@@ -22,6 +22,13 @@ export function bench(name: string, fn: () => void, ms = 1500): BenchResult {
 }
 
 export function printResult(r: BenchResult, target?: number): void {
-  const verdict = target === undefined ? '' : r.opsPerSec >= target ? `  (target ≥ ${target.toLocaleString('en')}/s: met)` : `  (target ≥ ${target.toLocaleString('en')}/s: NOT met)`;
-  console.log(`${r.name.padEnd(44)} ${Math.round(r.opsPerSec).toLocaleString('en').padStart(10)} ops/s  ${(r.nsPerOp / 1000).toFixed(2).padStart(8)} µs/op${verdict}`);
+  const verdict =
+    target === undefined
+      ? ''
+      : r.opsPerSec >= target
+        ? `  (target ≥ ${target.toLocaleString('en')}/s: met)`
+        : `  (target ≥ ${target.toLocaleString('en')}/s: NOT met)`;
+  console.log(
+    `${r.name.padEnd(44)} ${Math.round(r.opsPerSec).toLocaleString('en').padStart(10)} ops/s  ${(r.nsPerOp / 1000).toFixed(2).padStart(8)} µs/op${verdict}`,
+  );
 }

@@ -16,24 +16,50 @@ export function runMkpduBench(): void {
     src: fromHex('020000000001'),
     eapolVersion: 3,
     basic: {
-      type: 'basic', version: 2, priority: 16, keyServer: true, macsecDesired: true, macsecCapability: 3,
-      sci: { mac: fromHex('020000000001'), port: 1 }, actor: { mi: fromHex('0102030405060708090a0b0c'), mn: 1 },
-      algorithmAgility: 0x0080c201, ckn,
+      type: 'basic',
+      version: 2,
+      priority: 16,
+      keyServer: true,
+      macsecDesired: true,
+      macsecCapability: 3,
+      sci: { mac: fromHex('020000000001'), port: 1 },
+      actor: { mi: fromHex('0102030405060708090a0b0c'), mn: 1 },
+      algorithmAgility: 0x0080c201,
+      ckn,
     },
     sets: [
       { type: 'livePeers', keyServerSsci: 0, peers: [{ mi: fromHex('aabbccddeeff001122334455'), mn: 9 }] },
       {
-        type: 'sakUse', plainTx: false, plainRx: false, delayProtect: false, reservedBit: false, hasKeys: true,
+        type: 'sakUse',
+        plainTx: false,
+        plainRx: false,
+        delayProtect: false,
+        reservedBit: false,
+        hasKeys: true,
         latest: { an: 0, tx: true, rx: true, ki: { mi: fromHex('0102030405060708090a0b0c'), kn: 1 }, lowestPn: 1 },
         old: { an: 0, tx: false, rx: false, ki: { mi: new Uint8Array(12), kn: 0 }, lowestPn: 0 },
       },
-      { type: 'distributedSak', an: 0, confidentialityOffset: 1, plain: false, kn: 1, cipherSuite: null, wrappedSak: wrapKey(deriveKek(cak, ckn), new Uint8Array(16)) },
+      {
+        type: 'distributedSak',
+        an: 0,
+        confidentialityOffset: 1,
+        plain: false,
+        kn: 1,
+        cipherSuite: null,
+        wrappedSak: wrapKey(deriveKek(cak, ckn), new Uint8Array(16)),
+      },
     ],
     icvIndicator: false,
   };
   const frame = encodeMkpdu(pdu, ick);
   console.log(`MKPDU of ${frame.length} octets (Basic, Live Peers, SAK Use, Distributed SAK)`);
-  printResult(bench('MKPDU encode + ICV', () => { pdu.basic.actor.mn++; encodeMkpdu(pdu, ick); }), 50_000);
+  printResult(
+    bench('MKPDU encode + ICV', () => {
+      pdu.basic.actor.mn++;
+      encodeMkpdu(pdu, ick);
+    }),
+    50_000,
+  );
   printResult(
     bench('MKPDU decode + ICV verify', () => {
       const r = decodeMkpdu(frame);

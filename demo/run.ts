@@ -89,7 +89,14 @@ async function main(): Promise<number> {
     console.log(`summary: channel secured ${secured ? `${secured.t.toFixed(1)} s` : ''} after start; ${ping?.detail ?? ''}`);
     console.log(`all ${res.timeline.length} steps passed in ${(s.durationMs / 1000).toFixed(1)} s (UML boot ${((res.lab.bootMs ?? 0) / 1000).toFixed(1)} s)`);
   } else {
-    console.log(`summary: FAILED (${res.timeline.filter((x) => !x.ok).map((x) => x.step).join(', ') || `scenario exit ${s.exitCode}${s.timedOut ? ', timed out' : ''}`})`);
+    console.log(
+      `summary: FAILED (${
+        res.timeline
+          .filter((x) => !x.ok)
+          .map((x) => x.step)
+          .join(', ') || `scenario exit ${s.exitCode}${s.timedOut ? ', timed out' : ''}`
+      })`,
+    );
     if (s.stderr.trim()) console.log(`last scenario output:\n${s.stderr.trim().split('\n').slice(-15).join('\n')}`);
   }
   console.log(`logs, captures and certificates: ${s.outDir}`);

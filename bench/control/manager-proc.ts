@@ -7,14 +7,25 @@ import { loadTls, serverCredentials } from '../../src/control/tls.js';
 const [dir, db] = process.argv.slice(2) as [string, string];
 const store = new SqliteStore(db);
 const manager = new Manager(store, { id: 'bench', ackTimeoutMs: 10_000 });
-const srv = await startManagerServer(manager, serverCredentials(loadTls({ ca: `${dir}/ca.crt`, cert: `${dir}/manager.crt`, key: `${dir}/manager.key` })), '127.0.0.1:0');
+const srv = await startManagerServer(
+  manager,
+  serverCredentials(loadTls({ ca: `${dir}/ca.crt`, cert: `${dir}/manager.crt`, key: `${dir}/manager.key` })),
+  '127.0.0.1:0',
+);
 
 process.on('message', (msg: { op: string }) => {
   if (msg.op === 'mem') {
     const gc = (globalThis as { gc?: () => void }).gc;
     for (let i = 0; i < 3; i++) gc?.();
     const mu = process.memoryUsage();
-    process.send!({ op: 'mem', rss: mu.rss, heapUsed: mu.heapUsed, external: mu.external, arrayBuffers: mu.arrayBuffers, connected: manager.connectedAgentIds().length });
+    process.send!({
+      op: 'mem',
+      rss: mu.rss,
+      heapUsed: mu.heapUsed,
+      external: mu.external,
+      arrayBuffers: mu.arrayBuffers,
+      connected: manager.connectedAgentIds().length,
+    });
   } else if (msg.op === 'stop') {
     srv.forceShutdown();
     store.close();

@@ -80,7 +80,10 @@ async function main(): Promise<void> {
   const perAgentRss = (loaded.rss - base.rss) / loaded.connected;
   const perAgentHeap = (loaded.heapUsed + loaded.external - base.heapUsed - base.external) / loaded.connected;
 
-  const api = new ManagerApi(`127.0.0.1:${port}`, clientCredentials(loadTls({ ca: join(dir, 'ca.crt'), cert: join(dir, 'admin.crt'), key: join(dir, 'admin.key') })));
+  const api = new ManagerApi(
+    `127.0.0.1:${port}`,
+    clientCredentials(loadTls({ ca: join(dir, 'ca.crt'), cert: join(dir, 'admin.crt'), key: join(dir, 'admin.key') })),
+  );
   await api.listAgents(); // warm the operator connection
   const results: string[] = [];
   for (const [level, CONC] of CONCS.entries()) {

@@ -93,7 +93,9 @@ export class Agent {
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 2_000,
       ...channelOptionsFor(this.opts.managerAddress),
-      ...(this.opts.serverNameOverride ? { 'grpc.ssl_target_name_override': this.opts.serverNameOverride, 'grpc.default_authority': this.opts.serverNameOverride } : {}),
+      ...(this.opts.serverNameOverride
+        ? { 'grpc.ssl_target_name_override': this.opts.serverNameOverride, 'grpc.default_authority': this.opts.serverNameOverride }
+        : {}),
     });
     this.connect();
     this.statusTimer ??= setInterval(() => this.sendAllStatus(), this.opts.statusIntervalMs ?? 5_000);
@@ -206,7 +208,9 @@ export class Agent {
     if (c.forceRekey) {
       const p = this.ports.get(c.forceRekey.portId);
       if (!p) {
-        this.send({ result: { requestId: c.requestId, ok: false, error: `port ${c.forceRekey.portId} is not running`, code: Status.NOT_FOUND, status: undefined } });
+        this.send({
+          result: { requestId: c.requestId, ok: false, error: `port ${c.forceRekey.portId} is not running`, code: Status.NOT_FOUND, status: undefined },
+        });
         return;
       }
       const r = p.forceRekey();

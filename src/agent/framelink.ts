@@ -41,10 +41,11 @@ class MemoryLink implements FrameLink {
   send(frame: Uint8Array): void {
     if (this.closed) return;
     const copy = Uint8Array.from(frame);
-    for (const m of this.members) if (m !== this && m.cb) {
-      const cb = m.cb;
-      queueMicrotask(() => !m.closed && cb(Uint8Array.from(copy)));
-    }
+    for (const m of this.members)
+      if (m !== this && m.cb) {
+        const cb = m.cb;
+        queueMicrotask(() => !m.closed && cb(Uint8Array.from(copy)));
+      }
   }
   onFrame(cb: (f: Uint8Array) => void): void {
     this.cb = cb;

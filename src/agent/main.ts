@@ -97,8 +97,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const names = values.interfaces!.split(',').filter(Boolean);
   const eap: EapAgentSettings = {};
   if (values['eap-server-cert'] || values['eap-server-key'] || values['eap-ca']) {
-    if (!values['eap-server-cert'] || !values['eap-server-key'] || !values['eap-ca']) throw new Error('--eap-ca, --eap-server-cert and --eap-server-key go together');
-    eap.embedded = { ca: readFileSync(values['eap-ca'], 'utf8'), cert: readFileSync(values['eap-server-cert'], 'utf8'), key: readFileSync(values['eap-server-key'], 'utf8') };
+    if (!values['eap-server-cert'] || !values['eap-server-key'] || !values['eap-ca'])
+      throw new Error('--eap-ca, --eap-server-cert and --eap-server-key go together');
+    eap.embedded = {
+      ca: readFileSync(values['eap-ca'], 'utf8'),
+      cert: readFileSync(values['eap-server-cert'], 'utf8'),
+      key: readFileSync(values['eap-server-key'], 'utf8'),
+    };
   }
   if (values['radius-secrets']) {
     // YAML map: secret name -> shared secret. Keep the file mode 0600.
@@ -109,7 +114,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     id: me.id,
     managerAddress: values.manager!,
     credentials: clientCredentials(tls, 'manager'),
-    interfaces: names.map((n) => ({ name: n, mac: Buffer.from(simMac(me.id, n)).toString('hex').replace(/(..)(?!$)/g, '$1:') })),
+    interfaces: names.map((n) => ({
+      name: n,
+      mac: Buffer.from(simMac(me.id, n))
+        .toString('hex')
+        .replace(/(..)(?!$)/g, '$1:'),
+    })),
     log,
     kayFactory,
     secyFactory,

@@ -156,7 +156,11 @@ export class ManagedPort extends EventEmitter {
       let backend: EapBackend;
       if (embedded) {
         const allowed = d.allowedVnfIds.map((v) => v.replace(/\*/g, ''));
-        backend = new EapTlsServer({ ...eap!.embedded!, identityPolicy: { subjectCn: allowed }, logger: (level, msg, fields) => this.log[level](`eap: ${msg}`, fields) });
+        backend = new EapTlsServer({
+          ...eap!.embedded!,
+          identityPolicy: { subjectCn: allowed },
+          logger: (level, msg, fields) => this.log[level](`eap: ${msg}`, fields),
+        });
       } else {
         const r = d.radius!;
         const secret = eap!.radiusSecrets![r.sharedSecretRef];
@@ -177,7 +181,12 @@ export class ManagedPort extends EventEmitter {
       this.secyHandle = await this.deps.secyFactory(d.interface, d.portId, { cipherSuite, confidentialityOffset, replayWindow: pol.replayWindow });
       const link = await this.deps.linkFactory(this.deps.lanOf(d.interface), d.portId);
       const mac = link.mac ?? this.deps.macOf(d.interface);
-      const macLink = { mac, send: (f: Uint8Array) => void link.send(f), onFrame: (cb: (f: Uint8Array) => void) => link.onFrame(cb), close: () => void link.close() };
+      const macLink = {
+        mac,
+        send: (f: Uint8Array) => void link.send(f),
+        onFrame: (cb: (f: Uint8Array) => void) => link.onFrame(cb),
+        close: () => void link.close(),
+      };
       const port = new EapMkaPort({
         name: d.portId,
         link: macLink,
@@ -212,7 +221,13 @@ export class ManagedPort extends EventEmitter {
     const st = p.status();
     const was = this.state;
     if (st.authorized && !this.eapAuthorized) {
-      this.emit('event', { portId: this.id, kind: 'authenticated', message: `${this.id}: 802.1X authenticated ${st.identity ?? '?'} (${st.peer ?? '?'})`, attributes: { identity: st.identity ?? '', peer: st.peer ?? '', ckn: st.ckn ?? '' }, timeMs: Date.now() } satisfies AgentEvent);
+      this.emit('event', {
+        portId: this.id,
+        kind: 'authenticated',
+        message: `${this.id}: 802.1X authenticated ${st.identity ?? '?'} (${st.peer ?? '?'})`,
+        attributes: { identity: st.identity ?? '', peer: st.peer ?? '', ckn: st.ckn ?? '' },
+        timeMs: Date.now(),
+      } satisfies AgentEvent);
     }
     this.eapAuthorized = st.authorized;
     if (st.kay?.secured) {
@@ -291,7 +306,13 @@ export class ManagedPort extends EventEmitter {
       this.ovsAttached = true;
       this.log.info('attached to OVS bridge', { bridge, ifname: this.secyHandle.ifname });
     } catch (e) {
-      this.emit('event', { portId: this.id, kind: 'error', message: `OVS attach to ${bridge} failed: ${(e as Error).message}`, attributes: {}, timeMs: Date.now() });
+      this.emit('event', {
+        portId: this.id,
+        kind: 'error',
+        message: `OVS attach to ${bridge} failed: ${(e as Error).message}`,
+        attributes: {},
+        timeMs: Date.now(),
+      });
     }
     this.queueStatus();
   }
@@ -359,7 +380,9 @@ export class ManagedPort extends EventEmitter {
     if (this.eapPort) await this.eapPort.stop().catch((e) => this.log.warn('stopping the authenticator failed', { error: (e as Error).message }));
     if (!this.runtime) await this.secyHandle?.secy.close().catch(() => {});
     if (this.ovsAttached && this.deps.ovs && this.secyHandle) {
-      await this.deps.ovs.delPort(this.desired.ovsBridge, this.secyHandle.ifname).catch((e) => this.log.warn('OVS detach failed', { error: (e as Error).message }));
+      await this.deps.ovs
+        .delPort(this.desired.ovsBridge, this.secyHandle.ifname)
+        .catch((e) => this.log.warn('OVS detach failed', { error: (e as Error).message }));
       this.ovsAttached = false;
     }
   }
@@ -371,14 +394,23 @@ function snake(s: string): string {
 
 function eventMessage(port: string, ev: KayEvent | { kind: 'secyError'; reason: string }): string {
   switch (ev.kind) {
-    case 'peerLive': return `${port}: peer ${ev.sci} live`;
-    case 'peerLost': return `${port}: peer ${ev.sci} lost`;
-    case 'keyServerElected': return `${port}: key server ${ev.self ? 'is this port' : ev.sci}`;
-    case 'rekey': return `${port}: new SAK KN ${ev.kn} (${ev.reason})`;
-    case 'secured': return `${port}: secured`;
-    case 'unsecured': return `${port}: unsecured (${ev.reason})`;
-    case 'principalChanged': return `${port}: principal CA ${ev.ckn}`;
-    case 'secyError': return `${port}: SecY error ${ev.reason}`;
-    default: return `${port}: ${ev.kind}`;
+    case 'peerLive':
+      return `${port}: peer ${ev.sci} live`;
+    case 'peerLost':
+      return `${port}: peer ${ev.sci} lost`;
+    case 'keyServerElected':
+      return `${port}: key server ${ev.self ? 'is this port' : ev.sci}`;
+    case 'rekey':
+      return `${port}: new SAK KN ${ev.kn} (${ev.reason})`;
+    case 'secured':
+      return `${port}: secured`;
+    case 'unsecured':
+      return `${port}: unsecured (${ev.reason})`;
+    case 'principalChanged':
+      return `${port}: principal CA ${ev.ckn}`;
+    case 'secyError':
+      return `${port}: SecY error ${ev.reason}`;
+    default:
+      return `${port}: ${ev.kind}`;
   }
 }

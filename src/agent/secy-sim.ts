@@ -18,17 +18,44 @@ export class RecordingSecy implements Secy {
     if (this.closed) throw new Error('SecY closed');
     this.actions++;
     switch (a.kind) {
-      case 'createRxSc': this.rxScs.add(a.sci); break;
-      case 'deleteRxSc': this.rxScs.delete(a.sci); for (const k of [...this.rxSas.keys()]) if (k.startsWith(a.sci + '/')) this.rxSas.delete(k); break;
-      case 'installRxSa': this.rxSas.set(`${a.sci}/${a.an}`, { ki: a.ki, enabled: false }); break;
-      case 'installTxSa': this.txSas.set(a.an, { ki: a.ki, nextPn: a.nextPn, enabled: false }); break;
-      case 'enableRxSa': { const s = this.rxSas.get(`${a.sci}/${a.an}`); if (s) s.enabled = a.enable; break; }
-      case 'enableTxSa': { const s = this.txSas.get(a.an); if (s) s.enabled = a.enable; break; }
-      case 'deleteRxSa': this.rxSas.delete(`${a.sci}/${a.an}`); break;
-      case 'deleteTxSa': this.txSas.delete(a.an); break;
-      case 'setProtect': this.protectFrames = a.protectFrames; break;
-      case 'setCipherSuite': this.cipherSuite = a.cipherSuite; break;
-      case 'setControlledPortEnabled': this.controlledPortEnabled = a.enabled; break;
+      case 'createRxSc':
+        this.rxScs.add(a.sci);
+        break;
+      case 'deleteRxSc':
+        this.rxScs.delete(a.sci);
+        for (const k of [...this.rxSas.keys()]) if (k.startsWith(a.sci + '/')) this.rxSas.delete(k);
+        break;
+      case 'installRxSa':
+        this.rxSas.set(`${a.sci}/${a.an}`, { ki: a.ki, enabled: false });
+        break;
+      case 'installTxSa':
+        this.txSas.set(a.an, { ki: a.ki, nextPn: a.nextPn, enabled: false });
+        break;
+      case 'enableRxSa': {
+        const s = this.rxSas.get(`${a.sci}/${a.an}`);
+        if (s) s.enabled = a.enable;
+        break;
+      }
+      case 'enableTxSa': {
+        const s = this.txSas.get(a.an);
+        if (s) s.enabled = a.enable;
+        break;
+      }
+      case 'deleteRxSa':
+        this.rxSas.delete(`${a.sci}/${a.an}`);
+        break;
+      case 'deleteTxSa':
+        this.txSas.delete(a.an);
+        break;
+      case 'setProtect':
+        this.protectFrames = a.protectFrames;
+        break;
+      case 'setCipherSuite':
+        this.cipherSuite = a.cipherSuite;
+        break;
+      case 'setControlledPortEnabled':
+        this.controlledPortEnabled = a.enabled;
+        break;
     }
   }
 

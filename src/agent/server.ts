@@ -4,7 +4,10 @@ import { HealthImpl, addReflection } from '../control/health.js';
 import { MetricsBuilder, addPortMetrics } from '../control/metrics.js';
 import type { Agent } from './agent.js';
 
-export async function startAgentServer(creds: ServerCredentials, address: string): Promise<{ server: Server; port: number; health: HealthImpl; close(): void }> {
+export async function startAgentServer(
+  creds: ServerCredentials,
+  address: string,
+): Promise<{ server: Server; port: number; health: HealthImpl; close(): void }> {
   const server = new Server();
   const health = new HealthImpl(['macsec.v1.Agent']);
   health.addTo(server);

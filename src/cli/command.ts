@@ -60,9 +60,7 @@ export class CommandRegistry {
   }
 
   async run(argv: string[], io: CliIo): Promise<number> {
-    const cmd = this.commands
-      .filter((c) => c.path.every((w, i) => argv[i] === w))
-      .sort((a, b) => b.path.length - a.path.length)[0];
+    const cmd = this.commands.filter((c) => c.path.every((w, i) => argv[i] === w)).sort((a, b) => b.path.length - a.path.length)[0];
     if (!cmd) {
       const known = argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h';
       (known ? io.out : io.err)(this.help(known ? [] : argv.slice(0, 1)));

@@ -101,15 +101,7 @@ export function decodeCapture(file: Uint8Array, keys: DecodeKeys, showKeys = fal
   return out;
 }
 
-function report(
-  index: number,
-  time: number,
-  p: DecodedMkpdu,
-  keys: DecodeKeys,
-  ick: Uint8Array,
-  kek: Uint8Array,
-  showKeys: boolean,
-): DecodedFrameReport {
+function report(index: number, time: number, p: DecodedMkpdu, keys: DecodeKeys, ick: Uint8Array, kek: Uint8Array, showKeys: boolean): DecodedFrameReport {
   const cknMatches = bytesEqual(p.basic.ckn, keys.ckn);
   const rep: DecodedFrameReport = {
     frame: index,
@@ -190,12 +182,17 @@ export function formatReports(res: DecodeCaptureResult): string {
       `#${r.frame} ${r.src} -> ${r.dst}  MKA v${r.mkaVersion}  MI ${r.mi} MN ${r.mn}  prio ${r.priority}${r.keyServer ? '  key-server' : ''}  ICV ${r.icvValid ? 'valid' : r.cknMatches ? 'INVALID' : 'unchecked (other CKN)'}`,
     );
     lines.push(`    sets: ${r.parameterSets.join(', ')}`);
-    for (const [name, list] of [['live', r.livePeers], ['potential', r.potentialPeers]] as const) {
+    for (const [name, list] of [
+      ['live', r.livePeers],
+      ['potential', r.potentialPeers],
+    ] as const) {
       for (const m of list) lines.push(`    ${name} peer ${m.mi} MN ${m.mn}`);
     }
     if (r.sakUse) {
       const u = r.sakUse;
-      lines.push(`    SAK use: latest AN ${u.latest.an} KN ${u.latest.kn} tx=${u.latest.tx} rx=${u.latest.rx} LPN ${u.latest.lowestPn}; old AN ${u.old.an} KN ${u.old.kn} tx=${u.old.tx} rx=${u.old.rx}; plainTx=${u.plainTx} plainRx=${u.plainRx}`);
+      lines.push(
+        `    SAK use: latest AN ${u.latest.an} KN ${u.latest.kn} tx=${u.latest.tx} rx=${u.latest.rx} LPN ${u.latest.lowestPn}; old AN ${u.old.an} KN ${u.old.kn} tx=${u.old.tx} rx=${u.old.rx}; plainTx=${u.plainTx} plainRx=${u.plainRx}`,
+      );
     }
     if (r.distributedSak) {
       const d = r.distributedSak;
@@ -205,7 +202,10 @@ export function formatReports(res: DecodeCaptureResult): string {
           : `    distributed SAK: AN ${d.an} KN ${d.kn} ${d.cipherSuite} offset ${d.confidentialityOffset ?? 'integrity-only'} unwrap ${d.unwrapped ? 'ok' : 'FAILED'}${d.sak ? ` key ${d.sak}` : ''}`,
       );
     }
-    if (r.distributedCak) lines.push(`    distributed CAK: CKN ${r.distributedCak.ckn} unwrap ${r.distributedCak.unwrapped ? 'ok' : 'FAILED'}${r.distributedCak.cak ? ` key ${r.distributedCak.cak}` : ''}`);
+    if (r.distributedCak)
+      lines.push(
+        `    distributed CAK: CKN ${r.distributedCak.ckn} unwrap ${r.distributedCak.unwrapped ? 'ok' : 'FAILED'}${r.distributedCak.cak ? ` key ${r.distributedCak.cak}` : ''}`,
+      );
     if (r.xpn) lines.push(`    XPN: latest LPN high ${r.xpn.latestLowestPnHigh} old ${r.xpn.oldLowestPnHigh}`);
     if (r.announcedCipherSuites.length) lines.push(`    announced suites: ${r.announcedCipherSuites.join(', ')}`);
   }

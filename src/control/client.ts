@@ -27,7 +27,13 @@ import {
   type Event,
 } from './gen/macsec/v1/manager.js';
 
-type DeepPartial<T> = T extends Uint8Array ? T : T extends Array<infer U> ? Array<DeepPartial<U>> : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+type DeepPartial<T> = T extends Uint8Array
+  ? T
+  : T extends Array<infer U>
+    ? Array<DeepPartial<U>>
+    : T extends object
+      ? { [K in keyof T]?: DeepPartial<T[K]> }
+      : T;
 
 /** Channel options for a target: for loopback IPs, verify the certificate name "localhost". */
 export function channelOptionsFor(address: string): ChannelOptions {

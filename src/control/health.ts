@@ -2,7 +2,13 @@
 import type { Server, ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthService, HealthCheckResponse_ServingStatus as S, type HealthCheckRequest, type HealthCheckResponse, type HealthListResponse } from './gen/grpc/health/v1/health.js';
+import {
+  HealthService,
+  HealthCheckResponse_ServingStatus as S,
+  type HealthCheckRequest,
+  type HealthCheckResponse,
+  type HealthListResponse,
+} from './gen/grpc/health/v1/health.js';
 import { loadPackageDefinition } from './protos.js';
 import { FILE_DESCRIPTOR_SET_B64 } from './gen/descriptors.js';
 
@@ -17,10 +23,11 @@ export class HealthImpl {
 
   set(service: string, st: S): void {
     this.statuses.set(service, st);
-    for (const w of this.watchers) if (w.service === service && w.last !== st) {
-      w.last = st;
-      w.call.write({ status: st });
-    }
+    for (const w of this.watchers)
+      if (w.service === service && w.last !== st) {
+        w.last = st;
+        w.call.write({ status: st });
+      }
   }
 
   /** Marks everything NOT_SERVING (graceful shutdown). */

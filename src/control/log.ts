@@ -31,11 +31,8 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-export function createLogger(
-  base: Record<string, unknown> = {},
-  opts: { level?: Level; write?: (line: string) => void } = {},
-): Logger {
-  const min = ORDER[opts.level ?? ((process.env.MACSEC_LOG_LEVEL as Level | undefined) ?? 'info')] ?? 20;
+export function createLogger(base: Record<string, unknown> = {}, opts: { level?: Level; write?: (line: string) => void } = {}): Logger {
+  const min = ORDER[opts.level ?? (process.env.MACSEC_LOG_LEVEL as Level | undefined) ?? 'info'] ?? 20;
   const write = opts.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;

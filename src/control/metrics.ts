@@ -10,7 +10,10 @@ export interface PortSample {
 }
 
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-const labels = (l: Record<string, string>) => `{${Object.entries(l).map(([k, v]) => `${k}="${esc(v)}"`).join(',')}}`;
+const labels = (l: Record<string, string>) =>
+  `{${Object.entries(l)
+    .map(([k, v]) => `${k}="${esc(v)}"`)
+    .join(',')}}`;
 const metricName = (s: string) => s.replace(/[^a-zA-Z0-9_]/g, '_');
 
 export class MetricsBuilder {
@@ -37,7 +40,13 @@ export function addPortMetrics(b: MetricsBuilder, samples: PortSample[]): void {
     const st = s.status;
     for (const state of Object.values(PortState)) {
       if (typeof state !== 'number' || state < 1) continue;
-      b.add('macsec_port_state', 'gauge', 'MKA/port state (1 for the current state)', { ...l, state: PortState[state]!.replace('PORT_STATE_', '').toLowerCase() }, st.state === state ? 1 : 0);
+      b.add(
+        'macsec_port_state',
+        'gauge',
+        'MKA/port state (1 for the current state)',
+        { ...l, state: PortState[state]!.replace('PORT_STATE_', '').toLowerCase() },
+        st.state === state ? 1 : 0,
+      );
     }
     b.add('macsec_port_secured', 'gauge', '1 when the port is secured', l, st.state === PortState.PORT_STATE_SECURED ? 1 : 0);
     b.add('macsec_port_live_peers', 'gauge', 'MKA live peers', l, st.livePeers.length);
@@ -52,7 +61,13 @@ export function addPortMetrics(b: MetricsBuilder, samples: PortSample[]): void {
     for (const c of st.counters) {
       const n = metricName(c.name);
       const isSa = n.startsWith('secy_') || n.startsWith('sa_');
-      b.add(`macsec_port_${n}`, isSa && !n.endsWith('_total') && !n.includes('packets') ? 'gauge' : 'counter', `${isSa ? 'SecY/SA' : 'MKA'} counter ${c.name}`, l, c.value);
+      b.add(
+        `macsec_port_${n}`,
+        isSa && !n.endsWith('_total') && !n.includes('packets') ? 'gauge' : 'counter',
+        `${isSa ? 'SecY/SA' : 'MKA'} counter ${c.name}`,
+        l,
+        c.value,
+      );
     }
   }
 }

@@ -5,7 +5,6 @@ import { checkServerIdentity as tlsCheckServerIdentity, type PeerCertificate } f
 import { readFileSync } from 'node:fs';
 import { principalOfCert, type Principal } from '../pki/identity.js';
 
-
 export interface TlsFiles {
   ca: string;
   cert: string;

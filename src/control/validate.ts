@@ -1,13 +1,6 @@
 /** Request validation. Every failure names the offending field (INVALID_ARGUMENT). */
 import { invalidArgument } from './errors.js';
-import {
-  CipherSuite,
-  ConfidentialityOffset,
-  PortMode,
-  SecurePolicy,
-  type PortPolicy,
-  type RadiusSettings,
-} from './gen/macsec/v1/types.js';
+import { CipherSuite, ConfidentialityOffset, PortMode, SecurePolicy, type PortPolicy, type RadiusSettings } from './gen/macsec/v1/types.js';
 import { ID_RE } from '../pki/identity.js';
 
 /** Linux interface names: 1..15 chars, no '/', whitespace, ':' or quotes; not '.' or '..'. */
@@ -49,7 +42,8 @@ export function normalizePolicy(field: string, p: PortPolicy | undefined): PortP
   };
   if (pol.cipherSuite === CipherSuite.CIPHER_SUITE_UNSPECIFIED) pol.cipherSuite = CipherSuite.CIPHER_SUITE_GCM_AES_128;
   if (pol.securePolicy === SecurePolicy.SECURE_POLICY_UNSPECIFIED) pol.securePolicy = SecurePolicy.SECURE_POLICY_MUST_SECURE;
-  if (pol.confidentialityOffset === ConfidentialityOffset.CONFIDENTIALITY_OFFSET_UNSPECIFIED) pol.confidentialityOffset = ConfidentialityOffset.CONFIDENTIALITY_OFFSET_0;
+  if (pol.confidentialityOffset === ConfidentialityOffset.CONFIDENTIALITY_OFFSET_UNSPECIFIED)
+    pol.confidentialityOffset = ConfidentialityOffset.CONFIDENTIALITY_OFFSET_0;
   if (!(pol.cipherSuite in CipherSuite) || pol.cipherSuite < 0) throw invalidArgument(`${field}.cipher_suite`, `unknown cipher suite ${pol.cipherSuite}`);
   if (!(pol.securePolicy in SecurePolicy) || pol.securePolicy < 0) throw invalidArgument(`${field}.secure_policy`, `unknown value ${pol.securePolicy}`);
   if (!(pol.confidentialityOffset in ConfidentialityOffset) || pol.confidentialityOffset < 0) {

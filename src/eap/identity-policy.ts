@@ -34,7 +34,10 @@ function cnOf(cert: PeerCertificate): string[] {
 export function sanEntries(cert: PeerCertificate): string[] {
   const s = cert.subjectaltname;
   if (!s) return [];
-  return s.split(/,\s*/).map((e) => e.trim()).filter((e) => e.length > 0);
+  return s
+    .split(/,\s*/)
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0);
 }
 
 /** Returns undefined when the certificate is acceptable, else the reason for rejection. */
@@ -47,8 +50,7 @@ export function checkIdentityPolicy(policy: IdentityPolicy | undefined, cert: Pe
   const sanRule = policy.san && policy.san.length > 0;
   if (cnRule || sanRule) {
     const cnOk = cnRule && cns.some((cn) => policy.subjectCn!.some((p) => matchesPattern(cn, p)));
-    const sanOk =
-      sanRule && sans.some((e, i) => policy.san!.some((p) => matchesPattern(e, p) || matchesPattern(sanValues[i]!, p)));
+    const sanOk = sanRule && sans.some((e, i) => policy.san!.some((p) => matchesPattern(e, p) || matchesPattern(sanValues[i]!, p)));
     if (!cnOk && !sanOk) {
       return `identity policy: subject CN ${JSON.stringify(cns.join(','))} / SAN ${JSON.stringify(sans.join(','))} match no allowed pattern`;
     }

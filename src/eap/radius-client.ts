@@ -130,7 +130,11 @@ export class RadiusClient {
       return bad('Message-Authenticator missing or invalid (wrong shared secret or forged reply)');
     }
     this.pending.delete(`${family}:${p.id}`);
-    p.resolve({ ...d.value, authenticator: Uint8Array.from(d.value.authenticator), attributes: d.value.attributes.map((a) => ({ type: a.type, value: Uint8Array.from(a.value) })) });
+    p.resolve({
+      ...d.value,
+      authenticator: Uint8Array.from(d.value.authenticator),
+      attributes: d.value.attributes.map((a) => ({ type: a.type, value: Uint8Array.from(a.value) })),
+    });
   }
 
   /**
@@ -139,10 +143,7 @@ export class RadiusClient {
    */
   async exchange(attributes: readonly RadiusAttribute[], pinned?: number): Promise<RadiusExchangeResult> {
     if (this.closed) return { ok: false, error: 'RADIUS client closed' };
-    const order =
-      pinned !== undefined
-        ? [pinned]
-        : this.config.servers.map((_, i) => (this.preferred + i) % this.config.servers.length);
+    const order = pinned !== undefined ? [pinned] : this.config.servers.map((_, i) => (this.preferred + i) % this.config.servers.length);
     const problems: string[] = [];
     for (const idx of order) {
       const server = this.config.servers[idx]!;

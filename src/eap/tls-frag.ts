@@ -28,9 +28,7 @@ export class TlsFragmenter {
       for (let off = 0; off < total; off += this.fragmentSize) {
         const end = Math.min(total, off + this.fragmentSize);
         const first = off === 0;
-        this.queue.push(
-          encodeEapTls({ more: end < total, data: tls.subarray(off, end), ...(first ? { tlsMessageLength: total } : {}) }),
-        );
+        this.queue.push(encodeEapTls({ more: end < total, data: tls.subarray(off, end), ...(first ? { tlsMessageLength: total } : {}) }));
       }
     }
     return this.queue.shift()!;
@@ -50,10 +48,7 @@ export class TlsFragmenter {
   }
 }
 
-export type ReassemblyResult =
-  | { kind: 'complete'; data: Uint8Array }
-  | { kind: 'need-more' }
-  | { kind: 'error'; reason: string };
+export type ReassemblyResult = { kind: 'complete'; data: Uint8Array } | { kind: 'need-more' } | { kind: 'error'; reason: string };
 
 /** Collects incoming EAP-TLS fragments into one TLS message. */
 export class TlsReassembler {

@@ -18,11 +18,7 @@ const TYPE_CODE = Uint8Array.of(EapType.Tls);
  *          Session-Id = 0x0D | TLS-Exporter("EXPORTER_EAP_TLS_Method-Id", 0x0D, 64)
  *          (the Type-Code context is what RFC 9190 and hostapd/wpa_supplicant 2.10 use).
  */
-export function deriveEapTlsKeys(
-  sock: TLSSocket,
-  clientRandom: Uint8Array | undefined,
-  serverRandom: Uint8Array | undefined,
-): EapTlsKeyMaterial {
+export function deriveEapTlsKeys(sock: TLSSocket, clientRandom: Uint8Array | undefined, serverRandom: Uint8Array | undefined): EapTlsKeyMaterial {
   const version = sock.getProtocol() ?? 'unknown';
   let km: Buffer;
   let sessionId: Uint8Array;

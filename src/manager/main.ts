@@ -32,7 +32,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     },
   });
   const file = values.config ? (parseYaml(readFileSync(values.config, 'utf8')) as Record<string, string>) : {};
-  const cfg = { listen: '127.0.0.1:50051', db: 'manager.db', id: 'manager', ...file, ...Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) } as Record<string, string>;
+  const cfg = {
+    listen: '127.0.0.1:50051',
+    db: 'manager.db',
+    id: 'manager',
+    ...file,
+    ...Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)),
+  } as Record<string, string>;
   for (const k of ['ca', 'cert', 'key']) if (!cfg[k]) throw new Error(`--${k} is required`);
   const log = createLogger({ component: 'manager', id: cfg.id });
   const store = new SqliteStore(cfg.db!);

@@ -32,16 +32,7 @@ import {
   type SecureChannel,
 } from '../control/gen/macsec/v1/manager.js';
 import { PortMode, PortState, type PortStatus } from '../control/gen/macsec/v1/types.js';
-import {
-  RpcError,
-  alreadyExists,
-  failedPrecondition,
-  invalidArgument,
-  notFound,
-  permissionDenied,
-  unavailable,
-  deadlineExceeded,
-} from '../control/errors.js';
+import { RpcError, alreadyExists, failedPrecondition, invalidArgument, notFound, permissionDenied, unavailable, deadlineExceeded } from '../control/errors.js';
 import { normalizePolicy, normalizeRadius, parseHexField, requireId, requireIfname, requireMode, CHANNEL_NAME_RE } from '../control/validate.js';
 import type { Logger } from '../control/log.js';
 import { silentLogger } from '../control/log.js';
@@ -104,9 +95,16 @@ class AgentSession {
   close(reason: string): void {
     this.closed = true;
     const err = unavailable(`agent ${this.agentId} disconnected (${reason})`);
-    for (const ws of this.ackWaiters.values()) for (const w of ws) { clearTimeout(w.timer); w.reject(err); }
+    for (const ws of this.ackWaiters.values())
+      for (const w of ws) {
+        clearTimeout(w.timer);
+        w.reject(err);
+      }
     this.ackWaiters.clear();
-    for (const w of this.commandWaiters.values()) { clearTimeout(w.timer); w.reject(err); }
+    for (const w of this.commandWaiters.values()) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
     this.commandWaiters.clear();
   }
 }
@@ -115,16 +113,37 @@ const TERMINAL_READY = new Set([PortState.PORT_STATE_READY, PortState.PORT_STATE
 
 export function emptyStatus(state: PortState, detail = ''): PortStatus {
   return {
-    state, detail, livePeers: [], keyServer: false, keyNumber: 0, keyIdentifier: '', ckn: '', rekeys: 0,
-    mkpdusSent: 0, mkpdusReceived: 0, mkpdusDropped: 0, icvFailures: 0, counters: [], macsecInterface: '',
-    ovsBridge: '', ovsAttached: false, securedSinceMs: 0, updatedMs: Date.now(), fingerprint: '', runtimeId: '',
+    state,
+    detail,
+    livePeers: [],
+    keyServer: false,
+    keyNumber: 0,
+    keyIdentifier: '',
+    ckn: '',
+    rekeys: 0,
+    mkpdusSent: 0,
+    mkpdusReceived: 0,
+    mkpdusDropped: 0,
+    icvFailures: 0,
+    counters: [],
+    macsecInterface: '',
+    ovsBridge: '',
+    ovsAttached: false,
+    securedSinceMs: 0,
+    updatedMs: Date.now(),
+    fingerprint: '',
+    runtimeId: '',
   };
 }
 
 function stableJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
   if (v && typeof v === 'object') {
-    return `{${Object.keys(v as object).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v as object)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }
@@ -151,10 +170,7 @@ export class Manager {
 
   readonly store: Store;
 
-  constructor(
-    backing: Store,
-    opts: ManagerOptions = {},
-  ) {
+  constructor(backing: Store, opts: ManagerOptions = {}) {
     this.store = backing instanceof CachedStore ? backing : new CachedStore(backing);
     const store = this.store;
     this.id = opts.id ?? 'manager';
@@ -392,11 +408,20 @@ export class Manager {
       if (v.state === ChannelState.CHANNEL_STATE_SECURED && !wasSecured) {
         this.channelSecured.set(c.id, Date.now());
         this.channelReady.add(c.id);
-        this.events.publish({ type: EventType.EVENT_TYPE_CHANNEL_SECURED, channelId: c.id, message: `channel ${c.name} secured on all ${c.endpoints.length} endpoints` });
+        this.events.publish({
+          type: EventType.EVENT_TYPE_CHANNEL_SECURED,
+          channelId: c.id,
+          message: `channel ${c.name} secured on all ${c.endpoints.length} endpoints`,
+        });
       } else if (v.state !== ChannelState.CHANNEL_STATE_SECURED && wasSecured) {
         this.channelSecured.delete(c.id);
         const bad = v.endpointStatus.filter((e) => !e.agentConnected || e.status!.state !== PortState.PORT_STATE_SECURED).map((e) => e.portId);
-        this.events.publish({ type: EventType.EVENT_TYPE_CHANNEL_DEGRADED, channelId: c.id, message: `channel ${c.name} degraded: ${bad.join(', ')} not secured`, attributes: { ports: bad.join(',') } });
+        this.events.publish({
+          type: EventType.EVENT_TYPE_CHANNEL_DEGRADED,
+          channelId: c.id,
+          message: `channel ${c.name} degraded: ${bad.join(', ')} not secured`,
+          attributes: { ports: bad.join(',') },
+        });
       }
     }
     for (const w of [...this.channelWaiters]) w();
@@ -484,7 +509,11 @@ export class Manager {
       throw e;
     }
     this.channelReady.add(ch.id);
-    this.events.publish({ type: EventType.EVENT_TYPE_CHANNEL_CREATED, channelId: ch.id, message: `channel ${ch.name} created with ${endpoints.length} endpoints` });
+    this.events.publish({
+      type: EventType.EVENT_TYPE_CHANNEL_CREATED,
+      channelId: ch.id,
+      message: `channel ${ch.name} created with ${endpoints.length} endpoints`,
+    });
     this.events.publish({ type: EventType.EVENT_TYPE_CHANNEL_READY, channelId: ch.id, message: `every authenticator of channel ${ch.name} is ready` });
     this.evaluateChannels();
     await this.waitChannel(ch.id, req.waitSecured, req.waitTimeoutMs, deadlineMs);
@@ -549,7 +578,9 @@ export class Manager {
     );
     if (req.portId && !results[0]!.ok) throw failedPrecondition(`port_id: ${results[0]!.error}`);
     if (req.channelId && !results.some((r) => r.ok && r.keyServer)) {
-      throw failedPrecondition(`channel_id: no key server accepted the rekey (${results.map((r) => `${r.portId}: ${r.error || 'not key server'}`).join('; ')})`);
+      throw failedPrecondition(
+        `channel_id: no key server accepted the rekey (${results.map((r) => `${r.portId}: ${r.error || 'not key server'}`).join('; ')})`,
+      );
     }
     return { results };
   }
@@ -709,7 +740,12 @@ export class Manager {
     if (a) this.store.putAgent({ ...a, lastSeenMs: Date.now() });
     for (const p of this.store.listPorts(s.agentId)) {
       const st = this.statusOf(p.id);
-      this.statuses.set(p.id, { ...st, state: PortState.PORT_STATE_AGENT_DISCONNECTED, detail: `agent disconnected (${why}); last state ${PortState[st.state]}`, updatedMs: Date.now() });
+      this.statuses.set(p.id, {
+        ...st,
+        state: PortState.PORT_STATE_AGENT_DISCONNECTED,
+        detail: `agent disconnected (${why}); last state ${PortState[st.state]}`,
+        updatedMs: Date.now(),
+      });
     }
     log.warn('agent disconnected', { reason: why });
     if (!this.stopped) {
@@ -724,9 +760,25 @@ export class Manager {
     const prev = this.statuses.get(pid);
     this.statuses.set(pid, st);
     if (prev?.state !== st.state) {
-      if (st.state === PortState.PORT_STATE_SECURED) this.events.publish({ type: EventType.EVENT_TYPE_PORT_SECURED, agentId: s.agentId, portId: pid, channelId: this.channelOfPort(pid)?.id ?? '', message: `port ${pid} secured`, attributes: { key_number: String(st.keyNumber), peers: String(st.livePeers.length) } });
-      else if (prev?.state === PortState.PORT_STATE_SECURED) this.events.publish({ type: EventType.EVENT_TYPE_PORT_UNSECURED, agentId: s.agentId, portId: pid, channelId: this.channelOfPort(pid)?.id ?? '', message: `port ${pid} no longer secured: ${st.detail}` });
-      if (st.state === PortState.PORT_STATE_FAILED) this.events.publish({ type: EventType.EVENT_TYPE_ERROR, agentId: s.agentId, portId: pid, message: `port ${pid} failed: ${st.detail}` });
+      if (st.state === PortState.PORT_STATE_SECURED)
+        this.events.publish({
+          type: EventType.EVENT_TYPE_PORT_SECURED,
+          agentId: s.agentId,
+          portId: pid,
+          channelId: this.channelOfPort(pid)?.id ?? '',
+          message: `port ${pid} secured`,
+          attributes: { key_number: String(st.keyNumber), peers: String(st.livePeers.length) },
+        });
+      else if (prev?.state === PortState.PORT_STATE_SECURED)
+        this.events.publish({
+          type: EventType.EVENT_TYPE_PORT_UNSECURED,
+          agentId: s.agentId,
+          portId: pid,
+          channelId: this.channelOfPort(pid)?.id ?? '',
+          message: `port ${pid} no longer secured: ${st.detail}`,
+        });
+      if (st.state === PortState.PORT_STATE_FAILED)
+        this.events.publish({ type: EventType.EVENT_TYPE_ERROR, agentId: s.agentId, portId: pid, message: `port ${pid} failed: ${st.detail}` });
       return true;
     }
     return false;

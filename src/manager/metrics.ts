@@ -5,11 +5,18 @@ import type { Manager } from './manager.js';
 export function renderManagerMetrics(m: Manager): string {
   const b = new MetricsBuilder();
   const connected = new Set(m.connectedAgentIds());
-  for (const a of m.store.listAgents()) b.add('macsec_agent_connected', 'gauge', '1 when the agent has a live stream to the manager', { agent: a.id }, connected.has(a.id) ? 1 : 0);
+  for (const a of m.store.listAgents())
+    b.add('macsec_agent_connected', 'gauge', '1 when the agent has a live stream to the manager', { agent: a.id }, connected.has(a.id) ? 1 : 0);
   b.add('macsec_manager_agents_connected', 'gauge', 'Connected agents', {}, connected.size);
   const channels = m.listChannels();
   for (const c of channels) {
-    b.add('macsec_channel_secured', 'gauge', '1 when every endpoint of the channel is secured', { channel: c.id, name: c.name }, c.state === ChannelState.CHANNEL_STATE_SECURED ? 1 : 0);
+    b.add(
+      'macsec_channel_secured',
+      'gauge',
+      '1 when every endpoint of the channel is secured',
+      { channel: c.id, name: c.name },
+      c.state === ChannelState.CHANNEL_STATE_SECURED ? 1 : 0,
+    );
     b.add('macsec_channel_endpoints', 'gauge', 'Endpoints of the channel', { channel: c.id, name: c.name }, c.endpoints.length);
   }
   const chOf = new Map<string, string>();

@@ -1,5 +1,14 @@
 /** Binds the Manager to a gRPC server: operator API, agent API, health and reflection, all over mTLS. */
-import { Server, status, type ServerCredentials, type ServerUnaryCall, type ServerWritableStream, type ServerDuplexStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Server,
+  status,
+  type ServerCredentials,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServerDuplexStream,
+  type sendUnaryData,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import { AgentServiceService, type AgentMessage, type ManagerMessage } from '../control/gen/macsec/v1/agent.js';
 import { ManagerServiceService, type Event, type WatchEventsRequest } from '../control/gen/macsec/v1/manager.js';
 import { requireAgent, requireOperator, type Access } from '../control/authz.js';

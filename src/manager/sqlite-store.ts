@@ -17,9 +17,33 @@ CREATE TABLE IF NOT EXISTS channels (
   ckn BLOB NOT NULL, key_id TEXT NOT NULL, created_ms INTEGER NOT NULL);
 `;
 
-interface AgentRow { id: string; version: string; capabilities: string; interfaces: string; first_seen_ms: number; last_seen_ms: number }
-interface PortRow { id: string; agent_id: string; interface: string; mode: number; policy: string; ovs_bridge: string; radius: string | null; created_ms: number }
-interface ChannelRow { id: string; name: string; endpoints: string; cak: Buffer; ckn: Buffer; key_id: string; created_ms: number }
+interface AgentRow {
+  id: string;
+  version: string;
+  capabilities: string;
+  interfaces: string;
+  first_seen_ms: number;
+  last_seen_ms: number;
+}
+interface PortRow {
+  id: string;
+  agent_id: string;
+  interface: string;
+  mode: number;
+  policy: string;
+  ovs_bridge: string;
+  radius: string | null;
+  created_ms: number;
+}
+interface ChannelRow {
+  id: string;
+  name: string;
+  endpoints: string;
+  cak: Buffer;
+  ckn: Buffer;
+  key_id: string;
+  created_ms: number;
+}
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -35,13 +59,37 @@ export class SqliteStore implements Store {
   }
 
   private agentOf(r: AgentRow): StoredAgent {
-    return { id: r.id, version: r.version, capabilities: JSON.parse(r.capabilities), interfaces: JSON.parse(r.interfaces), firstSeenMs: r.first_seen_ms, lastSeenMs: r.last_seen_ms };
+    return {
+      id: r.id,
+      version: r.version,
+      capabilities: JSON.parse(r.capabilities),
+      interfaces: JSON.parse(r.interfaces),
+      firstSeenMs: r.first_seen_ms,
+      lastSeenMs: r.last_seen_ms,
+    };
   }
   private portOf(r: PortRow): StoredPort {
-    return { id: r.id, agentId: r.agent_id, interface: r.interface, mode: r.mode, policy: JSON.parse(r.policy), ovsBridge: r.ovs_bridge, radius: r.radius ? JSON.parse(r.radius) : undefined, createdMs: r.created_ms };
+    return {
+      id: r.id,
+      agentId: r.agent_id,
+      interface: r.interface,
+      mode: r.mode,
+      policy: JSON.parse(r.policy),
+      ovsBridge: r.ovs_bridge,
+      radius: r.radius ? JSON.parse(r.radius) : undefined,
+      createdMs: r.created_ms,
+    };
   }
   private channelOf(r: ChannelRow): StoredChannel {
-    return { id: r.id, name: r.name, endpoints: JSON.parse(r.endpoints), cak: new Uint8Array(r.cak), ckn: new Uint8Array(r.ckn), keyId: r.key_id, createdMs: r.created_ms };
+    return {
+      id: r.id,
+      name: r.name,
+      endpoints: JSON.parse(r.endpoints),
+      cak: new Uint8Array(r.cak),
+      ckn: new Uint8Array(r.ckn),
+      keyId: r.key_id,
+      createdMs: r.created_ms,
+    };
   }
 
   getAgent(id: string): StoredAgent | undefined {
@@ -79,7 +127,9 @@ export class SqliteStore implements Store {
   }
 
   getChannel(idOrName: string): StoredChannel | undefined {
-    const r = this.db.prepare('SELECT * FROM channels WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1').get(idOrName, idOrName, idOrName) as ChannelRow | undefined;
+    const r = this.db.prepare('SELECT * FROM channels WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1').get(idOrName, idOrName, idOrName) as
+      | ChannelRow
+      | undefined;
     return r && this.channelOf(r);
   }
   listChannels(): StoredChannel[] {

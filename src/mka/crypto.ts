@@ -74,13 +74,7 @@ export function verifyIcv(ick: Uint8Array, signed: Uint8Array, icv: Uint8Array):
  * SAK = KDF(CAK, "IEEE8021 SAK", KS-nonce | MI of every live member | KN(32 bits), bits) (9.8.1).
  * The KS-nonce must be fresh random octets as long as the SAK.
  */
-export function deriveSak(
-  cak: Uint8Array,
-  ksNonce: Uint8Array,
-  miList: readonly Uint8Array[],
-  kn: number,
-  bits: number,
-): Uint8Array {
+export function deriveSak(cak: Uint8Array, ksNonce: Uint8Array, miList: readonly Uint8Array[], kn: number, bits: number): Uint8Array {
   const ctx = new Uint8Array(ksNonce.length + miList.length * MI_LEN + 4);
   ctx.set(ksNonce, 0);
   miList.forEach((mi, i) => ctx.set(mi, ksNonce.length + i * MI_LEN));

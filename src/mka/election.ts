@@ -29,10 +29,7 @@ export function compareCandidates(a: Pick<Candidate, 'priority' | 'sciHex'>, b: 
   return compareSciHex(a.sciHex, b.sciHex);
 }
 
-export function electKeyServer(
-  self: { priority: number; sciHex: string; canBeKeyServer: boolean },
-  livePeers: readonly Candidate[],
-): ElectionResult {
+export function electKeyServer(self: { priority: number; sciHex: string; canBeKeyServer: boolean }, livePeers: readonly Candidate[]): ElectionResult {
   let best: Candidate | undefined;
   for (const p of livePeers) {
     if (!p.keyServer) continue;

@@ -24,16 +24,7 @@ import {
   TLV_MACSEC_CIPHER_SUITES,
 } from './constants.js';
 import { computeIcv } from './crypto.js';
-import type {
-  AnnouncementTlv,
-  BasicParamSet,
-  CipherSuiteAnnouncement,
-  DecodedMkpdu,
-  MemberId,
-  Mkpdu,
-  ParamSet,
-  SakUseKey,
-} from './types.js';
+import type { AnnouncementTlv, BasicParamSet, CipherSuiteAnnouncement, DecodedMkpdu, MemberId, Mkpdu, ParamSet, SakUseKey } from './types.js';
 
 const ETH_HDR = 14;
 const VLAN_TPID = 0x8100;
@@ -196,15 +187,7 @@ function decodeBasic(frame: Uint8Array, view: DataView, at: number, regionEnd: n
   };
 }
 
-function decodeSet(
-  frame: Uint8Array,
-  view: DataView,
-  at: number,
-  typeCode: number,
-  len: number,
-  name: string,
-  opts: DecodeOptions,
-): ParamSet {
+function decodeSet(frame: Uint8Array, view: DataView, at: number, typeCode: number, len: number, name: string, opts: DecodeOptions): ParamSet {
   const b = at + PS_HDR;
   const octet2 = frame[at + 1]!;
   switch (typeCode) {
@@ -244,7 +227,15 @@ function decodeSet(
         return { type: 'distributedSak', an, confidentialityOffset, plain: true, kn: 0, cipherSuite: null, wrappedSak: new Uint8Array(0) };
       }
       if (len === 28) {
-        return { type: 'distributedSak', an, confidentialityOffset, plain: false, kn: view.getUint32(b), cipherSuite: null, wrappedSak: frame.slice(b + 4, b + 28) };
+        return {
+          type: 'distributedSak',
+          an,
+          confidentialityOffset,
+          plain: false,
+          kn: view.getUint32(b),
+          cipherSuite: null,
+          wrappedSak: frame.slice(b + 4, b + 28),
+        };
       }
       const wrappedLen = len - 12;
       if (len < 36 || wrappedLen % 8 !== 0) fail('distributedSak.bodyLength', `${len} is not 0, 28 or 12 + a key wrap (24, 32, 40 octets)`, at + 2);

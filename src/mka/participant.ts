@@ -18,39 +18,12 @@ import {
 import { deriveIck, deriveKek, unwrapKey, verifyIcv, wrapKey, zeroize } from './crypto.js';
 import { electKeyServer, type ElectionResult } from './election.js';
 import { bytesEqual, toHex } from './hex.js';
-import type {
-  KayCounters,
-  KayParticipantStatus,
-  MacsecPolicy,
-  OutputSink,
-  RekeyReason,
-} from './kay-types.js';
+import type { KayCounters, KayParticipantStatus, MacsecPolicy, OutputSink, RekeyReason } from './kay-types.js';
 import { encodeMkpdu, findSet } from './mkpdu.js';
 import { type Peer, PeerTable, peerStatus, sciHex } from './peers.js';
-import {
-  type KeyState,
-  ZERO_KI,
-  confOffsetCode,
-  generateKey,
-  isXpn,
-  keyStatus,
-  kiEqual,
-  kiHex,
-  newKeyState,
-  ssciOfListPosition,
-} from './sak.js';
+import { type KeyState, ZERO_KI, confOffsetCode, generateKey, isXpn, keyStatus, kiEqual, kiHex, newKeyState, ssciOfListPosition } from './sak.js';
 import type { SecyAction, SecyPnStatus } from './secy.js';
-import type {
-  DecodedMkpdu,
-  DistributedSakParamSet,
-  KeyIdentifier,
-  Mac,
-  ParamSet,
-  PeerListParamSet,
-  SakUseKey,
-  SakUseParamSet,
-  Sci,
-} from './types.js';
+import type { DecodedMkpdu, DistributedSakParamSet, KeyIdentifier, Mac, ParamSet, PeerListParamSet, SakUseKey, SakUseParamSet, Sci } from './types.js';
 
 /** Minimum spacing of MKPDUs sent promptly on a state change. */
 export const PROMPT_MIN_SPACING_MS = 10;
@@ -276,8 +249,7 @@ export class Participant {
       this.urgent(now);
     }
     let liveChanged = false;
-    const electionInputChanged =
-      peer.live && (peer.priority !== b.priority || peer.keyServer !== b.keyServer || peer.sciHex !== peerSciHex);
+    const electionInputChanged = peer.live && (peer.priority !== b.priority || peer.keyServer !== b.keyServer || peer.sciHex !== peerSciHex);
     peer.mn = b.actor.mn;
     peer.priority = b.priority;
     peer.keyServer = b.keyServer;
@@ -906,10 +878,7 @@ export class Participant {
 
   private maybeSend(now: number): void {
     if (!this.started) return;
-    const due =
-      now >= this.nextHelloAt ||
-      (this.promptAt !== null && now >= this.promptAt) ||
-      (this.softPromptAt !== null && now >= this.softPromptAt);
+    const due = now >= this.nextHelloAt || (this.promptAt !== null && now >= this.promptAt) || (this.softPromptAt !== null && now >= this.softPromptAt);
     if (!due) return;
     this.evaluate(now, true);
     const frame = this.buildMkpdu(now);
@@ -1079,9 +1048,7 @@ export class Participant {
       principal: this.principal,
       mi: this.miHex,
       mn: this.mn,
-      keyServer: this.ks
-        ? { sci: this.ks.sciHex, mi: this.ks.self ? this.miHex : this.ks.miHex, self: this.ks.self, priority: this.ks.priority }
-        : null,
+      keyServer: this.ks ? { sci: this.ks.sciHex, mi: this.ks.self ? this.miHex : this.ks.miHex, self: this.ks.self, priority: this.ks.priority } : null,
       livePeers: this.peers.live().map(peerStatus),
       potentialPeers: this.peers.potential().map(peerStatus),
       latestKey: keyStatus(this.latest),

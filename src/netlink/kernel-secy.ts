@@ -68,7 +68,17 @@ export async function attachMacsecPort(ifname: string, opts: { deleteOnClose?: b
     if (d) {
       linkOpts.sci = d.sci;
       if (d.cipherSuite !== 'unknown') linkOpts.cipherSuite = d.cipherSuite;
-      Object.assign(linkOpts, { icvLen: d.icvLen, encrypt: d.encrypt, protect: d.protect, validate: d.validate, replayProtect: d.replayProtect, replayWindow: d.replayWindow, includeSci: d.includeSci, es: d.es, scb: d.scb });
+      Object.assign(linkOpts, {
+        icvLen: d.icvLen,
+        encrypt: d.encrypt,
+        protect: d.protect,
+        validate: d.validate,
+        replayProtect: d.replayProtect,
+        replayWindow: d.replayWindow,
+        includeSci: d.includeSci,
+        es: d.es,
+        scb: d.scb,
+      });
     }
     if (opts.rxSaActiveOnInstall !== undefined) linkOpts.rxSaActiveOnInstall = opts.rxSaActiveOnInstall;
     return new KernelSecy(rtnl, genl, link, parentLink, linkOpts, opts.deleteOnClose ?? false);
@@ -146,7 +156,14 @@ export class KernelSecy implements Secy {
         for (const k of [...this.rxSas]) if (k.startsWith(`${action.sci.toLowerCase()}/`)) this.rxSas.delete(k);
         return;
       case 'installRxSa': {
-        const sa = { an: action.an, pn: atLeastOne(action.lowestPn), xpn: this.xpn, key: action.sak, keyId: kiBytes(action.ki), active: this.opts.rxSaActiveOnInstall ?? true };
+        const sa = {
+          an: action.an,
+          pn: atLeastOne(action.lowestPn),
+          xpn: this.xpn,
+          key: action.sak,
+          keyId: kiBytes(action.ki),
+          active: this.opts.rxSaActiveOnInstall ?? true,
+        };
         await this.genl.addRxSa(idx, action.sci, withXpn(sa, action.ssci, action.salt));
         this.rxSas.add(`${action.sci.toLowerCase()}/${action.an}`);
         return;

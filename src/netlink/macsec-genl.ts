@@ -13,7 +13,6 @@ import { sciBytes } from './rtnl.js';
 import { nlRequest } from './socket.js';
 import * as U from './uapi.js';
 
-
 /** An SA to install. `key` and `salt` are copied into the message and the copies are zeroed after sending. */
 export interface SaConfig {
   an: number;
@@ -211,11 +210,7 @@ export class MacsecGenl {
   }
 
   async delTxSa(ifindex: number, an: number): Promise<void> {
-    await this.cmd(
-      U.MACSEC_CMD_DEL_TXSA,
-      [ifidx(ifindex), nlaNest(U.MACSEC_ATTR_SA_CONFIG, [nla(U.MACSEC_SA_ATTR_AN, u8(an))])],
-      `delete TX SA (an ${an})`,
-    );
+    await this.cmd(U.MACSEC_CMD_DEL_TXSA, [ifidx(ifindex), nlaNest(U.MACSEC_ATTR_SA_CONFIG, [nla(U.MACSEC_SA_ATTR_AN, u8(an))])], `delete TX SA (an ${an})`);
   }
 
   /** GET_TXSC dump of every macsec SecY in this namespace (or only `ifindex`). */
@@ -326,4 +321,3 @@ export function parseSecyDump(buf: Buffer): SecyDump | undefined {
   }
   return dump;
 }
-

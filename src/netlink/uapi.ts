@@ -136,12 +136,7 @@ export const SA_STATS_NAMES = [
 ] as const;
 
 /** enum macsec_txsc_stats_attr (u64 each). */
-export const TXSC_STATS_NAMES = [
-  'OutPktsProtected',
-  'OutPktsEncrypted',
-  'OutOctetsProtected',
-  'OutOctetsEncrypted',
-] as const;
+export const TXSC_STATS_NAMES = ['OutPktsProtected', 'OutPktsEncrypted', 'OutOctetsProtected', 'OutOctetsEncrypted'] as const;
 
 /** enum macsec_secy_stats_attr (u64 each). */
 export const SECY_STATS_NAMES = [

@@ -53,7 +53,9 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  process.stdout.write('usage: macsec-osm-ee [--listen HOST:PORT] [--tls-cert F --tls-key F --tls-ca F] [--tls-enforce] [--state-dir D] [--ssh-key none|generate|FILE] [--manager ADDR --manager-ca F --manager-cert F --manager-key F]\nSee docs/osm.md.\n');
+  process.stdout.write(
+    'usage: macsec-osm-ee [--listen HOST:PORT] [--tls-cert F --tls-key F --tls-ca F] [--tls-enforce] [--state-dir D] [--ssh-key none|generate|FILE] [--manager ADDR --manager-ca F --manager-cert F --manager-key F]\nSee docs/osm.md.\n',
+  );
   process.exit(0);
 }
 
@@ -84,7 +86,12 @@ const caF = opt('tls-ca', 'OSM_EE_TLS_CA');
 if (certF || keyF || caF) {
   const missing = [certF, keyF, caF].filter((f) => !f || !existsSync(f));
   if (missing.length === 0) {
-    tls = { cert: readFileSync(certF!), key: readFileSync(keyF!), ca: readFileSync(caF!), requireClientCert: !flag('tls-optional-client-cert', 'OSM_EE_TLS_OPTIONAL_CLIENT_CERT') };
+    tls = {
+      cert: readFileSync(certF!),
+      key: readFileSync(keyF!),
+      ca: readFileSync(caF!),
+      requireClientCert: !flag('tls-optional-client-cert', 'OSM_EE_TLS_OPTIONAL_CLIENT_CERT'),
+    };
   } else {
     log.warn('TLS files incomplete; serving plaintext only', { cert: certF ?? null, key: keyF ?? null, ca: caF ?? null });
   }

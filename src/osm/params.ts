@@ -14,7 +14,8 @@ import { isScalar, parseDocument, visit } from 'yaml';
 // PyYAML's (YAML 1.1) implicit int and float resolvers. A plain scalar YAML 1.2 reads as a number
 // but PyYAML does not (e.g. `1e3`, `0o17`) was a string on the Python side and stays one here.
 const PY_INT = /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/;
-const PY_FLOAT = /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+const PY_FLOAT =
+  /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
 
 export class ParamError extends Error {
   constructor(message: string) {
@@ -44,7 +45,14 @@ export function parseYaml(text: string, what: string): unknown {
   if (doc.errors.length > 0) throw new ParamError(`${what} is not valid YAML: ${describeYamlError(doc.errors[0]!)}`);
   visit(doc, {
     Scalar(_key, node) {
-      if (isScalar(node) && node.type === 'PLAIN' && typeof node.value === 'number' && node.source !== undefined && !PY_INT.test(node.source) && !PY_FLOAT.test(node.source)) {
+      if (
+        isScalar(node) &&
+        node.type === 'PLAIN' &&
+        typeof node.value === 'number' &&
+        node.source !== undefined &&
+        !PY_INT.test(node.source) &&
+        !PY_FLOAT.test(node.source)
+      ) {
         node.value = node.source;
       }
     },
@@ -117,7 +125,9 @@ export class Params {
     else throw new ParamError(`parameter '${this.prefix}${name}' must be a string, got ${Array.isArray(value) ? 'a list' : typeof value}`);
     if (!opts.multiline) s = s.trim();
     if (opts.pattern && !opts.pattern.test(s)) {
-      throw new ParamError(`parameter '${this.prefix}${name}' ${JSON.stringify(s.length > 80 ? s.slice(0, 80) + '…' : s)} must match ${opts.patternText ?? String(opts.pattern)}`);
+      throw new ParamError(
+        `parameter '${this.prefix}${name}' ${JSON.stringify(s.length > 80 ? s.slice(0, 80) + '…' : s)} must match ${opts.patternText ?? String(opts.pattern)}`,
+      );
     }
     return s;
   }

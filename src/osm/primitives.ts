@@ -19,13 +19,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../control/log.js';
-import {
-  ChannelState,
-  channelStateToJSON,
-  type CreateSecureChannelRequest,
-  type Endpoint,
-  type SecureChannel,
-} from '../control/gen/macsec/v1/manager.js';
+import { ChannelState, channelStateToJSON, type CreateSecureChannelRequest, type Endpoint, type SecureChannel } from '../control/gen/macsec/v1/manager.js';
 import { CipherSuite, PortMode, portStateToJSON, type PortPolicy, type RadiusSettings } from '../control/gen/macsec/v1/types.js';
 import type { OpenPortRequest } from '../control/gen/macsec/v1/manager.js';
 import { ConfigError, ConfigStore, configFingerprint, connectionOf, normalisePem, validateCredentials, type EeConfig, type PemSource } from './config.js';
@@ -197,7 +191,11 @@ export class PrimitiveRunner {
     let reach = '';
     if (check) {
       const client = this.clientFor(cfg);
-      const r = await this.withRetry(() => client.listSecureChannels(10_000), retryMs, () => {});
+      const r = await this.withRetry(
+        () => client.listSecureChannels(10_000),
+        retryMs,
+        () => {},
+      );
       reach = `; manager reachable (${r.channels.length} secure channel${r.channels.length === 1 ? '' : 's'})`;
     }
     if (!same) this.o.store.set(cfg);
@@ -318,15 +316,33 @@ export class PrimitiveRunner {
    */
   private portSpecs(p: Params, endpoints: Endpoint[]): OpenPortRequest[] {
     const modeText = p.str('port_mode', { pattern: /^(psk|eap-radius|eap-embedded)$/i, patternText: 'one of psk, eap-radius, eap-embedded' });
-    const extras = ['ovs_bridge', 'cipher_suite', 'key_server_priority', 'rekey_period_seconds', 'radius_servers', 'radius_secret_ref', 'nas_identifier'].filter((k) => p.has(k));
+    const extras = [
+      'ovs_bridge',
+      'cipher_suite',
+      'key_server_priority',
+      'rekey_period_seconds',
+      'radius_servers',
+      'radius_secret_ref',
+      'nas_identifier',
+    ].filter((k) => p.has(k));
     if (!modeText) {
-      if (extras.length) throw new ParamError(`parameter${extras.length > 1 ? 's' : ''} ${extras.join(', ')} need${extras.length > 1 ? '' : 's'} 'port_mode' (the EE opens ports only when port_mode is given)`);
+      if (extras.length)
+        throw new ParamError(
+          `parameter${extras.length > 1 ? 's' : ''} ${extras.join(', ')} need${extras.length > 1 ? '' : 's'} 'port_mode' (the EE opens ports only when port_mode is given)`,
+        );
       return [];
     }
-    const mode = { psk: PortMode.PORT_MODE_PSK, 'eap-radius': PortMode.PORT_MODE_EAP_RADIUS, 'eap-embedded': PortMode.PORT_MODE_EAP_EMBEDDED }[modeText.toLowerCase() as 'psk']!;
-    const suiteText = p.str('cipher_suite', { pattern: /^gcm-aes-(xpn-)?(128|256)$/i, patternText: 'one of gcm-aes-128, gcm-aes-256, gcm-aes-xpn-128, gcm-aes-xpn-256' });
+    const mode = { psk: PortMode.PORT_MODE_PSK, 'eap-radius': PortMode.PORT_MODE_EAP_RADIUS, 'eap-embedded': PortMode.PORT_MODE_EAP_EMBEDDED }[
+      modeText.toLowerCase() as 'psk'
+    ]!;
+    const suiteText = p.str('cipher_suite', {
+      pattern: /^gcm-aes-(xpn-)?(128|256)$/i,
+      patternText: 'one of gcm-aes-128, gcm-aes-256, gcm-aes-xpn-128, gcm-aes-xpn-256',
+    });
     const policy: PortPolicy = {
-      cipherSuite: suiteText ? (CipherSuite[`CIPHER_SUITE_${suiteText.toUpperCase().replace(/-/g, '_')}` as keyof typeof CipherSuite] as CipherSuite) : CipherSuite.CIPHER_SUITE_UNSPECIFIED,
+      cipherSuite: suiteText
+        ? (CipherSuite[`CIPHER_SUITE_${suiteText.toUpperCase().replace(/-/g, '_')}` as keyof typeof CipherSuite] as CipherSuite)
+        : CipherSuite.CIPHER_SUITE_UNSPECIFIED,
       keyServerPriority: p.int('key_server_priority', { min: 0, max: 255 }),
       securePolicy: 0,
       replayWindow: 0,
@@ -370,7 +386,9 @@ export class PrimitiveRunner {
       waitTimeoutMs: waitSecured ? waitTimeoutS * 1000 : 0,
     };
     const deadlineMs = (waitSecured ? waitTimeoutS + timeoutS : timeoutS) * 1000;
-    const fp = createHash('sha256').update(JSON.stringify([req, ports])).digest('hex');
+    const fp = createHash('sha256')
+      .update(JSON.stringify([req, ports]))
+      .digest('hex');
     const ignored = ignoredSuffix(p);
 
     const running = this.inflight.get(name);
@@ -378,21 +396,33 @@ export class PrimitiveRunner {
       ctx.progress(`an identical create-secure-channel '${name}' is already running; waiting for it`);
       return this.heartbeat(running.promise, ctx, `create-secure-channel '${name}'`);
     }
-    ctx.progress(`creating secure channel '${name}' with ${endpoints.length} endpoint${endpoints.length === 1 ? '' : 's'} through manager ${cfg.managerAddress}${waitSecured ? ', waiting until secured' : ''}`);
+    ctx.progress(
+      `creating secure channel '${name}' with ${endpoints.length} endpoint${endpoints.length === 1 ? '' : 's'} through manager ${cfg.managerAddress}${waitSecured ? ', waiting until secured' : ''}`,
+    );
     const client = this.clientFor(cfg);
     const work = (async (): Promise<Reply> => {
       for (const op of ports) {
-        const port = await this.withRetry(() => client.openPort(op, deadlineMs), retryMs, (m) => ctx.progress(m));
+        const port = await this.withRetry(
+          () => client.openPort(op, deadlineMs),
+          retryMs,
+          (m) => ctx.progress(m),
+        );
         ctx.progress(`authenticator port ${port.id} open (${portStateToJSON(port.status?.state ?? 0).replace(/^PORT_STATE_/, '')})`);
       }
-      const res = await this.withRetry(() => client.createSecureChannel(req, deadlineMs), retryMs, (m) => ctx.progress(m));
+      const res = await this.withRetry(
+        () => client.createSecureChannel(req, deadlineMs),
+        retryMs,
+        (m) => ctx.progress(m),
+      );
       const ch = res.channel;
       if (!ch) return error(`manager acknowledged '${name}' without returning the channel`);
       let pskNote = '';
       if (res.generatedPsk?.cakHex) pskNote = '; ' + this.storePsk(name, res.generatedPsk.cakHex, res.generatedPsk.cknHex);
       const good = waitSecured ? [ChannelState.CHANNEL_STATE_SECURED] : [ChannelState.CHANNEL_STATE_READY, ChannelState.CHANNEL_STATE_SECURED];
       if (!good.includes(ch.state)) {
-        return error(`manager answered for '${name}' but the channel is ${stateName(ch.state)}, expected ${good.map(stateName).join(' or ')}: ${describeChannel(ch)}`);
+        return error(
+          `manager answered for '${name}' but the channel is ${stateName(ch.state)}, expected ${good.map(stateName).join(' or ')}: ${describeChannel(ch)}`,
+        );
       }
       return ok(`${res.created ? 'created' : 'already present'}: ${describeChannel(ch)}${pskNote}${ignored}`);
     })();
@@ -418,7 +448,10 @@ export class PrimitiveRunner {
 
   private async channelStatus(p: Params, ctx: PrimitiveContext): Promise<Reply> {
     const name = this.channelName(p);
-    const expectText = p.str(['expect_state', 'expected_state'], { pattern: /^(PENDING|READY|SECURED|DEGRADED|FAILED)$/i, patternText: 'one of PENDING, READY, SECURED, DEGRADED, FAILED' });
+    const expectText = p.str(['expect_state', 'expected_state'], {
+      pattern: /^(PENDING|READY|SECURED|DEGRADED|FAILED)$/i,
+      patternText: 'one of PENDING, READY, SECURED, DEGRADED, FAILED',
+    });
     const waitS = p.int('wait_seconds', { min: 0, max: 3600, default: 0 })!;
     const cfg = this.requireConfig();
     const client = this.clientFor(cfg);
@@ -428,9 +461,14 @@ export class PrimitiveRunner {
     for (;;) {
       let ch: SecureChannel;
       try {
-        ch = await this.withRetry(() => client.getSecureChannel(name, 10_000), 10_000, (m) => ctx.progress(m));
+        ch = await this.withRetry(
+          () => client.getSecureChannel(name, 10_000),
+          10_000,
+          (m) => ctx.progress(m),
+        );
       } catch (e) {
-        if (e instanceof ManagerCallError && e.code === status.NOT_FOUND) return error(`channel-status: no secure channel '${name}' on the manager (${e.details})`);
+        if (e instanceof ManagerCallError && e.code === status.NOT_FOUND)
+          return error(`channel-status: no secure channel '${name}' on the manager (${e.details})`);
         throw e;
       }
       if (expect === undefined || ch.state === expect) return ok(describeChannel(ch) + ignoredSuffix(p));
@@ -459,7 +497,11 @@ export class PrimitiveRunner {
     let portIds: string[] = [];
     if (closePorts) {
       try {
-        const ch = await this.withRetry(() => client.getSecureChannel(name, 10_000), 30_000, (m) => ctx.progress(m));
+        const ch = await this.withRetry(
+          () => client.getSecureChannel(name, 10_000),
+          30_000,
+          (m) => ctx.progress(m),
+        );
         portIds = ch.endpoints.map((e) => `${e.agentId}/${e.switchPort}`);
       } catch (e) {
         if (!(e instanceof ManagerCallError && e.code === status.NOT_FOUND)) throw e;
@@ -468,13 +510,21 @@ export class PrimitiveRunner {
       portIds = [...new Set(portIds)];
     }
     const res = await this.heartbeat(
-      this.withRetry(() => client.deleteSecureChannel(name, timeoutS * 1000), 30_000, (m) => ctx.progress(m)),
+      this.withRetry(
+        () => client.deleteSecureChannel(name, timeoutS * 1000),
+        30_000,
+        (m) => ctx.progress(m),
+      ),
       ctx,
       `delete-secure-channel '${name}'`,
     );
     const closed: string[] = [];
     for (const id of portIds) {
-      const r = await this.withRetry(() => client.closePort(id, timeoutS * 1000), 30_000, (m) => ctx.progress(m));
+      const r = await this.withRetry(
+        () => client.closePort(id, timeoutS * 1000),
+        30_000,
+        (m) => ctx.progress(m),
+      );
       if (r.existed) closed.push(id);
     }
     if (this.o.stateDir && CHANNEL_NAME_RE.test(name)) rmSync(join(this.o.stateDir, 'psk', `${name}.json`), { force: true });

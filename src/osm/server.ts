@@ -98,13 +98,17 @@ export async function startEeServer(opts: EeServerOptions = {}): Promise<EeServe
         if (!cancelled) call.write({ status, detailedMessage: message });
       };
       log.info('primitive', { id, primitive: name, transport, peer: peer || call.getPeer() });
-      void runner
-        .run(name, params, { requestId: id, transport, progress: (m) => send('PROCESSING', m) })
-        .then((final) => {
-          send(final.status, final.message);
-          if (!cancelled) call.end();
-          log.info('primitive done', { id, primitive: name, status: final.status, ms: Date.now() - started, ...(final.status === 'ERROR' ? { detail: final.message } : {}) });
+      void runner.run(name, params, { requestId: id, transport, progress: (m) => send('PROCESSING', m) }).then((final) => {
+        send(final.status, final.message);
+        if (!cancelled) call.end();
+        log.info('primitive done', {
+          id,
+          primitive: name,
+          status: final.status,
+          ms: Date.now() - started,
+          ...(final.status === 'ERROR' ? { detail: final.message } : {}),
         });
+      });
     },
     getSshKey: (_call: ServerUnaryCall<SshKeyRequest, SshKeyReply>, cb: sendUnaryData<SshKeyReply>) => {
       cb(null, { message: sshKey });

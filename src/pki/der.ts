@@ -79,7 +79,7 @@ export function namedBits(bits: readonly number[]): Uint8Array {
   const max = Math.max(...bits);
   const nbytes = Math.floor(max / 8) + 1;
   const b = new Uint8Array(nbytes);
-  for (const bit of bits) b[Math.floor(bit / 8)]! |= 0x80 >> bit % 8;
+  for (const bit of bits) b[Math.floor(bit / 8)]! |= 0x80 >> (bit % 8);
   const unused = 7 - (max % 8);
   return tlv(0x03, concat([Uint8Array.of(unused), b]));
 }

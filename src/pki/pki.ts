@@ -128,5 +128,13 @@ export interface CertInfo {
 
 export function describeCert(pem: string): CertInfo {
   const c = new X509Certificate(pem);
-  return { subject: c.subject.replace(/\n/g, ', '), issuer: c.issuer.replace(/\n/g, ', '), validFrom: c.validFrom, validTo: c.validTo, subjectAltName: c.subjectAltName ?? '', serial: c.serialNumber, fingerprint256: c.fingerprint256 };
+  return {
+    subject: c.subject.replace(/\n/g, ', '),
+    issuer: c.issuer.replace(/\n/g, ', '),
+    validFrom: c.validFrom,
+    validTo: c.validTo,
+    subjectAltName: c.subjectAltName ?? '',
+    serial: c.serialNumber,
+    fingerprint256: c.fingerprint256,
+  };
 }

@@ -94,14 +94,11 @@ function ipBytes(ip: string): Uint8Array {
 }
 
 export function buildCertificate(t: CertTemplate, issuer: Issuer | 'self', selfKey?: KeyObject): Uint8Array {
-  const iss: Issuer =
-    issuer === 'self' ? { name: t.subject, key: selfKey!, publicKey: t.publicKey } : issuer;
+  const iss: Issuer = issuer === 'self' ? { name: t.subject, key: selfKey!, publicKey: t.publicKey } : issuer;
   const serial = randomBytes(16);
   serial[0]! &= 0x7f;
   const exts: Uint8Array[] = [];
-  exts.push(
-    ext(OID.basicConstraints, true, t.ca ? der.seq(der.bool(true), ...(t.pathLen !== undefined ? [der.smallInt(t.pathLen)] : [])) : der.seq()),
-  );
+  exts.push(ext(OID.basicConstraints, true, t.ca ? der.seq(der.bool(true), ...(t.pathLen !== undefined ? [der.smallInt(t.pathLen)] : [])) : der.seq()));
   // digitalSignature(0); CA: keyCertSign(5), cRLSign(6)
   exts.push(ext(OID.keyUsage, true, t.ca ? der.namedBits([0, 5, 6]) : der.namedBits([0])));
   const eku: Uint8Array[] = [];

@@ -152,7 +152,13 @@ export async function startEapAgentPort(p: EapPortConfig, parentLog: Logger, onC
               ...(e.serverName ? { serverName: e.serverName } : {}),
               logger: eapLog,
             }),
-          pae: { identity: e.identity, eapolVersion: e.eapolVersion, startPeriodMs: e.startPeriodMs, authPeriodMs: e.authPeriodMs, heldPeriodMs: e.heldPeriodMs },
+          pae: {
+            identity: e.identity,
+            eapolVersion: e.eapolVersion,
+            startPeriodMs: e.startPeriodMs,
+            authPeriodMs: e.authPeriodMs,
+            heldPeriodMs: e.heldPeriodMs,
+          },
         },
         mka: mkaSettings(p),
         log,
@@ -162,7 +168,8 @@ export async function startEapAgentPort(p: EapPortConfig, parentLog: Logger, onC
     port.on('change', onChange);
     await port.start();
   } catch (err) {
-    if (port) await port.stop().catch(() => undefined); // closes the link and the backend
+    if (port)
+      await port.stop().catch(() => undefined); // closes the link and the backend
     else link.close();
     await secy.close();
     throw err;

@@ -70,8 +70,16 @@ type Bad = (path: string, msg: string) => void;
 
 const COMMON = ['tlsMinVersion', 'tlsMaxVersion', 'fragmentSize', 'eapolVersion', 'caFile', 'certFile', 'keyFile'];
 export const AUTHENTICATOR_FIELDS = [
-  ...COMMON, 'crlFile', 'radius', 'identityPolicy', 'txPeriodSeconds', 'retransTimeoutMs', 'maxRetrans', 'serverTimeoutSeconds',
-  'quietPeriodSeconds', 'reauthPeriodSeconds',
+  ...COMMON,
+  'crlFile',
+  'radius',
+  'identityPolicy',
+  'txPeriodSeconds',
+  'retransTimeoutMs',
+  'maxRetrans',
+  'serverTimeoutSeconds',
+  'quietPeriodSeconds',
+  'reauthPeriodSeconds',
 ];
 export const SUPPLICANT_FIELDS = [...COMMON, 'identity', 'serverName', 'startPeriodSeconds', 'authPeriodSeconds', 'heldPeriodSeconds'];
 
@@ -230,9 +238,7 @@ export function validateEapAuthenticator(raw: unknown, path: string, bad: Bad, b
   const c = new EapChecker(bad, baseDir);
   const r: Raw = isObj(raw) ? raw : {};
   if (!isObj(raw)) bad(path, 'required for mode eap-authenticator: a mapping with radius servers, or caFile/certFile/keyFile for the embedded EAP-TLS server');
-  c.unknownKeys(r, path, AUTHENTICATOR_FIELDS, (k) =>
-    SUPPLICANT_FIELDS.includes(k) ? 'only for mode eap-supplicant' : undefined,
-  );
+  c.unknownKeys(r, path, AUTHENTICATOR_FIELDS, (k) => (SUPPLICANT_FIELDS.includes(k) ? 'only for mode eap-supplicant' : undefined));
   const radius = r.radius !== undefined ? radiusSettings(c, r.radius, `${path}.radius`) : undefined;
   let server: EapAuthenticatorSettings['server'];
   if (radius) {

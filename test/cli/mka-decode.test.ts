@@ -22,14 +22,31 @@ function pdu(mn: number, withSak: boolean): Mkpdu {
     src: fromHex('020000000001'),
     eapolVersion: 3,
     basic: {
-      type: 'basic', version: 2, priority: 16, keyServer: true, macsecDesired: true, macsecCapability: 3,
-      sci: { mac: fromHex('020000000001'), port: 1 }, actor: { mi: fromHex('0102030405060708090a0b0c'), mn },
-      algorithmAgility: 0x0080c201, ckn,
+      type: 'basic',
+      version: 2,
+      priority: 16,
+      keyServer: true,
+      macsecDesired: true,
+      macsecCapability: 3,
+      sci: { mac: fromHex('020000000001'), port: 1 },
+      actor: { mi: fromHex('0102030405060708090a0b0c'), mn },
+      algorithmAgility: 0x0080c201,
+      ckn,
     },
     sets: [
       { type: 'livePeers', keyServerSsci: 0, peers: [{ mi: fromHex('aabbccddeeff001122334455'), mn: 3 }] },
       ...(withSak
-        ? [{ type: 'distributedSak' as const, an: 2, confidentialityOffset: 1, plain: false, kn: 5, cipherSuite: null, wrappedSak: wrapKey(deriveKek(cak, ckn), sak) }]
+        ? [
+            {
+              type: 'distributedSak' as const,
+              an: 2,
+              confidentialityOffset: 1,
+              plain: false,
+              kn: 5,
+              cipherSuite: null,
+              wrappedSak: wrapKey(deriveKek(cak, ckn), sak),
+            },
+          ]
         : []),
     ],
     icvIndicator: false,
@@ -51,9 +68,28 @@ beforeAll(() => {
   mixed = join(dir, 'mixed.pcap');
   broken = join(dir, 'broken.pcap');
   notPcap = join(dir, 'notes.txt');
-  writeFileSync(good, writePcap([{ time: 1, data: f1 }, { time: 2, data: f2 }]));
-  writeFileSync(mixed, writePcap([{ time: 1, data: other }, { time: 2, data: tampered }, { time: 3, data: f2 }]));
-  writeFileSync(broken, writePcap([{ time: 1, data: f1 }, { time: 2, data: truncated }]));
+  writeFileSync(
+    good,
+    writePcap([
+      { time: 1, data: f1 },
+      { time: 2, data: f2 },
+    ]),
+  );
+  writeFileSync(
+    mixed,
+    writePcap([
+      { time: 1, data: other },
+      { time: 2, data: tampered },
+      { time: 3, data: f2 },
+    ]),
+  );
+  writeFileSync(
+    broken,
+    writePcap([
+      { time: 1, data: f1 },
+      { time: 2, data: truncated },
+    ]),
+  );
   writeFileSync(notPcap, 'hello, not a capture\n');
 });
 

@@ -32,7 +32,12 @@ describe('macsecctl pki', () => {
       expect((await ctl('pki', 'issue', 'wizard', 'x', '--dir', dir)).code).toBe(2);
       const ca = new X509Certificate(readFileSync(join(dir, 'ca.crt')));
       expect(ca.ca).toBe(true);
-      const expect_ = { manager: { kind: 'manager', name: 'mgr' }, 'agent-node-1': { kind: 'agent', id: 'node-1' }, 'admin-alice': { kind: 'operator', role: 'admin', name: 'alice' }, 'read-only-bob': { kind: 'operator', role: 'read-only', name: 'bob' } };
+      const expect_ = {
+        manager: { kind: 'manager', name: 'mgr' },
+        'agent-node-1': { kind: 'agent', id: 'node-1' },
+        'admin-alice': { kind: 'operator', role: 'admin', name: 'alice' },
+        'read-only-bob': { kind: 'operator', role: 'read-only', name: 'bob' },
+      };
       for (const [base, principal] of Object.entries(expect_)) {
         const c = new X509Certificate(readFileSync(join(dir, `${base}.crt`)));
         expect(c.verify(ca.publicKey)).toBe(true);

@@ -11,7 +11,16 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { MemoryHub } from '../../src/agent/framelink.js';
 import type { Agent as SimAgent } from '../../src/agent/agent.js';
-import { ChannelState, EventType, type Agent, type CreateSecureChannelResponse, type ListAgentsResponse, type Port, type SecureChannel, type ForceRekeyResponse } from '../../src/control/gen/macsec/v1/manager.js';
+import {
+  ChannelState,
+  EventType,
+  type Agent,
+  type CreateSecureChannelResponse,
+  type ListAgentsResponse,
+  type Port,
+  type SecureChannel,
+  type ForceRekeyResponse,
+} from '../../src/control/gen/macsec/v1/manager.js';
 import { PortMode, PortState } from '../../src/control/gen/macsec/v1/types.js';
 import type { ManagerApi } from '../../src/control/client.js';
 import { makePki, operator, rpcError, simAgent, spawnManager, waitFor, watch, type ManagerProcess, type TestPki } from './support/harness.js';
@@ -103,7 +112,8 @@ describe('control plane end to end (manager + 3 simulated agents)', () => {
     channel = await waitFor(async () => {
       const c = await admin.getSecureChannel(channel.id);
       const kns = new Set(c.endpointStatus.map((e) => e.status!.keyNumber));
-      const ok = c.state === ChannelState.CHANNEL_STATE_SECURED && kns.size === 1 && [...kns][0]! > before && c.endpointStatus.every((e) => e.status!.rekeys >= 1);
+      const ok =
+        c.state === ChannelState.CHANNEL_STATE_SECURED && kns.size === 1 && [...kns][0]! > before && c.endpointStatus.every((e) => e.status!.rekeys >= 1);
       return ok ? c : undefined;
     }, 'every endpoint on the new key');
     await waitFor(() => w.events.some((e) => e.type === EventType.EVENT_TYPE_PORT_REKEYED), 'PORT_REKEYED event');

@@ -47,7 +47,10 @@ describe('EAP-TLS authenticator ports (embedded EAP server)', () => {
   beforeAll(async () => {
     pki = makePki();
     m = await startManager(pki);
-    agent = simAgent(pki, 'a1', m.port, { hub, eap: { embedded: { ca: eapCa.certPem, cert: server.certPem, key: server.keyPem }, pae: { txPeriodMs: 300, quietPeriodMs: 300 } } });
+    agent = simAgent(pki, 'a1', m.port, {
+      hub,
+      eap: { embedded: { ca: eapCa.certPem, cert: server.certPem, key: server.keyPem }, pae: { txPeriodMs: 300, quietPeriodMs: 300 } },
+    });
     await waitFor(() => m.manager.connectedAgentIds().length === 1, 'agent');
   });
   afterAll(async () => {
@@ -60,7 +63,9 @@ describe('EAP-TLS authenticator ports (embedded EAP server)', () => {
   it('advertises eap-embedded (not eap-radius, which needs secrets) and opens the port', async () => {
     const admin = operator(pki, 'alice', m.port);
     expect((await admin.getAgent('a1')).capabilities).toEqual(['eap-embedded', 'psk']);
-    const e = await rpcError(admin.openPort({ agentId: 'a1', interface: 'eth2', mode: PortMode.PORT_MODE_EAP_RADIUS, radius: { servers: ['127.0.0.1:1812'], sharedSecretRef: 'r1' } }));
+    const e = await rpcError(
+      admin.openPort({ agentId: 'a1', interface: 'eth2', mode: PortMode.PORT_MODE_EAP_RADIUS, radius: { servers: ['127.0.0.1:1812'], sharedSecretRef: 'r1' } }),
+    );
     expect(e.code).toBe(status.FAILED_PRECONDITION);
     const p = await admin.openPort({ agentId: 'a1', interface: 'eth1', mode: PortMode.PORT_MODE_EAP_EMBEDDED, policy: { keyServerPriority: 1 } });
     expect(p.status!.state).toBe(PortState.PORT_STATE_READY);

@@ -48,8 +48,14 @@ describe('metrics and logs', () => {
     for (const id of ['a1', 'a2']) agents.push(simAgent(pki, id, m.port, { hub, log }));
     await waitFor(() => m.manager.connectedAgentIds().length === 2, 'agents');
     const admin = operator(pki, 'alice', m.port);
-    for (const a of ['a1', 'a2']) await admin.openPort({ agentId: a, interface: 'eth1', mode: PortMode.PORT_MODE_PSK, policy: { keyServerPriority: a === 'a1' ? 1 : 2 } });
-    const r = await admin.createSecureChannel({ name: 'm', endpoints: ['a1', 'a2'].map((a) => ({ agentId: a, switchPort: 'eth1', vnfId: a, vnfInterface: 'eth0' })), psk: { cakHex: CAK, cknHex: CKN }, waitSecured: true });
+    for (const a of ['a1', 'a2'])
+      await admin.openPort({ agentId: a, interface: 'eth1', mode: PortMode.PORT_MODE_PSK, policy: { keyServerPriority: a === 'a1' ? 1 : 2 } });
+    const r = await admin.createSecureChannel({
+      name: 'm',
+      endpoints: ['a1', 'a2'].map((a) => ({ agentId: a, switchPort: 'eth1', vnfId: a, vnfInterface: 'eth0' })),
+      psk: { cakHex: CAK, cknHex: CKN },
+      waitSecured: true,
+    });
     channelId = r.channel!.id;
     // One tampered MKPDU on the LAN: a valid frame with the key server priority changed.
     const tap = hub.link('lan-eth1');

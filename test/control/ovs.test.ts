@@ -27,7 +27,18 @@ describe.skipIf(!haveOvs)('Open vSwitch attachment (OVSDB JSON-RPC)', () => {
     dir = mkdtempSync(join(tmpdir(), 'macsec-ovs-'));
     sock = join(dir, 'db.sock');
     execFileSync('ovsdb-tool', ['create', join(dir, 'conf.db'), SCHEMA]);
-    server = spawn('ovsdb-server', [join(dir, 'conf.db'), `--remote=punix:${sock}`, `--unixctl=${join(dir, 'ctl')}`, `--pidfile=${join(dir, 'pid')}`, '--no-chdir', `--log-file=${join(dir, 'log')}`], { stdio: 'ignore' });
+    server = spawn(
+      'ovsdb-server',
+      [
+        join(dir, 'conf.db'),
+        `--remote=punix:${sock}`,
+        `--unixctl=${join(dir, 'ctl')}`,
+        `--pidfile=${join(dir, 'pid')}`,
+        '--no-chdir',
+        `--log-file=${join(dir, 'log')}`,
+      ],
+      { stdio: 'ignore' },
+    );
     await waitFor(() => existsSync(sock), 'ovsdb socket');
     vsctl('init');
     vsctl('add-br', 'br-nfv');
@@ -72,11 +83,18 @@ describe.skipIf(!haveOvs)('Open vSwitch attachment (OVSDB JSON-RPC)', () => {
       const admin = operator(pki, 'alice', m.port);
       for (const a of ['a1', 'a2']) await admin.openPort({ agentId: a, interface: 'eth1', mode: PortMode.PORT_MODE_PSK, ovsBridge: 'br-nfv' });
       expect(vsctl('list-ports', 'br-nfv')).toBe(''); // not secured yet: nothing attached
-      const r = await admin.createSecureChannel({ name: 'ovs', endpoints: ['a1', 'a2'].map((a) => ({ agentId: a, switchPort: 'eth1', vnfId: `v-${a}`, vnfInterface: 'eth0' })), waitSecured: true });
+      const r = await admin.createSecureChannel({
+        name: 'ovs',
+        endpoints: ['a1', 'a2'].map((a) => ({ agentId: a, switchPort: 'eth1', vnfId: `v-${a}`, vnfInterface: 'eth0' })),
+        waitSecured: true,
+      });
       expect(r.channel!.state).toBe(CS.CHANNEL_STATE_SECURED);
       const ifnames = agents.map((a) => a.ports.get(`${a.id}/eth1`)!.status().macsecInterface).sort();
       await waitFor(() => vsctl('list-ports', 'br-nfv') === ifnames.join('\n'), 'both macsec interfaces on br-nfv');
-      await waitFor(async () => (await admin.listPorts()).ports.every((p) => p.status!.ovsAttached && p.status!.state === PortState.PORT_STATE_SECURED), 'status shows attached');
+      await waitFor(
+        async () => (await admin.listPorts()).ports.every((p) => p.status!.ovsAttached && p.status!.state === PortState.PORT_STATE_SECURED),
+        'status shows attached',
+      );
       await admin.deleteSecureChannel({ channelId: 'ovs' });
       expect(vsctl('list-ports', 'br-nfv')).toBe('');
       for (const a of ['a1', 'a2']) await admin.closePort({ portId: `${a}/eth1` });

@@ -16,11 +16,37 @@ import { ROOT, makePki, operator, spawnManager, waitFor, type ManagerProcess, ty
 
 function spawnAgent(pki: TestPki, id: string, managerPort: number, relayPort: number): Promise<{ proc: ChildProcess; metricsPort: number }> {
   const f = pki.files(id);
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/agent/main.ts'), '--manager', `127.0.0.1:${managerPort}`, '--ca', f.ca, '--cert', f.cert, '--key', f.key, '--interfaces', 'eth1', '--sim-lan-relay', `127.0.0.1:${relayPort}`, '--hello-ms', '300', '--life-ms', '1200', '--metrics', '127.0.0.1:0'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, MACSEC_LOG_LEVEL: 'warn' },
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/agent/main.ts'),
+      '--manager',
+      `127.0.0.1:${managerPort}`,
+      '--ca',
+      f.ca,
+      '--cert',
+      f.cert,
+      '--key',
+      f.key,
+      '--interfaces',
+      'eth1',
+      '--sim-lan-relay',
+      `127.0.0.1:${relayPort}`,
+      '--hello-ms',
+      '300',
+      '--life-ms',
+      '1200',
+      '--metrics',
+      '127.0.0.1:0',
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MACSEC_LOG_LEVEL: 'warn' },
+    },
+  );
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
   return new Promise((resolve, reject) => {
@@ -69,7 +95,15 @@ describe('manager and agents as processes over the UDP LAN relay', () => {
     const admin = operator(pki, 'alice', mgr.port);
     await waitFor(async () => (await admin.listAgents({ connectedOnly: true })).agents.length === 2, 'agents connected');
     for (const a of ['a1', 'a2']) await admin.openPort({ agentId: a, interface: 'eth1', mode: 3 });
-    const r = await admin.createSecureChannel({ name: 'p', endpoints: ['a1', 'a2'].map((a) => ({ agentId: a, switchPort: 'eth1', vnfId: a, vnfInterface: 'eth0' })), waitSecured: true, waitTimeoutMs: 20_000 }, 30_000);
+    const r = await admin.createSecureChannel(
+      {
+        name: 'p',
+        endpoints: ['a1', 'a2'].map((a) => ({ agentId: a, switchPort: 'eth1', vnfId: a, vnfInterface: 'eth0' })),
+        waitSecured: true,
+        waitTimeoutMs: 20_000,
+      },
+      30_000,
+    );
     expect(r.channel!.state).toBe(ChannelState.CHANNEL_STATE_SECURED);
     const m = await httpGet(agents[0]!.metricsPort);
     expect(m).toMatch(/macsec_port_secured\{agent="a1",port="eth1",channel="ch-[0-9a-f]+"\} 1/);

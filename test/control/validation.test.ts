@@ -46,13 +46,21 @@ describe('request validation', () => {
 
   it('OpenPort: unknown agent, bad interface names, missing mode', async () => {
     await expectErr(admin.openPort({ agentId: 'nobody', interface: 'eth1', mode: psk }), status.NOT_FOUND, /^agent_id: agent 'nobody' is not known/);
-    await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth0;reboot', mode: psk }), status.INVALID_ARGUMENT, /^interface: "eth0;reboot" is not a valid interface name/);
+    await expectErr(
+      admin.openPort({ agentId: 'a1', interface: 'eth0;reboot', mode: psk }),
+      status.INVALID_ARGUMENT,
+      /^interface: "eth0;reboot" is not a valid interface name/,
+    );
     await expectErr(admin.openPort({ agentId: 'a1', interface: 'averyveryverylongname', mode: psk }), status.INVALID_ARGUMENT, /^interface: /);
     await expectErr(admin.openPort({ agentId: 'a1', interface: '../etc', mode: psk }), status.INVALID_ARGUMENT, /^interface: /);
     await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth9', mode: psk }), status.NOT_FOUND, /^interface: agent 'a1' has no interface 'eth9'/);
     await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth2' }), status.INVALID_ARGUMENT, /^mode: is required/);
     await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth2', mode: psk, ovsBridge: 'br 0' }), status.INVALID_ARGUMENT, /^ovs_bridge: /);
-    await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth2', mode: psk, ovsBridge: 'br0' }), status.FAILED_PRECONDITION, /^ovs_bridge: agent 'a1' has no Open vSwitch configured/);
+    await expectErr(
+      admin.openPort({ agentId: 'a1', interface: 'eth2', mode: psk, ovsBridge: 'br0' }),
+      status.FAILED_PRECONDITION,
+      /^ovs_bridge: agent 'a1' has no Open vSwitch configured/,
+    );
   });
 
   it('OpenPort: invalid policy values name the policy field', async () => {
@@ -67,12 +75,25 @@ describe('request validation', () => {
   it('OpenPort: EAP modes are refused (FAILED_PRECONDITION) by an agent without EAP configuration', async () => {
     await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth2', mode: PortMode.PORT_MODE_EAP_RADIUS }), status.INVALID_ARGUMENT, /^radius.servers: /);
     await expectErr(
-      admin.openPort({ agentId: 'a1', interface: 'eth2', mode: PortMode.PORT_MODE_EAP_RADIUS, radius: { servers: ['10.0.0.1:1812'], sharedSecretRef: 'radius1' } }),
+      admin.openPort({
+        agentId: 'a1',
+        interface: 'eth2',
+        mode: PortMode.PORT_MODE_EAP_RADIUS,
+        radius: { servers: ['10.0.0.1:1812'], sharedSecretRef: 'radius1' },
+      }),
       status.FAILED_PRECONDITION,
       /^mode: PORT_MODE_EAP_RADIUS is not available on agent 'a1' \(the agent has no RADIUS shared secrets configured/,
     );
-    await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth2', mode: PortMode.PORT_MODE_EAP_EMBEDDED }), status.FAILED_PRECONDITION, /^mode: PORT_MODE_EAP_EMBEDDED is not available on agent 'a1' \(the agent has no embedded EAP-TLS server configured/);
-    await expectErr(admin.openPort({ agentId: 'a1', interface: 'eth1', mode: psk, policy: { keyServerPriority: 1 } }), status.ALREADY_EXISTS, /^interface: port 'a1\/eth1' is already open with a different configuration/);
+    await expectErr(
+      admin.openPort({ agentId: 'a1', interface: 'eth2', mode: PortMode.PORT_MODE_EAP_EMBEDDED }),
+      status.FAILED_PRECONDITION,
+      /^mode: PORT_MODE_EAP_EMBEDDED is not available on agent 'a1' \(the agent has no embedded EAP-TLS server configured/,
+    );
+    await expectErr(
+      admin.openPort({ agentId: 'a1', interface: 'eth1', mode: psk, policy: { keyServerPriority: 1 } }),
+      status.ALREADY_EXISTS,
+      /^interface: port 'a1\/eth1' is already open with a different configuration/,
+    );
   });
 
   it('ports: malformed and unknown port ids', async () => {
@@ -86,13 +107,41 @@ describe('request validation', () => {
     await expectErr(admin.createSecureChannel({ name: '', endpoints: [ep()] }), status.INVALID_ARGUMENT, /^name: is required/);
     await expectErr(admin.createSecureChannel({ name: 'bad name!', endpoints: [ep()] }), status.INVALID_ARGUMENT, /^name: /);
     await expectErr(admin.createSecureChannel({ name: 'c1', endpoints: [] }), status.INVALID_ARGUMENT, /^endpoints: at least one/);
-    await expectErr(admin.createSecureChannel({ name: 'c1', endpoints: [ep(), ep({ switchPort: 'eth2', vnfId: 'no good' })] }), status.INVALID_ARGUMENT, /^endpoints\[1\].vnf_id: /);
-    await expectErr(admin.createSecureChannel({ name: 'c1', endpoints: [ep({ vnfInterface: 'a/b' })] }), status.INVALID_ARGUMENT, /^endpoints\[0\].vnf_interface: /);
-    await expectErr(admin.createSecureChannel({ name: 'c1', endpoints: [ep(), ep()] }), status.INVALID_ARGUMENT, /^endpoints\[1\].switch_port: port 'a1\/eth1' appears twice/);
-    await expectErr(admin.createSecureChannel({ name: 'c1', endpoints: [ep({ agentId: 'zz' })] }), status.NOT_FOUND, /^endpoints\[0\].agent_id: agent 'zz' is not known/);
-    await expectErr(admin.createSecureChannel({ name: 'c1', endpoints: [ep({ switchPort: 'eth2' })] }), status.FAILED_PRECONDITION, /^endpoints\[0\].switch_port: no open port 'eth2' on agent 'a1'/);
-    await expectErr(admin.createSecureChannel({ name: 'c1', endpoints: [ep()], psk: { cakHex: 'abcd', cknHex: '01' } }), status.INVALID_ARGUMENT, /^psk.cak_hex: must be 16 or 32 octets \(got 2\)/);
-    await expectErr(admin.createSecureChannel({ name: 'c1', endpoints: [ep()], psk: { cakHex: 'zz'.repeat(16), cknHex: '01' } }), status.INVALID_ARGUMENT, /^psk.cak_hex: is not a hex string/);
+    await expectErr(
+      admin.createSecureChannel({ name: 'c1', endpoints: [ep(), ep({ switchPort: 'eth2', vnfId: 'no good' })] }),
+      status.INVALID_ARGUMENT,
+      /^endpoints\[1\].vnf_id: /,
+    );
+    await expectErr(
+      admin.createSecureChannel({ name: 'c1', endpoints: [ep({ vnfInterface: 'a/b' })] }),
+      status.INVALID_ARGUMENT,
+      /^endpoints\[0\].vnf_interface: /,
+    );
+    await expectErr(
+      admin.createSecureChannel({ name: 'c1', endpoints: [ep(), ep()] }),
+      status.INVALID_ARGUMENT,
+      /^endpoints\[1\].switch_port: port 'a1\/eth1' appears twice/,
+    );
+    await expectErr(
+      admin.createSecureChannel({ name: 'c1', endpoints: [ep({ agentId: 'zz' })] }),
+      status.NOT_FOUND,
+      /^endpoints\[0\].agent_id: agent 'zz' is not known/,
+    );
+    await expectErr(
+      admin.createSecureChannel({ name: 'c1', endpoints: [ep({ switchPort: 'eth2' })] }),
+      status.FAILED_PRECONDITION,
+      /^endpoints\[0\].switch_port: no open port 'eth2' on agent 'a1'/,
+    );
+    await expectErr(
+      admin.createSecureChannel({ name: 'c1', endpoints: [ep()], psk: { cakHex: 'abcd', cknHex: '01' } }),
+      status.INVALID_ARGUMENT,
+      /^psk.cak_hex: must be 16 or 32 octets \(got 2\)/,
+    );
+    await expectErr(
+      admin.createSecureChannel({ name: 'c1', endpoints: [ep()], psk: { cakHex: 'zz'.repeat(16), cknHex: '01' } }),
+      status.INVALID_ARGUMENT,
+      /^psk.cak_hex: is not a hex string/,
+    );
   });
 
   it('channels and rekey: unknown ids and missing selectors', async () => {

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  EapolType, PAE_GROUP_ADDRESS, decodeEapol, decodeEapolFrame, encodeEapol, encodeEapolFrame,
-} from '../../src/eap/eapol.js';
-import {
-  EapCode, EapType, decodeEap, decodeEapTls, encodeEap, encodeEapTls, encodeIdentityResponse, eapIdentityText,
-} from '../../src/eap/eap.js';
+import { EapolType, PAE_GROUP_ADDRESS, decodeEapol, decodeEapolFrame, encodeEapol, encodeEapolFrame } from '../../src/eap/eapol.js';
+import { EapCode, EapType, decodeEap, decodeEapTls, encodeEap, encodeEapTls, encodeIdentityResponse, eapIdentityText } from '../../src/eap/eap.js';
 import { TlsFragmenter, TlsReassembler } from '../../src/eap/tls-frag.js';
 
 describe('EAPOL codec', () => {

@@ -112,7 +112,9 @@ describe('embedded EAP-TLS server <-> EAP-TLS peer', () => {
     );
     expect(results.map((r) => r.server.kind)).toEqual(['success', 'failure', 'success', 'failure', 'failure', 'success']);
     expect(results.map((r) => r.peer.kind)).toEqual(['success', 'failure', 'success', 'failure', 'failure', 'success']);
-    const ids = results.filter((r) => r.server.kind === 'success').map((r) => (r.server.kind === 'success' ? Buffer.from(r.server.keys.sessionId).toString('hex') : ''));
+    const ids = results
+      .filter((r) => r.server.kind === 'success')
+      .map((r) => (r.server.kind === 'success' ? Buffer.from(r.server.keys.sessionId).toString('hex') : ''));
     expect(new Set(ids).size).toBe(3);
   });
 });

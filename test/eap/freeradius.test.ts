@@ -45,10 +45,24 @@ describe.skipIf(!haveFreeRadius)('RADIUS client <-> FreeRADIUS 3.2', () => {
     it(`EAP-TLS ${v} succeeds; MSK and Session-Id equal on both sides`, async () => {
       const fr = v === '1.2' ? fr12 : fr13;
       const backend = new RadiusBackend({ servers: [{ host: '127.0.0.1', port: fr.port, secret: SECRET }], timeoutMs: 3000 });
-      const peer = new EapTlsPeer({ identity: 'client1.vnf.example', ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key, serverName: 'radius.nfv.example' });
+      const peer = new EapTlsPeer({
+        identity: 'client1.vnf.example',
+        ca: pki.ca.cert,
+        cert: pki.client.cert,
+        key: pki.client.key,
+        serverName: 'radius.nfv.example',
+      });
       try {
         const r = await runDirect(backend.createSession({ supplicantMac: supMac, authenticatorMac: authMac }), peer, 'client1.vnf.example');
-        if (r.server.kind !== 'success') console.log(fr.output().split('\n').filter((l) => !/MPPE|Key|key/.test(l)).slice(-60).join('\n'));
+        if (r.server.kind !== 'success')
+          console.log(
+            fr
+              .output()
+              .split('\n')
+              .filter((l) => !/MPPE|Key|key/.test(l))
+              .slice(-60)
+              .join('\n'),
+          );
         expect(r.server.kind).toBe('success');
         expect(r.peer.kind).toBe('success');
         if (r.server.kind !== 'success' || r.peer.kind !== 'success') return;
@@ -67,7 +81,10 @@ describe.skipIf(!haveFreeRadius)('RADIUS client <-> FreeRADIUS 3.2', () => {
     const dead = await freeUdpPort();
     const log = logs();
     const backend = new RadiusBackend({
-      servers: [{ host: '127.0.0.1', port: dead, secret: SECRET }, { host: '127.0.0.1', port: fr12.port, secret: SECRET }],
+      servers: [
+        { host: '127.0.0.1', port: dead, secret: SECRET },
+        { host: '127.0.0.1', port: fr12.port, secret: SECRET },
+      ],
       timeoutMs: 300,
       attempts: 2,
       logger: log.logger,
@@ -122,7 +139,9 @@ describe.skipIf(!haveFreeRadius)('RADIUS client <-> FreeRADIUS 3.2', () => {
     let supp!: SupplicantPort;
     auth = new AuthenticatorPort({ portMac: authMac, backend, send: (f) => setImmediate(() => supp.receive(f)), portName: 'veth-test' });
     supp = new SupplicantPort({
-      ownMac: supMac, identity: 'client1.vnf.example', send: (f) => setImmediate(() => auth.receive(f)),
+      ownMac: supMac,
+      identity: 'client1.vnf.example',
+      send: (f) => setImmediate(() => auth.receive(f)),
       method: () => new EapTlsPeer({ identity: 'client1.vnf.example', ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key }),
     });
     const authorized = new Promise<AuthorizedEvent>((r) => auth.once('authorized', r));

@@ -11,8 +11,16 @@ import { TlsReassembler } from '../../src/eap/tls-frag.js';
 import { AuthenticatorPae } from '../../src/eap/authenticator-pae.js';
 import { SupplicantPae } from '../../src/eap/supplicant-pae.js';
 import {
-  Attr, RadiusCode, decodeRadius, decodeVendorSpecific, decryptMppeKey, encodeRadius, encodeVendorSpecific,
-  eapMessageAttributes, verifyMessageAuthenticator, verifyResponseAuthenticator,
+  Attr,
+  RadiusCode,
+  decodeRadius,
+  decodeVendorSpecific,
+  decryptMppeKey,
+  encodeRadius,
+  encodeVendorSpecific,
+  eapMessageAttributes,
+  verifyMessageAuthenticator,
+  verifyResponseAuthenticator,
 } from '../../src/eap/radius.js';
 
 const RUNS = 100_000;
@@ -20,10 +28,7 @@ const SEED = 0x5eed;
 
 function mutated(seeds: Uint8Array[]): fc.Arbitrary<Uint8Array> {
   return fc
-    .tuple(
-      fc.constantFrom(...seeds),
-      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 3 })), { maxLength: 6 }),
-    )
+    .tuple(fc.constantFrom(...seeds), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 3 })), { maxLength: 6 }))
     .map(([seed, muts]) => {
       let b = Array.from(seed);
       for (const [pos, val, op] of muts) {
@@ -104,14 +109,25 @@ describe('decoder fuzzing', () => {
     const auth = new Uint8Array(16).fill(7);
     const seeds = [
       encodeRadius({
-        code: RadiusCode.AccessChallenge, id: 3, authenticator: auth,
-        attributes: [...eapMessageAttributes(new Uint8Array(600).fill(1)), { type: Attr.State, value: new Uint8Array(16) },
-          { type: Attr.MessageAuthenticator, value: new Uint8Array(16) }],
+        code: RadiusCode.AccessChallenge,
+        id: 3,
+        authenticator: auth,
+        attributes: [
+          ...eapMessageAttributes(new Uint8Array(600).fill(1)),
+          { type: Attr.State, value: new Uint8Array(16) },
+          { type: Attr.MessageAuthenticator, value: new Uint8Array(16) },
+        ],
       }),
       encodeRadius({
-        code: RadiusCode.AccessAccept, id: 4, authenticator: auth,
-        attributes: [encodeVendorSpecific(311, 17, new Uint8Array(50).fill(0x85)), encodeVendorSpecific(311, 16, new Uint8Array(50).fill(0x86)),
-          { type: Attr.EapKeyName, value: new Uint8Array(65) }, { type: Attr.MessageAuthenticator, value: new Uint8Array(16) }],
+        code: RadiusCode.AccessAccept,
+        id: 4,
+        authenticator: auth,
+        attributes: [
+          encodeVendorSpecific(311, 17, new Uint8Array(50).fill(0x85)),
+          encodeVendorSpecific(311, 16, new Uint8Array(50).fill(0x86)),
+          { type: Attr.EapKeyName, value: new Uint8Array(65) },
+          { type: Attr.MessageAuthenticator, value: new Uint8Array(16) },
+        ],
       }),
     ];
     let decoded = 0;

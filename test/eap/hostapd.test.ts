@@ -34,9 +34,18 @@ describe.skipIf(!haveHostapd || !canUseNetns())('our EAP-TLS peer <-> hostapd 2.
       writeFileSync(
         join(dir, 'hostapd.conf'),
         [
-          `interface=${lab.ifA}`, 'driver=wired', 'ieee8021x=1', 'eapol_version=2', 'eap_server=1', 'use_pae_group_addr=1',
-          `eap_user_file=${join(dir, 'eap_users')}`, `ca_cert=${pki.ca.certPath}`, `server_cert=${pki.server.certPath}`,
-          `private_key=${pki.server.keyPath}`, 'logger_stdout=-1', 'logger_stdout_level=0',
+          `interface=${lab.ifA}`,
+          'driver=wired',
+          'ieee8021x=1',
+          'eapol_version=2',
+          'eap_server=1',
+          'use_pae_group_addr=1',
+          `eap_user_file=${join(dir, 'eap_users')}`,
+          `ca_cert=${pki.ca.certPath}`,
+          `server_cert=${pki.server.certPath}`,
+          `private_key=${pki.server.keyPath}`,
+          'logger_stdout=-1',
+          'logger_stdout_level=0',
           ...(tls13 ? ['tls_flags=[ENABLE-TLSv1.3]'] : ['tls_flags=[DISABLE-TLSv1.3]']),
           '',
         ].join('\n'),
@@ -46,14 +55,40 @@ describe.skipIf(!haveHostapd || !canUseNetns())('our EAP-TLS peer <-> hostapd 2.
         await hostapd.waitFor(/ENABLED|Setup of interface done/, 15000);
         const supp = startProc(
           'ip',
-          ['netns', 'exec', lab.nsB, process.execPath, '--import', 'tsx', 'test/eap/helpers/supplicant-runner.ts',
-            JSON.stringify({ iface: lab.ifB, mac: lab.macB, identity: 'client1.vnf.example', ca: pki.ca.certPath, cert: pki.client.certPath, key: pki.client.keyPath, timeoutMs: 20000 })],
+          [
+            'netns',
+            'exec',
+            lab.nsB,
+            process.execPath,
+            '--import',
+            'tsx',
+            'test/eap/helpers/supplicant-runner.ts',
+            JSON.stringify({
+              iface: lab.ifB,
+              mac: lab.macB,
+              identity: 'client1.vnf.example',
+              ca: pki.ca.certPath,
+              cert: pki.client.certPath,
+              key: pki.client.keyPath,
+              timeoutMs: 20000,
+            }),
+          ],
           ROOT,
         );
         const line = await supp.waitFor(/\{"ok".*\}\n/, 30000);
         await supp.stop();
         const r = JSON.parse(line) as { ok: boolean; reason?: string; mskSha256?: string; sessionId?: string; authenticator?: string; logs: string[] };
-        if (!r.ok) console.log('supplicant:', r.reason, r.logs.join('\n'), '\nhostapd tail:\n', hostapd.output().slice(-3000).replace(/Derived key.*\n/g, ''));
+        if (!r.ok)
+          console.log(
+            'supplicant:',
+            r.reason,
+            r.logs.join('\n'),
+            '\nhostapd tail:\n',
+            hostapd
+              .output()
+              .slice(-3000)
+              .replace(/Derived key.*\n/g, ''),
+          );
         expect(r.ok).toBe(true);
         expect(r.authenticator).toBe(lab.macA.replace(/:/g, ''));
         const log = hostapd.output();

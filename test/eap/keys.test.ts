@@ -63,9 +63,7 @@ describe('CAK/CKN from MSK (802.1X-2010 6.2.2, wpa_supplicant ieee802_1x_key.c)'
     const cak = deriveEapCak(msk, hi, lo);
     expect(Buffer.from(cak).toString('hex')).toBe(kdfRef(msk.subarray(0, 16), 'IEEE8021 EAP CAK', Buffer.concat([lo, hi])).toString('hex'));
     const ckn = deriveEapCkn(msk, sid, hi, lo);
-    expect(Buffer.from(ckn).toString('hex')).toBe(
-      kdfRef(msk.subarray(0, 16), 'IEEE8021 EAP CKN', Buffer.concat([sid, lo, hi])).toString('hex'),
-    );
+    expect(Buffer.from(ckn).toString('hex')).toBe(kdfRef(msk.subarray(0, 16), 'IEEE8021 EAP CKN', Buffer.concat([sid, lo, hi])).toString('hex'));
     // symmetric in the MAC order; MSK tail ignored
     const a = deriveMkaKeysFromEap(msk, sid, lo, hi);
     const msk2 = Buffer.from(msk);

@@ -64,7 +64,9 @@ describe('Authenticator PAE (pure)', () => {
     const rq = pae.backendStep(be.session, { kind: 'request', eap: encodeEap({ code: EapCode.Request, id: 50, type: 13, data: Uint8Array.of(0x20) }) }, 3);
     expect(rq.frames.length).toBe(1);
     // A response with the wrong id is ignored
-    expect(pae.receive(resp(SUPP, encodeEap({ code: EapCode.Response, id: 49, type: 13, data: Uint8Array.of(0) })), 4).actions.some((a) => a.type === 'backend-eap')).toBe(false);
+    expect(
+      pae.receive(resp(SUPP, encodeEap({ code: EapCode.Response, id: 49, type: 13, data: Uint8Array.of(0) })), 4).actions.some((a) => a.type === 'backend-eap'),
+    ).toBe(false);
     // Another supplicant is ignored
     expect(has(pae.receive(start(OTHER), 5).actions, 'log')).toBe(true);
     expect(pae.supplicant).toEqual(SUPP);
@@ -141,16 +143,28 @@ describe('our supplicant <-> our authenticator with the embedded EAP-TLS server'
   });
 
   function run(version: 'TLSv1.2' | 'TLSv1.3', client: CertKey, fragmentSize = 1020) {
-    const server = new EapTlsServer({ ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key, maxVersion: version, fragmentSize, identityPolicy: { subjectCn: ['*.vnf.example'] } });
+    const server = new EapTlsServer({
+      ca: pki.ca.cert,
+      cert: pki.server.cert,
+      key: pki.server.key,
+      maxVersion: version,
+      fragmentSize,
+      identityPolicy: { subjectCn: ['*.vnf.example'] },
+    });
     let auth!: AuthenticatorPort;
     let supp!: SupplicantPort;
     const logs: string[] = [];
     auth = new AuthenticatorPort({
-      portMac: AUTH, backend: server, send: (f) => setImmediate(() => supp.receive(f)),
-      logger: (l, m, fl) => logs.push(`A ${l} ${m} ${JSON.stringify(fl ?? {})}`), quietPeriodMs: 60000,
+      portMac: AUTH,
+      backend: server,
+      send: (f) => setImmediate(() => supp.receive(f)),
+      logger: (l, m, fl) => logs.push(`A ${l} ${m} ${JSON.stringify(fl ?? {})}`),
+      quietPeriodMs: 60000,
     });
     supp = new SupplicantPort({
-      ownMac: SUPP, identity: 'client1.vnf.example', send: (f) => setImmediate(() => auth.receive(f)),
+      ownMac: SUPP,
+      identity: 'client1.vnf.example',
+      send: (f) => setImmediate(() => auth.receive(f)),
       method: () => new EapTlsPeer({ identity: 'client1.vnf.example', ca: pki.ca.cert, cert: client.cert, key: client.key, maxVersion: version, fragmentSize }),
       logger: (l, m, fl) => logs.push(`S ${l} ${m} ${JSON.stringify(fl ?? {})}`),
     });
@@ -159,7 +173,18 @@ describe('our supplicant <-> our authenticator with the embedded EAP-TLS server'
     const authenticated = new Promise<AuthenticatedEvent>((r) => supp.once('authenticated', r));
     auth.start();
     supp.start();
-    return { auth, supp, authorized, unauthorized, authenticated, logs, stop: () => { auth.stop(); supp.stop(); } };
+    return {
+      auth,
+      supp,
+      authorized,
+      unauthorized,
+      authenticated,
+      logs,
+      stop: () => {
+        auth.stop();
+        supp.stop();
+      },
+    };
   }
 
   for (const v of ['TLSv1.2', 'TLSv1.3'] as const) {
@@ -209,7 +234,10 @@ describe('createEapBackend', () => {
     const pki = makeTestPki();
     const e = createEapBackend({ embedded: { ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key } });
     expect(e.name).toBe('embedded-eap-tls');
-    const r = createEapBackend({ radius: { servers: [{ host: '127.0.0.1', secret: 's' }] }, embedded: { ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key } });
+    const r = createEapBackend({
+      radius: { servers: [{ host: '127.0.0.1', secret: 's' }] },
+      embedded: { ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key },
+    });
     expect(r.name).toBe('radius');
     await r.close?.();
     expect(() => createEapBackend({})).toThrow(/no RADIUS server/);

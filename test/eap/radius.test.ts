@@ -2,8 +2,18 @@ import { describe, expect, it } from 'vitest';
 import * as dgram from 'node:dgram';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  Attr, RadiusCode, decodeRadius, decryptMppeKey, eapMessageAttributes, encodeRadius, encryptMppeKey, joinEapMessage,
-  signMessageAuthenticator, signResponse, verifyMessageAuthenticator, verifyResponseAuthenticator,
+  Attr,
+  RadiusCode,
+  decodeRadius,
+  decryptMppeKey,
+  eapMessageAttributes,
+  encodeRadius,
+  encryptMppeKey,
+  joinEapMessage,
+  signMessageAuthenticator,
+  signResponse,
+  verifyMessageAuthenticator,
+  verifyResponseAuthenticator,
 } from '../../src/eap/radius.js';
 import { RadiusClient } from '../../src/eap/radius-client.js';
 import type { EapLogger } from '../../src/eap/decode.js';
@@ -22,14 +32,21 @@ describe('RADIUS codec and crypto', () => {
   it('Message-Authenticator and Response Authenticator', () => {
     const reqAuth = randomBytes(16);
     const req = encodeRadius({
-      code: RadiusCode.AccessRequest, id: 7, authenticator: reqAuth,
-      attributes: [{ type: Attr.UserName, value: Buffer.from('bob') }, { type: Attr.MessageAuthenticator, value: new Uint8Array(16) }],
+      code: RadiusCode.AccessRequest,
+      id: 7,
+      authenticator: reqAuth,
+      attributes: [
+        { type: Attr.UserName, value: Buffer.from('bob') },
+        { type: Attr.MessageAuthenticator, value: new Uint8Array(16) },
+      ],
     });
     signMessageAuthenticator(req, 's3cret');
     expect(verifyMessageAuthenticator(req, 's3cret')).toBe(true);
     expect(verifyMessageAuthenticator(req, 'wrong')).toBe(false);
     const reply = encodeRadius({
-      code: RadiusCode.AccessAccept, id: 7, authenticator: new Uint8Array(16),
+      code: RadiusCode.AccessAccept,
+      id: 7,
+      authenticator: new Uint8Array(16),
       attributes: [{ type: Attr.MessageAuthenticator, value: new Uint8Array(16) }],
     });
     signResponse(reply, reqAuth, 's3cret');
@@ -72,7 +89,9 @@ describe('RADIUS client against a forging / silent server', () => {
       seen.push(msg[1]!);
       const reqAuth = msg.subarray(4, 20);
       const reply = encodeRadius({
-        code: RadiusCode.AccessReject, id: msg[1]!, authenticator: new Uint8Array(16),
+        code: RadiusCode.AccessReject,
+        id: msg[1]!,
+        authenticator: new Uint8Array(16),
         attributes: [{ type: Attr.MessageAuthenticator, value: new Uint8Array(16) }],
       });
       signResponse(reply, reqAuth, secret);

@@ -51,18 +51,44 @@ describe.skipIf(!haveWpa || !canUseNetns())('wpa_supplicant 2.10 <-> our authent
     writeFileSync(
       conf,
       [
-        'ap_scan=0', 'eapol_version=2', 'network={', '  key_mgmt=IEEE8021X', '  eap=TLS', '  identity="client1.vnf.example"',
-        `  ca_cert="${pki.ca.certPath}"`, `  client_cert="${opts.client.certPath}"`, `  private_key="${opts.client.keyPath}"`,
-        '  eapol_flags=0', ...(opts.driver === 'macsec_linux' ? ['  macsec_policy=1'] : []),
-        `  phase1="tls_disable_tlsv1_3=${opts.tls13 ? 0 : 1}"`, '}', '',
+        'ap_scan=0',
+        'eapol_version=2',
+        'network={',
+        '  key_mgmt=IEEE8021X',
+        '  eap=TLS',
+        '  identity="client1.vnf.example"',
+        `  ca_cert="${pki.ca.certPath}"`,
+        `  client_cert="${opts.client.certPath}"`,
+        `  private_key="${opts.client.keyPath}"`,
+        '  eapol_flags=0',
+        ...(opts.driver === 'macsec_linux' ? ['  macsec_policy=1'] : []),
+        `  phase1="tls_disable_tlsv1_3=${opts.tls13 ? 0 : 1}"`,
+        '}',
+        '',
       ].join('\n'),
     );
     const auth = startProc(
       'ip',
-      ['netns', 'exec', lab.nsA, process.execPath, '--import', 'tsx', 'test/eap/helpers/authenticator-runner.ts',
-        JSON.stringify({ iface: lab.ifA, mac: lab.macA, ca: pki.ca.certPath, cert: pki.server.certPath, key: pki.server.keyPath,
-          maxVersion: opts.tls13 ? 'TLSv1.3' : 'TLSv1.2', subjectCn: ['*.vnf.example'], timeoutMs: 25000,
-          ...(opts.radius ? { radius: { host: '127.0.0.1', ...opts.radius } } : {}) })],
+      [
+        'netns',
+        'exec',
+        lab.nsA,
+        process.execPath,
+        '--import',
+        'tsx',
+        'test/eap/helpers/authenticator-runner.ts',
+        JSON.stringify({
+          iface: lab.ifA,
+          mac: lab.macA,
+          ca: pki.ca.certPath,
+          cert: pki.server.certPath,
+          key: pki.server.keyPath,
+          maxVersion: opts.tls13 ? 'TLSv1.3' : 'TLSv1.2',
+          subjectCn: ['*.vnf.example'],
+          timeoutMs: 25000,
+          ...(opts.radius ? { radius: { host: '127.0.0.1', ...opts.radius } } : {}),
+        }),
+      ],
       ROOT,
     );
     await auth.waitFor(/READY\n/, 15000);
@@ -80,7 +106,11 @@ describe.skipIf(!haveWpa || !canUseNetns())('wpa_supplicant 2.10 <-> our authent
   }
 
   function scrub(log: string): string {
-    return log.split('\n').filter((l) => !/Derived|key|KEY|MSK|hexdump/.test(l)).slice(-60).join('\n');
+    return log
+      .split('\n')
+      .filter((l) => !/Derived|key|KEY|MSK|hexdump/.test(l))
+      .slice(-60)
+      .join('\n');
   }
 
   for (const tls13 of [false, true]) {

@@ -136,8 +136,16 @@ describe('EapolLink over a veth pair between two namespaces', () => {
   it('the interface MAC is looked up, and opening a missing interface fails cleanly', async () => {
     const out = execFileSync(
       'ip',
-      ['netns', 'exec', NS_A, process.execPath, '--import', 'tsx', '-e',
-        "import('./src/io/index.js').then(async (m) => { try { await m.EapolLink.open('nope0'); console.log('opened?!'); } catch (e) { console.log(e.name + ': ' + e.message); } })"],
+      [
+        'netns',
+        'exec',
+        NS_A,
+        process.execPath,
+        '--import',
+        'tsx',
+        '-e',
+        "import('./src/io/index.js').then(async (m) => { try { await m.EapolLink.open('nope0'); console.log('opened?!'); } catch (e) { console.log(e.name + ': ' + e.message); } })",
+      ],
       { cwd: REPO, encoding: 'utf8' },
     );
     expect(out.trim()).toBe('MacsecNetlinkError: look up link nope0: ENODEV');

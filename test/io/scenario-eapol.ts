@@ -83,7 +83,22 @@ async function main(): Promise<void> {
   const allmultiAfter = await allmulti();
   writeFileSync(
     outFile,
-    JSON.stringify({ role, mac: formatMac(link.mac), destination: formatMac(dest), filter: link.filter, received, errors, stats, allmultiBefore, allmultiOpen, allmultiAfter }, null, 2),
+    JSON.stringify(
+      {
+        role,
+        mac: formatMac(link.mac),
+        destination: formatMac(dest),
+        filter: link.filter,
+        received,
+        errors,
+        stats,
+        allmultiBefore,
+        allmultiOpen,
+        allmultiAfter,
+      },
+      null,
+      2,
+    ),
   );
   // no process.exit(): the process must end by itself once the link is closed
 }

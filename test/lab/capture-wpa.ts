@@ -134,13 +134,7 @@ function tsharkFields(pcap: string, filter: string, fields: string[]): string[][
 export function summarizeCapture(pcap: string): TsharkSummary {
   const all = tsharkFields(pcap, '', ['frame.number', 'eapol.version']);
   const mka = tsharkFields(pcap, 'mka', ['frame.number']);
-  const sak = tsharkFields(pcap, 'mka.distributed_sak_set', [
-    'eth.src',
-    'frame.number',
-    'mka.key_number',
-    'mka.distributed_an',
-    'mka.aes_key_wrap_sak',
-  ]);
+  const sak = tsharkFields(pcap, 'mka.distributed_sak_set', ['eth.src', 'frame.number', 'mka.key_number', 'mka.distributed_an', 'mka.aes_key_wrap_sak']);
   const malformed = tsharkFields(pcap, '_ws.malformed || _ws.expert.severity >= error', ['frame.number']);
   return {
     frames: all.length,

@@ -58,7 +58,10 @@ lab_json smoke.json \
 `;
 
 const rxPktsOk = (show: MacsecShow[]): number =>
-  show.flatMap((l) => l.rx_sc).flatMap((sc) => sc.sa_list).reduce((n, sa) => n + sa.InPktsOK, 0);
+  show
+    .flatMap((l) => l.rx_sc)
+    .flatMap((sc) => sc.sa_list)
+    .reduce((n, sa) => n + sa.InPktsOK, 0);
 
 describe('kernel lab (UML)', () => {
   let lab: LabResult;
@@ -107,9 +110,9 @@ describe('kernel lab (UML)', () => {
 
 describe('kernel lab failure handling', () => {
   it('throws a clear error naming the apt packages when linux.uml is missing', async () => {
-    await expect(
-      runLab({ scenarios: [{ name: 'x', script: 'true' }], umlBinary: '/nonexistent/linux.uml' }),
-    ).rejects.toThrow(/not found.*apt-get install -y user-mode-linux/);
+    await expect(runLab({ scenarios: [{ name: 'x', script: 'true' }], umlBinary: '/nonexistent/linux.uml' })).rejects.toThrow(
+      /not found.*apt-get install -y user-mode-linux/,
+    );
   });
 
   it('kills the whole UML process group when the overall timeout expires', async () => {

@@ -140,10 +140,7 @@ function validateScenarios(scenarios: LabScenario[]): void {
 function findModulesVersion(): string {
   const versions = existsSync(UML_MODULES) ? readdirSync(UML_MODULES) : [];
   if (versions.length !== 1) {
-    throw new LabError(
-      `expected exactly one kernel version under ${UML_MODULES}, found [${versions.join(', ')}]; ` +
-        'reinstall user-mode-linux',
-    );
+    throw new LabError(`expected exactly one kernel version under ${UML_MODULES}, found [${versions.join(', ')}]; ` + 'reinstall user-mode-linux');
   }
   return versions[0]!;
 }
@@ -416,9 +413,7 @@ function runUml(binary: string, args: string[], layout: RunLayout, limitMs: numb
       clearTimeout(timer);
       liveUmls.delete(child);
       killGroup(child); // reap any helper that outlived the main process
-      consoleLog.end(() =>
-        resolvePromise({ exitCode, signal, killedForTimeout, bootMs, totalMs: Date.now() - started }),
-      );
+      consoleLog.end(() => resolvePromise({ exitCode, signal, killedForTimeout, bootMs, totalMs: Date.now() - started }));
     });
   });
 }
@@ -479,16 +474,10 @@ function checkRun(layout: RunLayout, run: UmlRun, result: LabResult, limitMs: nu
   }
   if (run.killedForTimeout) {
     const done = result.scenarios.filter((s) => s.ran).map((s) => s.name);
-    throw new LabError(
-      `UML lab killed after ${limitMs} ms (completed scenarios: [${done.join(', ')}]) ${where}`,
-      result,
-    );
+    throw new LabError(`UML lab killed after ${limitMs} ms (completed scenarios: [${done.join(', ')}]) ${where}`, result);
   }
   if (!existsSync(layout.doneMarker)) {
-    throw new LabError(
-      `UML exited (code ${run.exitCode}, signal ${run.signal}) before finishing the scenarios ${where}`,
-      result,
-    );
+    throw new LabError(`UML exited (code ${run.exitCode}, signal ${run.signal}) before finishing the scenarios ${where}`, result);
   }
 }
 
@@ -497,8 +486,7 @@ export function readOutJson<T = unknown>(result: ScenarioResult, file: string): 
   const path = join(result.outDir, file);
   if (!existsSync(path)) {
     throw new Error(
-      `scenario ${result.name} did not write ${file} (exit ${result.exitCode}, timedOut ${result.timedOut})\n` +
-        `--- stderr tail ---\n${result.stderr}`,
+      `scenario ${result.name} did not write ${file} (exit ${result.exitCode}, timedOut ${result.timedOut})\n` + `--- stderr tail ---\n${result.stderr}`,
     );
   }
   return JSON.parse(readFileSync(path, 'utf8')) as T;

@@ -158,7 +158,15 @@ describe('bad input is dropped, counted and harmless', () => {
     const pdu = d.value;
     pdu.basic.actor.mn += 1;
     const kek = deriveKek(CAK, CKN);
-    pdu.sets.push({ type: 'distributedSak', an: 3, confidentialityOffset: 1, plain: false, kn: 77, cipherSuite: null, wrappedSak: wrapKey(kek, new Uint8Array(16).fill(7)) });
+    pdu.sets.push({
+      type: 'distributedSak',
+      an: 3,
+      confidentialityOffset: 1,
+      plain: false,
+      kn: 77,
+      cipherSuite: null,
+      wrappedSak: wrapKey(kek, new Uint8Array(16).fill(7)),
+    });
     const before = c.secy.log.length;
     const out = l.inject(c, encodeMkpdu(pdu, deriveIck(CAK, CKN)));
     expect(out.events).toEqual([{ kind: 'dropped', reason: 'Distributed SAK from a participant that is not our key server ignored' }]);

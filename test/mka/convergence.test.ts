@@ -18,7 +18,12 @@ function expectConverged(l: ReturnType<typeof lan>) {
     expect(x.secy.protectFrames).toBe(true);
     expect(x.kay.status().secured).toBe(true);
     // one RX SC per other member, each with the common key installed and enabled
-    expect([...x.secy.rxScs.keys()].sort()).toEqual(act.filter((y) => y !== x).map((y) => y.sci).sort());
+    expect([...x.secy.rxScs.keys()].sort()).toEqual(
+      act
+        .filter((y) => y !== x)
+        .map((y) => y.sci)
+        .sort(),
+    );
     for (const y of act) if (y !== x) expect(y.secy.canReceive(x.sci, tx.an, ki)).toBe(true);
   }
   expect(l.violations).toEqual([]);
@@ -72,14 +77,7 @@ describe('convergence', () => {
       if (!d.ok) throw new Error('bad frame');
       return `${f.from}:${d.value.sets.map((s) => s.type).join(',')}`;
     });
-    expect(sets).toEqual([
-      'a:',
-      'b:',
-      'a:potentialPeers',
-      'b:potentialPeers',
-      'a:livePeers,sakUse,distributedSak',
-      'b:livePeers,sakUse',
-    ]);
+    expect(sets).toEqual(['a:', 'b:', 'a:potentialPeers', 'b:potentialPeers', 'a:livePeers,sakUse,distributedSak', 'b:livePeers,sakUse']);
   });
 
   it('a late joiner is secured within a few frames, without waiting for hello periods', () => {

@@ -85,7 +85,15 @@ describe('key server election', () => {
     expect(l.runUntilQuiescent(10_000)).toBe(true);
     expect(l.status('a').keyServer?.self).toBe(true);
     l.start(l.member('c'));
-    expect(l.runUntil((ln) => ln.converged() && ln.status('a').keyServer?.sci === ln.member('c').sci && (ln.member('a').secy.transmitting()?.ki.startsWith(ln.status('c').mi) ?? false), 10_000)).toBe(true);
+    expect(
+      l.runUntil(
+        (ln) =>
+          ln.converged() &&
+          ln.status('a').keyServer?.sci === ln.member('c').sci &&
+          (ln.member('a').secy.transmitting()?.ki.startsWith(ln.status('c').mi) ?? false),
+        10_000,
+      ),
+    ).toBe(true);
     expect(l.eventsOf('a', 'keyServerElected').map((e) => (e as { self: boolean }).self)).toEqual([true, false]);
     expect(l.violations).toEqual([]);
   });

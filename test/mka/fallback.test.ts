@@ -25,10 +25,12 @@ describe('primary and fallback CAK', () => {
       expect(f!.oldKey).toBeNull();
     }
     // MKPDUs for both CKNs on the wire
-    const ckns = new Set(l.frames.map((fr) => {
-      const d = decodeMkpdu(fr.frame);
-      return d.ok ? toHex(d.value.basic.ckn) : '?';
-    }));
+    const ckns = new Set(
+      l.frames.map((fr) => {
+        const d = decodeMkpdu(fr.frame);
+        return d.ok ? toHex(d.value.basic.ckn) : '?';
+      }),
+    );
     expect(ckns).toEqual(new Set([toHex(CKN), toHex(FALLBACK_CKN)]));
     // the SecY only ever carries primary keys (KIs from the primary participants' MIs)
     const primaryMi = l.status('a').participants[0]!.mi;
@@ -48,7 +50,10 @@ describe('primary and fallback CAK', () => {
     expect(l.runUntil((ln) => ln.status('a').principalCkn === toHex(FALLBACK_CKN) && ln.converged(), 15_000)).toBe(true);
     // once a switches principal, the fallback secures promptly (no waiting for a hello time)
     const switchedAt = l.member('a').events.find((e) => e.event.kind === 'principalChanged')!.at;
-    const securedAt = l.member('a').events.filter((e) => e.event.kind === 'secured').at(-1)!.at;
+    const securedAt = l
+      .member('a')
+      .events.filter((e) => e.event.kind === 'secured')
+      .at(-1)!.at;
     expect(securedAt - switchedAt).toBeLessThan(200);
     const changed = l.eventsOf('a', 'principalChanged');
     expect(changed).toEqual([{ kind: 'principalChanged', ckn: toHex(FALLBACK_CKN) }]);
@@ -79,7 +84,12 @@ describe('primary and fallback CAK', () => {
     l.runFor(10_000);
     expect(l.status('a').principalCkn).toBe(toHex(CKN));
     expect(l.status('c').principalCkn).toBe(toHex(FALLBACK_CKN));
-    expect(l.status('a').participants[1]!.livePeers.map((p) => p.sci).sort()).toEqual([l.member('b').sci, l.member('c').sci].sort());
+    expect(
+      l
+        .status('a')
+        .participants[1]!.livePeers.map((p) => p.sci)
+        .sort(),
+    ).toEqual([l.member('b').sci, l.member('c').sci].sort());
     expect(l.status('c').livePeers.length).toBe(2);
     // nobody transmits keys c cannot have: c is not secured, a and b are
     expect(l.status('c').secured).toBe(false);

@@ -112,7 +112,16 @@ describe('rekey (make-before-break checked at every step)', () => {
     expect(l.runUntilQuiescent(10_000)).toBe(true);
     l.addChecker(noGap(['b', 'c']));
     l.crash(l.member('a'));
-    expect(l.runUntil(() => l.status('b').keyServer?.self === true && l.converged() && l.status('b').latestKey === null && l.status('b').oldKey?.ki.startsWith(l.status('b').mi) === true, 15_000)).toBe(true);
+    expect(
+      l.runUntil(
+        () =>
+          l.status('b').keyServer?.self === true &&
+          l.converged() &&
+          l.status('b').latestKey === null &&
+          l.status('b').oldKey?.ki.startsWith(l.status('b').mi) === true,
+        15_000,
+      ),
+    ).toBe(true);
     expect(l.status('c').keyServer?.sci).toBe(l.member('b').sci);
     expect(l.runUntilQuiescent(10_000)).toBe(true);
     expectOnlyCurrentKey(l);
@@ -139,13 +148,17 @@ describe('rekey (make-before-break checked at every step)', () => {
 
   it('rekeys under frame loss and jitter still never open a gap', () => {
     let n = 0;
-    const l = lan(3, { rekeyPeriodMs: 8_000 }, {
-      link: () => {
-        n++;
-        if (n % 7 === 0) return true; // lose one frame in 7
-        return 1 + (n % 5); // 1..5 ms jitter
+    const l = lan(
+      3,
+      { rekeyPeriodMs: 8_000 },
+      {
+        link: () => {
+          n++;
+          if (n % 7 === 0) return true; // lose one frame in 7
+          return 1 + (n % 5); // 1..5 ms jitter
+        },
       },
-    });
+    );
     l.startAll();
     expect(l.runUntilQuiescent(20_000)).toBe(true);
     l.addChecker(noGap(['a', 'b', 'c']));

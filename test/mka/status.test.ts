@@ -29,7 +29,12 @@ describe('status, events and configuration', () => {
       expect(st).toMatchObject({ running: true, policy: 'must-secure', principalCkn: toHex(CKN), cipherSuite: 'GCM-AES-XPN-128', secured: true });
       expect(st.mi).toMatch(/^[0-9a-f]{24}$/);
       expect(st.mn).toBeGreaterThan(3);
-      expect(st.livePeers.map((p) => p.sci).sort()).toEqual(l.members.filter((x) => x !== m).map((x) => x.sci).sort());
+      expect(st.livePeers.map((p) => p.sci).sort()).toEqual(
+        l.members
+          .filter((x) => x !== m)
+          .map((x) => x.sci)
+          .sort(),
+      );
       expect(st.counters.mkpdusSent).toBe(m.framesSent);
       expect(st.counters.mkpdusReceived).toBeGreaterThan(0);
     }
@@ -102,8 +107,16 @@ describe('status, events and configuration', () => {
         src: mac(2),
         eapolVersion: 3,
         basic: {
-          type: 'basic', version: 2, priority: 16, keyServer: true, macsecDesired: true, macsecCapability: 3,
-          sci: { mac: mac(2), port: 1 }, actor: { mi: new Uint8Array(12).fill(9), mn: 1 }, algorithmAgility: 0x0080c201, ckn: CKN,
+          type: 'basic',
+          version: 2,
+          priority: 16,
+          keyServer: true,
+          macsecDesired: true,
+          macsecCapability: 3,
+          sci: { mac: mac(2), port: 1 },
+          actor: { mi: new Uint8Array(12).fill(9), mn: 1 },
+          algorithmAgility: 0x0080c201,
+          ckn: CKN,
         },
         sets: [{ type: 'potentialPeers', keyServerSsci: 0, peers: [{ mi: Uint8Array.from(Buffer.from(mi, 'hex')), mn: 1000 }] }],
         icvIndicator: false,

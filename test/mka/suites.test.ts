@@ -119,7 +119,12 @@ describe('cipher suites and offsets', () => {
     expect(l.violations).toEqual([]);
   });
 
-  for (const [offset, code] of [[null, 0], [0, 1], [30, 2], [50, 3]] as const) {
+  for (const [offset, code] of [
+    [null, 0],
+    [0, 1],
+    [30, 2],
+    [50, 3],
+  ] as const) {
     it(`confidentiality offset ${offset === null ? 'none (integrity only)' : offset}: code ${code} on the wire, applied by every member`, () => {
       // only the key server's setting matters; b and c are configured differently
       const l = lan(3, (i) => ({ confidentialityOffset: i === 1 ? offset : 0 }));

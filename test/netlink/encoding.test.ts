@@ -106,7 +106,12 @@ describe('GET_TXSC dump parsing', () => {
         nla(U.MACSEC_SECY_ATTR_ENCRYPT, u8(1)),
       ]),
       nlaNest(U.MACSEC_ATTR_TXSA_LIST, [
-        nlaNest(1, [nla(U.MACSEC_SA_ATTR_AN, u8(1)), nla(U.MACSEC_SA_ATTR_PN, u64(0x1_0000_000dn)), nla(U.MACSEC_SA_ATTR_ACTIVE, u8(1)), nla(U.MACSEC_SA_ATTR_SSCI, Buffer.from('00000001', 'hex'))]),
+        nlaNest(1, [
+          nla(U.MACSEC_SA_ATTR_AN, u8(1)),
+          nla(U.MACSEC_SA_ATTR_PN, u64(0x1_0000_000dn)),
+          nla(U.MACSEC_SA_ATTR_ACTIVE, u8(1)),
+          nla(U.MACSEC_SA_ATTR_SSCI, Buffer.from('00000001', 'hex')),
+        ]),
       ]),
       nlaNest(U.MACSEC_ATTR_RXSC_LIST, [
         nlaNest(1, [
@@ -118,7 +123,15 @@ describe('GET_TXSC dump parsing', () => {
       ]),
     ]);
     const d = parseSecyDump(msg)!;
-    expect(d).toMatchObject({ ifindex: 5, sci: '02000000000a0001', cipherSuite: 'GCM-AES-XPN-128', encodingSa: 1, validate: 'check', encrypt: true, operational: true });
+    expect(d).toMatchObject({
+      ifindex: 5,
+      sci: '02000000000a0001',
+      cipherSuite: 'GCM-AES-XPN-128',
+      encodingSa: 1,
+      validate: 'check',
+      encrypt: true,
+      operational: true,
+    });
     expect(d.txSas).toEqual([{ an: 1, active: true, nextPn: 0x1_0000_000dn, keyId: '', ssci: 1, stats: {} }]);
     expect(d.rxScs[0]!.sci).toBe('02000000000b0001');
     expect(d.rxScs[0]!.stats.InPktsOK).toBe(13n);

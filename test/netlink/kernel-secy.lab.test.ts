@@ -31,13 +31,18 @@ echo "side a rc=$rc_a, side b rc=$rc_b"
 
 type Json = Record<string, any>;
 /** iproute2's JSON prints SCIs as 0x-prefixed numbers without leading zeros. */
-const normSci = (v: string): string => BigInt(v.startsWith('0x') ? v : `0x${v}`).toString(16).padStart(16, '0');
+const normSci = (v: string): string =>
+  BigInt(v.startsWith('0x') ? v : `0x${v}`)
+    .toString(16)
+    .padStart(16, '0');
 
 function readCase(s: ScenarioResult, name: string, side: 'a' | 'b'): Json {
   const p = join(s.outDir, `${name}.${side}.json`);
   if (!existsSync(p)) {
     const log = (f: string) => (existsSync(join(s.outDir, f)) ? readFileSync(join(s.outDir, f), 'utf8').slice(-3000) : '');
-    throw new Error(`no ${name}.${side}.json (exit ${s.exitCode})\n--- side-a.log ---\n${log('side-a.log')}\n--- side-b.log ---\n${log('side-b.log')}\n--- stderr ---\n${s.stderr}`);
+    throw new Error(
+      `no ${name}.${side}.json (exit ${s.exitCode})\n--- side-a.log ---\n${log('side-a.log')}\n--- side-b.log ---\n${log('side-b.log')}\n--- stderr ---\n${s.stderr}`,
+    );
   }
   return JSON.parse(readFileSync(p, 'utf8')) as Json;
 }
@@ -171,4 +176,3 @@ describe('KernelSecy on a real kernel (UML)', () => {
     expect(r.deleteMissingRxSa.message).toMatch(/^delete RX SA \(sci 02000000000b0001, an 3\): /);
   });
 });
-

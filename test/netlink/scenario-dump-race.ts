@@ -21,13 +21,22 @@ await secy.apply({ kind: 'createRxSc', sci });
 for (let i = 0; i < rounds; i++) {
   const sak = new Uint8Array(16).fill(i & 0xff);
   // Dump first: does an SA operation issued while a dump is in flight fail?
-  const first = secy.readPn().then(() => dumps++, (e) => note('readPn(first)', e));
+  const first = secy.readPn().then(
+    () => dumps++,
+    (e) => note('readPn(first)', e),
+  );
   const ops: Promise<unknown>[] = [
     first,
     secy.apply({ kind: 'installRxSa', sci, an: 0, lowestPn: 1n, ki: ki(i), sak }).catch((e) => note('installRxSa', e)),
-    secy.readPn().then(() => dumps++, (e) => note('readPn', e)),
+    secy.readPn().then(
+      () => dumps++,
+      (e) => note('readPn', e),
+    ),
     secy.apply({ kind: 'installTxSa', an: 0, nextPn: 1n, ki: ki(i), sak }).catch((e) => note('installTxSa', e)),
-    secy.readPn().then(() => dumps++, (e) => note('readPn', e)),
+    secy.readPn().then(
+      () => dumps++,
+      (e) => note('readPn', e),
+    ),
     secy.apply({ kind: 'deleteRxSa', sci, an: 0 }).catch((e) => note('deleteRxSa', e)),
     secy.apply({ kind: 'deleteTxSa', an: 0 }).catch((e) => note('deleteTxSa', e)),
   ];

@@ -76,7 +76,8 @@ async function sh(cmd: string, args: string[]): Promise<{ code: number; stdout: 
 }
 
 function errInfo(err: unknown): Record<string, unknown> {
-  if (err instanceof MacsecNetlinkError) return { name: err.name, message: err.message, code: err.code, errno: err.errno, operation: err.operation, string: String(err) };
+  if (err instanceof MacsecNetlinkError)
+    return { name: err.name, message: err.message, code: err.code, errno: err.errno, operation: err.operation, string: String(err) };
   return { name: (err as Error).name, message: String((err as Error).message ?? err) };
 }
 
@@ -136,7 +137,9 @@ async function runCase(c: Case, res: Record<string, unknown>): Promise<void> {
     await expectError('duplicateTxSa', () => secy.apply({ kind: 'installTxSa', an: 0, nextPn: 1n, ki: kiOf(side), sak: keyOf(side, keyLen) }));
     await expectError('wrongKeyLength', () => secy.apply({ kind: 'installTxSa', an: 2, nextPn: 1n, ki: kiOf(side), sak: keyOf(side, 32) }));
     await expectError('sameSciOnParent', () => createMacsecPort(PARENT, { name: 'msec1', port: c.port }));
-    await expectError('rxSaWithoutSc', () => secy.apply({ kind: 'installRxSa', sci: '0200000000990001', an: 0, lowestPn: 1n, ki: kiOf(peer), sak: keyOf(peer, keyLen) }));
+    await expectError('rxSaWithoutSc', () =>
+      secy.apply({ kind: 'installRxSa', sci: '0200000000990001', an: 0, lowestPn: 1n, ki: kiOf(peer), sak: keyOf(peer, keyLen) }),
+    );
     try {
       await secy.apply({ kind: 'deleteRxSa', sci: peerSci, an: 3 });
       res.deleteMissingRxSa = { error: null };
@@ -161,7 +164,14 @@ async function runCase(c: Case, res: Record<string, unknown>): Promise<void> {
   if (c.name === 'gcm-aes-128') {
     // Rekey under the same SecY: new SAK on AN 1 (RX first, then TX), switch the encoding SA, ping again.
     const t1 = performance.now();
-    await secy.apply({ kind: 'installRxSa', sci: peerSci, an: 1, lowestPn: 1n, ki: kiOf(peer).slice(0, 24) + '00000002', sak: keyOf(peer, keyLen).map((x) => x ^ 0xff) });
+    await secy.apply({
+      kind: 'installRxSa',
+      sci: peerSci,
+      an: 1,
+      lowestPn: 1n,
+      ki: kiOf(peer).slice(0, 24) + '00000002',
+      sak: keyOf(peer, keyLen).map((x) => x ^ 0xff),
+    });
     await secy.apply({ kind: 'installTxSa', an: 1, nextPn: 1n, ki: kiOf(side).slice(0, 24) + '00000002', sak: keyOf(side, keyLen).map((x) => x ^ 0xff) });
     await barrier('rekey-rx-installed');
     await secy.apply({ kind: 'enableTxSa', an: 1, enable: true });

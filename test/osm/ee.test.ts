@@ -18,8 +18,18 @@ beforeAll(async () => {
 afterAll(async () => env?.close());
 
 const y = (o: Record<string, unknown>) => stringify(o);
-const cfgInline = () => ({ manager_address: env.managerAddress, ca_cert: env.pki.macsecCa.certPem, client_cert: env.pki.operatorAdmin.certPem, client_key: env.pki.operatorAdmin.keyPem });
-const cfgPaths = () => ({ manager_address: env.managerAddress, ca_cert_path: env.files.macsecCa, client_cert_path: env.files.opCert, client_key_path: env.files.opKey });
+const cfgInline = () => ({
+  manager_address: env.managerAddress,
+  ca_cert: env.pki.macsecCa.certPem,
+  client_cert: env.pki.operatorAdmin.certPem,
+  client_key: env.pki.operatorAdmin.keyPem,
+});
+const cfgPaths = () => ({
+  manager_address: env.managerAddress,
+  ca_cert_path: env.files.macsecCa,
+  client_cert_path: env.files.opCert,
+  client_key_path: env.files.opKey,
+});
 
 async function plainEe(extra: Parameters<Env['startEe']>[0] = {}) {
   const ee = await env.startEe({ mtls: false, ...extra });
@@ -36,7 +46,10 @@ describe('config', () => {
       [{ ...cfgInline(), ca_cert: 'not pem' }, "config: parameter 'ca_cert' must be PEM text (use 'ca_cert_path' for a file)"],
       [{ ...cfgInline(), ca_cert: createCa().certPem }, 'config: client_cert is not signed by ca_cert'],
       [{ ...cfgInline(), client_key: env.pki.operatorReadOnly.keyPem }, 'config: client_key does not match client_cert'],
-      [{ ...cfgInline(), client_cert: env.pki.agent.certPem, client_key: env.pki.agent.keyPem }, 'config: client_cert must carry an operator identity (urn:macsec:operator:admin:<name>), got agent:nn1'],
+      [
+        { ...cfgInline(), client_cert: env.pki.agent.certPem, client_key: env.pki.agent.keyPem },
+        'config: client_cert must carry an operator identity (urn:macsec:operator:admin:<name>), got agent:nn1',
+      ],
       [{ ...cfgPaths(), client_key_path: '/nonexistent/key.pem' }, 'config: client_key: cannot read /nonexistent/key.pem: ENOENT'],
       [{ ...cfgInline(), ca_cert_path: env.files.macsecCa }, "config: give either 'ca_cert' or 'ca_cert_path', not both"],
     ];
@@ -48,12 +61,20 @@ describe('config', () => {
       else expect(r.last!.detailedMessage).toMatch(msg);
     }
     const r = await runPrimitive(c, 'create-secure-channel', y({ channel_name: 'x', agent_id: 'nn1', switch_ports: 'vp1' }));
-    expect(r.last).toEqual({ status: 'ERROR', detailedMessage: 'create-secure-channel: not configured: run the config primitive first (manager_address and credentials)' });
+    expect(r.last).toEqual({
+      status: 'ERROR',
+      detailedMessage: 'create-secure-channel: not configured: run the config primitive first (manager_address and credentials)',
+    });
   });
 
   it('an expired operator certificate is refused', async () => {
     const { c } = await plainEe();
-    const old = issue(env.pki.macsecCa, { kind: 'admin', name: 'old', notBefore: new Date(Date.now() - 10 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
+    const old = issue(env.pki.macsecCa, {
+      kind: 'admin',
+      name: 'old',
+      notBefore: new Date(Date.now() - 10 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+    });
     const r = await runPrimitive(c, 'config', y({ ...cfgInline(), client_cert: old.certPem, client_key: old.keyPem }));
     expect(r.last!.status).toBe('ERROR');
     expect(r.last!.detailedMessage).toMatch(/^config: client_cert expired on /);
@@ -96,7 +117,9 @@ describe('config', () => {
   });
 
   it('defaults from the chart (mounted operator certificate) make config need no parameters', async () => {
-    const { c } = await plainEe({ defaults: { managerAddress: env.managerAddress, caPath: env.files.macsecCa, certPath: env.files.opCert, keyPath: env.files.opKey } });
+    const { c } = await plainEe({
+      defaults: { managerAddress: env.managerAddress, caPath: env.files.macsecCa, certPath: env.files.opCert, keyPath: env.files.opKey },
+    });
     const r = await runPrimitive(c, 'config', '');
     expect(r.last!.status).toBe('OK');
   });
@@ -111,12 +134,24 @@ describe('secure channel primitives', () => {
 
   it('create streams PROCESSING while the manager works and OK only after it acknowledged', async () => {
     const before = Date.now();
-    const r = await runPrimitive(c, 'create-secure-channel', y({ channel_name: 'hb', endpoints: [{ agent_id: 'nn1', switch_port: 'vp1', vnf_id: 'v1', vnf_interface: 'eth1' }, { agent_id: 'nn2', switch_port: 'vp2', vnf_id: 'v2', vnf_interface: 'eth1' }] }));
+    const r = await runPrimitive(
+      c,
+      'create-secure-channel',
+      y({
+        channel_name: 'hb',
+        endpoints: [
+          { agent_id: 'nn1', switch_port: 'vp1', vnf_id: 'v1', vnf_interface: 'eth1' },
+          { agent_id: 'nn2', switch_port: 'vp2', vnf_id: 'v2', vnf_interface: 'eth1' },
+        ],
+      }),
+    );
     expect(Date.now() - before).toBeGreaterThanOrEqual(300);
     expect(r.replies.slice(0, -1).every((x) => x.status === 'PROCESSING')).toBe(true);
     expect(r.replies.some((x) => /still waiting/.test(x.detailedMessage))).toBe(true);
     expect(r.last!.status).toBe('OK');
-    expect(r.last!.detailedMessage).toMatch(/^created: secure channel 'hb' .* is READY; endpoints: nn1\/vp1 <-> v1:eth1 AUTHENTICATING, nn2\/vp2 <-> v2:eth1 AUTHENTICATING/);
+    expect(r.last!.detailedMessage).toMatch(
+      /^created: secure channel 'hb' .* is READY; endpoints: nn1\/vp1 <-> v1:eth1 AUTHENTICATING, nn2\/vp2 <-> v2:eth1 AUTHENTICATING/,
+    );
   });
 
   it('an LCM retry while the first create is running joins it: one manager call, both OK', async () => {
@@ -139,7 +174,10 @@ describe('secure channel primitives', () => {
   it('manager refusals are ERRORs carrying the manager status and field', async () => {
     env.manager.failNext = { code: status.INVALID_ARGUMENT, message: 'endpoints[0].switch_port: no open port vp6 on agent nn1', count: 1 };
     const r = await runPrimitive(c, 'create-secure-channel', y({ channel_name: 'bad', agent_id: 'nn1', switch_ports: 'vp6' }));
-    expect(r.last).toEqual({ status: 'ERROR', detailedMessage: 'create-secure-channel: manager CreateSecureChannel failed: INVALID_ARGUMENT: endpoints[0].switch_port: no open port vp6 on agent nn1' });
+    expect(r.last).toEqual({
+      status: 'ERROR',
+      detailedMessage: 'create-secure-channel: manager CreateSecureChannel failed: INVALID_ARGUMENT: endpoints[0].switch_port: no open port vp6 on agent nn1',
+    });
     const conflict = await runPrimitive(c, 'create-secure-channel', y({ channel_name: 'retry', agent_id: 'nn1', switch_ports: 'vp7' }));
     expect(conflict.last!.detailedMessage).toMatch(/ALREADY_EXISTS: name: channel 'retry' exists with other endpoints/);
   });
@@ -158,7 +196,15 @@ describe('secure channel primitives', () => {
   });
 
   it('port_mode opens the authenticator ports first (idempotently); close_ports closes them after the channel', async () => {
-    const params = y({ channel_name: 'withports', agent_id: 'nn1', switch_ports: 'vq1,vq2', port_mode: 'psk', ovs_bridge: 'br0', key_server_priority: 7, cipher_suite: 'gcm-aes-256' });
+    const params = y({
+      channel_name: 'withports',
+      agent_id: 'nn1',
+      switch_ports: 'vq1,vq2',
+      port_mode: 'psk',
+      ovs_bridge: 'br0',
+      key_server_priority: 7,
+      cipher_suite: 'gcm-aes-256',
+    });
     const r = await runPrimitive(c, 'create-secure-channel', params);
     expect(r.last!.status, r.last!.detailedMessage).toBe('OK');
     expect(r.replies.filter((x) => /^authenticator port nn1\/vq[12] open \(READY\)$/.test(x.detailedMessage))).toHaveLength(2);
@@ -180,14 +226,21 @@ describe('secure channel primitives', () => {
 
   it('a read-only operator certificate configures but cannot create', async () => {
     const { c: ro } = await plainEe();
-    expect((await runPrimitive(ro, 'config', y({ ...cfgInline(), client_cert: env.pki.operatorReadOnly.certPem, client_key: env.pki.operatorReadOnly.keyPem }))).last!.status).toBe('OK');
+    expect(
+      (await runPrimitive(ro, 'config', y({ ...cfgInline(), client_cert: env.pki.operatorReadOnly.certPem, client_key: env.pki.operatorReadOnly.keyPem })))
+        .last!.status,
+    ).toBe('OK');
     const r = await runPrimitive(ro, 'create-secure-channel', y({ channel_name: 'ro', agent_id: 'nn1', switch_ports: 'vp1' }));
-    expect(r.last!.detailedMessage).toMatch(/^create-secure-channel: manager CreateSecureChannel failed: PERMISSION_DENIED: operator:read-only:osm-ro is read-only/);
+    expect(r.last!.detailedMessage).toMatch(
+      /^create-secure-channel: manager CreateSecureChannel failed: PERMISSION_DENIED: operator:read-only:osm-ro is read-only/,
+    );
   });
 
   it('unknown endpoint fields and mismatched lists are refused before calling the manager', async () => {
-    const a = await runPrimitive(c, 'create-secure-channel', y({ channel_name: 'e', endpoints: "[{agent_id: nn1, switch_port: vp1, vnf_iface: eth1}]" }));
-    expect(a.last!.detailedMessage).toBe('create-secure-channel: endpoints[0] has unknown fields: vnf_iface (known: agent_id, switch_port, vnf_id, vnf_interface)');
+    const a = await runPrimitive(c, 'create-secure-channel', y({ channel_name: 'e', endpoints: '[{agent_id: nn1, switch_port: vp1, vnf_iface: eth1}]' }));
+    expect(a.last!.detailedMessage).toBe(
+      'create-secure-channel: endpoints[0] has unknown fields: vnf_iface (known: agent_id, switch_port, vnf_id, vnf_interface)',
+    );
     const b = await runPrimitive(c, 'create-secure-channel', y({ channel_name: 'e', agent_id: 'nn1', switch_ports: 'vp1,vp2', vnf_interfaces: 'eth1' }));
     expect(b.last!.detailedMessage).toBe("create-secure-channel: parameter 'vnf_interfaces' lists 1 interfaces for 2 switch ports");
     const d = await runPrimitive(c, 'create-secure-channel', y({ channel_name: 'bad name!', agent_id: 'nn1', switch_ports: 'vp1' }));
@@ -195,7 +248,9 @@ describe('secure channel primitives', () => {
   });
 
   it('params that are not a mapping are an ERROR, empty params are fine', async () => {
-    expect((await runPrimitive(c, 'channel-status', '- a\n- b\n')).last!.detailedMessage).toBe('channel-status: params must be a YAML mapping of parameter names to values, got a list');
+    expect((await runPrimitive(c, 'channel-status', '- a\n- b\n')).last!.detailedMessage).toBe(
+      'channel-status: params must be a YAML mapping of parameter names to values, got a list',
+    );
     expect((await runPrimitive(c, 'health-check', '{}\n')).last!.status).toBe('OK');
     expect((await runPrimitive(c, 'health-check', '')).last!.status).toBe('OK');
   });

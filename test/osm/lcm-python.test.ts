@@ -49,7 +49,15 @@ const addr = (p: number) => ['--address', `localhost:${p}`];
 
 describe('LCM-like Python client against the OSM execution environment', () => {
   it('runs the day-1 sequence over mutual TLS and every last reply is OK', async () => {
-    const r = await lcm(python, [...addr(dual), ...tlsArgs(env.files), 'day1', '--config-json', JSON.stringify(configParams()), '--channel-json', JSON.stringify(channelParams('ns1-vnf1'))]);
+    const r = await lcm(python, [
+      ...addr(dual),
+      ...tlsArgs(env.files),
+      'day1',
+      '--config-json',
+      JSON.stringify(configParams()),
+      '--channel-json',
+      JSON.stringify(channelParams('ns1-vnf1')),
+    ]);
     expect(r.code, r.stderr + JSON.stringify(r.results)).toBe(0);
     expect(r.results.map((x) => [x.primitive, x.status, x.transport, x.passed])).toEqual([
       ['config', 'OK', 'mtls', true],
@@ -57,11 +65,15 @@ describe('LCM-like Python client against the OSM execution environment', () => {
       ['create-secure-channel', 'OK', 'mtls', true],
     ]);
     const [config, health, create] = r.results;
-    expect(config!.detailed_message).toMatch(/^configured: manager localhost:\d+ as operator:admin:osm \(certificate valid until .+\); manager reachable \(\d+ secure channels?\)$/);
+    expect(config!.detailed_message).toMatch(
+      /^configured: manager localhost:\d+ as operator:admin:osm \(certificate valid until .+\); manager reachable \(\d+ secure channels?\)$/,
+    );
     expect(health!.detailed_message).toContain('transport mtls');
     // PROCESSING first, the final OK only after the manager acknowledged.
     expect(create!.replies![0]).toMatch(/^PROCESSING: creating secure channel 'ns1-vnf1' with 2 endpoints/);
-    expect(create!.detailed_message).toMatch(/^created: secure channel 'ns1-vnf1' \(id ch-\d+\) is READY; endpoints: nn1\/vp1 <-> vnf1:eth1 AUTHENTICATING, nn1\/vp2 <-> vnf1:eth2 AUTHENTICATING/);
+    expect(create!.detailed_message).toMatch(
+      /^created: secure channel 'ns1-vnf1' \(id ch-\d+\) is READY; endpoints: nn1\/vp1 <-> vnf1:eth1 AUTHENTICATING, nn1\/vp2 <-> vnf1:eth2 AUTHENTICATING/,
+    );
     const call = env.manager.calls.find((c) => c.method === 'CreateSecureChannel');
     expect(call?.principal).toBe('admin:osm');
     expect(env.manager.channels.get('ns1-vnf1')?.endpoints).toEqual([
@@ -89,7 +101,15 @@ describe('LCM-like Python client against the OSM execution environment', () => {
   });
 
   it('falls back from TLS to plaintext like LCM when the EE has no certificate', async () => {
-    const r = await lcm(python, [...addr(plainOnly), ...tlsArgs(env.files), 'day1', '--config-json', JSON.stringify(configParams()), '--channel-json', JSON.stringify(channelParams('ns3-vnf1'))]);
+    const r = await lcm(python, [
+      ...addr(plainOnly),
+      ...tlsArgs(env.files),
+      'day1',
+      '--config-json',
+      JSON.stringify(configParams()),
+      '--channel-json',
+      JSON.stringify(channelParams('ns3-vnf1')),
+    ]);
     expect(r.code, r.stderr + JSON.stringify(r.results)).toBe(0);
     expect(r.results.map((x) => x.transport)).toEqual(['plaintext', 'plaintext', 'plaintext']);
   });
@@ -104,7 +124,16 @@ describe('LCM-like Python client against the OSM execution environment', () => {
   });
 
   it('block-style yaml.dump params work too', async () => {
-    const r = await lcm(python, [...addr(dual), ...tlsArgs(env.files), '--block-style', 'day1', '--config-json', JSON.stringify(configParams()), '--channel-json', JSON.stringify(channelParams('ns4-vnf1'))]);
+    const r = await lcm(python, [
+      ...addr(dual),
+      ...tlsArgs(env.files),
+      '--block-style',
+      'day1',
+      '--config-json',
+      JSON.stringify(configParams()),
+      '--channel-json',
+      JSON.stringify(channelParams('ns4-vnf1')),
+    ]);
     expect(r.code, JSON.stringify(r.results)).toBe(0);
   });
 
@@ -136,11 +165,15 @@ describe('LCM-like Python client against the OSM execution environment', () => {
     const bad = { ...channelParams('ns5-vnf1'), switch_ports: ['vp1', 'not an if'] };
     const r = await lcm(python, [...addr(dual), 'run', 'create-secure-channel', '--params-json', JSON.stringify(bad)]);
     expect(r.code).toBe(1);
-    expect(r.results[0]!.detailed_message).toBe(`create-secure-channel: parameter 'switch_ports[1]' "not an if" must be an interface name (1-15 of [A-Za-z0-9_.-])`);
+    expect(r.results[0]!.detailed_message).toBe(
+      `create-secure-channel: parameter 'switch_ports[1]' "not an if" must be an interface name (1-15 of [A-Za-z0-9_.-])`,
+    );
     const unknownAgent = { ...channelParams('ns6-vnf1'), agent_id: 'unknown-agent' };
     const r2 = await lcm(python, [...addr(dual), 'run', 'create-secure-channel', '--params-json', JSON.stringify(unknownAgent)]);
     expect(r2.results[0]!.status).toBe('ERROR');
-    expect(r2.results[0]!.detailed_message).toBe("create-secure-channel: manager CreateSecureChannel failed: NOT_FOUND: endpoints[0].agent_id: agent 'unknown-agent' is not known");
+    expect(r2.results[0]!.detailed_message).toBe(
+      "create-secure-channel: manager CreateSecureChannel failed: NOT_FOUND: endpoints[0].agent_id: agent 'unknown-agent' is not known",
+    );
   });
 
   it('day-2: channel-status, delete-secure-channel (twice), status of a deleted channel', async () => {
@@ -164,14 +197,32 @@ describe('LCM-like Python client against the OSM execution environment', () => {
   });
 
   it("runs the example VNFD's day-1 for both VNFs of the example NS: one shared channel", async () => {
-    const inst = parse(readFileSync(INSTANTIATE, 'utf8')) as { additionalParamsForVnf: { 'member-vnf-index': string; additionalParams: Record<string, unknown> }[] };
+    const inst = parse(readFileSync(INSTANTIATE, 'utf8')) as {
+      additionalParamsForVnf: { 'member-vnf-index': string; additionalParams: Record<string, unknown> }[];
+    };
     // The VNFD names the operator credentials by their path in the EE pod; here they are in the test dir.
-    const pathMap = ['--path-map', `/etc/macsec-osm-ee/manager/ca.crt=${env.files.macsecCa}`, '--path-map', `/etc/macsec-osm-ee/manager/tls.crt=${env.files.opCert}`, '--path-map', `/etc/macsec-osm-ee/manager/tls.key=${env.files.opKey}`];
+    const pathMap = [
+      '--path-map',
+      `/etc/macsec-osm-ee/manager/ca.crt=${env.files.macsecCa}`,
+      '--path-map',
+      `/etc/macsec-osm-ee/manager/tls.crt=${env.files.opCert}`,
+      '--path-map',
+      `/etc/macsec-osm-ee/manager/tls.key=${env.files.opKey}`,
+    ];
     const eeOf: Record<string, number> = { vnf1: (await env.startEe()).port, vnf2: (await env.startEe()).port };
     const outcome: string[] = [];
     for (const v of inst.additionalParamsForVnf) {
       const additional = { ...v.additionalParams, macsec_manager_address: env.managerAddress };
-      const r = await lcm(python, [...addr(eeOf[v['member-vnf-index']]!), ...tlsArgs(env.files), 'vnfd-day1', '--vnfd', VNFD, '--additional-params-json', JSON.stringify(additional), ...pathMap]);
+      const r = await lcm(python, [
+        ...addr(eeOf[v['member-vnf-index']]!),
+        ...tlsArgs(env.files),
+        'vnfd-day1',
+        '--vnfd',
+        VNFD,
+        '--additional-params-json',
+        JSON.stringify(additional),
+        ...pathMap,
+      ]);
       expect(r.code, r.stderr + JSON.stringify(r.results)).toBe(0);
       expect(r.results.map((x) => [x.primitive, x.status, x.transport])).toEqual([
         ['config', 'OK', 'mtls'],
@@ -192,11 +243,23 @@ describe('LCM-like Python client against the OSM execution environment', () => {
     // NS termination: each VNF's terminate-config-primitive; the first deletes, the second finds nothing.
     const term: string[] = [];
     for (const v of inst.additionalParamsForVnf) {
-      const r = await lcm(python, [...addr(eeOf[v['member-vnf-index']]!), 'vnfd-day1', '--section', 'terminate-config-primitive', '--vnfd', VNFD, '--additional-params-json', JSON.stringify(v.additionalParams)]);
+      const r = await lcm(python, [
+        ...addr(eeOf[v['member-vnf-index']]!),
+        'vnfd-day1',
+        '--section',
+        'terminate-config-primitive',
+        '--vnfd',
+        VNFD,
+        '--additional-params-json',
+        JSON.stringify(v.additionalParams),
+      ]);
       expect(r.code, JSON.stringify(r.results)).toBe(0);
       term.push(r.results[0]!.detailed_message!);
     }
-    expect(term).toEqual(["secure channel 'demo' deleted; closed ports nn1/vp1, nn1/vp2", "secure channel 'demo' did not exist; nothing to delete; no ports to close"]);
+    expect(term).toEqual([
+      "secure channel 'demo' deleted; closed ports nn1/vp1, nn1/vp2",
+      "secure channel 'demo' did not exist; nothing to delete; no ports to close",
+    ]);
     expect(env.manager.ports.size).toBe(0);
     expect(dirname(VNFD)).toMatch(/macsec_vnf$/);
   });

@@ -11,7 +11,11 @@ import { EE_DESCRIPTOR_SET_B64 } from '../../src/osm/gen/descriptors.js';
 
 const BUF = fileURLToPath(new URL('../../node_modules/.bin/buf', import.meta.url));
 const buf = (args: string[]) =>
-  new Promise<string>((resolve, reject) => execFile(BUF, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', ...args], { timeout: 30_000, encoding: 'utf8' }, (e, out, err) => (e ? reject(new Error(err || e.message)) : resolve(out))));
+  new Promise<string>((resolve, reject) =>
+    execFile(BUF, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', ...args], { timeout: 30_000, encoding: 'utf8' }, (e, out, err) =>
+      e ? reject(new Error(err || e.message)) : resolve(out),
+    ),
+  );
 
 const MAIN = fileURLToPath(new URL('../../src/osm/main.ts', import.meta.url));
 let env: Env;
@@ -76,9 +80,17 @@ describe('macsec-osm-ee process', () => {
 
   it('serves reflection and grpc health (buf curl, no proto files)', async () => {
     const methods = (await buf(['--list-methods', `http://127.0.0.1:${port}`])).trim().split('\n');
-    expect(methods).toEqual(['grpc.health.v1.Health/Check', 'grpc.health.v1.Health/List', 'grpc.health.v1.Health/Watch', 'osm_ee.FrontendExecutor/GetSshKey', 'osm_ee.FrontendExecutor/RunPrimitive']);
+    expect(methods).toEqual([
+      'grpc.health.v1.Health/Check',
+      'grpc.health.v1.Health/List',
+      'grpc.health.v1.Health/Watch',
+      'osm_ee.FrontendExecutor/GetSshKey',
+      'osm_ee.FrontendExecutor/RunPrimitive',
+    ]);
     expect(JSON.parse(await buf([`http://127.0.0.1:${port}/grpc.health.v1.Health/Check`]))).toEqual({ status: 'SERVING' });
-    const r = JSON.parse(await buf(['-d', '{"id":"1","name":"nope","params":""}', `http://127.0.0.1:${port}/osm_ee.FrontendExecutor/RunPrimitive`])) as { status: string };
+    const r = JSON.parse(await buf(['-d', '{"id":"1","name":"nope","params":""}', `http://127.0.0.1:${port}/osm_ee.FrontendExecutor/RunPrimitive`])) as {
+      status: string;
+    };
     expect(r.status).toBe('ERROR');
   });
 

@@ -74,7 +74,28 @@ export class ManagerServiceTestDouble {
       endpoint: e,
       portId: `${e.agentId}/${e.switchPort}`,
       agentConnected: true,
-      status: { state: ps, detail: '', livePeers: [], keyServer: false, keyNumber: secured ? 1 : 0, keyIdentifier: '', ckn: ch.ckn, rekeys: 0, mkpdusSent: 0, mkpdusReceived: 0, mkpdusDropped: 0, icvFailures: 0, counters: [], macsecInterface: '', ovsBridge: '', ovsAttached: false, securedSinceMs: 0, updatedMs: Date.now(), fingerprint: '', runtimeId: '' },
+      status: {
+        state: ps,
+        detail: '',
+        livePeers: [],
+        keyServer: false,
+        keyNumber: secured ? 1 : 0,
+        keyIdentifier: '',
+        ckn: ch.ckn,
+        rekeys: 0,
+        mkpdusSent: 0,
+        mkpdusReceived: 0,
+        mkpdusDropped: 0,
+        icvFailures: 0,
+        counters: [],
+        macsecInterface: '',
+        ovsBridge: '',
+        ovsAttached: false,
+        securedSinceMs: 0,
+        updatedMs: Date.now(),
+        fingerprint: '',
+        runtimeId: '',
+      },
     }));
     return ch;
   }
@@ -96,7 +117,16 @@ export class ManagerServiceTestDouble {
     const again = this.channels.get(req.name);
     if (again) return { channel: this.refresh(again), created: false, generatedPsk: undefined };
     const ckn = randomBytes(16).toString('hex');
-    const ch: SecureChannel = { id: `ch-${++this.seq}`, name: req.name, endpoints: req.endpoints, state: ChannelState.CHANNEL_STATE_PENDING, endpointStatus: [], createdMs: Date.now(), securedSinceMs: 0, ckn };
+    const ch: SecureChannel = {
+      id: `ch-${++this.seq}`,
+      name: req.name,
+      endpoints: req.endpoints,
+      state: ChannelState.CHANNEL_STATE_PENDING,
+      endpointStatus: [],
+      createdMs: Date.now(),
+      securedSinceMs: 0,
+      ckn,
+    };
     this.channels.set(req.name, ch);
     const gen = this.opts.generatePsk && !req.psk ? { cakHex: randomBytes(16).toString('hex'), cknHex: ckn } : undefined;
     return { channel: this.refresh(ch), created: true, generatedPsk: gen };
@@ -133,9 +163,20 @@ export class ManagerServiceTestDouble {
       const id = `${r.agentId}/${r.interface}`;
       const spec = JSON.stringify({ ...r, id });
       const prev = this.ports.get(id);
-      if (prev && prev !== spec) throw new RpcError(status.ALREADY_EXISTS, `interface: port '${id}' is already open with a different configuration (close it first)`);
+      if (prev && prev !== spec)
+        throw new RpcError(status.ALREADY_EXISTS, `interface: port '${id}' is already open with a different configuration (close it first)`);
       this.ports.set(id, spec);
-      return Port.fromPartial({ id, agentId: r.agentId, interface: r.interface, mode: r.mode, policy: r.policy, ovsBridge: r.ovsBridge, radius: r.radius, status: { state: PortState.PORT_STATE_READY }, createdMs: Date.now() });
+      return Port.fromPartial({
+        id,
+        agentId: r.agentId,
+        interface: r.interface,
+        mode: r.mode,
+        policy: r.policy,
+        ovsBridge: r.ovsBridge,
+        radius: r.radius,
+        status: { state: PortState.PORT_STATE_READY },
+        createdMs: Date.now(),
+      });
     });
     impl.closePort = this.handler('ClosePort', 'write', (r: { portId: string; allowMissing: boolean }) => {
       const existed = this.ports.delete(r.portId);
@@ -143,7 +184,11 @@ export class ManagerServiceTestDouble {
       return { existed };
     });
     s.addService(ManagerServiceService, impl);
-    const creds = ServerCredentials.createSsl(Buffer.from(tls.ca.certPem), [{ private_key: Buffer.from(tls.server.keyPem), cert_chain: Buffer.from(tls.server.certPem) }], true);
+    const creds = ServerCredentials.createSsl(
+      Buffer.from(tls.ca.certPem),
+      [{ private_key: Buffer.from(tls.server.keyPem), cert_chain: Buffer.from(tls.server.certPem) }],
+      true,
+    );
     const port = await new Promise<number>((resolve, reject) => s.bindAsync('127.0.0.1:0', creds, (e, p) => (e ? reject(e) : resolve(p))));
     this.server = s;
     return port;

@@ -4,7 +4,8 @@ import { ParamError, Params, paramsOf } from '../../src/osm/params.js';
 describe('osm params (YAML as LCM sends it)', () => {
   it('reads a flow-style yaml.dump document with ints, nulls and nested flow strings', () => {
     // What PyYAML's yaml.dump(d, default_flow_style=True) produces for LCM's parameter dict.
-    const text = "{agent_id: nn1, channel_name: vnf-a, endpoints: '[{agent_id: nn1, switch_port: vp1, vnf_id: vnf1,\n    vnf_interface: eth1}]\n\n    ', psk_cak_hex: null, wait_timeout_seconds: 30}\n";
+    const text =
+      "{agent_id: nn1, channel_name: vnf-a, endpoints: '[{agent_id: nn1, switch_port: vp1, vnf_id: vnf1,\n    vnf_interface: eth1}]\n\n    ', psk_cak_hex: null, wait_timeout_seconds: 30}\n";
     const p = Params.parse(text);
     expect(p.str('channel_name')).toBe('vnf-a');
     expect(p.int('wait_timeout_seconds')).toBe(30);

@@ -63,7 +63,13 @@ const addr = () => ['--address', `localhost:${ee.port}`];
 describe('OSM adapter with the real manager', () => {
   it('day-1 over mTLS: config, health-check, create-secure-channel (ports opened by the EE) -> OK after the manager acknowledged', async () => {
     const f = pki.files('alice');
-    const config = { manager_address: `127.0.0.1:${mgr.port}`, manager_server_name: 'localhost', ca_cert_path: f.ca, client_cert_path: f.cert, client_key_path: f.key };
+    const config = {
+      manager_address: `127.0.0.1:${mgr.port}`,
+      manager_server_name: 'localhost',
+      ca_cert_path: f.ca,
+      client_cert_path: f.cert,
+      client_key_path: f.key,
+    };
     const channel = {
       channel_name: 'osm-demo',
       endpoints: [
@@ -82,13 +88,28 @@ describe('OSM adapter with the real manager', () => {
     ]);
     const create = r.results[2]!;
     expect(create.replies!.filter((x) => /^PROCESSING: authenticator port a[12]\/eth1 open/.test(x))).toHaveLength(2);
-    expect(create.detailed_message).toMatch(/^created: secure channel 'osm-demo' \(id \S+\) is (READY|SECURED); endpoints: a1\/eth1 <-> vnf1:eth0 \w+, a2\/eth1 <-> vnf2:eth0 \w+; the manager generated a PSK, kept in .* \(not shown\)$/);
+    expect(create.detailed_message).toMatch(
+      /^created: secure channel 'osm-demo' \(id \S+\) is (READY|SECURED); endpoints: a1\/eth1 <-> vnf1:eth0 \w+, a2\/eth1 <-> vnf2:eth0 \w+; the manager generated a PSK, kept in .* \(not shown\)$/,
+    );
   }, 120_000);
 
   it('day-1 again over plaintext is idempotent on the real manager', async () => {
     const f = pki.files('alice');
-    const config = { manager_address: `127.0.0.1:${mgr.port}`, manager_server_name: 'localhost', ca_cert_path: f.ca, client_cert_path: f.cert, client_key_path: f.key };
-    const channel = { channel_name: 'osm-demo', endpoints: [{ agent_id: 'a1', switch_port: 'eth1', vnf_id: 'vnf1', vnf_interface: 'eth0' }, { agent_id: 'a2', switch_port: 'eth1', vnf_id: 'vnf2', vnf_interface: 'eth0' }], port_mode: 'psk' };
+    const config = {
+      manager_address: `127.0.0.1:${mgr.port}`,
+      manager_server_name: 'localhost',
+      ca_cert_path: f.ca,
+      client_cert_path: f.cert,
+      client_key_path: f.key,
+    };
+    const channel = {
+      channel_name: 'osm-demo',
+      endpoints: [
+        { agent_id: 'a1', switch_port: 'eth1', vnf_id: 'vnf1', vnf_interface: 'eth0' },
+        { agent_id: 'a2', switch_port: 'eth1', vnf_id: 'vnf2', vnf_interface: 'eth0' },
+      ],
+      port_mode: 'psk',
+    };
     const r = await lcm(python, [...addr(), 'day1', '--config-json', JSON.stringify(config), '--channel-json', JSON.stringify(channel)], 90_000);
     expect(r.code, JSON.stringify(r.results, null, 1)).toBe(0);
     expect(r.results.map((x) => x.transport)).toEqual(['plaintext', 'plaintext', 'plaintext']);
@@ -97,13 +118,23 @@ describe('OSM adapter with the real manager', () => {
   }, 120_000);
 
   it('day-2: channel-status waits for SECURED, force-rekey, delete with ports closed', async () => {
-    const st = await lcm(python, [...addr(), ...tls(), 'run', 'channel-status', '--params-json', JSON.stringify({ channel_name: 'osm-demo', expect_state: 'SECURED', wait_seconds: 30 })], 60_000);
+    const st = await lcm(
+      python,
+      [...addr(), ...tls(), 'run', 'channel-status', '--params-json', JSON.stringify({ channel_name: 'osm-demo', expect_state: 'SECURED', wait_seconds: 30 })],
+      60_000,
+    );
     expect(st.code, JSON.stringify(st.results)).toBe(0);
-    expect(st.results[0]!.detailed_message).toMatch(/^secure channel 'osm-demo' .* is SECURED; endpoints: a1\/eth1 <-> vnf1:eth0 SECURED, a2\/eth1 <-> vnf2:eth0 SECURED$/);
+    expect(st.results[0]!.detailed_message).toMatch(
+      /^secure channel 'osm-demo' .* is SECURED; endpoints: a1\/eth1 <-> vnf1:eth0 SECURED, a2\/eth1 <-> vnf2:eth0 SECURED$/,
+    );
     const rk = await lcm(python, [...addr(), ...tls(), 'run', 'force-rekey', '--params-json', JSON.stringify({ channel_name: 'osm-demo' })], 60_000);
     expect(rk.code, JSON.stringify(rk.results)).toBe(0);
     expect(rk.results[0]!.detailed_message).toMatch(/^rekeyed secure channel 'osm-demo': a1\/eth1 .*, a2\/eth1 /);
-    const del = await lcm(python, [...addr(), ...tls(), 'run', 'delete-secure-channel', '--params-json', JSON.stringify({ channel_name: 'osm-demo', close_ports: true })], 60_000);
+    const del = await lcm(
+      python,
+      [...addr(), ...tls(), 'run', 'delete-secure-channel', '--params-json', JSON.stringify({ channel_name: 'osm-demo', close_ports: true })],
+      60_000,
+    );
     expect(del.code, JSON.stringify(del.results)).toBe(0);
     expect(del.results[0]!.detailed_message).toBe("secure channel 'osm-demo' deleted; closed ports a1/eth1, a2/eth1");
     const admin = operator(pki, 'alice', mgr.port);
@@ -118,7 +149,19 @@ describe('OSM adapter with the real manager', () => {
   it('an operator certificate from another CA is refused by config before dialing', async () => {
     const other = createCa();
     const mallory = issue(other, { kind: 'admin', name: 'mallory' });
-    const r = await lcm(python, [...addr(), 'run', 'config', '--params-json', JSON.stringify({ manager_address: `127.0.0.1:${mgr.port}`, manager_server_name: 'localhost', ca_cert: pki.ca.certPem, client_cert: mallory.certPem, client_key: mallory.keyPem })]);
+    const r = await lcm(python, [
+      ...addr(),
+      'run',
+      'config',
+      '--params-json',
+      JSON.stringify({
+        manager_address: `127.0.0.1:${mgr.port}`,
+        manager_server_name: 'localhost',
+        ca_cert: pki.ca.certPem,
+        client_cert: mallory.certPem,
+        client_key: mallory.keyPem,
+      }),
+    ]);
     expect(r.code).toBe(1);
     expect(r.results[0]!.detailed_message).toBe('config: client_cert is not signed by ca_cert');
   });

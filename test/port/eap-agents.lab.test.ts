@@ -10,8 +10,22 @@ import { runLab, readOutJson, type LabResult, type ScenarioResult } from '../lab
 import type { TestPki } from '../eap/helpers/pki.js';
 import type { EapAgentPortStatus } from '../../src/port/agent-port.js';
 import {
-  activeRxSas, activeTxSas, agentConfig, agentLog, allSas, embeddedAuthenticator, expectPing, labDir, labPki, macsec, ourSupplicant,
-  radiusAuthenticator, radiusConfig, readOut, scenario, scenarioOk,
+  activeRxSas,
+  activeTxSas,
+  agentConfig,
+  agentLog,
+  allSas,
+  embeddedAuthenticator,
+  expectPing,
+  labDir,
+  labPki,
+  macsec,
+  ourSupplicant,
+  radiusAuthenticator,
+  radiusConfig,
+  readOut,
+  scenario,
+  scenarioOk,
 } from './lab-eap.js';
 
 const AGENTS_PAIR = 'source "$REPO/test/port/scenarios/agents-pair.sh"';
@@ -55,7 +69,8 @@ describe('agent eap-supplicant <-> agent eap-authenticator in UML', () => {
     it(`${name}: our supplicant is authorized, both ends derive the same CKN, MKA secures, ping passes`, () => {
       const s = scenarioOk(lab, name, ['auth.log', 'supp.log']);
       const r = readOutJson<Result>(s, 'result.json');
-      const why = () => `${JSON.stringify(r)}\n--- auth.log ---\n${readOut(s, 'auth.log').slice(-4000)}\n--- supp.log ---\n${readOut(s, 'supp.log').slice(-4000)}`;
+      const why = () =>
+        `${JSON.stringify(r)}\n--- auth.log ---\n${readOut(s, 'auth.log').slice(-4000)}\n--- supp.log ---\n${readOut(s, 'supp.log').slice(-4000)}`;
       expect(r.secured, why()).toBe(true);
       const a = port0(s, 'auth.secured.json');
       const b = port0(s, 'supp.secured.json');

@@ -72,7 +72,13 @@ describe('EapMkaPort (in memory)', () => {
       secy: secyA,
       role: 'authenticator',
       authenticator: {
-        backend: new EapTlsServer({ ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key, maxVersion: opts.maxVersion ?? 'TLSv1.3', identityPolicy: { subjectCn: ['*.vnf.example'], ...(opts.check ? { check: opts.check } : {}) } }),
+        backend: new EapTlsServer({
+          ca: pki.ca.cert,
+          cert: pki.server.cert,
+          key: pki.server.key,
+          maxVersion: opts.maxVersion ?? 'TLSv1.3',
+          identityPolicy: { subjectCn: ['*.vnf.example'], ...(opts.check ? { check: opts.check } : {}) },
+        }),
         pae: { reAuthPeriodMs: opts.reAuthPeriodMs ?? 0, quietPeriodMs: 500, txPeriodMs: 1000 },
       },
       mka: { helloTimeMs: 500, priority: 16 },
@@ -191,9 +197,13 @@ describe('EapMkaPort (in memory)', () => {
     const hub = new MemoryHub();
     const secy = new DumpSecy();
     const p = new EapMkaPort({
-      name: 'x', link: linkOn(hub, MAC_A), secy, role: 'authenticator',
+      name: 'x',
+      link: linkOn(hub, MAC_A),
+      secy,
+      role: 'authenticator',
       authenticator: { backend: new EapTlsServer({ ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key }), pae: {} },
-      mka: {}, log: silentLogger,
+      mka: {},
+      log: silentLogger,
     });
     ports.push(p);
     await p.start();

@@ -11,8 +11,20 @@ import { runLab, readOutJson, type LabResult } from '../lab/uml.js';
 import type { TestPki } from '../eap/helpers/pki.js';
 import type { EapAgentPortStatus } from '../../src/port/agent-port.js';
 import {
-  activeRxSas, agentConfig, agentLog, allSas, embeddedAuthenticator, labDir, labPki, macsec, radiusAuthenticator, radiusConfig,
-  readOut, scenario, scenarioOk, type WpaFacts,
+  activeRxSas,
+  agentConfig,
+  agentLog,
+  allSas,
+  embeddedAuthenticator,
+  labDir,
+  labPki,
+  macsec,
+  radiusAuthenticator,
+  radiusConfig,
+  readOut,
+  scenario,
+  scenarioOk,
+  type WpaFacts,
 } from './lab-eap.js';
 
 const REJECT = 'source "$REPO/test/port/scenarios/reject.sh"';
@@ -68,7 +80,8 @@ describe('rejected supplicants leave the port unauthorized with no SA (UML)', ()
     it(`${name} / ${c}: unauthorized, no macsec SA on either side, the reason logged`, () => {
       const s = scenarioOk(lab, name, ['agent.log']);
       const r = readOutJson<Result>(s, 'result.json');
-      const why = () => `${JSON.stringify(r)}\n--- agent.log ---\n${readOut(s, 'agent.log').slice(-4000)}\n--- wpa-${c}.log ---\n${readOut(s, `wpa-${c}.log`).slice(-3000)}`;
+      const why = () =>
+        `${JSON.stringify(r)}\n--- agent.log ---\n${readOut(s, 'agent.log').slice(-4000)}\n--- wpa-${c}.log ---\n${readOut(s, `wpa-${c}.log`).slice(-3000)}`;
       expect(r.cases.find((x) => x.case === c)?.failed, why()).toBe(true);
       const st = readOutJson<{ ports: EapAgentPortStatus[] }>(s, `agent.${c}.json`).ports[0]!;
       expect(st.authorized).toBe(false);
@@ -87,7 +100,10 @@ describe('rejected supplicants leave the port unauthorized with no SA (UML)', ()
       if (name === 'reject-embedded') expect(facts.eapFailure).toBe(true);
       // The agent log says why.
       const log = agentLog(s, 'agent');
-      expect(log.some((l) => l.msg === 'port unauthorized' && reason.test(String(l.reason))), why()).toBe(true);
+      expect(
+        log.some((l) => l.msg === 'port unauthorized' && reason.test(String(l.reason))),
+        why(),
+      ).toBe(true);
       expect(readOut(s, 'agent.log')).not.toContain('the-radius-secret');
       expect(readOut(s, 'agent.log')).not.toContain('not-the-radius-secret');
     });

@@ -12,8 +12,22 @@ import { runLab, readOutJson, type LabResult, type ScenarioResult } from '../lab
 import type { TestPki } from '../eap/helpers/pki.js';
 import type { EapAgentPortStatus } from '../../src/port/agent-port.js';
 import {
-  activeRxSas, activeTxSas, agentConfig, allSas, agentLog, embeddedAuthenticator, expectPing, labDir, labPki, macsec, readOut,
-  radiusAuthenticator, radiusConfig, scenario, scenarioOk, type WpaFacts,
+  activeRxSas,
+  activeTxSas,
+  agentConfig,
+  allSas,
+  agentLog,
+  embeddedAuthenticator,
+  expectPing,
+  labDir,
+  labPki,
+  macsec,
+  readOut,
+  radiusAuthenticator,
+  radiusConfig,
+  scenario,
+  scenarioOk,
+  type WpaFacts,
 } from './lab-eap.js';
 
 const WPA_PAIR = 'source "$REPO/test/port/scenarios/wpa-pair.sh"';
@@ -40,20 +54,44 @@ describe('wpa_supplicant 2.10 <-> agent (eap-authenticator) in UML', () => {
     const env = (cfg: string, tls13: 0 | 1, extra: Record<string, string> = {}) => ({ PKI: pki.dir, CFG: cfg, TLS13: String(tls13), ...extra });
     lab = await runLab({
       scenarios: [
-        scenario('wpa-radius', WPA_PAIR, 150_000, env(agentConfig(dir, 'radius', radiusAuthenticator(radiusPort, secret)), 0, { RADIUS_DIR: radiusConfig(dir, pki, secret, radiusPort, '1.2') })),
-        scenario('wpa-embedded-tls12', WPA_PAIR, 150_000, env(agentConfig(dir, 'tls12', embeddedAuthenticator(pki, { tlsMaxVersion: '1.2', reauthPeriodSeconds: 12, retransTimeoutMs: 1000, maxRetrans: 2 })), 0, { REAUTH_FAIL: '1' })),
-        scenario('wpa-embedded-tls13', WPA_PAIR, 180_000, env(agentConfig(dir, 'tls13', embeddedAuthenticator(pki, { tlsMinVersion: '1.3', reauthPeriodSeconds: 15 })), 1, { REAUTH: '1' })),
+        scenario(
+          'wpa-radius',
+          WPA_PAIR,
+          150_000,
+          env(agentConfig(dir, 'radius', radiusAuthenticator(radiusPort, secret)), 0, { RADIUS_DIR: radiusConfig(dir, pki, secret, radiusPort, '1.2') }),
+        ),
+        scenario(
+          'wpa-embedded-tls12',
+          WPA_PAIR,
+          150_000,
+          env(
+            agentConfig(dir, 'tls12', embeddedAuthenticator(pki, { tlsMaxVersion: '1.2', reauthPeriodSeconds: 12, retransTimeoutMs: 1000, maxRetrans: 2 })),
+            0,
+            { REAUTH_FAIL: '1' },
+          ),
+        ),
+        scenario(
+          'wpa-embedded-tls13',
+          WPA_PAIR,
+          180_000,
+          env(agentConfig(dir, 'tls13', embeddedAuthenticator(pki, { tlsMinVersion: '1.3', reauthPeriodSeconds: 15 })), 1, { REAUTH: '1' }),
+        ),
       ],
     });
     console.log(`UML boot ${lab.bootMs} ms, total ${lab.totalMs} ms; ${lab.scenarios.map((s) => `${s.name} ${s.durationMs} ms`).join(', ')}`);
   }, 480_000);
 
-  for (const [name, tls] of [['wpa-radius', 'TLSv1.2'], ['wpa-embedded-tls12', 'TLSv1.2'], ['wpa-embedded-tls13', 'TLSv1.3']] as const) {
+  for (const [name, tls] of [
+    ['wpa-radius', 'TLSv1.2'],
+    ['wpa-embedded-tls12', 'TLSv1.2'],
+    ['wpa-embedded-tls13', 'TLSv1.3'],
+  ] as const) {
     it(`${name}: EAP-TLS succeeds, same CAK/CKN, MKA secures, ping through macsec`, () => {
       const s = scenarioOk(lab, name, ['agent.log', 'wpa.log']);
       const r = readOutJson<PairResult>(s, 'result.json');
       const facts = readOutJson<WpaFacts>(s, 'wpa.facts.json');
-      const why = () => `${JSON.stringify(r)}\n${JSON.stringify(facts)}\n--- agent.log ---\n${readTail(s, 'agent.log')}\n--- wpa.log ---\n${readTail(s, 'wpa.log')}`;
+      const why = () =>
+        `${JSON.stringify(r)}\n${JSON.stringify(facts)}\n--- agent.log ---\n${readTail(s, 'agent.log')}\n--- wpa.log ---\n${readTail(s, 'wpa.log')}`;
       expect(r.secured, why()).toBe(true);
       expect(facts.eapSuccess, why()).toBe(true);
       expect(facts.tls).toBe(tls);

@@ -40,9 +40,13 @@ export function embeddedAuthenticator(pki: TestPki, eap: Record<string, unknown>
     interface: 'va',
     mode: 'eap-authenticator',
     eap: {
-      caFile: pki.ca.certPath, certFile: pki.server.certPath, keyFile: pki.server.keyPath,
+      caFile: pki.ca.certPath,
+      certFile: pki.server.certPath,
+      keyFile: pki.server.keyPath,
       identityPolicy: { subjectCn: ['*.vnf.example'] },
-      txPeriodSeconds: 3, quietPeriodSeconds: 1, ...eap,
+      txPeriodSeconds: 3,
+      quietPeriodSeconds: 1,
+      ...eap,
     },
   };
 }
@@ -59,7 +63,14 @@ export function ourSupplicant(pki: TestPki, eap: Record<string, unknown> = {}): 
   return {
     interface: 'vb',
     mode: 'eap-supplicant',
-    eap: { identity: 'client1.vnf.example', caFile: pki.ca.certPath, certFile: pki.client.certPath, keyFile: pki.client.keyPath, startPeriodSeconds: 3, ...eap },
+    eap: {
+      identity: 'client1.vnf.example',
+      caFile: pki.ca.certPath,
+      certFile: pki.client.certPath,
+      keyFile: pki.client.keyPath,
+      startPeriodSeconds: 3,
+      ...eap,
+    },
   };
 }
 
@@ -125,7 +136,10 @@ export function macsec(s: ScenarioResult, file: string): MacsecShow[] {
 }
 
 export const activeRxSas = (links: MacsecShow[]): number =>
-  links.flatMap((l) => l.rx_sc ?? []).flatMap((sc) => sc.sa_list ?? []).filter((sa) => sa.active).length;
+  links
+    .flatMap((l) => l.rx_sc ?? [])
+    .flatMap((sc) => sc.sa_list ?? [])
+    .filter((sa) => sa.active).length;
 export const activeTxSas = (links: MacsecShow[]): number => links.flatMap((l) => l.sa_list ?? []).filter((sa) => sa.active).length;
 export const allSas = (links: MacsecShow[]): number =>
   links.flatMap((l) => l.sa_list ?? []).length + links.flatMap((l) => l.rx_sc ?? []).flatMap((sc) => sc.sa_list ?? []).length;

@@ -105,6 +105,4 @@ export const mkpduArb: fc.Arbitrary<Mkpdu> = fc
     unknown: fc.array(sets.unknown, { maxLength: 2 }),
     icvIndicator: fc.boolean(),
   })
-  .chain(({ known, unknown, ...rest }) =>
-    fc.tuple(...known.map((t) => sets[t])).map((s) => ({ ...rest, sets: [...s, ...unknown] as ParamSet[] })),
-  );
+  .chain(({ known, unknown, ...rest }) => fc.tuple(...known.map((t) => sets[t])).map((s) => ({ ...rest, sets: [...s, ...unknown] as ParamSet[] })));

@@ -28,7 +28,8 @@ export function mutate(frame: Uint8Array, r: ReturnType<typeof prng>): Uint8Arra
       case 2: // truncate
         f = f.slice(0, r.int(f.length + 1));
         break;
-      case 3: { // extend with random tail
+      case 3: {
+        // extend with random tail
         const g = new Uint8Array(f.length + 1 + r.int(64));
         g.set(f);
         g.set(r.bytes(g.length - f.length), f.length);
@@ -38,17 +39,24 @@ export function mutate(frame: Uint8Array, r: ReturnType<typeof prng>): Uint8Arra
       case 4: // corrupt a 12-bit length field near a 4-aligned header
         if (f.length > 22) {
           const at = 18 + 4 * r.int((f.length - 18) >> 2);
-          if (at + 3 < f.length) { f[at + 2] = r.int(256); f[at + 3] = r.int(256); }
+          if (at + 3 < f.length) {
+            f[at + 2] = r.int(256);
+            f[at + 3] = r.int(256);
+          }
         }
         break;
       case 5: // EAPOL body length
         if (f.length > 18) new DataView(f.buffer).setUint16(16, r.int(0x10000));
         break;
-      case 6: { // duplicate a slice
+      case 6: {
+        // duplicate a slice
         if (f.length > 20) {
-          const s = r.int(f.length - 4), e = s + 1 + r.int(Math.min(40, f.length - s));
+          const s = r.int(f.length - 4),
+            e = s + 1 + r.int(Math.min(40, f.length - s));
           const g = new Uint8Array(f.length + (e - s));
-          g.set(f.subarray(0, e)); g.set(f.subarray(s, e), e); g.set(f.subarray(e), e + (e - s));
+          g.set(f.subarray(0, e));
+          g.set(f.subarray(s, e), e);
+          g.set(f.subarray(e), e + (e - s));
           f = g;
         }
         break;

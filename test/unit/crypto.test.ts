@@ -1,19 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  aesCmac,
-  computeIcv,
-  deriveIck,
-  deriveKek,
-  deriveSak,
-  deriveXpnSalt,
-  kdf,
-  macEqual,
-  unwrapKey,
-  verifyIcv,
-  wrapKey,
-} from '../../src/mka/crypto.js';
+import { aesCmac, computeIcv, deriveIck, deriveKek, deriveSak, deriveXpnSalt, kdf, macEqual, unwrapKey, verifyIcv, wrapKey } from '../../src/mka/crypto.js';
 import { fromHex, toHex } from '../../src/mka/hex.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../../shared/vectors/mka-kdf.json', import.meta.url), 'utf8'));
@@ -58,7 +46,13 @@ describe('KEK and ICK (9.3.3)', () => {
 describe('SAK (9.8.1)', () => {
   for (const v of vectors.sak) {
     it(v.name, () => {
-      const sak = deriveSak(fromHex(v.cak), fromHex(v.ks_nonce), v.mi_list.map((m: string) => fromHex(m)), v.kn, v.bits);
+      const sak = deriveSak(
+        fromHex(v.cak),
+        fromHex(v.ks_nonce),
+        v.mi_list.map((m: string) => fromHex(m)),
+        v.kn,
+        v.bits,
+      );
       expect(toHex(sak)).toBe(v.sak);
     });
   }

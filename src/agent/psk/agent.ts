@@ -120,14 +120,17 @@ export class PskAgent {
   }
 
   status(): (PskPortStatus | EapAgentPortStatus)[] {
-    return [...this.ports.map((p) => ({
-      name: p.cfg.name,
-      interface: p.cfg.interface,
-      macsec: p.cfg.macsecName,
-      kay: p.kay.status(),
-      counters: p.kay.counters(),
-      events: { ...p.events },
-    })), ...this.eapPorts.map((p) => p.status())];
+    return [
+      ...this.ports.map((p) => ({
+        name: p.cfg.name,
+        interface: p.cfg.interface,
+        macsec: p.cfg.macsecName,
+        kay: p.kay.status(),
+        counters: p.kay.counters(),
+        events: { ...p.events },
+      })),
+      ...this.eapPorts.map((p) => p.status()),
+    ];
   }
 
   private writeStatus(): void {
@@ -144,11 +147,7 @@ export class PskAgent {
   /** Leaves every CA, deletes our SAs and macsec links. */
   async stop(): Promise<void> {
     clearInterval(this.statusTimer);
-    await Promise.all(
-      this.eapPorts.map((p) =>
-        p.stop().catch((e: Error) => this.log.warn('port stop failed', { port: p.cfg.name, error: e.message })),
-      ),
-    );
+    await Promise.all(this.eapPorts.map((p) => p.stop().catch((e: Error) => this.log.warn('port stop failed', { port: p.cfg.name, error: e.message }))));
     await Promise.all(
       this.ports.map(async (p) => {
         try {

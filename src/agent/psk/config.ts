@@ -112,8 +112,22 @@ function cakPair(c: Checker, raw: Raw, path: string): { cak: Uint8Array; ckn: Ui
 }
 
 const PORT_FIELDS = [
-  'name', 'interface', 'macsecName', 'cak', 'ckn', 'fallback', 'cipherSuite', 'priority', 'policy',
-  'replayWindow', 'confidentialityOffset', 'rekeyPeriodSeconds', 'helloTimeMs', 'destination', 'mode', 'eap',
+  'name',
+  'interface',
+  'macsecName',
+  'cak',
+  'ckn',
+  'fallback',
+  'cipherSuite',
+  'priority',
+  'policy',
+  'replayWindow',
+  'confidentialityOffset',
+  'rekeyPeriodSeconds',
+  'helloTimeMs',
+  'destination',
+  'mode',
+  'eap',
 ];
 
 /** `baseDir`: where relative file paths (EAP PEM files) start (loadConfig: the file's directory). */
@@ -129,13 +143,23 @@ export function validateConfig(raw: unknown, opts: { baseDir?: string } = {}): P
     const path = `ports[${i}]`;
     if (!isObj(p)) return c.bad(path, 'must be a mapping');
     c.unknownKeys(p, path, PORT_FIELDS);
-    const iface = typeof p.interface === 'string' && IFNAME.test(p.interface) ? p.interface : (c.bad(`${path}.interface`, 'required, an interface name of 1..15 characters'), 'invalid');
+    const iface =
+      typeof p.interface === 'string' && IFNAME.test(p.interface)
+        ? p.interface
+        : (c.bad(`${path}.interface`, 'required, an interface name of 1..15 characters'), 'invalid');
     if (seenIf.has(iface)) c.bad(`${path}.interface`, `${iface} is configured twice`);
     seenIf.add(iface);
-    const macsecName = p.macsecName === undefined ? `ms${iface}`.slice(0, 15) : typeof p.macsecName === 'string' && IFNAME.test(p.macsecName) ? p.macsecName : (c.bad(`${path}.macsecName`, 'must be an interface name of 1..15 characters'), 'invalid');
+    const macsecName =
+      p.macsecName === undefined
+        ? `ms${iface}`.slice(0, 15)
+        : typeof p.macsecName === 'string' && IFNAME.test(p.macsecName)
+          ? p.macsecName
+          : (c.bad(`${path}.macsecName`, 'must be an interface name of 1..15 characters'), 'invalid');
     const mode = c.oneOf(p.mode, `${path}.mode`, PORT_MODES, 'psk');
     const eapMode = mode === 'eap-authenticator' || mode === 'eap-supplicant';
-    if (eapMode) for (const k of ['cak', 'ckn', 'fallback']) if (p[k] !== undefined) c.bad(`${path}.${k}`, `only for mode psk (mode ${mode} derives the CAK/CKN from EAP)`);
+    if (eapMode)
+      for (const k of ['cak', 'ckn', 'fallback'])
+        if (p[k] !== undefined) c.bad(`${path}.${k}`, `only for mode psk (mode ${mode} derives the CAK/CKN from EAP)`);
     if (!eapMode && p.eap !== undefined) c.bad(`${path}.eap`, 'only for modes eap-authenticator and eap-supplicant');
     const { cak, ckn } = eapMode ? { cak: new Uint8Array(16), ckn: new Uint8Array(1) } : cakPair(c, p, path);
     let fallback: PskPortConfig['fallback'];

@@ -61,7 +61,25 @@ async function withApi(ctx: CommandContext, fn: (api: ManagerApi) => Promise<num
   } catch (e) {
     const se = e as { code?: number; details?: string };
     if (typeof se.code === 'number' && se.details !== undefined) {
-      const names = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
+      const names = [
+        'OK',
+        'CANCELLED',
+        'UNKNOWN',
+        'INVALID_ARGUMENT',
+        'DEADLINE_EXCEEDED',
+        'NOT_FOUND',
+        'ALREADY_EXISTS',
+        'PERMISSION_DENIED',
+        'RESOURCE_EXHAUSTED',
+        'FAILED_PRECONDITION',
+        'ABORTED',
+        'OUT_OF_RANGE',
+        'UNIMPLEMENTED',
+        'INTERNAL',
+        'UNAVAILABLE',
+        'DATA_LOSS',
+        'UNAUTHENTICATED',
+      ];
       if (ctx.options.json) ctx.io.err(JSON.stringify({ error: { code: names[se.code] ?? se.code, message: se.details } }));
       else ctx.io.err(`error: ${names[se.code] ?? se.code}: ${se.details}`);
       return 1;
@@ -84,7 +102,17 @@ function out(ctx: CommandContext, json: unknown, text: () => string): void {
 function portsTable(ports: Port[]): string {
   return table(
     ['PORT', 'MODE', 'STATE', 'PEERS', 'KS', 'KN', 'REKEYS', 'CHANNEL', 'OVS'],
-    ports.map((p) => [p.id, mode(p.mode), portState(p.status!.state), p.status!.livePeers.length, p.status!.keyServer ? 'yes' : '', p.status!.keyNumber || '', p.status!.rekeys, p.channelId || '-', p.ovsBridge ? `${p.ovsBridge}${p.status!.ovsAttached ? ' (attached)' : ''}` : '-']),
+    ports.map((p) => [
+      p.id,
+      mode(p.mode),
+      portState(p.status!.state),
+      p.status!.livePeers.length,
+      p.status!.keyServer ? 'yes' : '',
+      p.status!.keyNumber || '',
+      p.status!.rekeys,
+      p.channelId || '-',
+      p.ovsBridge ? `${p.ovsBridge}${p.status!.ovsAttached ? ' (attached)' : ''}` : '-',
+    ]),
   );
 }
 
@@ -95,7 +123,17 @@ function channelText(c: SecureChannel): string {
     '\n' +
     table(
       ['PORT', 'VNF', 'VNF IF', 'AGENT', 'STATE', 'PEERS', 'KS', 'KN', 'DETAIL'],
-      c.endpointStatus.map((e) => [e.portId, e.endpoint!.vnfId, e.endpoint!.vnfInterface, e.agentConnected ? 'up' : 'down', portState(e.status!.state), e.status!.livePeers.length, e.status!.keyServer ? 'yes' : '', e.status!.keyNumber || '', e.status!.detail]),
+      c.endpointStatus.map((e) => [
+        e.portId,
+        e.endpoint!.vnfId,
+        e.endpoint!.vnfInterface,
+        e.agentConnected ? 'up' : 'down',
+        portState(e.status!.state),
+        e.status!.livePeers.length,
+        e.status!.keyServer ? 'yes' : '',
+        e.status!.keyNumber || '',
+        e.status!.detail,
+      ]),
     )
   );
 }
@@ -112,7 +150,11 @@ const OFFSETS: Record<string, ConfidentialityOffset> = {
   '50': ConfidentialityOffset.CONFIDENTIALITY_OFFSET_50,
   none: ConfidentialityOffset.CONFIDENTIALITY_OFFSET_NONE,
 };
-const MODES: Record<string, PortMode> = { psk: PortMode.PORT_MODE_PSK, 'eap-radius': PortMode.PORT_MODE_EAP_RADIUS, 'eap-embedded': PortMode.PORT_MODE_EAP_EMBEDDED };
+const MODES: Record<string, PortMode> = {
+  psk: PortMode.PORT_MODE_PSK,
+  'eap-radius': PortMode.PORT_MODE_EAP_RADIUS,
+  'eap-embedded': PortMode.PORT_MODE_EAP_EMBEDDED,
+};
 
 function num(ctx: CommandContext, name: string): number | undefined {
   const v = opt(ctx, name);
@@ -131,7 +173,18 @@ export const controlCommands: CommandSpec[] = [
       withApi(ctx, async (api) => {
         const r = await api.listAgents({ connectedOnly: ctx.options.connected === true });
         out(ctx, ListAgentsResponse.toJSON(r), () =>
-          table(['AGENT', 'VERSION', 'CONNECTED', 'SINCE', 'LAST SEEN', 'PORTS', 'CAPABILITIES'], r.agents.map((a) => [a.id, a.version, a.connected ? 'yes' : 'no', ago(a.connectedSinceMs), ago(a.lastSeenMs), a.portIds.length, a.capabilities.join(',')])),
+          table(
+            ['AGENT', 'VERSION', 'CONNECTED', 'SINCE', 'LAST SEEN', 'PORTS', 'CAPABILITIES'],
+            r.agents.map((a) => [
+              a.id,
+              a.version,
+              a.connected ? 'yes' : 'no',
+              ago(a.connectedSinceMs),
+              ago(a.lastSeenMs),
+              a.portIds.length,
+              a.capabilities.join(','),
+            ]),
+          ),
         );
         return 0;
       }),
@@ -199,7 +252,9 @@ export const controlCommands: CommandSpec[] = [
           mode: MODES[m],
           policy,
           ovsBridge: opt(ctx, 'ovs-bridge') ?? '',
-          ...(servers.length || opt(ctx, 'radius-secret-ref') ? { radius: { servers, sharedSecretRef: opt(ctx, 'radius-secret-ref') ?? '', nasIdentifier: '' } } : {}),
+          ...(servers.length || opt(ctx, 'radius-secret-ref')
+            ? { radius: { servers, sharedSecretRef: opt(ctx, 'radius-secret-ref') ?? '', nasIdentifier: '' } }
+            : {}),
         });
         out(ctx, Port.toJSON(p), () => portsTable([p]));
         return 0;
@@ -226,7 +281,13 @@ export const controlCommands: CommandSpec[] = [
     run: (ctx) =>
       withApi(ctx, async (api) => {
         const p = await api.getPort(ctx.positionals[0]!);
-        out(ctx, Port.toJSON(p), () => portsTable([p]) + `\ndetail: ${p.status!.detail}\nmkpdus sent/received/dropped: ${p.status!.mkpdusSent}/${p.status!.mkpdusReceived}/${p.status!.mkpdusDropped}  icv failures: ${p.status!.icvFailures}`);
+        out(
+          ctx,
+          Port.toJSON(p),
+          () =>
+            portsTable([p]) +
+            `\ndetail: ${p.status!.detail}\nmkpdus sent/received/dropped: ${p.status!.mkpdusSent}/${p.status!.mkpdusReceived}/${p.status!.mkpdusDropped}  icv failures: ${p.status!.icvFailures}`,
+        );
         return 0;
       }),
   },
@@ -262,7 +323,8 @@ export const controlCommands: CommandSpec[] = [
       withApi(ctx, async (api) => {
         const eps = ((ctx.options.endpoint as string[] | undefined) ?? []).map((s) => {
           const [agentId, switchPort, vnfId, vnfInterface, extra] = s.split(':');
-          if (!agentId || !switchPort || !vnfId || !vnfInterface || extra !== undefined) throw new UsageError(`--endpoint '${s}' is not agent:switch-port:vnf-id:vnf-interface`);
+          if (!agentId || !switchPort || !vnfId || !vnfInterface || extra !== undefined)
+            throw new UsageError(`--endpoint '${s}' is not agent:switch-port:vnf-id:vnf-interface`);
           return { agentId, switchPort, vnfId, vnfInterface };
         });
         if (!eps.length) throw new UsageError('at least one --endpoint is required');
@@ -278,7 +340,13 @@ export const controlCommands: CommandSpec[] = [
         );
         out(ctx, CreateSecureChannelResponse.toJSON(r), () => {
           const lines = [`${r.created ? 'created' : 'exists'}: ${channelText(r.channel!)}`];
-          if (r.generatedPsk) lines.push('', `generated PSK (shown once; configure the VNF supplicants with it):`, `  CAK ${r.generatedPsk.cakHex}`, `  CKN ${r.generatedPsk.cknHex}`);
+          if (r.generatedPsk)
+            lines.push(
+              '',
+              `generated PSK (shown once; configure the VNF supplicants with it):`,
+              `  CAK ${r.generatedPsk.cakHex}`,
+              `  CKN ${r.generatedPsk.cknHex}`,
+            );
           return lines.join('\n');
         });
         return 0;
@@ -306,7 +374,10 @@ export const controlCommands: CommandSpec[] = [
       withApi(ctx, async (api) => {
         const r = await api.listSecureChannels();
         out(ctx, ListSecureChannelsResponse.toJSON(r), () =>
-          table(['CHANNEL', 'NAME', 'STATE', 'ENDPOINTS', 'SECURED', 'CKN'], r.channels.map((c) => [c.id, c.name, chState(c.state), c.endpoints.length, ago(c.securedSinceMs), c.ckn])),
+          table(
+            ['CHANNEL', 'NAME', 'STATE', 'ENDPOINTS', 'SECURED', 'CKN'],
+            r.channels.map((c) => [c.id, c.name, chState(c.state), c.endpoints.length, ago(c.securedSinceMs), c.ckn]),
+          ),
         );
         return 0;
       }),
@@ -332,7 +403,12 @@ export const controlCommands: CommandSpec[] = [
     run: (ctx) =>
       withApi(ctx, async (api) => {
         const r = await api.forceRekey({ channelId: opt(ctx, 'channel') ?? '', portId: opt(ctx, 'port') ?? '' });
-        out(ctx, ForceRekeyResponse.toJSON(r), () => table(['PORT', 'OK', 'KEY SERVER', 'KN', 'ERROR'], r.results.map((x) => [x.portId, x.ok ? 'yes' : 'no', x.keyServer ? 'yes' : '', x.keyNumber || '', x.error])));
+        out(ctx, ForceRekeyResponse.toJSON(r), () =>
+          table(
+            ['PORT', 'OK', 'KEY SERVER', 'KN', 'ERROR'],
+            r.results.map((x) => [x.portId, x.ok ? 'yes' : 'no', x.keyServer ? 'yes' : '', x.keyNumber || '', x.error]),
+          ),
+        );
         return 0;
       }),
   },

@@ -59,7 +59,9 @@ export const pkiIssueCommand: CommandSpec = {
     const base = typeof ctx.options.out === 'string' ? ctx.options.out : kind === 'manager' ? 'manager' : `${kind}-${name}`;
     const files = writePair(dir, base, pair);
     const info = { ...describeCert(pair.certPem), ...files };
-    ctx.io.out(ctx.options.json ? JSON.stringify(info, null, 2) : `issued ${kind} certificate ${info.subjectAltName}\n  ${files.cert}\n  ${files.key} (mode 0600)`);
+    ctx.io.out(
+      ctx.options.json ? JSON.stringify(info, null, 2) : `issued ${kind} certificate ${info.subjectAltName}\n  ${files.cert}\n  ${files.key} (mode 0600)`,
+    );
     return 0;
   },
 };
@@ -73,7 +75,13 @@ export const pkiShowCommand: CommandSpec = {
   options: { json: { type: 'boolean', description: 'JSON output' } },
   async run(ctx) {
     const info = describeCert(readFileSync(ctx.positionals[0]!, 'utf8'));
-    ctx.io.out(ctx.options.json ? JSON.stringify(info, null, 2) : Object.entries(info).map(([k, v]) => `${k.padEnd(16)} ${v}`).join('\n'));
+    ctx.io.out(
+      ctx.options.json
+        ? JSON.stringify(info, null, 2)
+        : Object.entries(info)
+            .map(([k, v]) => `${k.padEnd(16)} ${v}`)
+            .join('\n'),
+    );
     return 0;
   },
 };

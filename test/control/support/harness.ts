@@ -98,11 +98,34 @@ export interface ManagerProcess {
 
 export async function spawnManager(pki: TestPki, db: string, port = 0, extra: string[] = []): Promise<ManagerProcess> {
   const f = pki.files('mgr');
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/manager/main.ts'), '--listen', `127.0.0.1:${port}`, '--db', db, '--ca', f.ca, '--cert', f.cert, '--key', f.key, '--metrics', '127.0.0.1:0', '--ack-timeout-ms', '5000', ...extra], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, MACSEC_LOG_LEVEL: process.env.MACSEC_LOG_LEVEL ?? 'warn' },
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/manager/main.ts'),
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--db',
+      db,
+      '--ca',
+      f.ca,
+      '--cert',
+      f.cert,
+      '--key',
+      f.key,
+      '--metrics',
+      '127.0.0.1:0',
+      '--ack-timeout-ms',
+      '5000',
+      ...extra,
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MACSEC_LOG_LEVEL: process.env.MACSEC_LOG_LEVEL ?? 'warn' },
+    },
+  );
   let stderr = '';
   proc.stderr!.on('data', (d) => (stderr += d));
   const ready = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
@@ -136,7 +159,6 @@ export async function spawnManager(pki: TestPki, db: string, port = 0, extra: st
 export function operator(pki: TestPki, name: string, port: number, material?: TlsMaterial): ManagerApi {
   return new ManagerApi(`127.0.0.1:${port}`, clientCredentials(material ?? pki.material(name), 'manager'), 20_000);
 }
-
 
 export async function rpcError(p: Promise<unknown>): Promise<ServiceError> {
   try {
@@ -174,7 +196,14 @@ export function simAgent(pki: TestPki, id: string, port: number, o: SimAgentOpti
     kayFactory: kayFactory as KayFactory,
     secyFactory: (iface) => {
       const s = new RecordingSecy();
-      return { secy: s, ifname: `ms-${createHash('sha1').update(id + iface).digest('hex').slice(0, 8)}`, stats: () => s.stats() };
+      return {
+        secy: s,
+        ifname: `ms-${createHash('sha1')
+          .update(id + iface)
+          .digest('hex')
+          .slice(0, 8)}`,
+        stats: () => s.stats(),
+      };
     },
     linkFactory: o.linkFactory ?? hub.factory(),
     lanOf: (iface) => `lan-${iface}`,

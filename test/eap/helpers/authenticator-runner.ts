@@ -12,8 +12,14 @@ import { openEapolIo } from './eapol-io.js';
 import { RadiusBackend } from '../../../src/eap/radius-backend.js';
 
 const args = JSON.parse(process.argv[2]!) as {
-  iface: string; mac: string; ca: string; cert: string; key: string;
-  maxVersion?: 'TLSv1.2' | 'TLSv1.3'; subjectCn?: string[]; timeoutMs?: number;
+  iface: string;
+  mac: string;
+  ca: string;
+  cert: string;
+  key: string;
+  maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+  subjectCn?: string[];
+  timeoutMs?: number;
   radius?: { host: string; port: number; secret: string };
 };
 const digest = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -22,15 +28,20 @@ const logger = (l: string, m: string, f?: Record<string, unknown>) => logs.push(
 const backend = args.radius
   ? new RadiusBackend({ servers: [args.radius], timeoutMs: 2000, attempts: 2, logger })
   : new EapTlsServer({
-  ca: readFileSync(args.ca), cert: readFileSync(args.cert), key: readFileSync(args.key),
-  ...(args.maxVersion ? { maxVersion: args.maxVersion } : {}),
-  ...(args.subjectCn ? { identityPolicy: { subjectCn: args.subjectCn } } : {}),
-  logger: (l, m, f) => logs.push(`${l} ${m} ${JSON.stringify(f ?? {})}`),
-});
+      ca: readFileSync(args.ca),
+      cert: readFileSync(args.cert),
+      key: readFileSync(args.key),
+      ...(args.maxVersion ? { maxVersion: args.maxVersion } : {}),
+      ...(args.subjectCn ? { identityPolicy: { subjectCn: args.subjectCn } } : {}),
+      logger: (l, m, f) => logs.push(`${l} ${m} ${JSON.stringify(f ?? {})}`),
+    });
 let port!: AuthenticatorPort;
 const io = openEapolIo(args.iface, (f) => port.receive(f));
 port = new AuthenticatorPort({
-  portMac: fromHex(args.mac), backend, send: (f) => io.send(f), eapolVersion: 2,
+  portMac: fromHex(args.mac),
+  backend,
+  send: (f) => io.send(f),
+  eapolVersion: 2,
   logger: (l, m, f) => logs.push(`${l} ${m} ${JSON.stringify(f ?? {})}`),
 });
 const finish = (r: object) => {

@@ -47,12 +47,25 @@ export function createVethLab(macA = '02:00:00:0a:00:01', macB = '02:00:00:0b:00
     ip(['-n', nsA, 'link', 'set', 'lo', 'up']);
     ip(['-n', nsB, 'link', 'set', 'lo', 'up']);
   } catch (e) {
-    try { ip(['netns', 'del', nsA]); } catch { /* ignore */ }
-    try { ip(['netns', 'del', nsB]); } catch { /* ignore */ }
+    try {
+      ip(['netns', 'del', nsA]);
+    } catch {
+      /* ignore */
+    }
+    try {
+      ip(['netns', 'del', nsB]);
+    } catch {
+      /* ignore */
+    }
     throw e;
   }
   return {
-    nsA, nsB, ifA, ifB, macA, macB,
+    nsA,
+    nsB,
+    ifA,
+    ifB,
+    macA,
+    macB,
     destroy() {
       for (const ns of [nsA, nsB]) {
         try {

@@ -47,8 +47,23 @@ function makeCa(dir: string, name: string, cn: string): CertKey {
   const key = genKey(dir, name);
   const cert = join(dir, `${name}.pem`);
   openssl(
-    ['req', '-x509', '-new', '-key', key, '-subj', `/O=NFV MACsec Test/CN=${cn}`, '-days', '30', '-out', cert,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+    [
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      key,
+      '-subj',
+      `/O=NFV MACsec Test/CN=${cn}`,
+      '-days',
+      '30',
+      '-out',
+      cert,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
     dir,
   );
   return load(cert, key);
@@ -62,8 +77,7 @@ function issue(dir: string, ca: CertKey, name: string, cn: string, ext: string, 
   writeFileSync(extFile, ext);
   openssl(['req', '-new', '-key', key, '-subj', `/O=NFV MACsec Test/CN=${cn}`, '-out', csr], dir);
   openssl(
-    ['x509', '-req', '-in', csr, '-CA', ca.certPath, '-CAkey', ca.keyPath, '-CAcreateserial', '-days', String(days),
-      '-extfile', extFile, '-out', cert],
+    ['x509', '-req', '-in', csr, '-CA', ca.certPath, '-CAkey', ca.keyPath, '-CAcreateserial', '-days', String(days), '-extfile', extFile, '-out', cert],
     dir,
   );
   return load(cert, key);
@@ -76,7 +90,10 @@ export function makeTestPki(dir: string = mkdtempSync(join(tmpdir(), 'eap-pki-')
   const ca = makeCa(dir, 'ca', 'NFV Test Root CA');
   const otherCa = makeCa(dir, 'other-ca', 'Other Root CA');
   const server = issue(
-    dir, ca, 'server', 'radius.nfv.example',
+    dir,
+    ca,
+    'server',
+    'radius.nfv.example',
     'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:radius.nfv.example\n',
   );
   const client = issue(dir, ca, 'client', 'client1.vnf.example', CLIENT_EXT('client1.vnf.example'));

@@ -18,7 +18,12 @@ export function startProc(cmd: string, args: string[], cwd?: string): Proc {
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<void>((r) => child.on('exit', () => { for (const w of [...waiters]) w(); r(); }));
+  const exited = new Promise<void>((r) =>
+    child.on('exit', () => {
+      for (const w of [...waiters]) w();
+      r();
+    }),
+  );
   return {
     child,
     output: () => out,

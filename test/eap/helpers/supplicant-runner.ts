@@ -11,8 +11,14 @@ import { fromHex, toHex } from '../../../src/mka/hex.js';
 import { openEapolIo } from './eapol-io.js';
 
 const args = JSON.parse(process.argv[2]!) as {
-  iface: string; mac: string; identity: string; ca: string; cert: string; key: string;
-  maxVersion?: 'TLSv1.2' | 'TLSv1.3'; timeoutMs?: number;
+  iface: string;
+  mac: string;
+  identity: string;
+  ca: string;
+  cert: string;
+  key: string;
+  maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+  timeoutMs?: number;
 };
 const digest = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const logs: string[] = [];
@@ -26,7 +32,10 @@ port = new SupplicantPort({
   logger: (l, m, f) => logs.push(`${l} ${m} ${JSON.stringify(f ?? {})}`),
   method: () =>
     new EapTlsPeer({
-      identity: args.identity, ca: readFileSync(args.ca), cert: readFileSync(args.cert), key: readFileSync(args.key),
+      identity: args.identity,
+      ca: readFileSync(args.ca),
+      cert: readFileSync(args.cert),
+      key: readFileSync(args.key),
       ...(args.maxVersion ? { maxVersion: args.maxVersion } : {}),
     }),
 });
@@ -37,7 +46,14 @@ const finish = (r: object) => {
   process.exit(0);
 };
 port.on('authenticated', (a: AuthenticatedEvent) =>
-  finish({ ok: true, authenticator: toHex(a.authenticator), mskSha256: digest(a.msk), cakSha256: digest(a.cak), ckn: toHex(a.ckn), sessionId: toHex(a.sessionId) }),
+  finish({
+    ok: true,
+    authenticator: toHex(a.authenticator),
+    mskSha256: digest(a.msk),
+    cakSha256: digest(a.cak),
+    ckn: toHex(a.ckn),
+    sessionId: toHex(a.sessionId),
+  }),
 );
 port.on('unauthenticated', (u: { reason: string }) => finish({ ok: false, reason: u.reason }));
 setTimeout(() => finish({ ok: false, reason: 'timeout' }), args.timeoutMs ?? 20000);
