@@ -10,7 +10,7 @@ APT_PACKAGES=(
   wpasupplicant hostapd freeradius                 # peers we did not write
   openvswitch-switch                               # bridge the agent attaches secured ports to
   tcpdump tshark                                   # captures and an independent MKPDU dissector
-  libpcap-dev protobuf-compiler openssl            # node_pcap build, protoc, test PKI
+  libpcap-dev protobuf-compiler openssl bc         # node_pcap build, protoc, test PKI, scripts
   python3-grpcio python3-yaml                      # OSM-LCM-like gRPC test client
 )
 
@@ -23,7 +23,7 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
   apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  apt-get install -y -q "${missing[@]}"
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

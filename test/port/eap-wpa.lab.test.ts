@@ -157,8 +157,9 @@ describe('wpa_supplicant 2.10 <-> agent (eap-authenticator) in UML', () => {
     expectPing(s, 'ping-reauth.json');
     const during = readOutJson<{ transmitted: number; received: number; lost: number; summary: string }>(s, 'ping-during-reauth.json');
     expect(during.transmitted).toBeGreaterThan(10);
-    // wpa_supplicant keeps its old participant (and RX SC) for its MKA lifetime: measured ~7.7 s.
-    expect(during.lost, during.summary).toBeLessThanOrEqual(150);
+    // wpa_supplicant keeps its old participant (and RX SC) for its MKA lifetime: measured ~7.7 s
+    // (55-77 pings at 100 ms) per re-authentication; the window can hold more than one.
+    expect(during.lost, during.summary).toBeLessThanOrEqual(110 * Math.max(1, st.reauthentications));
     console.log(`wpa re-authentication: ping every 100 ms during the MKA restart: ${during.summary}`);
   });
 });

@@ -34,7 +34,10 @@ agent_conf() {
 agent_start() {
   local ns="$1" name="$2"
   rm -f "$OUT/$name.status.json"
-  lab_ns_bg "$ns" "$name" node --import tsx "$REPO/src/agent/psk/main.ts" \
+  # AGENT_FROM_DIST=1 runs the compiled agent (as deployed; node starts without tsx's compile step).
+  local entry=(--import tsx "$REPO/src/agent/psk/main.ts")
+  [[ "${AGENT_FROM_DIST:-}" == 1 ]] && entry=("$REPO/dist/src/agent/psk/main.js")
+  lab_ns_bg "$ns" "$name" node "${entry[@]}" \
     --config "$OUT/$name.yaml" --status-file "$OUT/$name.status.json"
 }
 
