@@ -167,7 +167,8 @@ interface RunLayout {
 function createRunLayout(): RunLayout {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const runId = `${stamp}-${randomBytes(3).toString('hex')}`;
-  // Outside /tmp: the guest mounts its own tmpfs there and would not see it.
+  // Under the repository, which the guest sees at the same path (even below /tmp: the init
+  // script binds it back over the guest's private /tmp).
   const runDir = join(REPO_ROOT, '.lab', `run-${runId}`);
   const harnessDir = join(runDir, '_harness');
   mkdirSync(join(harnessDir, '_uml'), { recursive: true });
@@ -247,8 +248,14 @@ boot_fail() {
 mount -t proc proc /proc || boot_fail "mount /proc"
 mount -t sysfs sysfs /sys || boot_fail "mount /sys"
 # Guest-private scratch space; hides the host's /tmp and /run from the guest.
-mount -t tmpfs tmpfs /tmp || boot_fail "mount /tmp"
 mount -t tmpfs tmpfs /run || boot_fail "mount /run"
+# A repository cloned under /tmp (CI, a fresh clone) must stay visible: keep the host's /tmp
+# reachable, then put the repository back at its own path on top of the private /tmp.
+mkdir -p /run/lab/host-tmp && mount --bind /tmp /run/lab/host-tmp || boot_fail "bind the host /tmp"
+mount -t tmpfs tmpfs /tmp || boot_fail "mount /tmp"
+case "$REPO/" in
+  /tmp/*) mkdir -p "$REPO" && mount --bind "/run/lab/host-tmp/\${REPO#/tmp/}" "$REPO" || boot_fail "bind $REPO" ;;
+esac
 mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/shm /dev/pts && mount -t tmpfs tmpfs /dev/shm
 mountpoint -q /dev/pts || mount -t devpts devpts /dev/pts
