@@ -11,8 +11,9 @@ import { EapTlsPeer } from '../eap/eaptls-peer.js';
 import { createEapBackend } from '../eap/select-backend.js';
 import type { IdentityPolicy } from '../eap/identity-policy.js';
 import type { EapLogger } from '../eap/decode.js';
-import { EapolLink } from '../io/eapol-link.js';
-import { createMacsecPort, type KernelSecy } from '../netlink/kernel-secy.js';
+import type { EapolLink } from '../io/eapol-link.js';
+import type { KernelSecy } from '../netlink/kernel-secy.js';
+import { openPortIo } from './port-io.js';
 import type { KayCounters } from '../mka/kay-types.js';
 import { EapMkaPort, type EapMkaPortStatus, type MkaSettings } from './eap-mka-port.js';
 import type { EapAuthenticatorSettings } from './config.js';
@@ -87,21 +88,7 @@ export function backendFor(eap: EapAuthenticatorSettings, logger: EapLogger): Ea
 
 export async function startEapAgentPort(p: EapPortConfig, parentLog: Logger, onChange: () => void): Promise<RunningEapPort> {
   const log = parentLog.child({ port: p.name, mode: p.mode });
-  const secy = await createMacsecPort(p.interface, {
-    name: p.macsecName,
-    cipherSuite: p.cipherSuite,
-    encrypt: p.confidentialityOffset !== null,
-    replayProtect: p.replayWindow !== null,
-    replayWindow: p.replayWindow ?? 0,
-    validate: 'strict',
-  });
-  let link: EapolLink;
-  try {
-    link = await EapolLink.open(p.interface, { destination: p.destination, onError: (err) => log.warn('EAPOL I/O error', { error: err.message }) });
-  } catch (e) {
-    await secy.close();
-    throw e;
-  }
+  const { secy, link } = await openPortIo(p, log);
   const eapLog: EapLogger = (level, msg, fields) => log[level](`eap: ${msg}`, fields);
   let port: EapMkaPort | undefined;
   try {

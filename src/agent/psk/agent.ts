@@ -8,9 +8,9 @@ import { renameSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../../control/log.js';
 import { Kay } from '../../mka/kay.js';
 import type { KayConfig, KayStatus, KayCounters } from '../../mka/kay-types.js';
-import { EapolLink } from '../../io/eapol-link.js';
-import { createMacsecPort, type KernelSecy } from '../../netlink/kernel-secy.js';
-import { Rtnl } from '../../netlink/rtnl.js';
+import type { EapolLink } from '../../io/eapol-link.js';
+import type { KernelSecy } from '../../netlink/kernel-secy.js';
+import { openPortIo } from '../../port/port-io.js';
 import { KayDriver } from '../engine.js';
 import { isEapPort, type PskAgentConfig, type PskPortConfig } from './config.js';
 import { startEapAgentPort, type EapAgentPortStatus, type RunningEapPort } from '../../port/agent-port.js';
@@ -67,25 +67,7 @@ export class PskAgent {
 
   private async startPort(p: PskPortConfig): Promise<RunningPort> {
     const log = this.log.child({ port: p.name });
-    await removeStaleMacsecLink(p.interface, p.macsecName, log);
-    const secy = await createMacsecPort(p.interface, {
-      name: p.macsecName,
-      cipherSuite: p.cipherSuite,
-      encrypt: p.confidentialityOffset !== null,
-      replayProtect: p.replayWindow !== null,
-      replayWindow: p.replayWindow ?? 0,
-      validate: 'strict',
-    });
-    let link: EapolLink;
-    try {
-      link = await EapolLink.open(p.interface, {
-        destination: p.destination,
-        onError: (err) => log.warn('EAPOL I/O error', { error: err.message }),
-      });
-    } catch (e) {
-      await secy.close();
-      throw e;
-    }
+    const { secy, link } = await openPortIo(p, log);
     const cfg: KayConfig = {
       sci: { mac: link.mac, port: 1 },
       primary: { cak: p.cak, ckn: p.ckn },
@@ -160,27 +142,5 @@ export class PskAgent {
     this.writeStatus();
     this.ports.length = 0;
     this.eapPorts.length = 0;
-  }
-}
-
-/**
- * A run that was killed (SIGKILL, OOM, crash) leaves its macsec link behind, and creating it
- * again fails with EEXIST. A link with our configured name that is a macsec link on our
- * configured parent is such a leftover: delete it. Anything else with that name is left alone
- * (creating the port then fails with a clear EEXIST).
- */
-async function removeStaleMacsecLink(parent: string, name: string, log: Logger): Promise<void> {
-  const rtnl = Rtnl.open();
-  try {
-    const links = await rtnl.listLinks();
-    const stale = links.find((l) => l.name === name);
-    const parentLink = links.find((l) => l.name === parent);
-    if (!stale || !parentLink || stale.kind !== 'macsec' || stale.parentIndex !== parentLink.index) return;
-    await rtnl.deleteLink(stale.index, name);
-    log.warn('deleted a stale macsec link left by an earlier run', { macsec: name, interface: parent });
-  } catch (e) {
-    log.warn('could not check for a stale macsec link', { macsec: name, error: (e as Error).message });
-  } finally {
-    rtnl.close();
   }
 }
