@@ -9,6 +9,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { type Bad, FieldChecker, isObj, type Raw } from '../common/field-checker.js';
 
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
 
@@ -64,10 +65,6 @@ export interface EapSupplicantSettings {
   heldPeriodMs: number;
 }
 
-type Raw = Record<string, unknown>;
-const isObj = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
-type Bad = (path: string, msg: string) => void;
-
 const COMMON = ['tlsMinVersion', 'tlsMaxVersion', 'fragmentSize', 'eapolVersion', 'caFile', 'certFile', 'keyFile'];
 export const AUTHENTICATOR_FIELDS = [
   ...COMMON,
@@ -83,38 +80,13 @@ export const AUTHENTICATOR_FIELDS = [
 ];
 export const SUPPLICANT_FIELDS = [...COMMON, 'identity', 'serverName', 'startPeriodSeconds', 'authPeriodSeconds', 'heldPeriodSeconds'];
 
-class EapChecker {
+/** Adds TLS version and PEM file checks to the shared field checks. */
+class EapChecker extends FieldChecker {
   constructor(
-    readonly bad: Bad,
+    bad: Bad,
     readonly baseDir: string,
-  ) {}
-
-  unknownKeys(obj: Raw, path: string, allowed: string[], hint?: (k: string) => string | undefined): void {
-    for (const k of Object.keys(obj)) {
-      if (allowed.includes(k)) continue;
-      this.bad(`${path}.${k}`, hint?.(k) ?? `unknown field (allowed: ${allowed.join(', ')})`);
-    }
-  }
-
-  int(v: unknown, path: string, min: number, max: number, dflt: number): number {
-    if (v === undefined) return dflt;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      this.bad(path, `must be an integer from ${min} to ${max}`);
-      return dflt;
-    }
-    return v;
-  }
-
-  str(v: unknown, path: string, required: boolean, desc = 'a non-empty string'): string | undefined {
-    if (v === undefined) {
-      if (required) this.bad(path, `required, ${desc}`);
-      return undefined;
-    }
-    if (typeof v !== 'string' || v.length === 0) {
-      this.bad(path, `must be ${desc}`);
-      return undefined;
-    }
-    return v;
+  ) {
+    super(bad);
   }
 
   tlsVersion(v: unknown, path: string, dflt: TlsVersion): TlsVersion {

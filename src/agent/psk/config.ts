@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CIPHER_SUITES, type CipherSuiteName, PAE_GROUP_ADDRESS } from '../../mka/constants.js';
 import { fromHex } from '../../mka/hex.js';
+import { FieldChecker, isObj, type Raw } from '../../common/field-checker.js';
 import { type EapAuthenticatorSettings, type EapSupplicantSettings, validateEapAuthenticator, validateEapSupplicant } from '../../port/config.js';
 
 export interface PskPortConfig {
@@ -59,16 +60,13 @@ export class ConfigError extends Error {
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 const MAC = /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/;
 
-type Raw = Record<string, unknown>;
-const isObj = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-class Checker {
-  problems: string[] = [];
-  bad(path: string, msg: string) {
-    this.problems.push(`${path}: ${msg}`);
-  }
-  unknownKeys(obj: Raw, path: string, allowed: string[]) {
-    for (const k of Object.keys(obj)) if (!allowed.includes(k)) this.bad(`${path}.${k}`, `unknown field (allowed: ${allowed.join(', ')})`);
+/** Collects every problem of a file; adds CAK/CKN parsing to the shared field checks. */
+class Checker extends FieldChecker {
+  readonly problems: string[];
+  constructor() {
+    const problems: string[] = [];
+    super((path, msg) => problems.push(`${path}: ${msg}`));
+    this.problems = problems;
   }
   hexKey(v: unknown, path: string, lengths: number[], desc: string): Uint8Array {
     if (typeof v !== 'string') {
@@ -83,22 +81,6 @@ class Checker {
     }
     this.bad(path, `must be ${desc}`);
     return new Uint8Array(lengths[0]!);
-  }
-  int(v: unknown, path: string, min: number, max: number, dflt: number): number {
-    if (v === undefined) return dflt;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      this.bad(path, `must be an integer from ${min} to ${max}`);
-      return dflt;
-    }
-    return v;
-  }
-  oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[], dflt: T): T {
-    if (v === undefined) return dflt;
-    if (typeof v !== 'string' || !allowed.includes(v as T)) {
-      this.bad(path, `must be one of ${allowed.join(', ')}`);
-      return dflt;
-    }
-    return v as T;
   }
 }
 
