@@ -11,7 +11,6 @@ import { EapTlsPeer } from '../eap/eaptls-peer.js';
 import { createEapBackend } from '../eap/select-backend.js';
 import type { IdentityPolicy } from '../eap/identity-policy.js';
 import type { EapLogger } from '../eap/decode.js';
-import type { EapolLink } from '../io/eapol-link.js';
 import type { KernelSecy } from '../netlink/kernel-secy.js';
 import { openPortIo } from './port-io.js';
 import type { KayCounters } from '../mka/kay-types.js';
