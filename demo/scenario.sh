@@ -67,7 +67,7 @@ OVSDB="$RUN/ovs/db.sock"
 step topology true "network node with OVS bridge br0; vnf1 and vnf2 namespaces linked to switch ports sw1 and sw2"
 
 # --- 3. Manager, agent, OSM adapter ------------------------------------------------
-lab_bg manager node "$DIST/manager/main.js" --listen 127.0.0.1:50051 --db "$RUN/manager.db" \
+lab_bg manager node "$DIST/manager/main.js" --listen 127.0.0.1:50051 --db "$RUN/manager.db" --init-db \
   --ca "$PKI/control/ca.crt" --cert "$PKI/control/manager.crt" --key "$PKI/control/manager.key"
 lab_wait_log 30 manager '"ready":true' || fail_out manager "manager did not start (see manager.log)"
 step manager true "manager listening on 127.0.0.1:50051 (mTLS)"

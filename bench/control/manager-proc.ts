@@ -5,7 +5,7 @@ import { startManagerServer } from '../../src/manager/server.js';
 import { loadTls, serverCredentials } from '../../src/control/tls.js';
 
 const [dir, db] = process.argv.slice(2) as [string, string];
-const store = new SqliteStore(db);
+const store = new SqliteStore(db, { create: true });
 const manager = new Manager(store, { id: 'bench', ackTimeoutMs: 10_000 });
 const srv = await startManagerServer(
   manager,

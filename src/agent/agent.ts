@@ -43,6 +43,8 @@ export interface AgentOptions extends Omit<PortDeps, 'agentId' | 'log'> {
   capabilities?: string[];
   /** Override the server name checked against the manager certificate. */
   serverNameOverride?: string;
+  /** How long the manager has to answer Hello with Welcome before the stream is retried. */
+  welcomeTimeoutMs?: number;
 }
 
 export type AgentConnState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopped';
@@ -63,6 +65,10 @@ export class Agent {
   private readonly log: Logger;
   private readonly backoff: BackoffOptions;
   private readonly deps: PortDeps;
+  /** Store identity of the manager we are bound to (from Welcome). */
+  private storeId = '';
+  /** Store identity each running port was started under (reported in Hello.running). */
+  private readonly portStore = new Map<string, string>();
 
   constructor(private readonly opts: AgentOptions) {
     this.log = (opts.log ?? silentLogger).child({ agent: opts.id });
@@ -107,10 +113,20 @@ export class Agent {
     const call = this.client!.connect();
     this.call = call;
     let welcomed = false;
+    // A manager that takes the stream but never binds it (store failure, overload) must not
+    // strand us: retry like any lost stream.
+    const welcomeTimer = setTimeout(() => {
+      if (this.call !== call || welcomed) return;
+      lost(`no Welcome within ${this.opts.welcomeTimeoutMs ?? 15_000} ms`);
+      call.cancel();
+    }, this.opts.welcomeTimeoutMs ?? 15_000);
+    welcomeTimer.unref();
     call.on('data', (m: ManagerMessage) => {
       if (this.call !== call) return;
       if (m.welcome) {
         welcomed = true;
+        clearTimeout(welcomeTimer);
+        this.storeId = m.welcome.storeId;
         this.state = 'connected';
         this.connects++;
         this.attempt = 0;
@@ -125,6 +141,7 @@ export class Agent {
       }
     });
     const lost = (why: string, code?: number) => {
+      clearTimeout(welcomeTimer);
       if (this.call !== call) return;
       this.call = undefined;
       if (this.state === 'stopped') return;
@@ -144,7 +161,12 @@ export class Agent {
       version: AGENT_VERSION,
       capabilities: this.capabilities(),
       interfaces: this.opts.interfaces,
-      running: [...this.ports.values()].map((p) => ({ portId: p.id, fingerprint: p.fingerprint, status: p.status() })),
+      running: [...this.ports.values()].map((p) => ({
+        portId: p.id,
+        fingerprint: p.fingerprint,
+        status: p.status(),
+        storeId: this.portStore.get(p.id) ?? '',
+      })),
       bootId: this.bootId,
     };
   }
@@ -180,15 +202,20 @@ export class Agent {
       const w = wanted.get(id);
       if (!w || w.fingerprint !== p.fingerprint) {
         this.ports.delete(id);
+        this.portStore.delete(id);
         await p.stop(true);
         stopped++;
       }
     }
     for (const w of d.ports) {
       if (this.ports.has(w.portId)) {
+        // An orphan kept as is stays tagged with the store that made it; a port the current
+        // store declares (adopted with the same fingerprint) now belongs to that store.
+        if (!w.keepAsIs) this.portStore.set(w.portId, this.storeId);
         kept++;
         continue;
       }
+      if (w.keepAsIs) continue; // an orphan that is no longer running is not restarted
       const p = new ManagedPort(w, this.deps);
       p.on('status', (st: PortStatus) => {
         if (this.ports.get(p.id) === p) this.send({ status: { portId: p.id, status: st } });
@@ -197,6 +224,7 @@ export class Agent {
         if (this.ports.get(p.id) === p) this.send({ event: ev });
       });
       this.ports.set(w.portId, p);
+      this.portStore.set(w.portId, this.storeId);
       await p.start();
       started++;
     }

@@ -12,6 +12,10 @@ export class CachedStore implements Store {
 
   constructor(readonly backing: Store) {}
 
+  get storeId(): string {
+    return this.backing.storeId;
+  }
+
   private agentMap(): Map<string, StoredAgent> {
     return (this.agents ??= new Map(this.backing.listAgents().map((a) => [a.id, a])));
   }

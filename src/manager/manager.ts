@@ -28,15 +28,17 @@ import {
   type ForceRekeyRequest,
   type ForceRekeyResponse,
   type OpenPortRequest,
+  type ListOrphanedPortsResponse,
   type Port,
   type SecureChannel,
 } from '../control/gen/macsec/v1/manager.js';
+import { SYSTEM_ACTOR, type Actor } from '../control/authz.js';
 import { PortMode, PortState, type PortStatus } from '../control/gen/macsec/v1/types.js';
 import { RpcError, alreadyExists, failedPrecondition, invalidArgument, notFound, permissionDenied, unavailable, deadlineExceeded } from '../control/errors.js';
 import { normalizePolicy, normalizeRadius, parseHexField, requireId, requireIfname, requireMode, CHANNEL_NAME_RE } from '../control/validate.js';
 import type { Logger } from '../control/log.js';
 import { silentLogger } from '../control/log.js';
-import { EventBus } from './events.js';
+import { EventBus, type EventInput } from './events.js';
 import { CachedStore } from './cached-store.js';
 import { portId, type Store, type StoredChannel, type StoredPort } from './store.js';
 
@@ -149,6 +151,8 @@ function stableJson(v: unknown): string {
 }
 
 const endpointKey = (e: Endpoint) => `${e.agentId}/${e.switchPort}`;
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+const pskOf = (c: StoredChannel) => ({ cakHex: Buffer.from(c.cak).toString('hex'), cknHex: Buffer.from(c.ckn).toString('hex') });
 
 export class Manager {
   readonly id: string;
@@ -167,6 +171,14 @@ export class Manager {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private commandSeq = 0;
   private stopped = false;
+  /**
+   * Ports agents run for another store (or an unknown one), by port id. They are kept running
+   * as they are until an operator adopts (OpenPort) or closes (ClosePort) them; rebuilt from
+   * each agent's Hello, so nothing about them needs storing.
+   */
+  private readonly orphans = new Map<string, { agentId: string; storeId: string; fingerprint: string; status: PortStatus }>();
+  /** Agent reports dropped because they were about another agent's ports, by reason. */
+  readonly droppedReports = new Map<string, number>();
 
   readonly store: Store;
 
@@ -179,11 +191,25 @@ export class Manager {
     this.heartbeatMs = opts.heartbeatIntervalMs ?? 15_000;
     this.helloTimeoutMs = opts.helloTimeoutMs ?? 10_000;
     this.events = new EventBus(store);
+    this.rollBackUncommitted();
     for (const p of store.listPorts()) this.statuses.set(p.id, emptyStatus(PortState.PORT_STATE_AGENT_DISCONNECTED, 'agent not connected since manager start'));
     this.heartbeatTimer = setInterval(() => {
       for (const s of this.sessions.values()) s.send({ heartbeat: { timeMs: Date.now() } });
     }, this.heartbeatMs);
     this.heartbeatTimer.unref();
+  }
+
+  /**
+   * Channels stored by a create call that never returned (the manager died before the agents
+   * acknowledged) and that the client cannot retry idempotently (no request id): nobody ever
+   * received their result, so they are removed. Those with a request id wait for the retry.
+   */
+  private rollBackUncommitted(): void {
+    for (const c of this.store.listChannels()) {
+      if (c.committed || c.requestId) continue;
+      this.store.deleteChannel(c.id);
+      this.log.warn('rolled back a secure channel whose creation never completed', { channel: c.name, id: c.id });
+    }
   }
 
   stop(): void {
@@ -257,6 +283,7 @@ export class Manager {
       channelId: ch?.id ?? '',
       status: this.statusOf(p.id),
       createdMs: p.createdMs,
+      owner: p.owner,
     };
   }
 
@@ -293,7 +320,14 @@ export class Manager {
     return s;
   }
 
-  async openPort(req: OpenPortRequest): Promise<Port> {
+  /** An orchestrator changes only what it owns; admins (and in-process callers) anything. */
+  private checkOwner(actor: Actor, owner: string, what: string): void {
+    if (actor.scoped && owner !== actor.label) {
+      throw permissionDenied(`${what} is owned by ${owner || 'an administrator'}; ${actor.label} may only change ports it opened and channels it created`);
+    }
+  }
+
+  async openPort(req: OpenPortRequest, actor: Actor = SYSTEM_ACTOR): Promise<Port> {
     const agentId = requireId('agent_id', req.agentId, 'an agent id');
     const iface = requireIfname('interface', req.interface);
     const mode = requireMode('mode', req.mode);
@@ -320,14 +354,20 @@ export class Manager {
       throw failedPrecondition(`ovs_bridge: agent '${agentId}' has no Open vSwitch configured (start it with --ovsdb)`);
     }
     const id = portId(agentId, iface);
-    const spec: StoredPort = { id, agentId, interface: iface, mode, policy, ovsBridge: req.ovsBridge, radius, createdMs: Date.now() };
+    const spec: StoredPort = { id, agentId, interface: iface, mode, policy, ovsBridge: req.ovsBridge, radius, createdMs: Date.now(), owner: actor.label };
     const existing = this.store.getPort(id);
+    if (existing) this.checkOwner(actor, existing.owner, `port '${id}'`);
+    // Opening an orphaned port adopts it: with the same configuration its session keeps running.
+    if (!existing && this.orphans.has(id)) this.checkOwner(actor, '', `orphaned port '${id}'`);
     if (existing) {
-      const same = stableJson({ ...existing, createdMs: 0 }) === stableJson({ ...spec, createdMs: 0 });
+      const same = stableJson({ ...existing, createdMs: 0, owner: '' }) === stableJson({ ...spec, createdMs: 0, owner: '' });
       if (!same) throw alreadyExists('interface', `port '${id}' is already open with a different configuration (close it first)`);
     } else {
       this.store.putPort(spec);
-      this.statuses.set(id, emptyStatus(PortState.PORT_STATE_PENDING));
+      const orphan = this.orphans.get(id);
+      this.orphans.delete(id);
+      this.statuses.set(id, orphan?.status ?? emptyStatus(PortState.PORT_STATE_PENDING));
+      if (orphan) this.log.info('orphaned port adopted', { port: id, by: actor.label, from_store: orphan.storeId });
     }
     try {
       await this.push(agentId);
@@ -348,11 +388,21 @@ export class Manager {
       }
       throw failedPrecondition(`agent '${agentId}' could not open port '${iface}': ${st.detail}`);
     }
-    if (!existing) this.events.publish({ type: EventType.EVENT_TYPE_PORT_OPENED, agentId, portId: id, message: `port ${id} opened (${PortMode[mode]})` });
+    if (!existing) this.publish({ type: EventType.EVENT_TYPE_PORT_OPENED, agentId, portId: id, message: `port ${id} opened (${PortMode[mode]})` });
     return this.portView(this.store.getPort(id)!);
   }
 
-  async closePort(req: ClosePortRequest): Promise<ClosePortResponse> {
+  async closePort(req: ClosePortRequest, actor: Actor = SYSTEM_ACTOR): Promise<ClosePortResponse> {
+    const orphan = req.portId ? this.orphans.get(req.portId) : undefined;
+    if (orphan && !this.store.getPort(req.portId)) {
+      // The explicit operator action that lets an orphan go: the agent stops it.
+      this.checkOwner(actor, '', `orphaned port '${req.portId}'`);
+      this.orphans.delete(req.portId);
+      this.log.warn('orphaned port closed', { port: req.portId, by: actor.label, from_store: orphan.storeId });
+      this.publish({ type: EventType.EVENT_TYPE_PORT_CLOSED, agentId: orphan.agentId, portId: req.portId, message: `orphaned port ${req.portId} closed` });
+      if (this.sessions.has(orphan.agentId)) await this.push(orphan.agentId);
+      return { existed: true };
+    }
     let p: StoredPort;
     try {
       p = this.lookupPort('port_id', req.portId);
@@ -360,11 +410,12 @@ export class Manager {
       if (req.allowMissing && e instanceof RpcError && e.code === Status.NOT_FOUND) return { existed: false };
       throw e;
     }
+    this.checkOwner(actor, p.owner, `port '${p.id}'`);
     const ch = this.channelOfPort(p.id);
     if (ch) throw failedPrecondition(`port_id: port '${p.id}' is used by secure channel '${ch.name}' (${ch.id}); delete the channel first`);
     this.store.deletePort(p.id);
     this.statuses.delete(p.id);
-    this.events.publish({ type: EventType.EVENT_TYPE_PORT_CLOSED, agentId: p.agentId, portId: p.id, message: `port ${p.id} closed` });
+    this.publish({ type: EventType.EVENT_TYPE_PORT_CLOSED, agentId: p.agentId, portId: p.id, message: `port ${p.id} closed` });
     if (this.sessions.has(p.agentId)) await this.push(p.agentId);
     return { existed: true };
   }
@@ -385,6 +436,7 @@ export class Manager {
       createdMs: c.createdMs,
       securedSinceMs: this.channelSecured.get(c.id) ?? 0,
       ckn: Buffer.from(c.ckn).toString('hex'),
+      owner: c.owner,
     };
   }
 
@@ -408,7 +460,7 @@ export class Manager {
       if (v.state === ChannelState.CHANNEL_STATE_SECURED && !wasSecured) {
         this.channelSecured.set(c.id, Date.now());
         this.channelReady.add(c.id);
-        this.events.publish({
+        this.publish({
           type: EventType.EVENT_TYPE_CHANNEL_SECURED,
           channelId: c.id,
           message: `channel ${c.name} secured on all ${c.endpoints.length} endpoints`,
@@ -416,7 +468,7 @@ export class Manager {
       } else if (v.state !== ChannelState.CHANNEL_STATE_SECURED && wasSecured) {
         this.channelSecured.delete(c.id);
         const bad = v.endpointStatus.filter((e) => !e.agentConnected || e.status!.state !== PortState.PORT_STATE_SECURED).map((e) => e.portId);
-        this.events.publish({
+        this.publish({
           type: EventType.EVENT_TYPE_CHANNEL_DEGRADED,
           channelId: c.id,
           message: `channel ${c.name} degraded: ${bad.join(', ')} not secured`,
@@ -439,8 +491,10 @@ export class Manager {
     return this.channelView(c);
   }
 
-  async createChannel(req: CreateSecureChannelRequest, deadlineMs?: number): Promise<CreateSecureChannelResponse> {
+  async createChannel(req: CreateSecureChannelRequest, deadlineMs?: number, actor: Actor = SYSTEM_ACTOR): Promise<CreateSecureChannelResponse> {
     if (!req.name) throw invalidArgument('name', 'is required');
+    if (req.requestId && !REQUEST_ID_RE.test(req.requestId)) throw invalidArgument('request_id', `must match ${REQUEST_ID_RE.source}`);
+    const requestId = req.requestId;
     if (!CHANNEL_NAME_RE.test(req.name)) throw invalidArgument('name', `'${req.name}' must match [A-Za-z0-9][A-Za-z0-9._-]{0,62}`);
     if (req.endpoints.length === 0) throw invalidArgument('endpoints', 'at least one endpoint is required');
     if (req.endpoints.length > 64) throw invalidArgument('endpoints', 'at most 64 endpoints');
@@ -465,10 +519,15 @@ export class Manager {
 
     const existing = this.store.getChannel(req.name);
     if (existing) {
+      this.checkOwner(actor, existing.owner, `secure channel '${req.name}'`);
       const same = stableJson(existing.endpoints) === stableJson(endpoints) && (!cak || Buffer.from(cak).equals(Buffer.from(existing.cak)));
       if (!same) throw alreadyExists('name', `secure channel '${req.name}' exists with different endpoints or key`);
+      // A retry of the very call that created it gets that call's result, the generated key
+      // included: the first answer may never have reached the client.
+      const retry = !!requestId && existing.requestId === requestId;
+      if (retry && !existing.committed) await this.commitChannel(existing);
       await this.waitChannel(existing.id, req.waitSecured, req.waitTimeoutMs, deadlineMs);
-      return { channel: this.channelView(existing), generatedPsk: undefined, created: false };
+      return { channel: this.channelView(existing), generatedPsk: retry && existing.generatedPsk ? pskOf(existing) : undefined, created: retry };
     }
 
     // Check every endpoint before changing anything.
@@ -479,6 +538,7 @@ export class Manager {
       if (!this.store.getAgent(e.agentId)) throw notFound(`${f}.agent_id`, `agent '${e.agentId}' is not known`);
       const p = this.store.getPort(endpointKey(e));
       if (!p) throw failedPrecondition(`${f}.switch_port: no open port '${e.switchPort}' on agent '${e.agentId}' (open it with OpenPort first)`);
+      this.checkOwner(actor, p.owner, `${f}.switch_port: port '${p.id}'`);
       const other = used.get(endpointKey(e));
       if (other) throw failedPrecondition(`${f}.switch_port: port '${p.id}' already belongs to secure channel '${other.name}'`);
       if (!this.sessions.has(e.agentId)) throw unavailable(`${f}.agent_id: agent '${e.agentId}' is not connected`);
@@ -496,32 +556,41 @@ export class Manager {
       ckn,
       keyId: randomBytes(8).toString('hex'),
       createdMs: Date.now(),
+      owner: actor.label,
+      requestId,
+      generatedPsk: generated,
+      committed: false,
     };
     this.store.putChannel(ch);
-    const agents = [...new Set(endpoints.map((e) => e.agentId))];
+    await this.commitChannel(ch);
+    this.publish({
+      type: EventType.EVENT_TYPE_CHANNEL_CREATED,
+      channelId: ch.id,
+      message: `channel ${ch.name} created with ${endpoints.length} endpoints`,
+    });
+    this.publish({ type: EventType.EVENT_TYPE_CHANNEL_READY, channelId: ch.id, message: `every authenticator of channel ${ch.name} is ready` });
+    this.evaluateChannels();
+    await this.waitChannel(ch.id, req.waitSecured, req.waitTimeoutMs, deadlineMs);
+    return {
+      channel: this.channelView(ch),
+      generatedPsk: generated ? pskOf(ch) : undefined,
+      created: true,
+    };
+  }
+
+  /** Pushes a stored, uncommitted channel to its agents; committed once all acknowledged, removed otherwise. */
+  private async commitChannel(ch: StoredChannel): Promise<void> {
+    const agents = [...new Set(ch.endpoints.map((e) => e.agentId))];
     try {
       await Promise.all(agents.map((a) => this.push(a)));
-      const failed = endpoints.map(endpointKey).filter((pid) => this.statusOf(pid).state === PortState.PORT_STATE_FAILED);
+      const failed = ch.endpoints.map(endpointKey).filter((pid) => this.statusOf(pid).state === PortState.PORT_STATE_FAILED);
       if (failed.length) throw failedPrecondition(`endpoints: ${failed.map((f) => `${f}: ${this.statusOf(f).detail}`).join('; ')}`);
+      this.store.putChannel({ ...ch, committed: true });
     } catch (e) {
       this.store.deleteChannel(ch.id);
       await Promise.all(agents.filter((a) => this.sessions.has(a)).map((a) => this.push(a).catch(() => {})));
       throw e;
     }
-    this.channelReady.add(ch.id);
-    this.events.publish({
-      type: EventType.EVENT_TYPE_CHANNEL_CREATED,
-      channelId: ch.id,
-      message: `channel ${ch.name} created with ${endpoints.length} endpoints`,
-    });
-    this.events.publish({ type: EventType.EVENT_TYPE_CHANNEL_READY, channelId: ch.id, message: `every authenticator of channel ${ch.name} is ready` });
-    this.evaluateChannels();
-    await this.waitChannel(ch.id, req.waitSecured, req.waitTimeoutMs, deadlineMs);
-    return {
-      channel: this.channelView(ch),
-      generatedPsk: generated ? { cakHex: Buffer.from(cak).toString('hex'), cknHex: Buffer.from(ckn).toString('hex') } : undefined,
-      created: true,
-    };
   }
 
   private async waitChannel(id: string, secured: boolean, timeoutMs: number, deadlineMs?: number): Promise<void> {
@@ -543,7 +612,7 @@ export class Manager {
     });
   }
 
-  async deleteChannel(req: DeleteSecureChannelRequest): Promise<DeleteSecureChannelResponse> {
+  async deleteChannel(req: DeleteSecureChannelRequest, actor: Actor = SYSTEM_ACTOR): Promise<DeleteSecureChannelResponse> {
     let c: SecureChannel;
     try {
       c = this.getChannel(req.channelId);
@@ -551,18 +620,28 @@ export class Manager {
       if (req.allowMissing && e instanceof RpcError && e.code === Status.NOT_FOUND) return { existed: false };
       throw e;
     }
+    this.checkOwner(actor, c.owner, `secure channel '${c.name}'`);
     this.store.deleteChannel(c.id);
     this.channelSecured.delete(c.id);
     this.channelReady.delete(c.id);
     const agents = [...new Set(c.endpoints.map((e) => e.agentId))].filter((a) => this.sessions.has(a));
     await Promise.all(agents.map((a) => this.push(a)));
-    this.events.publish({ type: EventType.EVENT_TYPE_CHANNEL_DELETED, channelId: c.id, message: `channel ${c.name} deleted` });
+    this.publish({ type: EventType.EVENT_TYPE_CHANNEL_DELETED, channelId: c.id, message: `channel ${c.name} deleted` });
     return { existed: true };
   }
 
-  async forceRekey(req: ForceRekeyRequest): Promise<ForceRekeyResponse> {
+  async forceRekey(req: ForceRekeyRequest, actor: Actor = SYSTEM_ACTOR): Promise<ForceRekeyResponse> {
     if (!!req.channelId === !!req.portId) throw invalidArgument('channel_id', 'exactly one of channel_id or port_id is required');
-    const pids = req.channelId ? this.getChannel(req.channelId).endpointStatus.map((e) => e.portId) : [this.lookupPort('port_id', req.portId).id];
+    let pids: string[];
+    if (req.channelId) {
+      const c = this.getChannel(req.channelId);
+      this.checkOwner(actor, c.owner, `secure channel '${c.name}'`);
+      pids = c.endpointStatus.map((e) => e.portId);
+    } else {
+      const p = this.lookupPort('port_id', req.portId);
+      this.checkOwner(actor, p.owner, `port '${p.id}'`);
+      pids = [p.id];
+    }
     const results = await Promise.all(
       pids.map(async (pid) => {
         const agentId = pid.split('/')[0]!;
@@ -609,8 +688,38 @@ export class Manager {
         psk,
         allowedVnfIds: allowed,
         fingerprint: fp,
+        keepAsIs: false,
       };
     });
+  }
+
+  /** The desired state pushed to an agent: its ports, plus its orphans pinned as they run. */
+  private desiredState(agentId: string, revision: number): DesiredState {
+    const ports = this.desiredFor(agentId);
+    for (const [pid, o] of this.orphans) {
+      if (o.agentId !== agentId) continue;
+      ports.push({
+        portId: pid,
+        interface: pid.slice(agentId.length + 1),
+        mode: PortMode.PORT_MODE_UNSPECIFIED,
+        policy: undefined,
+        ovsBridge: '',
+        radius: undefined,
+        channelId: '',
+        psk: undefined,
+        allowedVnfIds: [],
+        fingerprint: o.fingerprint,
+        keepAsIs: true,
+      });
+    }
+    return { revision, ports };
+  }
+
+  listOrphanedPorts(): ListOrphanedPortsResponse {
+    return {
+      storeId: this.store.storeId,
+      ports: [...this.orphans].map(([portId, o]) => ({ portId, agentId: o.agentId, storeId: o.storeId, status: o.status })),
+    };
   }
 
   /** Sends the agent its desired state and waits for the acknowledgement. */
@@ -618,7 +727,7 @@ export class Manager {
     const s = this.sessions.get(agentId);
     if (!s) return Promise.reject(unavailable(`agent '${agentId}' is not connected`));
     const revision = ++s.revision;
-    const desired: DesiredState = { revision, ports: this.desiredFor(agentId) };
+    const desired = this.desiredState(agentId, revision);
     const p = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         const ws = s.ackWaiters.get(revision);
@@ -673,7 +782,13 @@ export class Manager {
           if (m.hello.agentId !== agentId) {
             return refuse(Status.PERMISSION_DENIED, `hello.agent_id '${m.hello.agentId}' does not match the certificate identity '${agentId}'`);
           }
-          session = this.bind(agentId, stream, m.hello, peer, log);
+          try {
+            session = this.bind(agentId, stream, m.hello, peer, log);
+          } catch (e) {
+            // Typically the store (disk full): refuse so the agent retries; nothing is bound.
+            log.error('agent bind failed', { error: (e as Error).message });
+            return refuse(Status.UNAVAILABLE, `manager could not record the agent: ${(e as Error).message}`);
+          }
           return;
         }
         this.onAgentMessage(session, m, log);
@@ -683,7 +798,12 @@ export class Manager {
     });
     const gone = (why: string) => () => {
       clearTimeout(helloTimer);
-      if (session && !session.closed) this.unbind(session, why, log);
+      try {
+        if (session && !session.closed) this.unbind(session, why, log);
+      } catch (e) {
+        // A stream listener must never throw (it would take the process down).
+        log.error('agent unbind failed', { error: (e as Error).message });
+      }
     };
     stream.on('end', gone('stream ended'));
     stream.on('cancelled', gone('cancelled'));
@@ -705,6 +825,7 @@ export class Manager {
     }
     const now = Date.now();
     const prev = this.store.getAgent(agentId);
+    // Store first: if it fails (disk full) nothing in memory has changed and the caller refuses the stream.
     this.store.putAgent({
       id: agentId,
       version: hello.version,
@@ -715,13 +836,26 @@ export class Manager {
     });
     const s = new AgentSession(agentId, stream, hello, now, peer);
     this.sessions.set(agentId, s);
-    for (const r of hello.running) if (r.status && this.store.getPort(r.portId)) this.statuses.set(r.portId, r.status);
+    for (const [pid, o] of this.orphans) if (o.agentId === agentId) this.orphans.delete(pid);
+    for (const r of hello.running) {
+      const stored = this.store.getPort(r.portId);
+      if (!this.ownPort(agentId, r.portId)) {
+        this.dropReport(log, 'hello_foreign_port', r.portId);
+      } else if (stored) {
+        if (r.status) this.statuses.set(r.portId, r.status);
+      } else if (r.storeId !== this.store.storeId) {
+        // Running for another (or an unknown) store: a new or restored database must never
+        // tear sessions down by itself. Kept as is until an operator adopts or closes it.
+        this.orphans.set(r.portId, { agentId, storeId: r.storeId, fingerprint: r.fingerprint, status: r.status ?? emptyStatus(PortState.PORT_STATE_PENDING) });
+        log.warn('port of another store kept running as orphaned', { port: r.portId, port_store: r.storeId || 'unknown', store: this.store.storeId });
+      }
+    }
     for (const p of this.store.listPorts(agentId)) {
       if (!hello.running.some((r) => r.portId === p.id)) this.statuses.set(p.id, emptyStatus(PortState.PORT_STATE_PENDING, 'agent connected; converging'));
     }
     log.info('agent bound', { version: hello.version, capabilities: hello.capabilities, running: hello.running.length, boot: hello.bootId });
-    s.send({ welcome: { managerId: this.id, heartbeatIntervalMs: this.heartbeatMs } });
-    this.events.publish({
+    s.send({ welcome: { managerId: this.id, heartbeatIntervalMs: this.heartbeatMs, storeId: this.store.storeId } });
+    this.publish({
       type: EventType.EVENT_TYPE_AGENT_UP,
       agentId,
       message: `agent ${agentId} connected from ${peer}`,
@@ -737,7 +871,12 @@ export class Manager {
     if (this.sessions.get(s.agentId) !== s) return; // superseded
     this.sessions.delete(s.agentId);
     const a = this.store.getAgent(s.agentId);
-    if (a) this.store.putAgent({ ...a, lastSeenMs: Date.now() });
+    try {
+      if (a) this.store.putAgent({ ...a, lastSeenMs: Date.now() });
+    } catch (e) {
+      // Only a timestamp: never let a store error (disk full) escape a stream listener.
+      log.error('could not record agent last-seen time', { error: (e as Error).message });
+    }
     for (const p of this.store.listPorts(s.agentId)) {
       const st = this.statusOf(p.id);
       this.statuses.set(p.id, {
@@ -749,19 +888,47 @@ export class Manager {
     }
     log.warn('agent disconnected', { reason: why });
     if (!this.stopped) {
-      this.events.publish({ type: EventType.EVENT_TYPE_AGENT_DOWN, agentId: s.agentId, message: `agent ${s.agentId} disconnected: ${why}` });
+      this.publish({ type: EventType.EVENT_TYPE_AGENT_DOWN, agentId: s.agentId, message: `agent ${s.agentId} disconnected: ${why}` });
       this.evaluateChannels(s.agentId);
     }
   }
 
+  /**
+   * Publishes an event. Reserving sequence numbers writes to the store; when that fails (disk
+   * full) the event is lost and logged, but the operation or stream handling that raised it goes on.
+   */
+  private publish(e: EventInput): void {
+    try {
+      this.events.publish(e);
+    } catch (err) {
+      this.log.error('event not published (store error)', { type: EventType[e.type], error: (err as Error).message });
+    }
+  }
+
+  /** A port id of this agent's (the agent id comes from its certificate). */
+  private ownPort(agentId: string, pid: string): boolean {
+    const stored = this.store.getPort(pid);
+    return stored ? stored.agentId === agentId : pid.startsWith(`${agentId}/`);
+  }
+
+  /** An agent reported on a port that is not its own: drop, count, log with its identity. */
+  private dropReport(log: Logger, reason: string, pid: string): void {
+    this.droppedReports.set(reason, (this.droppedReports.get(reason) ?? 0) + 1);
+    log.warn('agent report about a port that is not its own dropped', { reason, port: pid.slice(0, 140) });
+  }
+
   /** Records a port status; true when its state changed. */
   private setStatus(s: AgentSession, pid: string, st: PortStatus): boolean {
-    if (!this.store.getPort(pid) || pid.split('/')[0] !== s.agentId) return false; // stale or foreign
+    if (!this.ownPort(s.agentId, pid)) {
+      this.dropReport(this.log.child({ agent: s.agentId }), 'status_foreign_port', pid);
+      return false;
+    }
+    if (!this.store.getPort(pid)) return false; // stale: closed meanwhile
     const prev = this.statuses.get(pid);
     this.statuses.set(pid, st);
     if (prev?.state !== st.state) {
       if (st.state === PortState.PORT_STATE_SECURED)
-        this.events.publish({
+        this.publish({
           type: EventType.EVENT_TYPE_PORT_SECURED,
           agentId: s.agentId,
           portId: pid,
@@ -770,7 +937,7 @@ export class Manager {
           attributes: { key_number: String(st.keyNumber), peers: String(st.livePeers.length) },
         });
       else if (prev?.state === PortState.PORT_STATE_SECURED)
-        this.events.publish({
+        this.publish({
           type: EventType.EVENT_TYPE_PORT_UNSECURED,
           agentId: s.agentId,
           portId: pid,
@@ -778,7 +945,7 @@ export class Manager {
           message: `port ${pid} no longer secured: ${st.detail}`,
         });
       if (st.state === PortState.PORT_STATE_FAILED)
-        this.events.publish({ type: EventType.EVENT_TYPE_ERROR, agentId: s.agentId, portId: pid, message: `port ${pid} failed: ${st.detail}` });
+        this.publish({ type: EventType.EVENT_TYPE_ERROR, agentId: s.agentId, portId: pid, message: `port ${pid} failed: ${st.detail}` });
       return true;
     }
     return false;
@@ -817,6 +984,7 @@ export class Manager {
   }
 
   private onAgentEvent(s: AgentSession, ev: NonNullable<AgentMessage['event']>): void {
+    if (ev.portId && !this.ownPort(s.agentId, ev.portId)) return this.dropReport(this.log.child({ agent: s.agentId }), 'event_foreign_port', ev.portId);
     if (ev.portId && !this.store.getPort(ev.portId)) return;
     const map: Record<string, EventType> = {
       peerLive: EventType.EVENT_TYPE_PEER_LIVE,
@@ -830,7 +998,7 @@ export class Manager {
     };
     const type = map[ev.kind];
     if (type === undefined) return; // secured/unsecured come through status changes; dropped etc. are counters
-    this.events.publish({
+    this.publish({
       type,
       agentId: s.agentId,
       portId: ev.portId,

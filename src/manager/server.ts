@@ -11,7 +11,7 @@ import {
 } from '@grpc/grpc-js';
 import { AgentServiceService, type AgentMessage, type ManagerMessage } from '../control/gen/macsec/v1/agent.js';
 import { ManagerServiceService, type Event, type WatchEventsRequest } from '../control/gen/macsec/v1/manager.js';
-import { requireAgent, requireOperator, type Access } from '../control/authz.js';
+import { actorOf, requireAgent, requireOperator, type Access, type Actor } from '../control/authz.js';
 import { toServiceError } from '../control/errors.js';
 import { HealthImpl, addReflection } from '../control/health.js';
 const MANAGER_SERVICES = ['macsec.v1.ManagerService', 'macsec.v1.AgentService', 'grpc.health.v1.Health'];
@@ -38,13 +38,13 @@ function deadlineOf(call: { getDeadline(): Date | number }): number | undefined 
 
 export function operatorHandlers(m: Manager, log: Logger): UntypedServiceImplementation {
   const unary =
-    <Req, Res>(method: string, access: Access, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>) =>
+    <Req, Res>(method: string, access: Access, fn: (req: Req, call: ServerUnaryCall<Req, Res>, actor: Actor) => Res | Promise<Res>) =>
     (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
       let who = '?';
       try {
         const p = requireOperator(call, access, method);
         who = `${p.role}:${p.name}`;
-        Promise.resolve(fn(call.request, call)).then(
+        Promise.resolve(fn(call.request, call, actorOf(p))).then(
           (r) => cb(null, r),
           (e) => {
             const se = toServiceError(e);
@@ -61,15 +61,18 @@ export function operatorHandlers(m: Manager, log: Logger): UntypedServiceImpleme
   return {
     listAgents: unary('ListAgents', 'read', (r: { connectedOnly: boolean }) => ({ agents: m.listAgents(r.connectedOnly) })),
     getAgent: unary('GetAgent', 'read', (r: { agentId: string }) => m.getAgent(r.agentId)),
-    openPort: unary('OpenPort', 'write', (r: Parameters<Manager['openPort']>[0]) => m.openPort(r)),
+    openPort: unary('OpenPort', 'write', (r: Parameters<Manager['openPort']>[0], _c, actor) => m.openPort(r, actor)),
     listPorts: unary('ListPorts', 'read', (r: { agentId: string }) => ({ ports: m.listPorts(r.agentId) })),
     getPort: unary('GetPort', 'read', (r: { portId: string }) => m.getPort(r.portId)),
-    closePort: unary('ClosePort', 'write', (r: Parameters<Manager['closePort']>[0]) => m.closePort(r)),
-    createSecureChannel: unary('CreateSecureChannel', 'write', (r: Parameters<Manager['createChannel']>[0], call) => m.createChannel(r, deadlineOf(call))),
+    closePort: unary('ClosePort', 'write', (r: Parameters<Manager['closePort']>[0], _c, actor) => m.closePort(r, actor)),
+    listOrphanedPorts: unary('ListOrphanedPorts', 'read', () => m.listOrphanedPorts()),
+    createSecureChannel: unary('CreateSecureChannel', 'write', (r: Parameters<Manager['createChannel']>[0], call, actor) =>
+      m.createChannel(r, deadlineOf(call), actor),
+    ),
     getSecureChannel: unary('GetSecureChannel', 'read', (r: { channelId: string }) => m.getChannel(r.channelId)),
     listSecureChannels: unary('ListSecureChannels', 'read', () => ({ channels: m.listChannels() })),
-    deleteSecureChannel: unary('DeleteSecureChannel', 'write', (r: Parameters<Manager['deleteChannel']>[0]) => m.deleteChannel(r)),
-    forceRekey: unary('ForceRekey', 'write', (r: Parameters<Manager['forceRekey']>[0]) => m.forceRekey(r)),
+    deleteSecureChannel: unary('DeleteSecureChannel', 'write', (r: Parameters<Manager['deleteChannel']>[0], _c, actor) => m.deleteChannel(r, actor)),
+    forceRekey: unary('ForceRekey', 'write', (r: Parameters<Manager['forceRekey']>[0], _c, actor) => m.forceRekey(r, actor)),
     watchEvents: (call: ServerWritableStream<WatchEventsRequest, Event>) => {
       try {
         requireOperator(call, 'read', 'WatchEvents');

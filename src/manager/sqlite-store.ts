@@ -1,5 +1,10 @@
-/** Store on SQLite (better-sqlite3 12; 13 crashes on Node 20). The file is created with mode 0600: it holds CAKs. */
+/**
+ * Store on SQLite (better-sqlite3 12; 13 crashes on Node 20). The file is created with mode 0600:
+ * it holds CAKs. A store is only created when asked (`create`): a missing file is an error, never
+ * an empty desired state, because a manager with an empty state would stop every running port.
+ */
 import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import type { Store, StoredAgent, StoredChannel, StoredPort } from './store.js';
 
@@ -16,6 +21,26 @@ CREATE TABLE IF NOT EXISTS channels (
   id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, endpoints TEXT NOT NULL, cak BLOB NOT NULL,
   ckn BLOB NOT NULL, key_id TEXT NOT NULL, created_ms INTEGER NOT NULL);
 `;
+
+/** Columns added after schema version 1 (ALTER TABLE ... ADD COLUMN on open). */
+const ADDED_COLUMNS: Array<[table: string, column: string, decl: string]> = [
+  ['ports', 'owner', `TEXT NOT NULL DEFAULT ''`],
+  ['channels', 'owner', `TEXT NOT NULL DEFAULT ''`],
+  ['channels', 'request_id', `TEXT NOT NULL DEFAULT ''`],
+  ['channels', 'generated_psk', 'INTEGER NOT NULL DEFAULT 0'],
+  ['channels', 'committed', 'INTEGER NOT NULL DEFAULT 1'],
+];
+
+/** The store file is missing or was never initialised, and creating one was not asked for. */
+export class StoreMissingError extends Error {
+  constructor(path: string) {
+    super(
+      `store '${path}' does not exist or is not an initialised manager store; refusing to start with an empty desired state ` +
+        '(that would stop every running port). Pass --init-db to create a new store, or point --db at the existing one.',
+    );
+    this.name = 'StoreMissingError';
+  }
+}
 
 interface AgentRow {
   id: string;
@@ -34,6 +59,7 @@ interface PortRow {
   ovs_bridge: string;
   radius: string | null;
   created_ms: number;
+  owner: string;
 }
 interface ChannelRow {
   id: string;
@@ -43,19 +69,52 @@ interface ChannelRow {
   ckn: Buffer;
   key_id: string;
   created_ms: number;
+  owner: string;
+  request_id: string;
+  generated_psk: number;
+  committed: number;
+}
+
+export interface SqliteStoreOptions {
+  /** Create and initialise the store when the file is missing or empty (operator's --init-db). */
+  create?: boolean;
 }
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  readonly storeId: string;
 
-  constructor(readonly path: string) {
-    if (path !== ':memory:' && !existsSync(path)) writeFileSync(path, '', { mode: 0o600 });
-    if (path !== ':memory:') chmodSync(path, 0o600);
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.exec(SCHEMA);
-    this.db.prepare(`INSERT OR IGNORE INTO meta (k, v) VALUES ('schema_version', '1')`).run();
+  constructor(
+    readonly path: string,
+    opts: SqliteStoreOptions = {},
+  ) {
+    const memory = path === ':memory:';
+    if (!memory && !existsSync(path)) {
+      if (!opts.create) throw new StoreMissingError(path);
+      writeFileSync(path, '', { mode: 0o600 });
+    }
+    if (!memory) chmodSync(path, 0o600);
+    this.db = new Database(path, { fileMustExist: !memory });
+    try {
+      const initialised =
+        this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get() !== undefined &&
+        this.db.prepare(`SELECT 1 FROM meta WHERE k = 'schema_version'`).get() !== undefined;
+      if (!initialised && !memory && !opts.create) throw new StoreMissingError(path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.exec(SCHEMA);
+      for (const [table, column, decl] of ADDED_COLUMNS) {
+        const cols = this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
+        if (!cols.some((c) => c.name === column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
+      }
+      this.db.prepare(`INSERT OR IGNORE INTO meta (k, v) VALUES ('schema_version', '1')`).run();
+      // Stores made before store identities existed get one on first open.
+      this.db.prepare(`INSERT OR IGNORE INTO meta (k, v) VALUES ('store_id', ?)`).run(randomUUID());
+      this.storeId = (this.db.prepare(`SELECT v FROM meta WHERE k = 'store_id'`).get() as { v: string }).v;
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
   }
 
   private agentOf(r: AgentRow): StoredAgent {
@@ -78,6 +137,7 @@ export class SqliteStore implements Store {
       ovsBridge: r.ovs_bridge,
       radius: r.radius ? JSON.parse(r.radius) : undefined,
       createdMs: r.created_ms,
+      owner: r.owner,
     };
   }
   private channelOf(r: ChannelRow): StoredChannel {
@@ -89,6 +149,10 @@ export class SqliteStore implements Store {
       ckn: new Uint8Array(r.ckn),
       keyId: r.key_id,
       createdMs: r.created_ms,
+      owner: r.owner,
+      requestId: r.request_id,
+      generatedPsk: r.generated_psk === 1,
+      committed: r.committed === 1,
     };
   }
 
@@ -119,8 +183,8 @@ export class SqliteStore implements Store {
   }
   putPort(p: StoredPort): void {
     this.db
-      .prepare(`INSERT OR REPLACE INTO ports (id, agent_id, interface, mode, policy, ovs_bridge, radius, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(p.id, p.agentId, p.interface, p.mode, JSON.stringify(p.policy), p.ovsBridge, p.radius ? JSON.stringify(p.radius) : null, p.createdMs);
+      .prepare(`INSERT OR REPLACE INTO ports (id, agent_id, interface, mode, policy, ovs_bridge, radius, created_ms, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(p.id, p.agentId, p.interface, p.mode, JSON.stringify(p.policy), p.ovsBridge, p.radius ? JSON.stringify(p.radius) : null, p.createdMs, p.owner);
   }
   deletePort(id: string): boolean {
     return this.db.prepare('DELETE FROM ports WHERE id = ?').run(id).changes > 0;
@@ -137,8 +201,23 @@ export class SqliteStore implements Store {
   }
   putChannel(c: StoredChannel): void {
     this.db
-      .prepare(`INSERT OR REPLACE INTO channels (id, name, endpoints, cak, ckn, key_id, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-      .run(c.id, c.name, JSON.stringify(c.endpoints), Buffer.from(c.cak), Buffer.from(c.ckn), c.keyId, c.createdMs);
+      .prepare(
+        `INSERT OR REPLACE INTO channels (id, name, endpoints, cak, ckn, key_id, created_ms, owner, request_id, generated_psk, committed)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        c.id,
+        c.name,
+        JSON.stringify(c.endpoints),
+        Buffer.from(c.cak),
+        Buffer.from(c.ckn),
+        c.keyId,
+        c.createdMs,
+        c.owner,
+        c.requestId,
+        c.generatedPsk ? 1 : 0,
+        c.committed ? 1 : 0,
+      );
   }
   deleteChannel(id: string): boolean {
     return this.db.prepare('DELETE FROM channels WHERE id = ?').run(id).changes > 0;

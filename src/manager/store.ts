@@ -25,6 +25,8 @@ export interface StoredPort {
   ovsBridge: string;
   radius: RadiusSettings | undefined;
   createdMs: number;
+  /** Principal label of whoever opened it (an orchestrator may only close its own ports). */
+  owner: string;
 }
 
 export interface StoredChannel {
@@ -37,9 +39,23 @@ export interface StoredChannel {
   /** Random id of this key, part of port fingerprints (so a new key means a new session). */
   keyId: string;
   createdMs: number;
+  /** Principal label of the creator (an orchestrator may only change its own channels). */
+  owner: string;
+  /** Client idempotency key of the create call ("" = none). */
+  requestId: string;
+  /** The manager generated the CAK (so a retry with the same request id returns it again). */
+  generatedPsk: boolean;
+  /**
+   * False between storing and the agents' acknowledgement. A manager that restarts with
+   * uncommitted channels without request id rolls them back: nobody got their result.
+   */
+  committed: boolean;
 }
 
 export interface Store {
+  /** Random identity of this store, made when it was initialised; agents tag their ports with it. */
+  readonly storeId: string;
+
   getAgent(id: string): StoredAgent | undefined;
   listAgents(): StoredAgent[];
   putAgent(a: StoredAgent): void;

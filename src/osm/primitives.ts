@@ -384,6 +384,7 @@ export class PrimitiveRunner {
       psk: cak && ckn ? { cakHex: cak, cknHex: ckn } : undefined,
       waitSecured,
       waitTimeoutMs: waitSecured ? waitTimeoutS * 1000 : 0,
+      requestId: '',
     };
     const deadlineMs = (waitSecured ? waitTimeoutS + timeoutS : timeoutS) * 1000;
     const fp = createHash('sha256')

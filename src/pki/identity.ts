@@ -3,6 +3,7 @@
  *   urn:macsec:manager:<name>
  *   urn:macsec:agent:<agent-id>
  *   urn:macsec:operator:admin:<name> | urn:macsec:operator:read-only:<name>
+ *   urn:macsec:operator:orchestrator:<name>  (OSM adapter: writes only what it owns)
  *   urn:macsec:vnf:<vnf-id>            (802.1X supplicant certificate of a VNF, EAP-TLS)
  *   urn:macsec:eap-server:<name>       (the agents' embedded EAP-TLS server)
  * VNF and EAP-server certificates belong to the 802.1X PKI, not to the control plane: the
@@ -11,7 +12,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 
-export type OperatorRole = 'admin' | 'read-only';
+export type OperatorRole = 'admin' | 'read-only' | 'orchestrator';
 export type Principal =
   | { kind: 'manager'; name: string }
   | { kind: 'agent'; id: string }
@@ -52,7 +53,7 @@ export function principalLabel(p: Principal): string {
 export function parsePrincipalUri(uri: string): Principal | null {
   let m = /^urn:macsec:agent:([^:]+)$/.exec(uri);
   if (m && ID_RE.test(m[1]!)) return { kind: 'agent', id: m[1]! };
-  m = /^urn:macsec:operator:(admin|read-only):([^:]+)$/.exec(uri);
+  m = /^urn:macsec:operator:(admin|read-only|orchestrator):([^:]+)$/.exec(uri);
   if (m && ID_RE.test(m[2]!)) return { kind: 'operator', role: m[1] as OperatorRole, name: m[2]! };
   m = /^urn:macsec:manager:([^:]+)$/.exec(uri);
   if (m && ID_RE.test(m[1]!)) return { kind: 'manager', name: m[1]! };

@@ -48,8 +48,8 @@ export function loadCa(certPem: string, keyPem: string): CaHandle {
   return { name, key, certPem, keyPem };
 }
 
-/** Control-plane kinds (manager, agent, admin, read-only) and 802.1X kinds (vnf, eap-server). */
-export type IssueKind = 'manager' | 'agent' | 'admin' | 'read-only' | 'vnf' | 'eap-server';
+/** Control-plane kinds (manager, agent, admin, read-only, orchestrator) and 802.1X kinds (vnf, eap-server). */
+export type IssueKind = 'manager' | 'agent' | 'admin' | 'read-only' | 'orchestrator' | 'vnf' | 'eap-server';
 
 export interface IssueOptions {
   kind: IssueKind;

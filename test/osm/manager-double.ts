@@ -123,6 +123,7 @@ export class ManagerServiceTestDouble {
       endpoints: req.endpoints,
       state: ChannelState.CHANNEL_STATE_PENDING,
       endpointStatus: [],
+      owner: '',
       createdMs: Date.now(),
       securedSinceMs: 0,
       ckn,

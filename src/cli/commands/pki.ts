@@ -5,7 +5,7 @@ import type { CommandRegistry, CommandSpec } from '../command.js';
 import { requireString, UsageError } from '../command.js';
 import { describeCert, initCaDir, issue, loadCaDir, writePair, type IssueKind } from '../../pki/pki.js';
 
-const KINDS: IssueKind[] = ['manager', 'agent', 'admin', 'read-only', 'vnf', 'eap-server'];
+const KINDS: IssueKind[] = ['manager', 'agent', 'admin', 'read-only', 'orchestrator', 'vnf', 'eap-server'];
 
 export const pkiInitCommand: CommandSpec = {
   path: ['pki', 'init'],
@@ -32,7 +32,7 @@ export const pkiInitCommand: CommandSpec = {
 
 export const pkiIssueCommand: CommandSpec = {
   path: ['pki', 'issue'],
-  summary: 'Issue a manager, agent, admin, read-only, vnf (EAP-TLS client) or eap-server certificate signed by the CA in --dir',
+  summary: 'Issue a manager, agent, admin, read-only, orchestrator, vnf (EAP-TLS client) or eap-server certificate signed by the CA in --dir',
   args: '<kind> <name>',
   minPositionals: 2,
   maxPositionals: 2,

@@ -1,5 +1,5 @@
 /** Test harness for the control plane: a PKI in a temp dir, manager (in-process or child), agents, clients. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -31,7 +31,8 @@ export interface TestPki {
   cleanup(): void;
 }
 
-/** Issues: manager "mgr"; agents a1..a3 (+ extra); operators admin "alice", read-only "bob";
+/** Issues: manager "mgr"; agents a1..a3 (+ extra); operators admin "alice", read-only "bob",
+ * orchestrators "osm-a" and "osm-b";
  * "mallory" (admin from another CA), "old" (expired admin), "ghost" agent from another CA. */
 export function makePki(extraAgents: string[] = []): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'macsec-pki-'));
@@ -42,6 +43,8 @@ export function makePki(extraAgents: string[] = []): TestPki {
   for (const a of ['a1', 'a2', 'a3', ...extraAgents]) pairs.set(a, issue(ca, { kind: 'agent', name: a }));
   pairs.set('alice', issue(ca, { kind: 'admin', name: 'alice' }));
   pairs.set('bob', issue(ca, { kind: 'read-only', name: 'bob' }));
+  pairs.set('osm-a', issue(ca, { kind: 'orchestrator', name: 'osm-a' }));
+  pairs.set('osm-b', issue(ca, { kind: 'orchestrator', name: 'osm-b' }));
   pairs.set('mallory', issue(other, { kind: 'admin', name: 'mallory' }));
   pairs.set('ghost', issue(other, { kind: 'agent', name: 'a1' }));
   const past = new Date(Date.now() - 10 * 86_400_000);
@@ -72,7 +75,7 @@ export interface RunningManager {
 }
 
 export async function startManager(pki: TestPki, dbPath = ':memory:', opts: ManagerOptions & { port?: number } = {}): Promise<RunningManager> {
-  const store = new SqliteStore(dbPath);
+  const store = new SqliteStore(dbPath, { create: true });
   const manager = new Manager(store, { id: 'mgr', ackTimeoutMs: 5000, ...opts });
   const server = await startManagerServer(manager, serverCredentials(pki.material('mgr')), `127.0.0.1:${opts.port ?? 0}`);
   return {
@@ -118,7 +121,9 @@ export async function spawnManager(pki: TestPki, db: string, port = 0, extra: st
       '127.0.0.1:0',
       '--ack-timeout-ms',
       '5000',
-      ...extra,
+      // A test's first start makes the store; later starts must find it (as in production).
+      ...(existsSync(db) || extra.includes('--no-init') ? [] : ['--init-db']),
+      ...extra.filter((a) => a !== '--no-init'),
     ],
     {
       cwd: ROOT,

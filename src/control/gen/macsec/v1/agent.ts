@@ -57,7 +57,15 @@ export interface ManagerMessage {
 export interface RunningPort {
   portId: string;
   fingerprint: string;
-  status: PortStatus | undefined;
+  status:
+    | PortStatus
+    | undefined;
+  /**
+   * Identity of the manager store whose desired state created this port ("" = unknown). A manager
+   * with another store may not stop such a port: it reports it as orphaned until an operator
+   * adopts (OpenPort) or closes (ClosePort) it.
+   */
+  storeId: string;
 }
 
 export interface Hello {
@@ -75,6 +83,8 @@ export interface Hello {
 export interface Welcome {
   managerId: string;
   heartbeatIntervalMs: number;
+  /** Identity of the manager's desired-state store; the agent tags the ports it starts with it. */
+  storeId: string;
 }
 
 /** Key material for a PSK port. Only ever sent on the agent stream (mTLS). */
@@ -101,6 +111,11 @@ export interface DesiredPort {
   allowedVnfIds: string[];
   /** Digest of everything above; equal fingerprints mean "already right, keep running". */
   fingerprint: string;
+  /**
+   * Orphaned port of another store: keep it running exactly as it is (only port_id, interface
+   * and fingerprint are set).
+   */
+  keepAsIs: boolean;
 }
 
 /** The full desired state of one agent. The agent converges to it and answers with a StateAck. */
@@ -445,7 +460,7 @@ export const ManagerMessage: MessageFns<ManagerMessage> = {
 };
 
 function createBaseRunningPort(): RunningPort {
-  return { portId: "", fingerprint: "", status: undefined };
+  return { portId: "", fingerprint: "", status: undefined, storeId: "" };
 }
 
 export const RunningPort: MessageFns<RunningPort> = {
@@ -458,6 +473,9 @@ export const RunningPort: MessageFns<RunningPort> = {
     }
     if (message.status !== undefined) {
       PortStatus.encode(message.status, writer.uint32(26).fork()).join();
+    }
+    if (message.storeId !== "") {
+      writer.uint32(34).string(message.storeId);
     }
     return writer;
   },
@@ -499,6 +517,14 @@ export const RunningPort: MessageFns<RunningPort> = {
             message.status = PortStatus.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.storeId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -520,6 +546,11 @@ export const RunningPort: MessageFns<RunningPort> = {
         : "",
       fingerprint: isSet(object.fingerprint) ? globalThis.String(object.fingerprint) : "",
       status: isSet(object.status) ? PortStatus.fromJSON(object.status) : undefined,
+      storeId: isSet(object.storeId)
+        ? globalThis.String(object.storeId)
+        : isSet(object.store_id)
+        ? globalThis.String(object.store_id)
+        : "",
     };
   },
 
@@ -534,6 +565,9 @@ export const RunningPort: MessageFns<RunningPort> = {
     if (message.status !== undefined) {
       obj.status = PortStatus.toJSON(message.status);
     }
+    if (message.storeId !== "") {
+      obj.storeId = message.storeId;
+    }
     return obj;
   },
 
@@ -547,6 +581,7 @@ export const RunningPort: MessageFns<RunningPort> = {
     message.status = (object.status !== undefined && object.status !== null)
       ? PortStatus.fromPartial(object.status)
       : undefined;
+    message.storeId = object.storeId ?? "";
     return message;
   },
 };
@@ -713,7 +748,7 @@ export const Hello: MessageFns<Hello> = {
 };
 
 function createBaseWelcome(): Welcome {
-  return { managerId: "", heartbeatIntervalMs: 0 };
+  return { managerId: "", heartbeatIntervalMs: 0, storeId: "" };
 }
 
 export const Welcome: MessageFns<Welcome> = {
@@ -723,6 +758,9 @@ export const Welcome: MessageFns<Welcome> = {
     }
     if (message.heartbeatIntervalMs !== 0) {
       writer.uint32(16).uint32(message.heartbeatIntervalMs);
+    }
+    if (message.storeId !== "") {
+      writer.uint32(26).string(message.storeId);
     }
     return writer;
   },
@@ -756,6 +794,14 @@ export const Welcome: MessageFns<Welcome> = {
             message.heartbeatIntervalMs = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.storeId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -780,6 +826,11 @@ export const Welcome: MessageFns<Welcome> = {
         : isSet(object.heartbeat_interval_ms)
         ? globalThis.Number(object.heartbeat_interval_ms)
         : 0,
+      storeId: isSet(object.storeId)
+        ? globalThis.String(object.storeId)
+        : isSet(object.store_id)
+        ? globalThis.String(object.store_id)
+        : "",
     };
   },
 
@@ -791,6 +842,9 @@ export const Welcome: MessageFns<Welcome> = {
     if (message.heartbeatIntervalMs !== 0) {
       obj.heartbeatIntervalMs = Math.round(message.heartbeatIntervalMs);
     }
+    if (message.storeId !== "") {
+      obj.storeId = message.storeId;
+    }
     return obj;
   },
 
@@ -801,6 +855,7 @@ export const Welcome: MessageFns<Welcome> = {
     const message = createBaseWelcome();
     message.managerId = object.managerId ?? "";
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
+    message.storeId = object.storeId ?? "";
     return message;
   },
 };
@@ -902,6 +957,7 @@ function createBaseDesiredPort(): DesiredPort {
     psk: undefined,
     allowedVnfIds: [],
     fingerprint: "",
+    keepAsIs: false,
   };
 }
 
@@ -936,6 +992,9 @@ export const DesiredPort: MessageFns<DesiredPort> = {
     }
     if (message.fingerprint !== "") {
       writer.uint32(82).string(message.fingerprint);
+    }
+    if (message.keepAsIs !== false) {
+      writer.uint32(88).bool(message.keepAsIs);
     }
     return writer;
   },
@@ -1033,6 +1092,14 @@ export const DesiredPort: MessageFns<DesiredPort> = {
             message.fingerprint = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.keepAsIs = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1073,6 +1140,11 @@ export const DesiredPort: MessageFns<DesiredPort> = {
         ? object.allowed_vnf_ids.map((e: any) => globalThis.String(e))
         : [],
       fingerprint: isSet(object.fingerprint) ? globalThis.String(object.fingerprint) : "",
+      keepAsIs: isSet(object.keepAsIs)
+        ? globalThis.Boolean(object.keepAsIs)
+        : isSet(object.keep_as_is)
+        ? globalThis.Boolean(object.keep_as_is)
+        : false,
     };
   },
 
@@ -1108,6 +1180,9 @@ export const DesiredPort: MessageFns<DesiredPort> = {
     if (message.fingerprint !== "") {
       obj.fingerprint = message.fingerprint;
     }
+    if (message.keepAsIs !== false) {
+      obj.keepAsIs = message.keepAsIs;
+    }
     return obj;
   },
 
@@ -1130,6 +1205,7 @@ export const DesiredPort: MessageFns<DesiredPort> = {
     message.psk = (object.psk !== undefined && object.psk !== null) ? PskMaterial.fromPartial(object.psk) : undefined;
     message.allowedVnfIds = object.allowedVnfIds?.map((e) => e) || [];
     message.fingerprint = object.fingerprint ?? "";
+    message.keepAsIs = object.keepAsIs ?? false;
     return message;
   },
 };

@@ -39,7 +39,9 @@ export const protobufFileName = "macsec/v1/manager.proto";
  *
  * Every call needs a client certificate from the deployment CA with an operator identity
  * (URI SAN urn:macsec:operator:<role>:<name>). Role "read-only" may call List* /Get* /WatchEvents;
- * role "admin" may call everything. Agent certificates are refused with PERMISSION_DENIED.
+ * role "admin" may call everything; role "orchestrator" may read, and write only what it owns:
+ * ports it opened and channels it created (PERMISSION_DENIED otherwise). Agent certificates are
+ * refused with PERMISSION_DENIED.
  */
 
 export enum ChannelState {
@@ -231,6 +233,23 @@ export function eventTypeToJSON(object: EventType): string {
   }
 }
 
+export interface ListOrphanedPortsRequest {
+}
+
+export interface OrphanedPort {
+  portId: string;
+  agentId: string;
+  /** Store identity the port was created under ("" = unknown). */
+  storeId: string;
+  status: PortStatus | undefined;
+}
+
+export interface ListOrphanedPortsResponse {
+  /** This manager's store identity. */
+  storeId: string;
+  ports: OrphanedPort[];
+}
+
 export interface Agent {
   id: string;
   version: string;
@@ -281,6 +300,8 @@ export interface Port {
   channelId: string;
   status: PortStatus | undefined;
   createdMs: number;
+  /** Principal that opened the port ("operator:orchestrator:<name>", "operator:admin:<name>"). */
+  owner: string;
 }
 
 export interface ListPortsRequest {
@@ -344,6 +365,8 @@ export interface SecureChannel {
   securedSinceMs: number;
   /** Connectivity association key name (not secret). */
   ckn: string;
+  /** Principal that created the channel; an orchestrator may only change its own channels. */
+  owner: string;
 }
 
 export interface CreateSecureChannelRequest {
@@ -360,6 +383,11 @@ export interface CreateSecureChannelRequest {
   /** Also wait until every endpoint is secured (bounded by the call deadline and wait_timeout_ms). */
   waitSecured: boolean;
   waitTimeoutMs: number;
+  /**
+   * Idempotency key chosen by the client ([A-Za-z0-9._:-]{1,128}). A retry with the same name and
+   * request_id returns the same result, generated_psk included, even after a manager restart.
+   */
+  requestId: string;
 }
 
 export interface CreateSecureChannelResponse {
@@ -434,6 +462,278 @@ export interface WatchEventsRequest {
   channelId: string;
   types: EventType[];
 }
+
+function createBaseListOrphanedPortsRequest(): ListOrphanedPortsRequest {
+  return {};
+}
+
+export const ListOrphanedPortsRequest: MessageFns<ListOrphanedPortsRequest> = {
+  encode(_: ListOrphanedPortsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOrphanedPortsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOrphanedPortsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListOrphanedPortsRequest {
+    return {};
+  },
+
+  toJSON(_: ListOrphanedPortsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListOrphanedPortsRequest>, I>>(base?: I): ListOrphanedPortsRequest {
+    return ListOrphanedPortsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListOrphanedPortsRequest>, I>>(_: I): ListOrphanedPortsRequest {
+    const message = createBaseListOrphanedPortsRequest();
+    return message;
+  },
+};
+
+function createBaseOrphanedPort(): OrphanedPort {
+  return { portId: "", agentId: "", storeId: "", status: undefined };
+}
+
+export const OrphanedPort: MessageFns<OrphanedPort> = {
+  encode(message: OrphanedPort, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.portId !== "") {
+      writer.uint32(10).string(message.portId);
+    }
+    if (message.agentId !== "") {
+      writer.uint32(18).string(message.agentId);
+    }
+    if (message.storeId !== "") {
+      writer.uint32(26).string(message.storeId);
+    }
+    if (message.status !== undefined) {
+      PortStatus.encode(message.status, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OrphanedPort {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOrphanedPort();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.portId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.storeId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.status = PortStatus.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OrphanedPort {
+    return {
+      portId: isSet(object.portId)
+        ? globalThis.String(object.portId)
+        : isSet(object.port_id)
+        ? globalThis.String(object.port_id)
+        : "",
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+      storeId: isSet(object.storeId)
+        ? globalThis.String(object.storeId)
+        : isSet(object.store_id)
+        ? globalThis.String(object.store_id)
+        : "",
+      status: isSet(object.status) ? PortStatus.fromJSON(object.status) : undefined,
+    };
+  },
+
+  toJSON(message: OrphanedPort): unknown {
+    const obj: any = {};
+    if (message.portId !== "") {
+      obj.portId = message.portId;
+    }
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    if (message.storeId !== "") {
+      obj.storeId = message.storeId;
+    }
+    if (message.status !== undefined) {
+      obj.status = PortStatus.toJSON(message.status);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OrphanedPort>, I>>(base?: I): OrphanedPort {
+    return OrphanedPort.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OrphanedPort>, I>>(object: I): OrphanedPort {
+    const message = createBaseOrphanedPort();
+    message.portId = object.portId ?? "";
+    message.agentId = object.agentId ?? "";
+    message.storeId = object.storeId ?? "";
+    message.status = (object.status !== undefined && object.status !== null)
+      ? PortStatus.fromPartial(object.status)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListOrphanedPortsResponse(): ListOrphanedPortsResponse {
+  return { storeId: "", ports: [] };
+}
+
+export const ListOrphanedPortsResponse: MessageFns<ListOrphanedPortsResponse> = {
+  encode(message: ListOrphanedPortsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.storeId !== "") {
+      writer.uint32(10).string(message.storeId);
+    }
+    for (const v of message.ports) {
+      OrphanedPort.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOrphanedPortsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOrphanedPortsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.storeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ports.push(OrphanedPort.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListOrphanedPortsResponse {
+    return {
+      storeId: isSet(object.storeId)
+        ? globalThis.String(object.storeId)
+        : isSet(object.store_id)
+        ? globalThis.String(object.store_id)
+        : "",
+      ports: globalThis.Array.isArray(object?.ports) ? object.ports.map((e: any) => OrphanedPort.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListOrphanedPortsResponse): unknown {
+    const obj: any = {};
+    if (message.storeId !== "") {
+      obj.storeId = message.storeId;
+    }
+    if (message.ports?.length) {
+      obj.ports = message.ports.map((e) => OrphanedPort.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListOrphanedPortsResponse>, I>>(base?: I): ListOrphanedPortsResponse {
+    return ListOrphanedPortsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListOrphanedPortsResponse>, I>>(object: I): ListOrphanedPortsResponse {
+    const message = createBaseListOrphanedPortsResponse();
+    message.storeId = object.storeId ?? "";
+    message.ports = object.ports?.map((e) => OrphanedPort.fromPartial(e)) || [];
+    return message;
+  },
+};
 
 function createBaseAgent(): Agent {
   return {
@@ -1069,6 +1369,7 @@ function createBasePort(): Port {
     channelId: "",
     status: undefined,
     createdMs: 0,
+    owner: "",
   };
 }
 
@@ -1103,6 +1404,9 @@ export const Port: MessageFns<Port> = {
     }
     if (message.createdMs !== 0) {
       writer.uint32(80).int64(message.createdMs);
+    }
+    if (message.owner !== "") {
+      writer.uint32(90).string(message.owner);
     }
     return writer;
   },
@@ -1200,6 +1504,14 @@ export const Port: MessageFns<Port> = {
             message.createdMs = longToNumber(reader.int64());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1240,6 +1552,7 @@ export const Port: MessageFns<Port> = {
         : isSet(object.created_ms)
         ? globalThis.Number(object.created_ms)
         : 0,
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
     };
   },
 
@@ -1275,6 +1588,9 @@ export const Port: MessageFns<Port> = {
     if (message.createdMs !== 0) {
       obj.createdMs = Math.round(message.createdMs);
     }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
     return obj;
   },
 
@@ -1299,6 +1615,7 @@ export const Port: MessageFns<Port> = {
       ? PortStatus.fromPartial(object.status)
       : undefined;
     message.createdMs = object.createdMs ?? 0;
+    message.owner = object.owner ?? "";
     return message;
   },
 };
@@ -2032,7 +2349,17 @@ export const EndpointStatus: MessageFns<EndpointStatus> = {
 };
 
 function createBaseSecureChannel(): SecureChannel {
-  return { id: "", name: "", endpoints: [], state: 0, endpointStatus: [], createdMs: 0, securedSinceMs: 0, ckn: "" };
+  return {
+    id: "",
+    name: "",
+    endpoints: [],
+    state: 0,
+    endpointStatus: [],
+    createdMs: 0,
+    securedSinceMs: 0,
+    ckn: "",
+    owner: "",
+  };
 }
 
 export const SecureChannel: MessageFns<SecureChannel> = {
@@ -2060,6 +2387,9 @@ export const SecureChannel: MessageFns<SecureChannel> = {
     }
     if (message.ckn !== "") {
       writer.uint32(66).string(message.ckn);
+    }
+    if (message.owner !== "") {
+      writer.uint32(74).string(message.owner);
     }
     return writer;
   },
@@ -2141,6 +2471,14 @@ export const SecureChannel: MessageFns<SecureChannel> = {
             message.ckn = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2177,6 +2515,7 @@ export const SecureChannel: MessageFns<SecureChannel> = {
         ? globalThis.Number(object.secured_since_ms)
         : 0,
       ckn: isSet(object.ckn) ? globalThis.String(object.ckn) : "",
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
     };
   },
 
@@ -2206,6 +2545,9 @@ export const SecureChannel: MessageFns<SecureChannel> = {
     if (message.ckn !== "") {
       obj.ckn = message.ckn;
     }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
     return obj;
   },
 
@@ -2222,12 +2564,13 @@ export const SecureChannel: MessageFns<SecureChannel> = {
     message.createdMs = object.createdMs ?? 0;
     message.securedSinceMs = object.securedSinceMs ?? 0;
     message.ckn = object.ckn ?? "";
+    message.owner = object.owner ?? "";
     return message;
   },
 };
 
 function createBaseCreateSecureChannelRequest(): CreateSecureChannelRequest {
-  return { name: "", endpoints: [], psk: undefined, waitSecured: false, waitTimeoutMs: 0 };
+  return { name: "", endpoints: [], psk: undefined, waitSecured: false, waitTimeoutMs: 0, requestId: "" };
 }
 
 export const CreateSecureChannelRequest: MessageFns<CreateSecureChannelRequest> = {
@@ -2246,6 +2589,9 @@ export const CreateSecureChannelRequest: MessageFns<CreateSecureChannelRequest> 
     }
     if (message.waitTimeoutMs !== 0) {
       writer.uint32(40).uint32(message.waitTimeoutMs);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(50).string(message.requestId);
     }
     return writer;
   },
@@ -2303,6 +2649,14 @@ export const CreateSecureChannelRequest: MessageFns<CreateSecureChannelRequest> 
             message.waitTimeoutMs = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2332,6 +2686,11 @@ export const CreateSecureChannelRequest: MessageFns<CreateSecureChannelRequest> 
         : isSet(object.wait_timeout_ms)
         ? globalThis.Number(object.wait_timeout_ms)
         : 0,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
     };
   },
 
@@ -2352,6 +2711,9 @@ export const CreateSecureChannelRequest: MessageFns<CreateSecureChannelRequest> 
     if (message.waitTimeoutMs !== 0) {
       obj.waitTimeoutMs = Math.round(message.waitTimeoutMs);
     }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
     return obj;
   },
 
@@ -2365,6 +2727,7 @@ export const CreateSecureChannelRequest: MessageFns<CreateSecureChannelRequest> 
     message.psk = (object.psk !== undefined && object.psk !== null) ? PskKey.fromPartial(object.psk) : undefined;
     message.waitSecured = object.waitSecured ?? false;
     message.waitTimeoutMs = object.waitTimeoutMs ?? 0;
+    message.requestId = object.requestId ?? "";
     return message;
   },
 };
@@ -3721,6 +4084,22 @@ export const ManagerServiceService = {
     responseSerialize: (value: Event): Buffer => Buffer.from(Event.encode(value).finish()),
     responseDeserialize: (value: Buffer): Event => Event.decode(value),
   },
+  /**
+   * Ports that agents run for another desired-state store (a manager restored from another or a
+   * new database). They keep running until an operator adopts them (OpenPort with their
+   * configuration) or closes them (ClosePort).
+   */
+  listOrphanedPorts: {
+    path: "/macsec.v1.ManagerService/ListOrphanedPorts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListOrphanedPortsRequest): Buffer =>
+      Buffer.from(ListOrphanedPortsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListOrphanedPortsRequest => ListOrphanedPortsRequest.decode(value),
+    responseSerialize: (value: ListOrphanedPortsResponse): Buffer =>
+      Buffer.from(ListOrphanedPortsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListOrphanedPortsResponse => ListOrphanedPortsResponse.decode(value),
+  },
 } as const;
 
 export interface ManagerServiceServer extends UntypedServiceImplementation {
@@ -3744,6 +4123,12 @@ export interface ManagerServiceServer extends UntypedServiceImplementation {
   forceRekey: handleUnaryCall<ForceRekeyRequest, ForceRekeyResponse>;
   /** Streams events, first replaying retained events with seq > since_seq. */
   watchEvents: handleServerStreamingCall<WatchEventsRequest, Event>;
+  /**
+   * Ports that agents run for another desired-state store (a manager restored from another or a
+   * new database). They keep running until an operator adopts them (OpenPort with their
+   * configuration) or closes them (ClosePort).
+   */
+  listOrphanedPorts: handleUnaryCall<ListOrphanedPortsRequest, ListOrphanedPortsResponse>;
 }
 
 export interface ManagerServiceClient extends Client {
@@ -3917,6 +4302,26 @@ export interface ManagerServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<Event>;
+  /**
+   * Ports that agents run for another desired-state store (a manager restored from another or a
+   * new database). They keep running until an operator adopts them (OpenPort with their
+   * configuration) or closes them (ClosePort).
+   */
+  listOrphanedPorts(
+    request: ListOrphanedPortsRequest,
+    callback: (error: ServiceError | null, response: ListOrphanedPortsResponse) => void,
+  ): ClientUnaryCall;
+  listOrphanedPorts(
+    request: ListOrphanedPortsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListOrphanedPortsResponse) => void,
+  ): ClientUnaryCall;
+  listOrphanedPorts(
+    request: ListOrphanedPortsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListOrphanedPortsResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ManagerServiceClient = makeGenericClientConstructor(
