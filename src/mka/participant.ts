@@ -33,6 +33,8 @@ export const PROMPT_MIN_SPACING_MS = 10;
  */
 export const PROMPT_SOFT_DELAY_MS = 50;
 const MN_MAX = 0xffffffff;
+/** Keys (KIs) whose RX SA installs a participant remembers, to never install one twice. */
+const MAX_REMEMBERED_RX_KIS = 64;
 
 export interface ResolvedConfig {
   sci: Sci;
@@ -98,6 +100,12 @@ export class Participant {
   private pendingKey: { key: KeyState; from: string } | null = null;
   /** RX SCs created for this participant (principal only), by SCI hex. */
   private readonly rxScs = new Set<string>();
+  /**
+   * SCIs (hex) that ever had an RX SA for a key, by KI hex (the most recent keys). An RX SA
+   * starts its replay window at lowest PN 1, so a second RX SA for the same SCI and key would
+   * accept again every frame received with the first one: never install one twice.
+   */
+  private readonly rxInstalled = new Map<string, Set<string>>();
 
   // Key server state
   private nextKn = 1;
@@ -283,6 +291,8 @@ export class Participant {
     if (peer.live) {
       peer.sakUse = findSet(pdu, 'sakUse') ?? null;
       peer.xpn = findSet(pdu, 'xpn') ?? null;
+      // A key it now reports receiving with is one its current MI holds.
+      if (this.principal && this.rxScs.has(peer.sciHex)) for (const k of [this.old, this.latest]) if (k) this.installRxSa(k, peer.sciHex);
     }
     if (liveChanged || electionInputChanged) this.reelect();
 
@@ -323,6 +333,8 @@ export class Participant {
   private makeLive(peer: Peer, now: number): void {
     // A new MI from an SCI we know is the same system after a restart: the old incarnation
     // is replaced once the new one has proven liveness (so replayed old MKPDUs cannot do this).
+    // Its RX SC goes with it; the new RX SC gets no key of the old incarnation (installRxSa),
+    // and the changed live set makes the key server distribute a new SAK (keyServerDuty).
     for (const other of this.peers.bySci(peer.sciHex)) {
       if (other !== peer) this.removePeer(other);
     }
@@ -583,6 +595,8 @@ export class Participant {
       cipherSuite: suite,
       confidentialityOffset: offset,
       members: new Set(),
+      // The MIs it was distributed to: the key server's Live Peer List in this MKPDU.
+      holders: (liveList?.peers ?? []).map((e) => toHex(e.mi)),
       ssci,
       now,
     });
@@ -627,8 +641,17 @@ export class Participant {
     this.urgent(now);
   }
 
+  /**
+   * Installs (and enables) the key's RX SA on one RX SC, if the peer with that SCI may receive
+   * it: its current MI holds the key (it was distributed to that MI, or that MI reports it in its
+   * SAK Use), and this SCI never had an RX SA for the key before. A restarted peer (same SCI,
+   * new MI) thus never gets a key of its former incarnation, whose frames with that key an
+   * attacker could otherwise replay into the fresh replay window (lowest PN 1).
+   */
   private installRxSa(key: KeyState, sci: string): void {
     if (key.rxScs.has(sci)) return;
+    if (this.rxInstalled.get(key.kiHex)?.has(sci)) return;
+    if (!this.peers.live().some((p) => p.sciHex === sci && this.holdsKey(p, key))) return;
     const a: SecyAction = { kind: 'installRxSa', sci, an: key.an, lowestPn: 1n, ki: key.kiHex, sak: Uint8Array.from(key.sak) };
     if (key.salt) {
       const s = key.ssci.get(sci);
@@ -639,6 +662,29 @@ export class Participant {
     this.emit(a);
     this.emit({ kind: 'enableRxSa', sci, an: key.an, enable: true });
     key.rxScs.add(sci);
+    this.rememberRxInstall(key, sci);
+  }
+
+  /** The peer's current MI holds the key: distributed to it, or reported in its SAK Use. */
+  private holdsKey(p: Peer, key: KeyState): boolean {
+    if (key.holders.has(p.miHex)) return true;
+    const su = p.sakUse;
+    if (!su?.hasKeys) return false;
+    return (su.latest.rx && kiEqual(su.latest.ki, key.ki)) || (su.old.rx && kiEqual(su.old.ki, key.ki));
+  }
+
+  private rememberRxInstall(key: KeyState, sci: string): void {
+    let scis = this.rxInstalled.get(key.kiHex);
+    if (!scis) {
+      scis = new Set();
+      this.rxInstalled.set(key.kiHex, scis);
+      // Forget the oldest keys (never one still held: KIs are never reused by a key server MI).
+      for (const ki of this.rxInstalled.keys()) {
+        if (this.rxInstalled.size <= MAX_REMEMBERED_RX_KIS) break;
+        if (ki !== this.latest?.kiHex && ki !== this.old?.kiHex && ki !== key.kiHex) this.rxInstalled.delete(ki);
+      }
+    }
+    scis.add(sci);
   }
 
   /** TRANSMIT (and TRANSMITTING): switch transmission to the latest key. */

@@ -18,6 +18,13 @@ export interface KeyState {
   confidentialityOffset: number | null;
   /** MIs (hex) the key was derived for (key server only). */
   members: Set<string>;
+  /**
+   * MIs (hex) known to hold the key: the key server's and those it was distributed to (key
+   * server: `members`; others: the key server's Live Peer List in the MKPDU that carried it).
+   * An RX SA for a peer is installed only for a key its current MI holds (or reports in its SAK
+   * Use), so a restarted peer (same SCI, new MI) never gets a key of its former incarnation.
+   */
+  holders: Set<string>;
   /** XPN: SSCI by SCI hex of every member (key server included). */
   ssci: Map<string, number>;
   /** XPN salt (12 octets). */
@@ -110,6 +117,8 @@ export function newKeyState(p: {
   cipherSuite: CipherSuiteName;
   confidentialityOffset: number | null;
   members: Set<string>;
+  /** Further MIs (hex) that hold the key besides the key server's and `members`. */
+  holders?: Iterable<string>;
   ssci: Map<string, number>;
   now: number;
 }): KeyState {
@@ -121,6 +130,7 @@ export function newKeyState(p: {
     cipherSuite: p.cipherSuite,
     confidentialityOffset: p.confidentialityOffset,
     members: p.members,
+    holders: new Set([toHex(p.ki.mi), ...p.members, ...(p.holders ?? [])]),
     ssci: p.ssci,
     salt: isXpn(p.cipherSuite) ? deriveXpnSalt(p.ki.mi, p.ki.kn) : null,
     rx: false,

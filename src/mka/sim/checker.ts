@@ -5,7 +5,8 @@
  * ki, every other running participant Y that counts X as a live peer and is a member of ki
  * (the key server derived ki for Y's MI, or Y is that key server) has an enabled RX SA for
  * (X's SCI, AN, ki). Members that joined after ki was made, or that do not (yet) see X as live,
- * could never receive X's frames with any key and are not a key-change gap.
+ * could never receive X's frames with any key and are not a key-change gap. When the key server
+ * that made ki no longer runs with that MI (it restarted), only members that hold ki count.
  */
 import type { Checker, SimLan, SimMember } from './lan.js';
 
@@ -33,6 +34,9 @@ export function makeBeforeBreakViolations(lan: SimLan): string[] {
       const ys = y.kay.status();
       if (!ys.livePeers.some((p) => p.sci === x.sci)) continue;
       if (km && ys.mi !== km.server && !km.members.has(ys.mi)) continue;
+      // The key server that made ki is gone (e.g. restarted with a new MI): its members are
+      // unknown, so only those that still hold ki count.
+      if (!km && !ys.participants.some((p) => p.latestKey?.ki === tx.ki || p.oldKey?.ki === tx.ki)) continue;
       if (!y.secy.canReceive(x.sci, tx.an, tx.ki)) {
         out.push(`${x.name} transmits with AN ${tx.an} KI ${tx.ki.slice(0, 8)}…/${parseInt(tx.ki.slice(24), 16)} but ${y.name} has no RX SA for it`);
       }
