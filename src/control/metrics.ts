@@ -9,7 +9,14 @@ export interface PortSample {
   status: PortStatus;
 }
 
+// Exposition format 0.0.4: label values escape backslash, newline and double quote; HELP text
+// escapes backslash and newline. Nothing an agent reports can start a line of its own.
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const escHelp = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+/** Names an agent may report as counters: a Prometheus metric-name tail, bounded. */
+export const COUNTER_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
+/** At most this many agent-reported counters per port are kept. */
+export const MAX_PORT_COUNTERS = 256;
 const labels = (l: Record<string, string>) =>
   `{${Object.entries(l)
     .map(([k, v]) => `${k}="${esc(v)}"`)
@@ -28,7 +35,7 @@ export class MetricsBuilder {
   render(): string {
     const out: string[] = [];
     for (const [name, f] of this.families) {
-      out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`, ...f.lines);
+      out.push(`# HELP ${name} ${escHelp(f.help)}`, `# TYPE ${name} ${f.type}`, ...f.lines);
     }
     return out.join('\n') + '\n';
   }
@@ -58,7 +65,8 @@ export function addPortMetrics(b: MetricsBuilder, samples: PortSample[]): void {
     b.add('macsec_port_mkpdus_dropped_total', 'counter', 'MKPDUs dropped', l, st.mkpdusDropped);
     b.add('macsec_port_icv_failures_total', 'counter', 'MKPDUs with a bad ICV', l, st.icvFailures);
     b.add('macsec_port_ovs_attached', 'gauge', '1 when the macsec interface is attached to its OVS bridge', l, st.ovsAttached ? 1 : 0);
-    for (const c of st.counters) {
+    for (const c of st.counters.slice(0, MAX_PORT_COUNTERS)) {
+      if (!COUNTER_NAME_RE.test(c.name)) continue;
       const n = metricName(c.name);
       const isSa = n.startsWith('secy_') || n.startsWith('sa_');
       b.add(

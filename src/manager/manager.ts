@@ -39,6 +39,7 @@ import { normalizePolicy, normalizeRadius, parseHexField, requireId, requireIfna
 import type { Logger } from '../control/log.js';
 import { silentLogger } from '../control/log.js';
 import { EventBus, type EventInput } from './events.js';
+import { COUNTER_NAME_RE, MAX_PORT_COUNTERS } from '../control/metrics.js';
 import { CachedStore } from './cached-store.js';
 import { portId, type Store, type StoredChannel, type StoredPort } from './store.js';
 
@@ -911,10 +912,10 @@ export class Manager {
     return stored ? stored.agentId === agentId : pid.startsWith(`${agentId}/`);
   }
 
-  /** An agent reported on a port that is not its own: drop, count, log with its identity. */
+  /** An agent reported on a port that is not its own, or something malformed: drop, count, log with its identity. */
   private dropReport(log: Logger, reason: string, pid: string): void {
     this.droppedReports.set(reason, (this.droppedReports.get(reason) ?? 0) + 1);
-    log.warn('agent report about a port that is not its own dropped', { reason, port: pid.slice(0, 140) });
+    log.warn('agent report dropped', { reason, port: pid.slice(0, 140) });
   }
 
   /** Records a port status; true when its state changed. */
@@ -924,6 +925,10 @@ export class Manager {
       return false;
     }
     if (!this.store.getPort(pid)) return false; // stale: closed meanwhile
+    if (st.counters.length > MAX_PORT_COUNTERS || st.counters.some((c) => !COUNTER_NAME_RE.test(c.name))) {
+      this.dropReport(this.log.child({ agent: s.agentId }), 'counter_name_invalid', pid);
+      st = { ...st, counters: st.counters.filter((c) => COUNTER_NAME_RE.test(c.name)).slice(0, MAX_PORT_COUNTERS) };
+    }
     const prev = this.statuses.get(pid);
     this.statuses.set(pid, st);
     if (prev?.state !== st.state) {

@@ -25,6 +25,8 @@ export function renderManagerMetrics(m: Manager): string {
     b,
     m.portStatuses().map((p) => ({ agent: p.port.agentId, port: p.port.interface, channel: chOf.get(p.port.id) ?? '', status: p.status })),
   );
+  for (const [reason, n] of m.droppedReports)
+    b.add('macsec_manager_agent_reports_dropped_total', 'counter', 'Agent reports dropped (about ports of other agents, malformed)', { reason }, n);
   b.add('macsec_manager_event_subscribers', 'gauge', 'WatchEvents streams', {}, m.events.subscriberCount);
   return b.render();
 }
