@@ -6,6 +6,8 @@ import {
   GetAgentRequest,
   OpenPortRequest,
   ListPortsRequest,
+  ListOrphanedPortsRequest,
+  type ListOrphanedPortsResponse,
   GetPortRequest,
   ClosePortRequest,
   CreateSecureChannelRequest,
@@ -76,6 +78,9 @@ export class ManagerApi {
   }
   closePort(r: DeepPartial<ClosePortRequest>): Promise<ClosePortResponse> {
     return this.call('closePort', ClosePortRequest.fromPartial(r));
+  }
+  listOrphanedPorts(): Promise<ListOrphanedPortsResponse> {
+    return this.call('listOrphanedPorts', ListOrphanedPortsRequest.fromPartial({}));
   }
   createSecureChannel(r: DeepPartial<CreateSecureChannelRequest>, timeoutMs?: number): Promise<CreateSecureChannelResponse> {
     return this.call('createSecureChannel', CreateSecureChannelRequest.fromPartial(r), timeoutMs);
