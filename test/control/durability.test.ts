@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Server, ServerCredentials, status } from '@grpc/grpc-js';
+import { Server, status } from '@grpc/grpc-js';
 import { AgentServiceClient, AgentServiceService, type DesiredState, type ManagerMessage } from '../../src/control/gen/macsec/v1/agent.js';
 import { ChannelState } from '../../src/control/gen/macsec/v1/manager.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
