@@ -101,10 +101,16 @@ describe('macsecctl operator commands', () => {
       ['a1/eth1', 'CIPHER_SUITE_GCM_AES_256'],
       ['a2/eth1', 'CIPHER_SUITE_GCM_AES_256'],
     ]);
-    r = await ctl('channels', 'create', 'web', '--endpoint', 'a1:eth1:vnf-a:eth0', '--endpoint', 'a2:eth1:vnf-b:eth0', '--wait-secured', ...conn);
+    const create = ['channels', 'create', 'web', '--endpoint', 'a1:eth1:vnf-a:eth0', '--endpoint', 'a2:eth1:vnf-b:eth0', '--request-id', 'op-1'];
+    r = await ctl(...create, '--wait-secured', ...conn);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/created: channel web \(ch-[0-9a-f]+\)\s+state secured/);
-    expect(r.out).toMatch(/CAK [0-9a-f]{32}/);
+    const cak = /CAK ([0-9a-f]{32})/.exec(r.out)?.[1];
+    expect(cak).toBeDefined();
+    r = await ctl(...create, ...conn); // the same request again: the same answer, key included
+    expect(r.out).toContain(`CAK ${cak}`);
+    r = await ctl('ports', 'orphans', ...conn);
+    expect(r.out).toBe(`this manager's store: ${m.store.storeId}\nno orphaned ports`);
     r = await ctl('channels', 'get', 'web', ...conn, '--json');
     const ch = JSON.parse(r.out);
     expect(ch.state).toBe('CHANNEL_STATE_SECURED');

@@ -4,6 +4,7 @@
  * --ca/--cert/--key (env MACSEC_CA, MACSEC_CERT, MACSEC_KEY), or --pki-dir D --user NAME meaning
  * D/ca.crt and D/<NAME>.crt/.key.
  */
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { CommandContext, CommandRegistry, CommandSpec, OptionSpec } from '../command.js';
 import { UsageError } from '../command.js';
@@ -18,6 +19,7 @@ import {
   ForceRekeyResponse,
   ListAgentsResponse,
   ListPortsResponse,
+  ListOrphanedPortsResponse,
   ListSecureChannelsResponse,
   Port,
   SecureChannel,
@@ -306,6 +308,27 @@ export const controlCommands: CommandSpec[] = [
       }),
   },
   {
+    path: ['ports', 'orphans'],
+    summary: 'List ports agents keep running for another store (adopt: ports open with the same settings; release: ports close)',
+    options: CONN,
+    run: (ctx) =>
+      withApi(ctx, async (api) => {
+        const r = await api.listOrphanedPorts();
+        out(ctx, ListOrphanedPortsResponse.toJSON(r), () =>
+          [
+            `this manager's store: ${r.storeId}`,
+            r.ports.length
+              ? table(
+                  ['PORT', 'AGENT', 'STATE', 'FROM STORE'],
+                  r.ports.map((o) => [o.portId, o.agentId, portState(o.status?.state ?? PortState.PORT_STATE_UNSPECIFIED), o.storeId || 'unknown']),
+                )
+              : 'no orphaned ports',
+          ].join('\n'),
+        );
+        return 0;
+      }),
+  },
+  {
     path: ['channels', 'create'],
     summary: 'Create a secure channel (returns when every authenticator is ready)',
     args: '<name>',
@@ -318,6 +341,7 @@ export const controlCommands: CommandSpec[] = [
       ckn: { type: 'string', description: 'PSK CKN hex' },
       'wait-secured': { type: 'boolean', description: 'also wait until every endpoint is secured' },
       'wait-timeout': { type: 'string', description: 'ms to wait for secured (default 30000)' },
+      'request-id': { type: 'string', description: 'idempotency key; a retry with the same one returns the same result (default: random, printed on failure)' },
     },
     run: (ctx) =>
       withApi(ctx, async (api) => {
@@ -328,16 +352,24 @@ export const controlCommands: CommandSpec[] = [
           return { agentId, switchPort, vnfId, vnfInterface };
         });
         if (!eps.length) throw new UsageError('at least one --endpoint is required');
-        const r = await api.createSecureChannel(
-          {
-            name: ctx.positionals[0]!,
-            endpoints: eps,
-            ...(opt(ctx, 'cak') || opt(ctx, 'ckn') ? { psk: { cakHex: opt(ctx, 'cak') ?? '', cknHex: opt(ctx, 'ckn') ?? '' } } : {}),
-            waitSecured: ctx.options['wait-secured'] === true,
-            waitTimeoutMs: num(ctx, 'wait-timeout') ?? 0,
-          },
-          (num(ctx, 'wait-timeout') ?? 30_000) + 10_000,
-        );
+        const requestId = opt(ctx, 'request-id') ?? `macsecctl-${randomUUID()}`;
+        const r = await api
+          .createSecureChannel(
+            {
+              requestId,
+              name: ctx.positionals[0]!,
+              endpoints: eps,
+              ...(opt(ctx, 'cak') || opt(ctx, 'ckn') ? { psk: { cakHex: opt(ctx, 'cak') ?? '', cknHex: opt(ctx, 'ckn') ?? '' } } : {}),
+              waitSecured: ctx.options['wait-secured'] === true,
+              waitTimeoutMs: num(ctx, 'wait-timeout') ?? 0,
+            },
+            (num(ctx, 'wait-timeout') ?? 30_000) + 10_000,
+          )
+          .catch((e: { code?: number }) => {
+            // The channel (and a generated key) may exist although the answer was lost.
+            if (e.code === 14 || e.code === 4) ctx.io.err(`the outcome is unknown; retry with --request-id ${requestId} to get the same result`);
+            throw e;
+          });
         out(ctx, CreateSecureChannelResponse.toJSON(r), () => {
           const lines = [`${r.created ? 'created' : 'exists'}: ${channelText(r.channel!)}`];
           if (r.generatedPsk)
