@@ -18,17 +18,35 @@ const MANAGER_SERVICES = ['macsec.v1.ManagerService', 'macsec.v1.AgentService', 
 import type { Logger } from '../control/log.js';
 import { silentLogger } from '../control/log.js';
 import { matches } from './events.js';
+import { listenGuarded, type ConnectionLimits, type ConnectionStats } from './connections.js';
 import type { Manager } from './manager.js';
 
 const MAX_EVENT_BACKLOG = 10_000;
 
-const SERVER_OPTIONS = {
-  'grpc.keepalive_time_ms': 20_000,
-  'grpc.keepalive_timeout_ms': 10_000,
-  'grpc.keepalive_permit_without_calls': 1,
-  'grpc.http2.min_ping_interval_without_data_ms': 5_000,
-  'grpc.max_receive_message_length': 4 * 1024 * 1024,
-};
+/**
+ * The manager pings every peer (HTTP/2 PING) every keepaliveTimeMs and drops a connection whose
+ * peer does not answer within keepaliveTimeoutMs: a stopped or hung agent (its kernel still ACKs
+ * TCP, its process answers nothing) is reported disconnected within their sum.
+ */
+export const DEFAULT_KEEPALIVE_TIME_MS = 20_000;
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 10_000;
+
+export interface ManagerServerOptions extends ConnectionLimits {
+  /** Interval of the manager's keepalive pings to every peer (default 5 s). */
+  keepaliveTimeMs?: number;
+  /** A peer that does not answer a ping within this is dropped (default 5 s). */
+  keepaliveTimeoutMs?: number;
+}
+
+function serverOptions(o: ManagerServerOptions) {
+  return {
+    'grpc.keepalive_time_ms': o.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS,
+    'grpc.keepalive_timeout_ms': o.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    'grpc.max_receive_message_length': 4 * 1024 * 1024,
+  };
+}
 
 function deadlineOf(call: { getDeadline(): Date | number }): number | undefined {
   const d = call.getDeadline();
@@ -127,35 +145,52 @@ export interface ManagerServer {
   server: Server;
   port: number;
   health: HealthImpl;
+  /** Open connections, handshakes in progress, refusals by reason. */
+  connections(): ConnectionStats;
   shutdown(): Promise<void>;
   forceShutdown(): void;
 }
 
-export async function startManagerServer(m: Manager, creds: ServerCredentials, address: string, log: Logger = silentLogger): Promise<ManagerServer> {
-  const server = new Server(SERVER_OPTIONS);
+/**
+ * Serves the manager on `address` (host:port, [v6]:port or unix:path). `opts` bounds what a peer
+ * may hold: see ConnectionLimits (connections.ts) and the keepalive options above.
+ */
+export async function startManagerServer(
+  m: Manager,
+  creds: ServerCredentials,
+  address: string,
+  log: Logger = silentLogger,
+  opts: ManagerServerOptions = {},
+): Promise<ManagerServer> {
+  const server = new Server(serverOptions(opts));
   server.addService(ManagerServiceService, operatorHandlers(m, log));
   server.addService(AgentServiceService, agentHandlers(m, log));
   const health = new HealthImpl(['macsec.v1.ManagerService', 'macsec.v1.AgentService']);
   health.addTo(server);
   addReflection(server, MANAGER_SERVICES);
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync(address, creds, (err, p) => (err ? reject(err) : resolve(p))));
+  const listener = await listenGuarded(server, creds, address, opts, log);
+  const port = listener.port;
   log.info('manager listening', { address, port });
   return {
     server,
     port,
     health,
+    connections: () => listener.stats(),
     shutdown: () =>
       new Promise<void>((resolve) => {
         health.shutdown();
         m.stop();
+        listener.close();
         server.tryShutdown(() => resolve());
         setTimeout(() => {
+          listener.destroyAll();
           server.forceShutdown();
           resolve();
         }, 2000).unref();
       }),
     forceShutdown: () => {
       m.stop();
+      listener.destroyAll();
       server.forceShutdown();
     },
   };
