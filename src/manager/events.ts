@@ -14,7 +14,7 @@ export interface EventFilter {
 export function matches(e: Event, f: EventFilter): boolean {
   if (f.agentId && e.agentId !== f.agentId) return false;
   if (f.channelId && e.channelId !== f.channelId) return false;
-  if (f.types && f.types.length && !f.types.includes(e.type)) return false;
+  if (f.types?.length && !f.types.includes(e.type)) return false;
   return true;
 }
 
@@ -25,6 +25,8 @@ export class EventBus {
   private readonly subs = new Set<(e: Event) => void>();
   private next = 0;
   private limit = 0;
+  /** Highest seq dropped from the buffer (0: nothing dropped yet). */
+  private evicted = 0;
 
   constructor(
     private readonly store: Store,
@@ -51,7 +53,10 @@ export class EventBus {
       ...input,
     };
     this.buffer.push(e);
-    if (this.buffer.length > this.capacity) this.buffer.splice(0, this.buffer.length - this.capacity);
+    if (this.buffer.length > this.capacity) {
+      const gone = this.buffer.splice(0, this.buffer.length - this.capacity);
+      this.evicted = gone[gone.length - 1]!.seq;
+    }
     for (const s of this.subs) s(e);
     return e;
   }
@@ -59,6 +64,39 @@ export class EventBus {
   replay(f: EventFilter): Event[] {
     const since = f.sinceSeq ?? 0;
     return this.buffer.filter((e) => e.seq > since && matches(e, f));
+  }
+
+  /** Events up to this seq may be gone from the buffer: a reader behind it has missed some. */
+  get evictedThrough(): number {
+    return this.evicted;
+  }
+
+  /** Index of the first retained event with seq > `seq` (buffer.length if none). */
+  private indexAfter(seq: number): number {
+    let lo = 0;
+    let hi = this.buffer.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.buffer[mid]!.seq <= seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * The first retained event after `cursor` that matches `f`, looking at no more than `maxScan`
+   * events; `cursor` in the answer is how far it looked (the seq to continue after), so a reader
+   * walks the buffer incrementally without copying it.
+   */
+  nextAfter(cursor: number, f: EventFilter, maxScan = 1000): { event?: Event; cursor: number } {
+    const start = this.indexAfter(cursor);
+    const end = Math.min(this.buffer.length, start + maxScan);
+    for (let i = start; i < end; i++) {
+      const e = this.buffer[i]!;
+      if (matches(e, f)) return { event: e, cursor: e.seq };
+      cursor = e.seq;
+    }
+    return { cursor };
   }
 
   subscribe(cb: (e: Event) => void): () => void {

@@ -17,11 +17,10 @@ import { HealthImpl, addReflection } from '../control/health.js';
 const MANAGER_SERVICES = ['macsec.v1.ManagerService', 'macsec.v1.AgentService', 'grpc.health.v1.Health'];
 import type { Logger } from '../control/log.js';
 import { silentLogger } from '../control/log.js';
-import { matches } from './events.js';
+import { principalLabel } from '../pki/identity.js';
+import { WatchHub, type WatchLimits, type WatchStats } from './watch.js';
 import { listenGuarded, type ConnectionLimits, type ConnectionStats } from './connections.js';
 import type { Manager } from './manager.js';
-
-const MAX_EVENT_BACKLOG = 10_000;
 
 /**
  * The manager pings every peer (HTTP/2 PING) every keepaliveTimeMs and drops a connection whose
@@ -36,6 +35,8 @@ export interface ManagerServerOptions extends ConnectionLimits {
   keepaliveTimeMs?: number;
   /** A peer that does not answer a ping within this is dropped (default 5 s). */
   keepaliveTimeoutMs?: number;
+  /** WatchEvents caps (watch.ts). */
+  watch?: WatchLimits;
 }
 
 function serverOptions(o: ManagerServerOptions) {
@@ -54,7 +55,7 @@ function deadlineOf(call: { getDeadline(): Date | number }): number | undefined 
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-export function operatorHandlers(m: Manager, log: Logger): UntypedServiceImplementation {
+export function operatorHandlers(m: Manager, log: Logger, watch: WatchHub = new WatchHub(m.events, {}, log)): UntypedServiceImplementation {
   const unary =
     <Req, Res>(method: string, access: Access, fn: (req: Req, call: ServerUnaryCall<Req, Res>, actor: Actor) => Res | Promise<Res>) =>
     (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
@@ -92,34 +93,16 @@ export function operatorHandlers(m: Manager, log: Logger): UntypedServiceImpleme
     deleteSecureChannel: unary('DeleteSecureChannel', 'write', (r: Parameters<Manager['deleteChannel']>[0], _c, actor) => m.deleteChannel(r, actor)),
     forceRekey: unary('ForceRekey', 'write', (r: Parameters<Manager['forceRekey']>[0], _c, actor) => m.forceRekey(r, actor)),
     watchEvents: (call: ServerWritableStream<WatchEventsRequest, Event>) => {
+      let who = '?';
       try {
-        requireOperator(call, 'read', 'WatchEvents');
+        const p = requireOperator(call, 'read', 'WatchEvents');
+        who = `${p.role}:${p.name}`;
+        watch.serve(call, principalLabel(p));
       } catch (e) {
-        call.emit('error', toServiceError(e));
-        return;
+        const se = toServiceError(e);
+        log.info('WatchEvents refused', { caller: who, code: status[se.code!], details: se.details });
+        call.emit('error', se);
       }
-      const f = { sinceSeq: call.request.sinceSeq, agentId: call.request.agentId, channelId: call.request.channelId, types: call.request.types };
-      let last = f.sinceSeq;
-      let unsub = () => {};
-      // A consumer that stops reading is cut off (it can resume with since_seq) instead of
-      // letting its backlog grow without bound.
-      const send = (e: Event) => {
-        if (call.writableLength > MAX_EVENT_BACKLOG) {
-          unsub();
-          call.emit('error', { code: status.RESOURCE_EXHAUSTED, details: `event consumer too slow; resume with since_seq=${last}` });
-          return;
-        }
-        last = e.seq;
-        call.write(e);
-      };
-      for (const e of m.events.replay(f)) send(e);
-      unsub = m.events.subscribe((e) => {
-        if (matches(e, f)) send(e);
-      });
-      const stop = () => unsub();
-      call.on('cancelled', stop);
-      call.on('close', stop);
-      call.on('error', stop);
     },
   };
 }
@@ -147,6 +130,8 @@ export interface ManagerServer {
   health: HealthImpl;
   /** Open connections, handshakes in progress, refusals by reason. */
   connections(): ConnectionStats;
+  /** WatchEvents streams and what they hold. */
+  watchStats(): WatchStats;
   shutdown(): Promise<void>;
   forceShutdown(): void;
 }
@@ -163,7 +148,8 @@ export async function startManagerServer(
   opts: ManagerServerOptions = {},
 ): Promise<ManagerServer> {
   const server = new Server(serverOptions(opts));
-  server.addService(ManagerServiceService, operatorHandlers(m, log));
+  const watch = new WatchHub(m.events, opts.watch ?? {}, log);
+  server.addService(ManagerServiceService, operatorHandlers(m, log, watch));
   server.addService(AgentServiceService, agentHandlers(m, log));
   const health = new HealthImpl(['macsec.v1.ManagerService', 'macsec.v1.AgentService']);
   health.addTo(server);
@@ -176,10 +162,12 @@ export async function startManagerServer(
     port,
     health,
     connections: () => listener.stats(),
+    watchStats: () => watch.stats(),
     shutdown: () =>
       new Promise<void>((resolve) => {
         health.shutdown();
         m.stop();
+        watch.close();
         listener.close();
         server.tryShutdown(() => resolve());
         setTimeout(() => {
@@ -190,6 +178,7 @@ export async function startManagerServer(
       }),
     forceShutdown: () => {
       m.stop();
+      watch.close();
       listener.destroyAll();
       server.forceShutdown();
     },
