@@ -23,8 +23,30 @@ export const unavailable = (msg: string) => new RpcError(status.UNAVAILABLE, msg
 export const alreadyExists = (field: string, why: string) => new RpcError(status.ALREADY_EXISTS, `${field}: ${why}`);
 export const deadlineExceeded = (msg: string) => new RpcError(status.DEADLINE_EXCEEDED, msg);
 
+/** How many characters of a request value a status message or log line may echo. */
+export const ECHO_MAX = 64;
+
+/**
+ * The one way to put request input (or anything a peer sent) into a status message or a log
+ * line: quoted, control characters escaped as in JSON, at most `max` characters of it; a longer
+ * value is cut and followed by `…(N chars)` with its full length. Pass quote '' for text that is
+ * not a value (an agent's error detail).
+ */
+export function echo(v: unknown, quote: '"' | "'" | '' = '"', max = ECHO_MAX): string {
+  const s = typeof v === 'string' ? v : String(v);
+  let out = '';
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const piece = c < 0x20 || c === 0x22 || c === 0x5c ? JSON.stringify(s[i]).slice(1, -1) : s[i]!;
+    if (out.length + piece.length > max) break;
+    out += piece;
+  }
+  return i < s.length ? `${quote}${out}${quote}…(${s.length} chars)` : `${quote}${out}${quote}`;
+}
+
 export function toServiceError(e: unknown): Partial<ServiceError> {
   if (e instanceof RpcError) return e.toServiceError();
   const msg = e instanceof Error ? e.message : String(e);
-  return { code: status.INTERNAL, details: `internal error: ${msg}` };
+  return { code: status.INTERNAL, details: `internal error: ${echo(msg, '', 256)}` };
 }

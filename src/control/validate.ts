@@ -1,5 +1,5 @@
 /** Request validation. Every failure names the offending field (INVALID_ARGUMENT). */
-import { invalidArgument } from './errors.js';
+import { echo, invalidArgument } from './errors.js';
 import { CipherSuite, ConfidentialityOffset, PortMode, SecurePolicy, type PortPolicy, type RadiusSettings } from './gen/macsec/v1/types.js';
 import { ID_RE } from '../pki/identity.js';
 
@@ -9,7 +9,7 @@ export const CHANNEL_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 /** OVS bridge names follow interface name rules. */
 export const BRIDGE_RE = IFNAME_RE;
 
-const show = (v: string) => JSON.stringify(v.length > 80 ? v.slice(0, 80) + '…' : v);
+const show = (v: string) => echo(v);
 
 export function requireId(field: string, v: string, what = 'an id'): string {
   if (!v) throw invalidArgument(field, 'is required');

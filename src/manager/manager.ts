@@ -34,7 +34,17 @@ import {
 } from '../control/gen/macsec/v1/manager.js';
 import { SYSTEM_ACTOR, type Actor } from '../control/authz.js';
 import { PortMode, PortState, type PortStatus } from '../control/gen/macsec/v1/types.js';
-import { RpcError, alreadyExists, failedPrecondition, invalidArgument, notFound, permissionDenied, unavailable, deadlineExceeded } from '../control/errors.js';
+import {
+  RpcError,
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  permissionDenied,
+  unavailable,
+  deadlineExceeded,
+  echo,
+} from '../control/errors.js';
 import { normalizePolicy, normalizeRadius, parseHexField, requireId, requireIfname, requireMode, CHANNEL_NAME_RE } from '../control/validate.js';
 import type { Logger } from '../control/log.js';
 import { silentLogger } from '../control/log.js';
@@ -305,8 +315,8 @@ export class Manager {
 
   private lookupPort(field: string, pid: string): StoredPort {
     if (!pid) throw invalidArgument(field, 'is required');
-    const [agent, iface, extra] = pid.split('/');
-    if (!agent || !iface || extra !== undefined) throw invalidArgument(field, `'${pid}' is not <agent_id>/<interface>`);
+    const [agent, iface, extra] = pid.split('/', 3);
+    if (!agent || !iface || extra !== undefined) throw invalidArgument(field, `${echo(pid, "'")} is not <agent_id>/<interface>`);
     requireId(field, agent, 'an agent id');
     requireIfname(field, iface);
     const p = this.store.getPort(pid);
@@ -338,7 +348,7 @@ export class Manager {
     const session = this.requireConnected('agent_id', agentId);
     const ifaces = session.hello.interfaces;
     if (ifaces.length && !ifaces.some((i) => i.name === iface)) {
-      throw notFound('interface', `agent '${agentId}' has no interface '${iface}' (has: ${ifaces.map((i) => i.name).join(', ')})`);
+      throw notFound('interface', `agent '${agentId}' has no interface '${iface}' (has: ${echo(ifaces.map((i) => i.name).join(', '), '', 200)})`);
     }
     const cap = MODE_CAPABILITY[mode]!;
     if (!session.hello.capabilities.includes(cap)) {
@@ -387,7 +397,7 @@ export class Manager {
         this.statuses.delete(id);
         await this.push(agentId).catch(() => {});
       }
-      throw failedPrecondition(`agent '${agentId}' could not open port '${iface}': ${st.detail}`);
+      throw failedPrecondition(`agent '${agentId}' could not open port '${iface}': ${echo(st.detail, '', 200)}`);
     }
     if (!existing) this.publish({ type: EventType.EVENT_TYPE_PORT_OPENED, agentId, portId: id, message: `port ${id} opened (${PortMode[mode]})` });
     return this.portView(this.store.getPort(id)!);
@@ -486,7 +496,7 @@ export class Manager {
 
   getChannel(idOrName: string): SecureChannel {
     if (!idOrName) throw invalidArgument('channel_id', 'is required');
-    if (!CHANNEL_NAME_RE.test(idOrName)) throw invalidArgument('channel_id', `'${idOrName}' is not a channel id or name`);
+    if (!CHANNEL_NAME_RE.test(idOrName)) throw invalidArgument('channel_id', `${echo(idOrName, "'")} is not a channel id or name`);
     const c = this.store.getChannel(idOrName);
     if (!c) throw notFound('channel_id', `secure channel '${idOrName}' does not exist`);
     return this.channelView(c);
@@ -496,7 +506,7 @@ export class Manager {
     if (!req.name) throw invalidArgument('name', 'is required');
     if (req.requestId && !REQUEST_ID_RE.test(req.requestId)) throw invalidArgument('request_id', `must match ${REQUEST_ID_RE.source}`);
     const requestId = req.requestId;
-    if (!CHANNEL_NAME_RE.test(req.name)) throw invalidArgument('name', `'${req.name}' must match [A-Za-z0-9][A-Za-z0-9._-]{0,62}`);
+    if (!CHANNEL_NAME_RE.test(req.name)) throw invalidArgument('name', `${echo(req.name, "'")} must match [A-Za-z0-9][A-Za-z0-9._-]{0,62}`);
     if (req.endpoints.length === 0) throw invalidArgument('endpoints', 'at least one endpoint is required');
     if (req.endpoints.length > 64) throw invalidArgument('endpoints', 'at most 64 endpoints');
     const seen = new Set<string>();
@@ -656,10 +666,10 @@ export class Manager {
         }
       }),
     );
-    if (req.portId && !results[0]!.ok) throw failedPrecondition(`port_id: ${results[0]!.error}`);
+    if (req.portId && !results[0]!.ok) throw failedPrecondition(`port_id: ${echo(results[0]!.error, '', 200)}`);
     if (req.channelId && !results.some((r) => r.ok && r.keyServer)) {
       throw failedPrecondition(
-        `channel_id: no key server accepted the rekey (${results.map((r) => `${r.portId}: ${r.error || 'not key server'}`).join('; ')})`,
+        `channel_id: no key server accepted the rekey (${results.map((r) => `${r.portId}: ${r.error ? echo(r.error, '', 200) : 'not key server'}`).join('; ')})`,
       );
     }
     return { results };
@@ -781,7 +791,7 @@ export class Manager {
           if (!m.hello) return refuse(Status.FAILED_PRECONDITION, 'the first message on an agent stream must be Hello');
           clearTimeout(helloTimer);
           if (m.hello.agentId !== agentId) {
-            return refuse(Status.PERMISSION_DENIED, `hello.agent_id '${m.hello.agentId}' does not match the certificate identity '${agentId}'`);
+            return refuse(Status.PERMISSION_DENIED, `hello.agent_id ${echo(m.hello.agentId, "'")} does not match the certificate identity '${agentId}'`);
           }
           try {
             session = this.bind(agentId, stream, m.hello, peer, log);
