@@ -18,6 +18,15 @@ import { channelOptionsFor } from '../control/client.js';
 
 export const AGENT_VERSION = '0.1.0';
 
+/**
+ * The agent pings the manager (HTTP/2 PING) every AGENT_KEEPALIVE_TIME_MS and drops the
+ * connection when a ping is not answered within AGENT_KEEPALIVE_TIMEOUT_MS, so a stopped or hung
+ * manager is noticed within their sum (then the agent reconnects with backoff). The manager
+ * allows client pings every 5 s (grpc.http2.min_ping_interval_without_data_ms).
+ */
+export const AGENT_KEEPALIVE_TIME_MS = 10_000;
+export const AGENT_KEEPALIVE_TIMEOUT_MS = 5_000;
+
 export interface BackoffOptions {
   initialMs: number;
   maxMs: number;
@@ -92,8 +101,8 @@ export class Agent {
   start(): void {
     if (this.state !== 'idle' && this.state !== 'backoff') return;
     this.client ??= new AgentServiceClient(this.opts.managerAddress, this.opts.credentials, {
-      'grpc.keepalive_time_ms': 20_000,
-      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_time_ms': AGENT_KEEPALIVE_TIME_MS,
+      'grpc.keepalive_timeout_ms': AGENT_KEEPALIVE_TIMEOUT_MS,
       'grpc.keepalive_permit_without_calls': 1,
       // Our own backoff governs stream retries; keep the channel's reconnects quick.
       'grpc.initial_reconnect_backoff_ms': 100,

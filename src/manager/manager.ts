@@ -380,23 +380,23 @@ export class Manager {
       this.statuses.set(id, orphan?.status ?? emptyStatus(PortState.PORT_STATE_PENDING));
       if (orphan) this.log.info('orphaned port adopted', { port: id, by: actor.label, from_store: orphan.storeId });
     }
+    // A rollback is pushed in the background: the caller is answered after one ack timeout, not
+    // two (an agent that did not acknowledge the change will not acknowledge its undoing either;
+    // it converges to the desired state, without the port, when it answers or reconnects).
+    const rollback = () => {
+      this.store.deletePort(id);
+      this.statuses.delete(id);
+      this.push(agentId).catch((e) => this.log.warn('rollback not acknowledged', { port: id, error: (e as Error).message }));
+    };
     try {
       await this.push(agentId);
     } catch (e) {
-      if (!existing) {
-        this.store.deletePort(id);
-        this.statuses.delete(id);
-        await this.push(agentId).catch(() => {});
-      }
+      if (!existing) rollback();
       throw e;
     }
     const st = this.statusOf(id);
     if (st.state === PortState.PORT_STATE_FAILED) {
-      if (!existing) {
-        this.store.deletePort(id);
-        this.statuses.delete(id);
-        await this.push(agentId).catch(() => {});
-      }
+      if (!existing) rollback();
       throw failedPrecondition(`agent '${agentId}' could not open port '${iface}': ${echo(st.detail, '', 200)}`);
     }
     if (!existing) this.publish({ type: EventType.EVENT_TYPE_PORT_OPENED, agentId, portId: id, message: `port ${id} opened (${PortMode[mode]})` });

@@ -27,8 +27,8 @@ import type { Manager } from './manager.js';
  * peer does not answer within keepaliveTimeoutMs: a stopped or hung agent (its kernel still ACKs
  * TCP, its process answers nothing) is reported disconnected within their sum.
  */
-export const DEFAULT_KEEPALIVE_TIME_MS = 20_000;
-export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 10_000;
+export const DEFAULT_KEEPALIVE_TIME_MS = 5_000;
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 5_000;
 
 export interface ManagerServerOptions extends ConnectionLimits {
   /** Interval of the manager's keepalive pings to every peer (default 5 s). */
