@@ -3,7 +3,7 @@
  * certificates. Files are PEM; private keys are written with mode 0600.
  */
 import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCertificate, loadPrivateKey, publicOf, toPem, type DistinguishedName } from './x509.js';
 import { ID_RE, principalUri, type OperatorRole, type Principal } from './identity.js';
@@ -95,20 +95,37 @@ export function issue(ca: CaHandle, opts: IssueOptions): KeyPairPem {
   return { certPem: toPem('CERTIFICATE', der), keyPem: priv.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
-/** File layout of a PKI directory: ca.crt, ca.key, <name>.crt, <name>.key. */
-export function writePair(dir: string, base: string, pair: KeyPairPem): { cert: string; key: string } {
+/**
+ * Writes `file` as a new file with `mode`, whatever was there: an existing file (or symlink) is
+ * removed first and the new one created exclusively, so it never inherits an old file's mode or
+ * owner, and chmod'ed afterwards so the umask cannot loosen or tighten it.
+ */
+function writeFresh(file: string, data: string, mode: number): void {
+  rmSync(file, { force: true });
+  writeFileSync(file, data, { mode, flag: 'wx' });
+  chmodSync(file, mode);
+}
+
+/**
+ * File layout of a PKI directory: ca.crt, ca.key, <name>.crt, <name>.key. Keys are mode 0600,
+ * certificates 0644. An existing key or certificate is replaced only with `force`.
+ */
+export function writePair(dir: string, base: string, pair: KeyPairPem, opts: { force?: boolean } = {}): { cert: string; key: string } {
   mkdirSync(dir, { recursive: true });
   const cert = join(dir, `${base}.crt`);
   const key = join(dir, `${base}.key`);
-  writeFileSync(cert, pair.certPem, { mode: 0o644 });
-  writeFileSync(key, pair.keyPem, { mode: 0o600 });
+  if (!opts.force) {
+    for (const f of [key, cert]) if (existsSync(f)) throw new Error(`${f} exists (use --force to replace it)`);
+  }
+  writeFresh(key, pair.keyPem, 0o600);
+  writeFresh(cert, pair.certPem, 0o644);
   return { cert, key };
 }
 
 export function initCaDir(dir: string, opts: { commonName?: string; days?: number; force?: boolean } = {}): CaHandle {
   if (existsSync(join(dir, 'ca.key')) && !opts.force) throw new Error(`${dir}/ca.key exists (use --force to replace it)`);
   const ca = createCa(opts);
-  writePair(dir, 'ca', ca);
+  writePair(dir, 'ca', ca, { force: opts.force });
   return ca;
 }
 

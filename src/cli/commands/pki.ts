@@ -42,6 +42,7 @@ export const pkiIssueCommand: CommandSpec = {
     ip: { type: 'string', multiple: true, description: 'IP address for manager/agent server certificates (repeatable)' },
     days: { type: 'string', description: 'validity in days (default 825)' },
     out: { type: 'string', description: 'file base name (default <kind>-<name>, manager: manager)' },
+    force: { type: 'boolean', description: 'replace an existing key and certificate of that name' },
     json: { type: 'boolean', description: 'JSON output' },
   },
   async run(ctx) {
@@ -57,7 +58,7 @@ export const pkiIssueCommand: CommandSpec = {
       ...(typeof ctx.options.days === 'string' ? { days: Number(ctx.options.days) } : {}),
     });
     const base = typeof ctx.options.out === 'string' ? ctx.options.out : kind === 'manager' ? 'manager' : `${kind}-${name}`;
-    const files = writePair(dir, base, pair);
+    const files = writePair(dir, base, pair, { force: ctx.options.force === true });
     const info = { ...describeCert(pair.certPem), ...files };
     ctx.io.out(
       ctx.options.json ? JSON.stringify(info, null, 2) : `issued ${kind} certificate ${info.subjectAltName}\n  ${files.cert}\n  ${files.key} (mode 0600)`,
