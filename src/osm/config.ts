@@ -1,15 +1,16 @@
 /**
  * What the `config` primitive sets: where the manager is and the operator credentials to reach
- * it. Credentials are given inline (PEM) or as file paths (e.g. a mounted Kubernetes secret, so a
+ * it. The manager's address and trust anchor come from the deployment (chart values / mounted
+ * files) or are set once by an authenticated LCM; they are never replaced (primitives.ts). Credentials are given inline (PEM) or as file paths (e.g. a mounted Kubernetes secret, so a
  * rotated certificate is picked up on the next call). The configuration is kept in memory and, when
  * a state directory is set, in <stateDir>/config.json (mode 0600) so a restarted EE pod keeps
  * working without LCM re-running day-1.
  */
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { principalOfCert } from '../pki/identity.js';
-import { principalLabel } from '../pki/identity.js';
+import { principalLabel, principalOfCert } from '../pki/identity.js';
+import { clip } from './params.js';
 import type { ManagerConnection } from './manager-client.js';
 
 export type PemSource = { pem: string } | { path: string };
@@ -39,7 +40,7 @@ export function readPem(src: PemSource, what: string): string {
   try {
     return readFileSync(src.path, 'utf8');
   } catch (e) {
-    throw new ConfigError(`${what}: cannot read ${src.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new ConfigError(`${what}: cannot read ${clip(src.path)}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }
 }
 
@@ -54,14 +55,16 @@ export interface ValidatedCredentials {
   ca: Buffer;
   cert: Buffer;
   key: Buffer;
-  /** The operator identity in the client certificate, e.g. "operator:admin:osm". */
+  /** The operator identity in the client certificate, e.g. "operator:orchestrator:osm". */
   identity: string;
   notAfter: string;
 }
 
 /**
  * Loads and checks the credentials: PEM parses, key matches certificate, certificate chains to the
- * CA, is currently valid, and carries an operator identity (the manager refuses anything else).
+ * CA, is currently valid, and carries an orchestrator (or read-only) operator identity. An admin
+ * certificate is refused: the manager lets it change every channel and port of the fabric, while
+ * an orchestrator may change only what it created, which is all an EE needs.
  */
 export function validateCredentials(cfg: Pick<EeConfig, 'ca' | 'cert' | 'key'>, now = new Date()): ValidatedCredentials {
   const caPem = readPem(cfg.ca, 'ca_cert');
@@ -90,8 +93,14 @@ export function validateCredentials(cfg: Pick<EeConfig, 'ca' | 'cert' | 'key'>, 
   if (new Date(cert.validTo) < now) throw new ConfigError(`client_cert expired on ${cert.validTo}`);
   if (new Date(cert.validFrom) > now) throw new ConfigError(`client_cert is not valid before ${cert.validFrom}`);
   const p = principalOfCert(cert.raw);
-  if (!p || p.kind !== 'operator') {
-    throw new ConfigError(`client_cert must carry an operator identity (urn:macsec:operator:admin:<name>), got ${p ? principalLabel(p) : 'none'}`);
+  if (p?.kind !== 'operator') {
+    throw new ConfigError(`client_cert must carry an orchestrator identity (urn:macsec:operator:orchestrator:<name>), got ${p ? principalLabel(p) : 'none'}`);
+  }
+  if (p.role === 'admin') {
+    throw new ConfigError(
+      `client_cert is a fabric administrator certificate (${principalLabel(p)}), which may change every channel and port; ` +
+        'give this execution environment an orchestrator certificate (urn:macsec:operator:orchestrator:<name>, `macsecctl pki issue orchestrator <name>`)',
+    );
   }
   return { ca: Buffer.from(caPem), cert: Buffer.from(certPem), key: Buffer.from(keyPem), identity: principalLabel(p), notAfter: cert.validTo };
 }
@@ -101,6 +110,34 @@ export function connectionOf(cfg: EeConfig): ManagerConnection & { identity: str
   const c: ManagerConnection & { identity: string } = { address: cfg.managerAddress, ca: v.ca, cert: v.cert, key: v.key, identity: v.identity };
   if (cfg.serverName) c.serverName = cfg.serverName;
   return c;
+}
+
+/** SHA-256 of the DER of the (first) certificate in a PEM source; undefined if unreadable. */
+export function certDigest(src: PemSource): string | undefined {
+  try {
+    const pem = 'pem' in src ? src.pem : readFileSync(src.path, 'utf8');
+    return createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Same certificate: the same file, or certificates with the same DER. */
+export function sameCert(a: PemSource, b: PemSource): boolean {
+  if ('path' in a && 'path' in b && a.path === b.path) return true;
+  const da = certDigest(a);
+  return da !== undefined && da === certDigest(b);
+}
+
+/** The operator identity of a certificate source (e.g. "operator:orchestrator:osm"), if readable. */
+export function identityOf(src: PemSource): string | undefined {
+  try {
+    const pem = 'pem' in src ? src.pem : readFileSync(src.path, 'utf8');
+    const p = principalOfCert(new X509Certificate(pem).raw);
+    return p ? principalLabel(p) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A fingerprint of everything but the timestamp: same config twice = nothing to do. */
@@ -127,6 +164,11 @@ export class ConfigStore {
 
   get(): EeConfig | undefined {
     return this.current;
+  }
+
+  clear(): void {
+    this.current = undefined;
+    if (this.stateDir) rmSync(join(this.stateDir, 'config.json'), { force: true });
   }
 
   set(cfg: EeConfig): void {

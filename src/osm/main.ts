@@ -9,8 +9,11 @@
  *   --tls-cert FILE             OSM_EE_TLS_CERT          server certificate (OSM secret ee-tls: tls.crt)
  *   --tls-key FILE              OSM_EE_TLS_KEY           its key (tls.key)
  *   --tls-ca FILE               OSM_EE_TLS_CA            CA of LCM's client certificates (osm-ca: ca.crt)
- *   --tls-optional-client-cert  OSM_EE_TLS_OPTIONAL_CLIENT_CERT=1   TLS without requiring a client cert
- *   --tls-enforce               OSM_EE_TLS_ENFORCE=1     refuse plaintext connections
+ *   --allow-plaintext           OSM_EE_ALLOW_PLAINTEXT=1 also serve unauthenticated plaintext (pre-TLS LCMs only;
+ *                                                        restricted to what this EE created, see docs/osm.md)
+ *   --tls-enforce               OSM_EE_TLS_ENFORCE=1     mutual TLS only (the default; kept for old charts)
+ *   --handshake-timeout-ms N    OSM_EE_HANDSHAKE_TIMEOUT_MS  TLS + HTTP/2 preface deadline (default 10000)
+ *   --max-connections N         OSM_EE_MAX_CONNECTIONS   connections open at once (default 64)
  *   --state-dir DIR             OSM_EE_STATE_DIR         keeps config (0600) and generated PSKs/SSH key
  *   --ssh-key none|generate|FILE  OSM_EE_SSH_KEY         GetSshKey answer (default none = "")
  *   --manager ADDR              MACSEC_MANAGER_ADDRESS   defaults for the config primitive
@@ -20,8 +23,10 @@
  *   --manager-server-name NAME  MACSEC_MANAGER_SERVER_NAME
  *   --vnf-id ID                 OSM_EE_VNF_ID
  *   --agent-id ID               OSM_EE_AGENT_ID
- * TLS files that do not exist are ignored with a warning (the chart mounts ee-tls as optional), so
- * the EE then serves plaintext only, like OSM's own EE without certificates.
+ * With TLS material the EE serves mutual TLS only. Plaintext needs --allow-plaintext; without it,
+ * missing or incomplete TLS files are an error (the EE does not start) instead of a silent
+ * downgrade. With --allow-plaintext and missing TLS files it serves plaintext only, like OSM's own
+ * EE without certificates (LCM's fallback on WRONG_VERSION_NUMBER).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -38,6 +43,9 @@ const { values } = parseArgs({
     'tls-ca': { type: 'string' },
     'tls-optional-client-cert': { type: 'boolean' },
     'tls-enforce': { type: 'boolean' },
+    'allow-plaintext': { type: 'boolean' },
+    'handshake-timeout-ms': { type: 'string' },
+    'max-connections': { type: 'string' },
     'state-dir': { type: 'string' },
     'ssh-key': { type: 'string' },
     manager: { type: 'string' },
@@ -54,7 +62,7 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(
-    'usage: macsec-osm-ee [--listen HOST:PORT] [--tls-cert F --tls-key F --tls-ca F] [--tls-enforce] [--state-dir D] [--ssh-key none|generate|FILE] [--manager ADDR --manager-ca F --manager-cert F --manager-key F]\nSee docs/osm.md.\n',
+    'usage: macsec-osm-ee [--listen HOST:PORT] [--tls-cert F --tls-key F --tls-ca F] [--allow-plaintext] [--state-dir D] [--ssh-key none|generate|FILE] [--manager ADDR --manager-ca F --manager-cert F --manager-key F]\nSee docs/osm.md.\n',
   );
   process.exit(0);
 }
@@ -79,24 +87,50 @@ if (!m) {
 const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
 const port = Number(m[2]);
 
+const allowPlaintext = flag('allow-plaintext', 'OSM_EE_ALLOW_PLAINTEXT');
+if (flag('tls-optional-client-cert', 'OSM_EE_TLS_OPTIONAL_CLIENT_CERT')) {
+  log.error('--tls-optional-client-cert was removed: TLS without a client certificate is as unauthenticated as plaintext (LCM always presents one)');
+  process.exit(2);
+}
+if (allowPlaintext && flag('tls-enforce', 'OSM_EE_TLS_ENFORCE')) {
+  log.error('--allow-plaintext and --tls-enforce contradict each other');
+  process.exit(2);
+}
+const intOpt = (name: keyof typeof values, envName: string, min: number, max: number): number | undefined => {
+  const v = opt(name, envName);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    log.error(`bad --${name} (want an integer ${min}..${max})`, { value: v.slice(0, 64) });
+    process.exit(2);
+  }
+  return n;
+};
+const handshakeTimeoutMs = intOpt('handshake-timeout-ms', 'OSM_EE_HANDSHAKE_TIMEOUT_MS', 100, 600_000);
+const maxConnections = intOpt('max-connections', 'OSM_EE_MAX_CONNECTIONS', 1, 100_000);
+
 let tls: EeTls | null = null;
 const certF = opt('tls-cert', 'OSM_EE_TLS_CERT');
 const keyF = opt('tls-key', 'OSM_EE_TLS_KEY');
 const caF = opt('tls-ca', 'OSM_EE_TLS_CA');
+const tlsFiles = { cert: certF ?? null, key: keyF ?? null, ca: caF ?? null };
 if (certF || keyF || caF) {
   const missing = [certF, keyF, caF].filter((f) => !f || !existsSync(f));
   if (missing.length === 0) {
-    tls = {
-      cert: readFileSync(certF!),
-      key: readFileSync(keyF!),
-      ca: readFileSync(caF!),
-      requireClientCert: !flag('tls-optional-client-cert', 'OSM_EE_TLS_OPTIONAL_CLIENT_CERT'),
-    };
+    tls = { cert: readFileSync(certF!), key: readFileSync(keyF!), ca: readFileSync(caF!) };
+  } else if (allowPlaintext) {
+    log.warn('TLS files incomplete; serving PLAINTEXT ONLY because --allow-plaintext is set', tlsFiles);
   } else {
-    log.warn('TLS files incomplete; serving plaintext only', { cert: certF ?? null, key: keyF ?? null, ca: caF ?? null });
+    log.error(
+      'TLS files incomplete (server certificate, key and client CA are all needed); refusing to start without TLS (--allow-plaintext serves plaintext for pre-TLS LCMs)',
+      tlsFiles,
+    );
+    process.exit(1);
   }
+} else if (!allowPlaintext) {
+  log.error('no TLS material (--tls-cert, --tls-key, --tls-ca); refusing to serve unauthenticated plaintext unless --allow-plaintext is given');
+  process.exit(2);
 }
-const enforce = flag('tls-enforce', 'OSM_EE_TLS_ENFORCE');
 const stateDir = opt('state-dir', 'OSM_EE_STATE_DIR');
 
 const sshOpt = opt('ssh-key', 'OSM_EE_SSH_KEY') ?? 'none';
@@ -127,7 +161,9 @@ try {
     host,
     port,
     tls,
-    allowPlaintext: !enforce,
+    allowPlaintext,
+    ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+    ...(maxConnections !== undefined ? { maxConnections } : {}),
     ...(stateDir ? { stateDir } : {}),
     defaults,
     sshPublicKey: resolveSshPublicKey(ssh),

@@ -33,9 +33,28 @@ export function normaliseKey(k: string): string {
   return k.trim().replace(/-/g, '_').toLowerCase();
 }
 
+/** Longest piece of a caller's value echoed in an error message (never for secret parameters). */
+export const ECHO_MAX = 64;
+
+/** A short, printable prefix of an untrusted value for error messages. */
+export function clip(v: unknown, max = ECHO_MAX): string {
+  const s = typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+  const flat = s.replace(/[\u0000-\u001f\u007f]/g, ' ');
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
 function describeYamlError(e: { message: string }): string {
   // yaml's messages carry a code frame after the first line; the first line names line and column.
-  return e.message.split('\n')[0]!.replace(/:\s*$/, '');
+  // Some quote the offending token (`Unexpected scalar token in YAML stream: "..."`), which may be
+  // a key: drop quoted tokens, keep the position.
+  return clip(
+    e.message
+      .split('\n')[0]!
+      .replace(/:\s*"(?:[^"\\]|\\.)*"/g, '')
+      .replace(/:\s*$/, ''),
+    160,
+  );
 }
 
 /** Parses one YAML document; throws ParamError naming where it is malformed. */
@@ -60,7 +79,7 @@ export function parseYaml(text: string, what: string): unknown {
   try {
     return doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
-    throw new ParamError(`${what} is not valid YAML: ${(e as Error).message}`);
+    throw new ParamError(`${what} is not valid YAML: ${describeYamlError(e as Error)}`);
   }
 }
 
@@ -104,6 +123,11 @@ export class Params {
     return v === null || v === '' ? undefined : v;
   }
 
+  /** The raw value without marking the parameter used (for scrubbing secrets from messages). */
+  rawPeek(name: string): ParamValue {
+    return this.values.get(normaliseKey(name));
+  }
+
   /** First of several alias names that is set. */
   private pick(names: string[]): { name: string; value: ParamValue } {
     for (const n of names) {
@@ -113,7 +137,14 @@ export class Params {
     return { name: names[0]!, value: undefined };
   }
 
-  str(names: string | string[], opts: { required?: boolean; pattern?: RegExp; patternText?: string; multiline?: boolean } = {}): string | undefined {
+  /**
+   * A string parameter. `secret`: the value is key material and never appears in a message, even
+   * when it is malformed (messages name the parameter and the rule only).
+   */
+  str(
+    names: string | string[],
+    opts: { required?: boolean; pattern?: RegExp; patternText?: string; multiline?: boolean; secret?: boolean } = {},
+  ): string | undefined {
     const { name, value } = this.pick(Array.isArray(names) ? names : [names]);
     if (value === undefined) {
       if (opts.required) throw new ParamError(`parameter '${this.prefix}${name}' is required`);
@@ -125,9 +156,9 @@ export class Params {
     else throw new ParamError(`parameter '${this.prefix}${name}' must be a string, got ${Array.isArray(value) ? 'a list' : typeof value}`);
     if (!opts.multiline) s = s.trim();
     if (opts.pattern && !opts.pattern.test(s)) {
-      throw new ParamError(
-        `parameter '${this.prefix}${name}' ${JSON.stringify(s.length > 80 ? s.slice(0, 80) + '…' : s)} must match ${opts.patternText ?? String(opts.pattern)}`,
-      );
+      const rule = opts.patternText ?? String(opts.pattern);
+      if (opts.secret) throw new ParamError(`parameter '${this.prefix}${name}' must be ${rule} (the value is secret and not shown)`);
+      throw new ParamError(`parameter '${this.prefix}${name}' ${JSON.stringify(clip(s))} must match ${rule}`);
     }
     return s;
   }
@@ -141,8 +172,8 @@ export class Params {
     let n: number;
     if (typeof value === 'number') n = value;
     else if (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value)) n = Number(value);
-    else throw new ParamError(`parameter '${this.prefix}${name}' must be an integer, got ${JSON.stringify(value)}`);
-    if (!Number.isSafeInteger(n)) throw new ParamError(`parameter '${this.prefix}${name}' must be an integer, got ${JSON.stringify(value)}`);
+    else throw new ParamError(`parameter '${this.prefix}${name}' must be an integer, got ${clip(value)}`);
+    if (!Number.isSafeInteger(n)) throw new ParamError(`parameter '${this.prefix}${name}' must be an integer, got ${clip(value)}`);
     if (opts.min !== undefined && n < opts.min) throw new ParamError(`parameter '${this.prefix}${name}' must be >= ${opts.min}, got ${n}`);
     if (opts.max !== undefined && n > opts.max) throw new ParamError(`parameter '${this.prefix}${name}' must be <= ${opts.max}, got ${n}`);
     return n;
@@ -158,7 +189,7 @@ export class Params {
       if (['false', 'no', 'off', '0'].includes(s)) return false;
     }
     if (value === 0 || value === 1) return value === 1;
-    throw new ParamError(`parameter '${this.prefix}${name}' must be a boolean (true/false), got ${JSON.stringify(value)}`);
+    throw new ParamError(`parameter '${this.prefix}${name}' must be a boolean (true/false), got ${clip(value)}`);
   }
 
   /**
@@ -203,5 +234,5 @@ export function paramsOf(v: unknown, what: string): Params {
   } else if (v && typeof v === 'object' && !Array.isArray(v)) {
     return new Params(v as Record<string, unknown>, `${what}.`);
   }
-  throw new ParamError(`${what} must be a mapping, got ${JSON.stringify(v)}`);
+  throw new ParamError(`${what} must be a mapping, got ${clip(v)}`);
 }

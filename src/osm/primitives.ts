@@ -13,6 +13,19 @@
  *   channel-status          GetSecureChannel; optionally wait for / require a state
  *   delete-secure-channel   DeleteSecureChannel (missing = already done)
  *   force-rekey             ForceRekey on a channel
+ *
+ * Who may do what. An authenticated caller (mutual TLS with a client certificate from OSM's CA,
+ * i.e. LCM) may run everything; what it may change on the manager is bounded by this EE's
+ * orchestrator certificate (the manager refuses writes to channels and ports the orchestrator did
+ * not create, and such refusals are reported naming the channel or port). An unauthenticated
+ * caller (plaintext, only with --allow-plaintext) may run health-check, confirm the configuration
+ * without changing it, create channels without caller-supplied keys (no psk_cak_hex/psk_ckn_hex, no
+ * eap-radius servers), and read, rekey, delete or close only the channels and ports this EE created
+ * (owned.ts).
+ *
+ * No reply or log line carries a secret: malformed key parameters are named with their rule, never
+ * echoed; other values are echoed as at most a short prefix (params.ts clip); messages from the
+ * manager are scrubbed of the request's key material.
  */
 import { status } from '@grpc/grpc-js';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,9 +35,21 @@ import type { Logger } from '../control/log.js';
 import { ChannelState, channelStateToJSON, type CreateSecureChannelRequest, type Endpoint, type SecureChannel } from '../control/gen/macsec/v1/manager.js';
 import { CipherSuite, PortMode, portStateToJSON, type PortPolicy, type RadiusSettings } from '../control/gen/macsec/v1/types.js';
 import type { OpenPortRequest } from '../control/gen/macsec/v1/manager.js';
-import { ConfigError, ConfigStore, configFingerprint, connectionOf, normalisePem, validateCredentials, type EeConfig, type PemSource } from './config.js';
+import {
+  ConfigError,
+  type ConfigStore,
+  configFingerprint,
+  connectionOf,
+  identityOf,
+  normalisePem,
+  sameCert,
+  validateCredentials,
+  type EeConfig,
+  type PemSource,
+} from './config.js';
 import { ManagerCallError, type ManagerClient, type ManagerClientFactory } from './manager-client.js';
-import { ParamError, Params, paramsOf } from './params.js';
+import { OwnedChannels } from './owned.js';
+import { clip, ParamError, Params, paramsOf } from './params.js';
 
 export type Status = 'OK' | 'PROCESSING' | 'ERROR';
 export interface Reply {
@@ -36,11 +61,19 @@ export interface PrimitiveContext {
   requestId: string;
   /** How LCM reached us: "mtls" or "plaintext". */
   transport: string;
+  /**
+   * The caller presented a client certificate verified against OSM's CA (mutual TLS). False for
+   * plaintext callers, who get the restricted scope described at the top of this file.
+   */
+  authenticated: boolean;
   /** Sends a PROCESSING reply. */
   progress(message: string): void;
 }
 
-/** Defaults for `config`, e.g. from the Helm chart (mounted operator certificate). */
+/**
+ * Deployment configuration (chart values / mounted files): defaults for `config`. The manager
+ * address, server name and CA given here are fixed: `config` may confirm them, never change them.
+ */
 export interface ConfigDefaults {
   managerAddress?: string;
   serverName?: string;
@@ -70,7 +103,46 @@ export const CHANNEL_NAME_RE = /^[A-Za-z0-9._-]{1,63}$/;
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const IFNAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 const ADDRESS_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$/;
-const HEX_RE = /^([0-9A-Fa-f]{2})+$/;
+
+/** Key material in hex as the manager accepts it: octets, optionally separated by space, ':' or '-'. */
+function hexOctets(p: Params, name: string, lens: number[] | [number, number], rule: string): string | undefined {
+  const v = p.str(name, { secret: true });
+  if (v === undefined) return undefined;
+  const clean = v.replace(/[\s:-]/g, '');
+  const n = clean.length / 2;
+  const lenOk = lens.length === 2 && lens[0]! < lens[1]! - 1 ? n >= lens[0]! && n <= lens[1]! : lens.includes(n);
+  if (!/^([0-9A-Fa-f]{2})+$/.test(clean) || !lenOk) throw new ParamError(`parameter '${name}' must be ${rule} (the value is secret and not shown)`);
+  return clean.toLowerCase();
+}
+
+/** Removes every given secret (and its hex variants) from a message. */
+export function scrub(message: string, secrets: string[]): string {
+  let m = message;
+  for (const sec of secrets) {
+    if (sec.length < 8) continue;
+    const clean = sec.replace(/[\s:-]/g, '');
+    for (const v of new Set([sec, clean, clean.toLowerCase(), clean.toUpperCase()])) {
+      if (v.length >= 8) m = m.split(v).join('[redacted]');
+    }
+    // Also the separated forms the manager accepts (00:11:..., 00-11-...).
+    const pairs = clean.match(/../g);
+    if (pairs) for (const sep of [':', '-', ' ']) for (const v of [pairs.join(sep), pairs.join(sep).toUpperCase()]) m = m.split(v).join('[redacted]');
+  }
+  return m;
+}
+
+/** Longest message passed on from the manager (its messages name a field and are short). */
+const MANAGER_DETAIL_MAX = 300;
+
+/** A refusal of this EE's own rules or the manager's ownership rule, as a final ERROR. */
+export class ScopeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ScopeError';
+  }
+}
+
+const UNAUTH = 'unauthenticated (plaintext) callers';
 
 const ok = (message: string): Reply => ({ status: 'OK', message });
 const error = (message: string): Reply => ({ status: 'ERROR', message });
@@ -93,7 +165,9 @@ export function describeChannel(ch: SecureChannel): string {
 
 function ignoredSuffix(p: Params, quiet: string[] = []): string {
   const extra = p.unused().filter((k) => !quiet.includes(k));
-  return extra.length ? ` (ignored parameters: ${extra.join(', ')})` : '';
+  if (!extra.length) return '';
+  const shown = extra.slice(0, 10).map((k) => clip(k, 40));
+  return ` (ignored parameters: ${shown.join(', ')}${extra.length > shown.length ? `, and ${extra.length - shown.length} more` : ''})`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -104,11 +178,21 @@ export class PrimitiveRunner {
   private client: { key: string; client: ManagerClient; address: string; identity: string } | undefined;
   private readonly progressIntervalMs: number;
   private readonly maxPrimitiveMs: number;
+  private readonly owned: OwnedChannels;
 
   constructor(private readonly o: RunnerOptions) {
     this.progressIntervalMs = o.progressIntervalMs ?? 10_000;
     this.maxPrimitiveMs = o.maxPrimitiveMs ?? 15 * 60_000;
-    this.handlers.set('config', (p) => this.config(p));
+    this.owned = new OwnedChannels(o.stateDir);
+    // A stored configuration that contradicts the deployment (e.g. the chart now names another
+    // manager) is dropped: the deployment is the trust anchor, the store only remembers `config`.
+    const stored = o.store.get();
+    const conflict = stored && this.pinConflict(stored);
+    if (conflict) {
+      o.log.warn('stored configuration contradicts the deployment configuration; dropped', { conflict });
+      o.store.clear();
+    }
+    this.handlers.set('config', (p, c) => this.config(p, c));
     this.handlers.set('health-check', (p, c) => this.healthCheck(p, c));
     this.handlers.set('create-secure-channel', (p, c) => this.createChannel(p, c));
     this.handlers.set('channel-status', (p, c) => this.channelStatus(p, c));
@@ -123,13 +207,23 @@ export class PrimitiveRunner {
   /** Runs one primitive to its final reply. Never throws, never resolves to PROCESSING. */
   async run(name: string, paramsText: string, ctx: PrimitiveContext): Promise<Reply> {
     const h = this.handlers.get(name);
-    if (!h) return error(`unknown primitive '${name}'; this execution environment runs: ${this.names().join(', ')}`);
+    if (!h) return error(`unknown primitive '${clip(name)}'; this execution environment runs: ${this.names().join(', ')}`);
     let params: Params;
     try {
       params = Params.parse(paramsText);
     } catch (e) {
       return error(`${name}: ${(e as Error).message}`);
     }
+    // Key material of this request: never in a reply, even inside a manager's message.
+    const secrets = ['psk_cak_hex', 'psk_ckn_hex', 'client_key', 'client_key_pem']
+      .map((k) => (params.has(k) ? params.rawPeek(k) : undefined))
+      .filter((v): v is string => typeof v === 'string');
+    const clean = (r: Reply): Reply => (secrets.length ? { status: r.status, message: scrub(r.message, secrets) } : r);
+    const inner: PrimitiveContext = secrets.length ? { ...ctx, progress: (m) => ctx.progress(scrub(m, secrets)) } : ctx;
+    return clean(await this.runHandler(name, h, params, inner));
+  }
+
+  private async runHandler(name: string, h: Handler, params: Params, ctx: PrimitiveContext): Promise<Reply> {
     let timer: NodeJS.Timeout | undefined;
     const limit = new Promise<Reply>((resolve) => {
       timer = setTimeout(() => resolve(error(`${name}: did not finish within ${Math.round(this.maxPrimitiveMs / 1000)} s`)), this.maxPrimitiveMs);
@@ -139,9 +233,10 @@ export class PrimitiveRunner {
       const r = await Promise.race([h(params, ctx), limit]);
       return r.status === 'PROCESSING' ? ok(r.message) : r;
     } catch (e) {
-      if (e instanceof ParamError || e instanceof ConfigError || e instanceof ManagerCallError) return error(`${name}: ${e.message}`);
-      this.o.log.error('primitive failed', { primitive: name, id: ctx.requestId, error: e as Error });
-      return error(`${name}: internal error: ${(e as Error).message}`);
+      if (e instanceof ManagerCallError) return error(`${name}: ${this.describeManagerError(e)}`);
+      if (e instanceof ParamError || e instanceof ConfigError || e instanceof ScopeError) return error(`${name}: ${e.message}`);
+      this.o.log.error('primitive failed', { primitive: name, id: clip(ctx.requestId), error: e as Error });
+      return error(`${name}: internal error: ${clip((e as Error).message, 200)}`);
     } finally {
       clearTimeout(timer);
     }
@@ -166,27 +261,95 @@ export class PrimitiveRunner {
     return pathDefault ? { path: pathDefault } : undefined;
   }
 
-  private async config(p: Params): Promise<Reply> {
+  /** Where a stored or requested configuration contradicts the deployment's fixed values, if anywhere. */
+  private pinConflict(cfg: EeConfig): string | undefined {
     const d = this.o.defaults ?? {};
-    const address = p.str(['manager_address', 'manager'], { pattern: ADDRESS_RE, patternText: 'host:port' }) ?? d.managerAddress;
+    if (d.managerAddress && cfg.managerAddress !== d.managerAddress) return `manager_address (deployment: ${d.managerAddress})`;
+    if (d.serverName && (cfg.serverName ?? '') !== d.serverName) return `manager_server_name (deployment: ${d.serverName})`;
+    if (d.caPath && !sameCert(cfg.ca, { path: d.caPath })) return `ca_cert (deployment: ${clip(d.caPath)})`;
+    if (d.certPath && !sameCert(cfg.cert, { path: d.certPath })) return `client_cert (deployment: ${clip(d.certPath)})`;
+    if (d.keyPath && 'path' in cfg.key && cfg.key.path !== d.keyPath) return `client_key (deployment: ${clip(d.keyPath)})`;
+    return undefined;
+  }
+
+  /**
+   * The manager connection (address, server name, CA, client certificate) is set once: by the
+   * deployment, or by the first successful `config` of an authenticated LCM. A later `config` may
+   * repeat it (idempotent), rotate the client certificate to one with the same identity, or change
+   * the endpoint defaults (vnf_id, agent_id) - never point the EE at another manager or CA.
+   */
+  private async config(p: Params, ctx: PrimitiveContext): Promise<Reply> {
+    const d = this.o.defaults ?? {};
+    const givenAddress = p.str(['manager_address', 'manager'], { pattern: ADDRESS_RE, patternText: 'host:port' });
+    const address = givenAddress ?? d.managerAddress;
     if (!address) throw new ParamError(`parameter 'manager_address' (host:port of the MACsec manager) is required`);
+    if (!ctx.authenticated) {
+      const inline = ['ca_cert', 'ca_cert_pem', 'client_cert', 'client_cert_pem', 'client_key', 'client_key_pem'].filter((k) => p.has(k));
+      if (inline.length) {
+        throw new ScopeError(
+          `parameter${inline.length > 1 ? 's' : ''} ${inline.join(', ')}: ${UNAUTH} may not hand over credentials; run config over mutual TLS, or mount them (chart manager.credentialsSecret)`,
+        );
+      }
+    }
     const ca = this.pemParam(p, 'ca_cert', d.caPath);
     const cert = this.pemParam(p, 'client_cert', d.certPath);
     const key = this.pemParam(p, 'client_key', d.keyPath);
     const missing = [!ca && 'ca_cert', !cert && 'client_cert', !key && 'client_key'].filter(Boolean);
     if (missing.length) throw new ParamError(`missing manager credentials: ${missing.join(', ')} (PEM text, or <name>_path to a file)`);
     const cfg: EeConfig = { managerAddress: address, ca: ca!, cert: cert!, key: key!, configuredAtMs: Date.now() };
-    const serverName = p.str(['manager_server_name', 'server_name']) ?? d.serverName;
+    const serverName = p.str(['manager_server_name', 'server_name'], { pattern: /^[A-Za-z0-9._-]{1,253}$/, patternText: 'a DNS name' }) ?? d.serverName;
     if (serverName) cfg.serverName = serverName;
-    const vnfId = p.str('vnf_id', { pattern: ID_RE, patternText: '[A-Za-z0-9][A-Za-z0-9._-]{0,62}' }) ?? d.vnfId;
+    const prev = this.o.store.get();
+    const vnfId = p.str('vnf_id', { pattern: ID_RE, patternText: '[A-Za-z0-9][A-Za-z0-9._-]{0,62}' }) ?? prev?.vnfId ?? d.vnfId;
     if (vnfId) cfg.vnfId = vnfId;
-    const agentId = p.str('agent_id', { pattern: ID_RE, patternText: '[A-Za-z0-9][A-Za-z0-9._-]{0,62}' }) ?? d.agentId;
+    const agentId = p.str('agent_id', { pattern: ID_RE, patternText: '[A-Za-z0-9][A-Za-z0-9._-]{0,62}' }) ?? prev?.agentId ?? d.agentId;
     if (agentId) cfg.agentId = agentId;
     const check = p.bool('check_manager', true);
     const retryMs = (p.int('manager_retry_seconds', { min: 0, max: 600, default: 30 }) ?? 30) * 1000;
-    const creds = validateCredentials(cfg);
 
-    const prev = this.o.store.get();
+    // 1. The deployment's fixed values.
+    const pinned = this.pinConflict(cfg);
+    if (pinned)
+      throw new ScopeError(
+        `${pinned.split(' ')[0]} is fixed by this EE's deployment configuration ${pinned.slice(pinned.indexOf('('))}; config may not change it`,
+      );
+    // 2. What an earlier config set (checked before reading any file a caller named, if unauthenticated).
+    const checkPrev = () => {
+      if (prev) {
+        const was = `this EE is already configured for manager ${prev.managerAddress}${prev.serverName ? ` (server name ${prev.serverName})` : ''}`;
+        const how = 'config may not re-point it (redeploy the EE to use another manager)';
+        if (prev.managerAddress !== cfg.managerAddress) throw new ScopeError(`manager_address: ${was}; ${how}`);
+        if ((prev.serverName ?? '') !== (cfg.serverName ?? '')) throw new ScopeError(`manager_server_name: ${was}; ${how}`);
+        if (!sameCert(prev.ca, cfg.ca)) throw new ScopeError(`ca_cert: ${was} with another CA; ${how}`);
+        if (!sameCert(prev.cert, cfg.cert)) {
+          const before = identityOf(prev.cert);
+          const now = identityOf(cfg.cert);
+          if (!before || before !== now) {
+            throw new ScopeError(
+              `client_cert: ${was} as ${before ?? 'another identity'}; config may only replace the certificate by one with the same identity`,
+            );
+          }
+        }
+      }
+    };
+    if (!ctx.authenticated) checkPrev();
+    // 3. Unauthenticated callers only confirm: everything must already be what it would become.
+    if (!ctx.authenticated) {
+      const base = prev ?? (d.managerAddress && d.caPath && d.certPath && d.keyPath ? undefined : null);
+      if (base === null) {
+        throw new ScopeError(
+          `${UNAUTH} may not set the manager or its credentials; run config over mutual TLS, or give them in the deployment (chart manager.address, manager.credentialsSecret)`,
+        );
+      }
+      const changed: string[] = [];
+      if (base && !sameCert(base.cert, cfg.cert)) changed.push('client_cert');
+      if (base && JSON.stringify(base.key) !== JSON.stringify(cfg.key)) changed.push('client_key');
+      if ((cfg.vnfId ?? '') !== ((base ? base.vnfId : d.vnfId) ?? '')) changed.push('vnf_id');
+      if ((cfg.agentId ?? '') !== ((base ? base.agentId : d.agentId) ?? '')) changed.push('agent_id');
+      if (changed.length) throw new ScopeError(`${changed.join(', ')}: ${UNAUTH} may not change the configuration; run config over mutual TLS`);
+    }
+    const creds = validateCredentials(cfg);
+    if (ctx.authenticated) checkPrev();
     const same = prev !== undefined && configFingerprint(prev) === configFingerprint(cfg);
     let reach = '';
     if (check) {
@@ -199,11 +362,40 @@ export class PrimitiveRunner {
       reach = `; manager reachable (${r.channels.length} secure channel${r.channels.length === 1 ? '' : 's'})`;
     }
     if (!same) this.o.store.set(cfg);
-    this.o.log.info('configured', { manager: address, identity: creds.identity, changed: !same });
+    this.o.log.info('configured', { manager: address, identity: creds.identity, changed: !same, transport: ctx.transport });
     return ok(
       `${same ? 'already configured' : 'configured'}: manager ${address} as ${creds.identity} (certificate valid until ${creds.notAfter})${reach}` +
         ignoredSuffix(p, ['ssh_hostname', 'ssh_username', 'ssh_password']),
     );
+  }
+
+  /** The manager's ownership refusal (or another error) of a call about `what`, as a clear message. */
+  private describeManagerError(e: ManagerCallError, what?: string): string {
+    const details = clip(e.details, MANAGER_DETAIL_MAX);
+    if (e.code === status.PERMISSION_DENIED) {
+      const who = this.client?.identity ?? 'this EE';
+      return (
+        `the manager refused ${e.method}${what ? ` of ${what}` : ''} (PERMISSION_DENIED: ${details}); ` +
+        `this execution environment acts as ${who} and may change only the channels and ports it created`
+      );
+    }
+    return `manager ${e.method} failed: ${status[e.code] ?? e.code}: ${details}`;
+  }
+
+  /** Runs a manager call about `what`; a refusal becomes a ScopeError naming it. */
+  private async about<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof ManagerCallError && e.code === status.PERMISSION_DENIED) throw new ScopeError(this.describeManagerError(e, what));
+      throw e;
+    }
+  }
+
+  /** Unauthenticated callers: only channels this EE created. */
+  private requireOwned(name: string, ctx: PrimitiveContext, action: string): void {
+    if (ctx.authenticated || this.owned.isOwned(name)) return;
+    throw new ScopeError(`secure channel '${name}' was not created by this execution environment; ${UNAUTH} may ${action} only channels it created`);
   }
 
   private requireConfig(): EeConfig {
@@ -289,7 +481,13 @@ export class PrimitiveRunner {
           vnfInterface: q.str(['vnf_interface', 'interface'], { pattern: IFNAME_RE, patternText: ifText }) ?? '',
         };
         const extra = q.unused();
-        if (extra.length) throw new ParamError(`endpoints[${i}] has unknown fields: ${extra.join(', ')} (known: agent_id, switch_port, vnf_id, vnf_interface)`);
+        if (extra.length)
+          throw new ParamError(
+            `endpoints[${i}] has unknown fields: ${extra
+              .slice(0, 5)
+              .map((k) => clip(k, 40))
+              .join(', ')} (known: agent_id, switch_port, vnf_id, vnf_interface)`,
+          );
         return ep;
       });
     }
@@ -303,9 +501,9 @@ export class PrimitiveRunner {
     }
     return ports.map((sp, i) => {
       const s = String(sp);
-      if (!IFNAME_RE.test(s)) throw new ParamError(`parameter 'switch_ports[${i}]' ${JSON.stringify(s)} must be ${ifText}`);
+      if (!IFNAME_RE.test(s)) throw new ParamError(`parameter 'switch_ports[${i}]' ${JSON.stringify(clip(s))} must be ${ifText}`);
       const vi = ifs[i] === undefined ? '' : String(ifs[i]);
-      if (vi && !IFNAME_RE.test(vi)) throw new ParamError(`parameter 'vnf_interfaces[${i}]' ${JSON.stringify(vi)} must be ${ifText}`);
+      if (vi && !IFNAME_RE.test(vi)) throw new ParamError(`parameter 'vnf_interfaces[${i}]' ${JSON.stringify(clip(vi))} must be ${ifText}`);
       return { agentId: defAgent, switchPort: s, vnfId: defVnf, vnfInterface: vi };
     });
   }
@@ -314,8 +512,12 @@ export class PrimitiveRunner {
    * Optional: the authenticator ports to open before the channel (`port_mode` set). The manager's
    * OpenPort is idempotent for an identical spec, so a retried primitive opens nothing twice.
    */
-  private portSpecs(p: Params, endpoints: Endpoint[]): OpenPortRequest[] {
+  private portSpecs(p: Params, endpoints: Endpoint[], ctx: PrimitiveContext): OpenPortRequest[] {
     const modeText = p.str('port_mode', { pattern: /^(psk|eap-radius|eap-embedded)$/i, patternText: 'one of psk, eap-radius, eap-embedded' });
+    // RADIUS servers decide admission and supply the session keys: not from an unauthenticated caller.
+    if (!ctx.authenticated && (modeText?.toLowerCase() === 'eap-radius' || p.has('radius_servers') || p.has('radius_secret_ref'))) {
+      throw new ScopeError(`port_mode eap-radius (RADIUS servers): ${UNAUTH} may not choose the servers that hand out keys; use mutual TLS`);
+    }
     const extras = [
       'ovs_bridge',
       'cipher_suite',
@@ -369,14 +571,18 @@ export class PrimitiveRunner {
   private async createChannel(p: Params, ctx: PrimitiveContext): Promise<Reply> {
     const name = this.channelName(p);
     const cfg = this.requireConfig();
+    if (!ctx.authenticated) {
+      const keys = ['psk_cak_hex', 'psk_ckn_hex'].filter((k) => p.has(k));
+      if (keys.length) throw new ScopeError(`${keys.join(', ')}: ${UNAUTH} may not hand over key material; use mutual TLS, or leave the key to the manager`);
+    }
     const endpoints = this.endpoints(p, cfg);
-    const ports = this.portSpecs(p, endpoints);
+    let ports = this.portSpecs(p, endpoints, ctx);
     const waitSecured = p.bool('wait_secured', false);
     const waitTimeoutS = p.int('wait_timeout_seconds', { min: 1, max: 3600, default: 60 })!;
     const timeoutS = p.int('timeout_seconds', { min: 1, max: 3600, default: 120 })!;
     const retryMs = p.int('manager_retry_seconds', { min: 0, max: 600, default: 30 })! * 1000;
-    const cak = p.str('psk_cak_hex', { pattern: HEX_RE, patternText: 'hex octets' });
-    const ckn = p.str('psk_ckn_hex', { pattern: HEX_RE, patternText: 'hex octets' });
+    const cak = hexOctets(p, 'psk_cak_hex', [16, 32], '16 or 32 octets in hex (separators space, : or - allowed)');
+    const ckn = hexOctets(p, 'psk_ckn_hex', [1, 32], '1 to 32 octets in hex (separators space, : or - allowed)');
     if ((cak === undefined) !== (ckn === undefined)) throw new ParamError(`give both 'psk_cak_hex' and 'psk_ckn_hex', or neither`);
     const req: CreateSecureChannelRequest = {
       name,
@@ -402,21 +608,44 @@ export class PrimitiveRunner {
     );
     const client = this.clientFor(cfg);
     const work = (async (): Promise<Reply> => {
-      for (const op of ports) {
-        const port = await this.withRetry(
-          () => client.openPort(op, deadlineMs),
+      if (!ctx.authenticated && ports.length && !this.owned.get(name)) {
+        // An existing channel this EE did not create: its ports are someone else's; only the
+        // idempotent create (which changes nothing when it matches) is passed on.
+        const exists = await this.withRetry(
+          () => client.getSecureChannel(name, 10_000),
           retryMs,
           (m) => ctx.progress(m),
+        ).then(
+          () => true,
+          (e: unknown) => {
+            if (e instanceof ManagerCallError && e.code === status.NOT_FOUND) return false;
+            throw e;
+          },
         );
+        if (exists) ports = [];
+      }
+      for (const op of ports) {
+        const id = `${op.agentId}/${op.interface}`;
+        const port = await this.about(`port ${id}`, () =>
+          this.withRetry(
+            () => client.openPort(op, deadlineMs),
+            retryMs,
+            (m) => ctx.progress(m),
+          ),
+        );
+        this.owned.addPort(name, id);
         ctx.progress(`authenticator port ${port.id} open (${portStateToJSON(port.status?.state ?? 0).replace(/^PORT_STATE_/, '')})`);
       }
-      const res = await this.withRetry(
-        () => client.createSecureChannel(req, deadlineMs),
-        retryMs,
-        (m) => ctx.progress(m),
+      const res = await this.about(`secure channel '${name}'`, () =>
+        this.withRetry(
+          () => client.createSecureChannel(req, deadlineMs),
+          retryMs,
+          (m) => ctx.progress(m),
+        ),
       );
       const ch = res.channel;
       if (!ch) return error(`manager acknowledged '${name}' without returning the channel`);
+      if (res.created) this.owned.markCreated(name);
       let pskNote = '';
       if (res.generatedPsk?.cakHex) pskNote = '; ' + this.storePsk(name, res.generatedPsk.cakHex, res.generatedPsk.cknHex);
       const good = waitSecured ? [ChannelState.CHANNEL_STATE_SECURED] : [ChannelState.CHANNEL_STATE_READY, ChannelState.CHANNEL_STATE_SECURED];
@@ -455,6 +684,7 @@ export class PrimitiveRunner {
     });
     const waitS = p.int('wait_seconds', { min: 0, max: 3600, default: 0 })!;
     const cfg = this.requireConfig();
+    this.requireOwned(name, ctx, 'read');
     const client = this.clientFor(cfg);
     const until = Date.now() + waitS * 1000;
     const expect = expectText ? (ChannelState[`CHANNEL_STATE_${expectText.toUpperCase()}` as keyof typeof ChannelState] as ChannelState) : undefined;
@@ -469,7 +699,7 @@ export class PrimitiveRunner {
         );
       } catch (e) {
         if (e instanceof ManagerCallError && e.code === status.NOT_FOUND)
-          return error(`channel-status: no secure channel '${name}' on the manager (${e.details})`);
+          return error(`channel-status: no secure channel '${name}' on the manager (${clip(e.details, MANAGER_DETAIL_MAX)})`);
         throw e;
       }
       if (expect === undefined || ch.state === expect) return ok(describeChannel(ch) + ignoredSuffix(p));
@@ -492,42 +722,57 @@ export class PrimitiveRunner {
     const timeoutS = p.int('timeout_seconds', { min: 1, max: 3600, default: 60 })!;
     const closePorts = p.bool('close_ports', false);
     const client = this.clientFor(cfg);
-    ctx.progress(`deleting secure channel '${name}' through manager ${cfg.managerAddress}`);
-    // With close_ports the channel's ports are closed after it; a retry after the channel is gone
-    // cannot learn them again, so they are also taken from the explicit switch port parameters.
+    const record = this.owned.get(name);
+    const explicitPorts = closePorts && (p.has('endpoints') || p.has('switch_ports')) ? this.endpoints(p, cfg).map((e) => `${e.agentId}/${e.switchPort}`) : [];
+    const getChannel = () =>
+      this.withRetry(
+        () => client.getSecureChannel(name, 10_000),
+        30_000,
+        (m) => ctx.progress(m),
+      ).catch((e: unknown) => {
+        if (e instanceof ManagerCallError && e.code === status.NOT_FOUND) return undefined;
+        throw e;
+      });
     let portIds: string[] = [];
-    if (closePorts) {
-      try {
-        const ch = await this.withRetry(
-          () => client.getSecureChannel(name, 10_000),
+    if (!ctx.authenticated) {
+      // Only what this EE created: its channel, and the ports it opened for it.
+      if (!this.owned.isOwned(name) && (await getChannel())) this.requireOwned(name, ctx, 'delete');
+      const opened = this.owned.openedPorts();
+      const foreign = explicitPorts.filter((id) => !opened.has(id));
+      if (foreign.length)
+        throw new ScopeError(`port ${foreign.join(', ')} was not opened by this execution environment; ${UNAUTH} may close only ports it opened`);
+      if (closePorts) portIds = [...new Set([...(record?.ports ?? []), ...explicitPorts])];
+    } else if (closePorts) {
+      // The channel's ports are closed after it; a retry after the channel is gone cannot learn
+      // them again, so they also come from this EE's record and the explicit switch port parameters.
+      const ch = await getChannel();
+      portIds = [...new Set([...(ch?.endpoints.map((e) => `${e.agentId}/${e.switchPort}`) ?? []), ...(record?.ports ?? []), ...explicitPorts])];
+    }
+    ctx.progress(`deleting secure channel '${name}' through manager ${cfg.managerAddress}`);
+    const res = await this.about(`secure channel '${name}'`, () =>
+      this.heartbeat(
+        this.withRetry(
+          () => client.deleteSecureChannel(name, timeoutS * 1000),
           30_000,
           (m) => ctx.progress(m),
-        );
-        portIds = ch.endpoints.map((e) => `${e.agentId}/${e.switchPort}`);
-      } catch (e) {
-        if (!(e instanceof ManagerCallError && e.code === status.NOT_FOUND)) throw e;
-      }
-      if (p.has('endpoints') || p.has('switch_ports')) for (const e of this.endpoints(p, cfg)) portIds.push(`${e.agentId}/${e.switchPort}`);
-      portIds = [...new Set(portIds)];
-    }
-    const res = await this.heartbeat(
-      this.withRetry(
-        () => client.deleteSecureChannel(name, timeoutS * 1000),
-        30_000,
-        (m) => ctx.progress(m),
+        ),
+        ctx,
+        `delete-secure-channel '${name}'`,
       ),
-      ctx,
-      `delete-secure-channel '${name}'`,
     );
+    this.owned.markDeleted(name);
     const closed: string[] = [];
     for (const id of portIds) {
-      const r = await this.withRetry(
-        () => client.closePort(id, timeoutS * 1000),
-        30_000,
-        (m) => ctx.progress(m),
+      const r = await this.about(`port ${id}`, () =>
+        this.withRetry(
+          () => client.closePort(id, timeoutS * 1000),
+          30_000,
+          (m) => ctx.progress(m),
+        ),
       );
       if (r.existed) closed.push(id);
     }
+    this.owned.forgetPorts(name, portIds);
     if (this.o.stateDir && CHANNEL_NAME_RE.test(name)) rmSync(join(this.o.stateDir, 'psk', `${name}.json`), { force: true });
     const portNote = closePorts ? (closed.length ? `; closed ports ${closed.join(', ')}` : '; no ports to close') : '';
     return ok((res.existed ? `secure channel '${name}' deleted` : `secure channel '${name}' did not exist; nothing to delete`) + portNote + ignoredSuffix(p));
@@ -538,10 +783,13 @@ export class PrimitiveRunner {
   private async forceRekey(p: Params, ctx: PrimitiveContext): Promise<Reply> {
     const name = this.channelName(p);
     const cfg = this.requireConfig();
+    this.requireOwned(name, ctx, 'rekey');
     const client = this.clientFor(cfg);
     ctx.progress(`forcing a rekey of secure channel '${name}'`);
-    const res = await this.heartbeat(client.forceRekey(name, 60_000), ctx, `force-rekey '${name}'`);
-    const parts = res.results.map((r) => `${r.portId} ${r.ok ? `key number ${r.keyNumber}${r.keyServer ? ' (key server)' : ''}` : `failed: ${r.error}`}`);
+    const res = await this.about(`secure channel '${name}'`, () => this.heartbeat(client.forceRekey(name, 60_000), ctx, `force-rekey '${name}'`));
+    const parts = res.results.map(
+      (r) => `${r.portId} ${r.ok ? `key number ${r.keyNumber}${r.keyServer ? ' (key server)' : ''}` : `failed: ${clip(r.error, 120)}`}`,
+    );
     const failed = res.results.filter((r) => !r.ok);
     if (failed.length) return error(`force-rekey '${name}': ${failed.length} of ${res.results.length} ports failed: ${parts.join(', ')}`);
     return ok(`rekeyed secure channel '${name}': ${parts.join(', ') || 'no ports'}${ignoredSuffix(p)}`);

@@ -2,18 +2,19 @@
  * The OSM helm execution environment: a gRPC server for osm_ee.FrontendExecutor that runs the
  * MACsec primitives (see primitives.ts) and forwards them to the manager over mutual TLS.
  *
- * Transport: one port (the chart's Service port 50050) serves mutual TLS when a server certificate
- * is configured AND plaintext, told apart per connection (listener.ts), because LCM tries TLS first
- * and falls back to plaintext on the same port. `allowPlaintext: false` refuses plaintext (TLS
- * enforced); without a certificate the server is plaintext only.
+ * Transport: one port (the chart's Service port 50050). With a server certificate it is mutual TLS
+ * only (LCM falls back to plaintext only when the EE has no TLS at all, so an EE with TLS never
+ * needs plaintext). `allowPlaintext: true` adds unauthenticated plaintext on the same port, told
+ * apart per connection (listener.ts), for pre-TLS LCMs; such callers are restricted (primitives.ts).
  */
-import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import { Server, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
 import { createLogger, type Logger } from '../control/log.js';
 import { HealthImpl } from '../control/health.js';
 import { addEeReflection } from './reflection.js';
 import { FrontendExecutorService, type PrimitiveReply, type PrimitiveRequest, type SshKeyReply, type SshKeyRequest } from './gen/osm_ee/frontend.js';
 import { listenDual, type DualListener } from './listener.js';
+import { clip } from './params.js';
 import { grpcManagerClient, type ManagerClientFactory } from './manager-client.js';
 import { ConfigStore } from './config.js';
 import { PrimitiveRunner, type ConfigDefaults } from './primitives.js';
@@ -26,15 +27,18 @@ export interface EeTls {
   /** This EE's server certificate and key (OSM's `ee-tls` secret). */
   cert: Buffer;
   key: Buffer;
-  /** Require a client certificate (mutual TLS). Default true. */
-  requireClientCert?: boolean;
 }
 
 export interface EeServerOptions {
   host?: string;
   port?: number;
   tls?: EeTls | null;
-  /** Accept plaintext connections too (LCM's fallback). Default true. */
+  /**
+   * Also serve unauthenticated plaintext, for LCMs without TLS. Default false: with `tls` the port
+   * is mutual TLS only, and without `tls` the server does not start unless this is set.
+   * Plaintext callers get the restricted scope of primitives.ts (no configuration changes, no
+   * caller-supplied keys, only channels this EE created).
+   */
   allowPlaintext?: boolean;
   stateDir?: string;
   defaults?: ConfigDefaults;
@@ -46,6 +50,12 @@ export interface EeServerOptions {
   maxPrimitiveMs?: number;
   /** Serve grpc.health.v1 and server reflection too (default true). */
   operations?: boolean;
+  /** A connection must complete TLS and send its HTTP/2 preface within this (ms, default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** Connections open at once (default 64). */
+  maxConnections?: number;
+  /** Unfinished connections per client address (default 8). */
+  maxPendingPerAddress?: number;
 }
 
 export interface EeServer {
@@ -59,7 +69,7 @@ function peerLabel(raw: Buffer | undefined): string {
   if (!raw) return '';
   try {
     const c = new X509Certificate(raw);
-    return /CN=([^\n,]+)/.exec(c.subject)?.[1] ?? c.subject;
+    return clip(/CN=([^\n,]+)/.exec(c.subject)?.[1] ?? c.subject);
   } catch {
     return '?';
   }
@@ -67,8 +77,16 @@ function peerLabel(raw: Buffer | undefined): string {
 
 export async function startEeServer(opts: EeServerOptions = {}): Promise<EeServer> {
   const log = opts.logger ?? createLogger({ component: 'osm-ee' });
-  const allowPlaintext = opts.allowPlaintext ?? true;
-  if (!opts.tls && !allowPlaintext) throw new Error('TLS is enforced but no server certificate is configured');
+  const allowPlaintext = opts.allowPlaintext ?? false;
+  if (!opts.tls && !allowPlaintext) throw new Error('no TLS material configured and plaintext not allowed (allowPlaintext / --allow-plaintext)');
+  if (allowPlaintext) {
+    log.warn(
+      'PLAINTEXT ENABLED (--allow-plaintext): unauthenticated callers can reach this port. They may run health-check and GetSshKey, confirm the ' +
+        'configured manager, create channels without caller-supplied keys, and read, rekey or delete only channels this EE created. ' +
+        'Use only for LCMs without TLS.',
+      { transports: opts.tls ? ['mtls', 'plaintext'] : ['plaintext'] },
+    );
+  }
   const runner = new PrimitiveRunner({
     store: new ConfigStore(opts.stateDir),
     managerClientFactory: opts.managerClientFactory ?? grpcManagerClient,
@@ -88,22 +106,24 @@ export async function startEeServer(opts: EeServerOptions = {}): Promise<EeServe
       const started = Date.now();
       const auth = call.getAuthContext();
       const transport = auth.transportSecurityType === 'ssl' ? 'mtls' : 'plaintext';
+      // The listener admits TLS only with a client certificate verified against OSM's CA.
+      const authenticated = auth.transportSecurityType === 'ssl' && !!auth.sslPeerCertificate?.raw;
       const peer = peerLabel(auth.sslPeerCertificate?.raw);
       let cancelled = false;
       call.on('cancelled', () => {
         cancelled = true;
-        log.warn('primitive call cancelled by the client', { id, primitive: name });
+        log.warn('primitive call cancelled by the client', { id: clip(id), primitive: clip(name) });
       });
       const send = (status: string, message: string) => {
         if (!cancelled) call.write({ status, detailedMessage: message });
       };
-      log.info('primitive', { id, primitive: name, transport, peer: peer || call.getPeer() });
-      void runner.run(name, params, { requestId: id, transport, progress: (m) => send('PROCESSING', m) }).then((final) => {
+      log.info('primitive', { id: clip(id), primitive: clip(name), transport, peer: peer || call.getPeer() });
+      void runner.run(name, params, { requestId: id, transport, authenticated, progress: (m) => send('PROCESSING', m) }).then((final) => {
         send(final.status, final.message);
         if (!cancelled) call.end();
         log.info('primitive done', {
-          id,
-          primitive: name,
+          id: clip(id),
+          primitive: clip(name),
           status: final.status,
           ms: Date.now() - started,
           ...(final.status === 'ERROR' ? { detail: final.message } : {}),
@@ -121,15 +141,15 @@ export async function startEeServer(opts: EeServerOptions = {}): Promise<EeServe
     addEeReflection(server);
   }
 
-  const tlsCreds = opts.tls
-    ? ServerCredentials.createSsl(opts.tls.ca, [{ private_key: opts.tls.key, cert_chain: opts.tls.cert }], opts.tls.requireClientCert ?? true)
-    : null;
   const listener: DualListener = await listenDual(server, opts.host ?? '0.0.0.0', opts.port ?? 50050, {
-    tls: tlsCreds,
-    plaintext: allowPlaintext ? ServerCredentials.createInsecure() : null,
-    onRefused: (why, remote) => log.info('connection of the wrong kind (the client will fail or fall back)', { remote, why }),
+    tls: opts.tls ? { ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key } : null,
+    plaintext: allowPlaintext,
+    ...(opts.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
+    ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
+    ...(opts.maxPendingPerAddress !== undefined ? { maxPendingPerAddress: opts.maxPendingPerAddress } : {}),
+    onRefused: (why, remote) => log.info('connection refused or dropped', { remote, why }),
   });
-  const transports = [...(tlsCreds ? [opts.tls!.requireClientCert === false ? 'tls' : 'mtls'] : []), ...(allowPlaintext ? ['plaintext'] : [])];
+  const transports = [...(opts.tls ? ['mtls'] : []), ...(allowPlaintext ? ['plaintext'] : [])];
   log.info('listening', { host: opts.host ?? '0.0.0.0', port: listener.port, transports });
   return {
     port: listener.port,

@@ -21,8 +21,8 @@ const y = (o: Record<string, unknown>) => stringify(o);
 const cfgInline = () => ({
   manager_address: env.managerAddress,
   ca_cert: env.pki.macsecCa.certPem,
-  client_cert: env.pki.operatorAdmin.certPem,
-  client_key: env.pki.operatorAdmin.keyPem,
+  client_cert: env.pki.orchestrator.certPem,
+  client_key: env.pki.orchestrator.keyPem,
 });
 const cfgPaths = () => ({
   manager_address: env.managerAddress,
@@ -31,9 +31,10 @@ const cfgPaths = () => ({
   client_key_path: env.files.opKey,
 });
 
+/** An EE (mutual TLS only) and an LCM client for it. */
 async function plainEe(extra: Parameters<Env['startEe']>[0] = {}) {
-  const ee = await env.startEe({ mtls: false, ...extra });
-  return { ee, c: eeClient(ee.port) };
+  const ee = await env.startEe(extra);
+  return { ee, c: eeClient(ee.port, env.lcmCreds()) };
 }
 
 describe('config', () => {
@@ -48,7 +49,7 @@ describe('config', () => {
       [{ ...cfgInline(), client_key: env.pki.operatorReadOnly.keyPem }, 'config: client_key does not match client_cert'],
       [
         { ...cfgInline(), client_cert: env.pki.agent.certPem, client_key: env.pki.agent.keyPem },
-        'config: client_cert must carry an operator identity (urn:macsec:operator:admin:<name>), got agent:nn1',
+        'config: client_cert must carry an orchestrator identity (urn:macsec:operator:orchestrator:<name>), got agent:nn1',
       ],
       [{ ...cfgPaths(), client_key_path: '/nonexistent/key.pem' }, 'config: client_key: cannot read /nonexistent/key.pem: ENOENT'],
       [{ ...cfgInline(), ca_cert_path: env.files.macsecCa }, "config: give either 'ca_cert' or 'ca_cert_path', not both"],
@@ -70,7 +71,7 @@ describe('config', () => {
   it('an expired operator certificate is refused', async () => {
     const { c } = await plainEe();
     const old = issue(env.pki.macsecCa, {
-      kind: 'admin',
+      kind: 'orchestrator',
       name: 'old',
       notBefore: new Date(Date.now() - 10 * 86_400_000),
       notAfter: new Date(Date.now() - 86_400_000),
@@ -232,7 +233,7 @@ describe('secure channel primitives', () => {
     ).toBe('OK');
     const r = await runPrimitive(ro, 'create-secure-channel', y({ channel_name: 'ro', agent_id: 'nn1', switch_ports: 'vp1' }));
     expect(r.last!.detailedMessage).toMatch(
-      /^create-secure-channel: manager CreateSecureChannel failed: PERMISSION_DENIED: operator:read-only:osm-ro is read-only/,
+      /^create-secure-channel: the manager refused CreateSecureChannel of secure channel 'ro' \(PERMISSION_DENIED: operator:read-only:osm-ro is read-only/,
     );
   });
 
@@ -257,7 +258,7 @@ describe('secure channel primitives', () => {
 });
 
 describe('transport', () => {
-  it('mTLS refuses clients without a certificate or with one from another CA; plaintext still works on the port', async () => {
+  it('mTLS refuses clients without a certificate or with one from another CA, and plaintext', async () => {
     const ee = await env.startEe();
     const osmCa = Buffer.from(env.pki.osmCa.certPem);
     const noCert = eeClient(ee.port, credentials.createSsl(osmCa));
@@ -267,7 +268,7 @@ describe('transport', () => {
     await expect(runPrimitive(foreign, 'health-check', '', 5000)).rejects.toMatchObject({ code: status.UNAVAILABLE });
     const good = eeClient(ee.port, credentials.createSsl(osmCa, Buffer.from(env.pki.lcmClient.keyPem), Buffer.from(env.pki.lcmClient.certPem)));
     expect((await runPrimitive(good, 'health-check', '')).last!.detailedMessage).toContain('transport mtls');
-    expect((await runPrimitive(eeClient(ee.port), 'health-check', '')).last!.detailedMessage).toContain('transport plaintext');
+    await expect(runPrimitive(eeClient(ee.port), 'health-check', '', 5000)).rejects.toMatchObject({ code: status.UNAVAILABLE });
   });
 
   it('a client that goes away mid-primitive does not break the EE, and the work completes', async () => {
@@ -279,7 +280,11 @@ describe('transport', () => {
     call.cancel();
     await new Promise((r) => setTimeout(r, 500));
     expect(env.manager.channels.has('gone')).toBe(true);
-    const again = await runPrimitive(eeClient(ee.port), 'create-secure-channel', y({ channel_name: 'gone', agent_id: 'nn1', switch_ports: 'vp1' }));
+    const again = await runPrimitive(
+      eeClient(ee.port, env.lcmCreds()),
+      'create-secure-channel',
+      y({ channel_name: 'gone', agent_id: 'nn1', switch_ports: 'vp1' }),
+    );
     expect(again.last!.detailedMessage).toMatch(/^already present/);
   });
 });

@@ -4,6 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { ManagerApi } from '../../src/control/client.js';
+import { clientCredentials } from '../../src/control/tls.js';
 import { createLogger } from '../../src/control/log.js';
 import { startEeServer, type EeServer, type EeServerOptions } from '../../src/osm/server.js';
 import { makeTestPki, ManagerServiceTestDouble, type ManagerDoubleOptions, type TestPki } from './manager-double.js';
@@ -16,8 +19,11 @@ export interface Files {
   lcmCert: string;
   lcmKey: string;
   macsecCa: string;
+  /** The EE's operator certificate: role orchestrator. */
   opCert: string;
   opKey: string;
+  adminCert: string;
+  adminKey: string;
   roCert: string;
   roKey: string;
   agentCert: string;
@@ -39,8 +45,10 @@ export function writePki(pki: TestPki): Files {
     lcmCert: w('lcm.crt', pki.lcmClient.certPem),
     lcmKey: w('lcm.key', pki.lcmClient.keyPem),
     macsecCa: w('macsec-ca.crt', pki.macsecCa.certPem),
-    opCert: w('osm-operator.crt', pki.operatorAdmin.certPem),
-    opKey: w('osm-operator.key', pki.operatorAdmin.keyPem),
+    opCert: w('osm-operator.crt', pki.orchestrator.certPem),
+    opKey: w('osm-operator.key', pki.orchestrator.keyPem),
+    adminCert: w('admin.crt', pki.operatorAdmin.certPem),
+    adminKey: w('admin.key', pki.operatorAdmin.keyPem),
     roCert: w('ro.crt', pki.operatorReadOnly.certPem),
     roKey: w('ro.key', pki.operatorReadOnly.keyPem),
     agentCert: w('agent.crt', pki.agent.certPem),
@@ -54,7 +62,12 @@ export interface Env {
   manager: ManagerServiceTestDouble;
   managerAddress: string;
   ees: EeServer[];
+  /** mtls: false = no TLS material, plaintext only (allowPlaintext defaults to true then). */
   startEe(o?: Partial<EeServerOptions> & { mtls?: boolean }): Promise<EeServer>;
+  /** LCM's client credentials (OSM's CA) for the TypeScript EE client. */
+  lcmCreds(): ChannelCredentials;
+  /** A fabric administrator talking to the manager directly (not through the EE). */
+  admin(): ManagerApi;
   close(): Promise<void>;
 }
 
@@ -78,6 +91,7 @@ export async function setup(managerOpts: ManagerDoubleOptions = {}): Promise<Env
         host: '127.0.0.1',
         port: 0,
         tls: mtls ? { ca: Buffer.from(pki.osmCa.certPem), cert: Buffer.from(pki.eeServer.certPem), key: Buffer.from(pki.eeServer.keyPem) } : null,
+        ...(mtls ? {} : { allowPlaintext: true }),
         logger: quietLogger,
         operations: false,
         ...rest,
@@ -85,6 +99,12 @@ export async function setup(managerOpts: ManagerDoubleOptions = {}): Promise<Env
       ees.push(ee);
       return ee;
     },
+    lcmCreds: () => credentials.createSsl(Buffer.from(pki.osmCa.certPem), Buffer.from(pki.lcmClient.keyPem), Buffer.from(pki.lcmClient.certPem)),
+    admin: () =>
+      new ManagerApi(
+        `localhost:${port}`,
+        clientCredentials({ ca: Buffer.from(pki.macsecCa.certPem), cert: Buffer.from(pki.operatorAdmin.certPem), key: Buffer.from(pki.operatorAdmin.keyPem) }),
+      ),
     async close() {
       for (const ee of ees) await ee.close();
       manager.stop();

@@ -15,15 +15,16 @@ const INSTANTIATE = fileURLToPath(new URL('../../deploy/osm/instantiate-params.y
 
 let env: Env;
 let python: string;
-let dual: number; // mTLS + plaintext on one port
-let plainOnly: number;
+let dual: number; // mTLS only (TLS configured)
+let mixed: number; // mTLS + plaintext on one port (--allow-plaintext), manager fixed by the deployment
+let plainOnly: number; // no TLS material, --allow-plaintext
 let enforced: number;
 
 const configParams = () => ({
   manager_address: env.managerAddress,
   ca_cert: env.pki.macsecCa.certPem,
-  client_cert: env.pki.operatorAdmin.certPem,
-  client_key: env.pki.operatorAdmin.keyPem,
+  client_cert: env.pki.orchestrator.certPem,
+  client_key: env.pki.orchestrator.keyPem,
   // What a VNFD's config primitive usually carries for LCM; the EE ignores it.
   'ssh-hostname': '10.0.0.5',
 });
@@ -40,12 +41,23 @@ beforeAll(async () => {
   python = findPython();
   env = await setup();
   dual = (await env.startEe()).port;
-  plainOnly = (await env.startEe({ mtls: false })).port;
+  // A pre-TLS deployment: the manager and the credentials come from the chart (mounted files).
+  const defaults = { managerAddress: env.managerAddress, caPath: env.files.macsecCa, certPath: env.files.opCert, keyPath: env.files.opKey };
+  mixed = (await env.startEe({ allowPlaintext: true, defaults })).port;
+  plainOnly = (await env.startEe({ mtls: false, defaults })).port;
   enforced = (await env.startEe({ allowPlaintext: false })).port;
 });
 afterAll(async () => env?.close());
 
 const addr = (p: number) => ['--address', `localhost:${p}`];
+/** What a VNFD's config names when the chart mounts the credentials (the deployment's own values). */
+const mountedConfig = () => ({
+  manager_address: env.managerAddress,
+  ca_cert_path: env.files.macsecCa,
+  client_cert_path: env.files.opCert,
+  client_key_path: env.files.opKey,
+  'ssh-hostname': '10.0.0.5',
+});
 
 describe('LCM-like Python client against the OSM execution environment', () => {
   it('runs the day-1 sequence over mutual TLS and every last reply is OK', async () => {
@@ -66,7 +78,7 @@ describe('LCM-like Python client against the OSM execution environment', () => {
     ]);
     const [config, health, create] = r.results;
     expect(config!.detailed_message).toMatch(
-      /^configured: manager localhost:\d+ as operator:admin:osm \(certificate valid until .+\); manager reachable \(\d+ secure channels?\)$/,
+      /^configured: manager localhost:\d+ as operator:orchestrator:osm \(certificate valid until .+\); manager reachable \(\d+ secure channels?\)$/,
     );
     expect(health!.detailed_message).toContain('transport mtls');
     // PROCESSING first, the final OK only after the manager acknowledged.
@@ -75,15 +87,27 @@ describe('LCM-like Python client against the OSM execution environment', () => {
       /^created: secure channel 'ns1-vnf1' \(id ch-\d+\) is READY; endpoints: nn1\/vp1 <-> vnf1:eth1 AUTHENTICATING, nn1\/vp2 <-> vnf1:eth2 AUTHENTICATING/,
     );
     const call = env.manager.calls.find((c) => c.method === 'CreateSecureChannel');
-    expect(call?.principal).toBe('admin:osm');
+    expect(call?.principal).toBe('orchestrator:osm');
     expect(env.manager.channels.get('ns1-vnf1')?.endpoints).toEqual([
       { agentId: 'nn1', switchPort: 'vp1', vnfId: 'vnf1', vnfInterface: 'eth1' },
       { agentId: 'nn1', switchPort: 'vp2', vnfId: 'vnf1', vnfInterface: 'eth2' },
     ]);
   });
 
-  it('runs the day-1 sequence over plaintext on the same port, and a repeated day-1 is idempotent', async () => {
-    const args = [...addr(dual), 'day1', '--config-json', JSON.stringify(configParams()), '--channel-json', JSON.stringify(channelParams('ns2-vnf1'))];
+  it('mTLS only by default: plaintext gets no connection, and plaintext credentials are never accepted', async () => {
+    const r = await lcm(python, [...addr(dual), '--retry-seconds', '0', 'run', 'health-check']);
+    expect(r.code).toBe(1);
+    expect(r.results[0]!.detailed_message).toMatch(/^gRPC error UNAVAILABLE/);
+    // With --allow-plaintext, a plaintext config carrying credentials is refused.
+    const inline = await lcm(python, [...addr(mixed), 'run', 'config', '--params-json', JSON.stringify(configParams())]);
+    expect(inline.code).toBe(1);
+    expect(inline.results[0]!.detailed_message).toMatch(
+      /^config: parameters ca_cert, client_cert, client_key: unauthenticated \(plaintext\) callers may not hand over credentials/,
+    );
+  });
+
+  it('--allow-plaintext: day-1 over plaintext with the manager from the deployment, and a repeated day-1 is idempotent', async () => {
+    const args = [...addr(mixed), 'day1', '--config-json', JSON.stringify(mountedConfig()), '--channel-json', JSON.stringify(channelParams('ns2-vnf1'))];
     const first = await lcm(python, args);
     expect(first.code, first.stderr + JSON.stringify(first.results)).toBe(0);
     expect(first.results.map((x) => [x.primitive, x.status, x.transport])).toEqual([
@@ -96,6 +120,7 @@ describe('LCM-like Python client against the OSM execution environment', () => {
     const again = await lcm(python, args);
     expect(again.code).toBe(0);
     expect(again.results[0]!.detailed_message).toMatch(/^already configured/);
+    expect(first.results[0]!.detailed_message).toMatch(/^configured: manager localhost:\d+ as operator:orchestrator:osm/);
     expect(again.results[2]!.detailed_message).toMatch(/^already present: secure channel 'ns2-vnf1'/);
     expect(env.manager.calls.filter((c) => c.method === 'CreateSecureChannel' && (c.request as { name: string }).name === 'ns2-vnf1')).toHaveLength(2);
   });
@@ -106,7 +131,7 @@ describe('LCM-like Python client against the OSM execution environment', () => {
       ...tlsArgs(env.files),
       'day1',
       '--config-json',
-      JSON.stringify(configParams()),
+      JSON.stringify(mountedConfig()),
       '--channel-json',
       JSON.stringify(channelParams('ns3-vnf1')),
     ]);
@@ -114,7 +139,7 @@ describe('LCM-like Python client against the OSM execution environment', () => {
     expect(r.results.map((x) => x.transport)).toEqual(['plaintext', 'plaintext', 'plaintext']);
   });
 
-  it('with TLS enforced, plaintext fails and mTLS passes', async () => {
+  it('with TLS (enforced, the default), plaintext fails and mTLS passes', async () => {
     const plain = await lcm(python, [...addr(enforced), '--retry-seconds', '0', 'run', 'health-check']);
     expect(plain.code).toBe(1);
     expect(plain.results[0]!.detailed_message).toMatch(/^gRPC error UNAVAILABLE/);
@@ -163,13 +188,13 @@ describe('LCM-like Python client against the OSM execution environment', () => {
 
   it('bad parameter values give an ERROR naming the parameter', async () => {
     const bad = { ...channelParams('ns5-vnf1'), switch_ports: ['vp1', 'not an if'] };
-    const r = await lcm(python, [...addr(dual), 'run', 'create-secure-channel', '--params-json', JSON.stringify(bad)]);
+    const r = await lcm(python, [...addr(dual), ...tlsArgs(env.files), 'run', 'create-secure-channel', '--params-json', JSON.stringify(bad)]);
     expect(r.code).toBe(1);
     expect(r.results[0]!.detailed_message).toBe(
       `create-secure-channel: parameter 'switch_ports[1]' "not an if" must be an interface name (1-15 of [A-Za-z0-9_.-])`,
     );
     const unknownAgent = { ...channelParams('ns6-vnf1'), agent_id: 'unknown-agent' };
-    const r2 = await lcm(python, [...addr(dual), 'run', 'create-secure-channel', '--params-json', JSON.stringify(unknownAgent)]);
+    const r2 = await lcm(python, [...addr(dual), ...tlsArgs(env.files), 'run', 'create-secure-channel', '--params-json', JSON.stringify(unknownAgent)]);
     expect(r2.results[0]!.status).toBe('ERROR');
     expect(r2.results[0]!.detailed_message).toBe(
       "create-secure-channel: manager CreateSecureChannel failed: NOT_FOUND: endpoints[0].agent_id: agent 'unknown-agent' is not known",
@@ -185,7 +210,7 @@ describe('LCM-like Python client against the OSM execution environment', () => {
       expect(d.code).toBe(0);
       expect(d.results[0]!.detailed_message).toMatch(expected);
     }
-    const gone = await lcm(python, [...addr(dual), 'run', 'channel-status', '--params-json', '{"channel_name": "ns1-vnf1"}']);
+    const gone = await lcm(python, [...addr(dual), ...tlsArgs(env.files), 'run', 'channel-status', '--params-json', '{"channel_name": "ns1-vnf1"}']);
     expect(gone.code).toBe(1);
     expect(gone.results[0]!.detailed_message).toMatch(/^channel-status: no secure channel 'ns1-vnf1' on the manager/);
   });
@@ -245,6 +270,7 @@ describe('LCM-like Python client against the OSM execution environment', () => {
     for (const v of inst.additionalParamsForVnf) {
       const r = await lcm(python, [
         ...addr(eeOf[v['member-vnf-index']]!),
+        ...tlsArgs(env.files),
         'vnfd-day1',
         '--section',
         'terminate-config-primitive',
@@ -265,7 +291,7 @@ describe('LCM-like Python client against the OSM execution environment', () => {
   });
 
   it('reports which stubs it used', async () => {
-    const r = await lcm(python, [...addr(dual), 'run', 'health-check']);
+    const r = await lcm(python, [...addr(dual), ...tlsArgs(env.files), 'run', 'health-check']);
     expect(['grpc_tools', 'hand-written descriptor']).toContain(r.results[0]!.stubs);
   });
 });

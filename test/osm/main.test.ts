@@ -12,8 +12,11 @@ import { EE_DESCRIPTOR_SET_B64 } from '../../src/osm/gen/descriptors.js';
 const BUF = fileURLToPath(new URL('../../node_modules/.bin/buf', import.meta.url));
 const buf = (args: string[]) =>
   new Promise<string>((resolve, reject) =>
-    execFile(BUF, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', ...args], { timeout: 30_000, encoding: 'utf8' }, (e, out, err) =>
-      e ? reject(new Error(err || e.message)) : resolve(out),
+    execFile(
+      BUF,
+      ['curl', '--protocol', 'grpc', '--cacert', env.files.osmCa, '--cert', env.files.lcmCert, '--key', env.files.lcmKey, ...args],
+      { timeout: 30_000, encoding: 'utf8' },
+      (e, out, err) => (e ? reject(new Error(err || e.message)) : resolve(out)),
     ),
   );
 
@@ -65,21 +68,23 @@ afterAll(async () => {
 });
 
 describe('macsec-osm-ee process', () => {
-  it('serves the day-1 sequence over mTLS and plaintext with manager defaults from the environment', async () => {
+  it('serves the day-1 sequence over mTLS (only) with manager defaults from the environment', async () => {
     const python = findPython();
     const ch = JSON.stringify({ channel_name: 'proc-ch', agent_id: 'nn1', switch_ports: ['vp1'], vnf_interfaces: ['eth1'], vnf_id: 'vnf1' });
     const tls = await lcm(python, ['--address', `localhost:${port}`, ...tlsArgs(env.files), 'day1', '--config-json', '{}', '--channel-json', ch]);
     expect(tls.code, JSON.stringify(tls.results) + stderr).toBe(0);
     expect(tls.results.map((r) => r.transport)).toEqual(['mtls', 'mtls', 'mtls']);
-    const plain = await lcm(python, ['--address', `localhost:${port}`, 'day1', '--config-json', '{}', '--channel-json', ch]);
-    expect(plain.code).toBe(0);
-    expect(plain.results[2]!.detailed_message).toMatch(/^already present/);
-    const key = await lcm(python, ['--address', `localhost:${port}`, 'ssh-key']);
+    const again = await lcm(python, ['--address', `localhost:${port}`, ...tlsArgs(env.files), 'day1', '--config-json', '{}', '--channel-json', ch]);
+    expect(again.code).toBe(0);
+    expect(again.results[2]!.detailed_message).toMatch(/^already present/);
+    const plain = await lcm(python, ['--address', `localhost:${port}`, '--retry-seconds', '0', 'run', 'health-check']);
+    expect(plain.results[0]!.detailed_message).toMatch(/^gRPC error UNAVAILABLE/);
+    const key = await lcm(python, ['--address', `localhost:${port}`, ...tlsArgs(env.files), 'ssh-key']);
     expect(key.results[0]!.ssh_key).toMatch(/^ssh-ed25519 /);
   });
 
   it('serves reflection and grpc health (buf curl, no proto files)', async () => {
-    const methods = (await buf(['--list-methods', `http://127.0.0.1:${port}`])).trim().split('\n');
+    const methods = (await buf(['--list-methods', `https://127.0.0.1:${port}`])).trim().split('\n');
     expect(methods).toEqual([
       'grpc.health.v1.Health/Check',
       'grpc.health.v1.Health/List',
@@ -87,8 +92,8 @@ describe('macsec-osm-ee process', () => {
       'osm_ee.FrontendExecutor/GetSshKey',
       'osm_ee.FrontendExecutor/RunPrimitive',
     ]);
-    expect(JSON.parse(await buf([`http://127.0.0.1:${port}/grpc.health.v1.Health/Check`]))).toEqual({ status: 'SERVING' });
-    const r = JSON.parse(await buf(['-d', '{"id":"1","name":"nope","params":""}', `http://127.0.0.1:${port}/osm_ee.FrontendExecutor/RunPrimitive`])) as {
+    expect(JSON.parse(await buf([`https://127.0.0.1:${port}/grpc.health.v1.Health/Check`]))).toEqual({ status: 'SERVING' });
+    const r = JSON.parse(await buf(['-d', '{"id":"1","name":"nope","params":""}', `https://127.0.0.1:${port}/osm_ee.FrontendExecutor/RunPrimitive`])) as {
       status: string;
     };
     expect(r.status).toBe('ERROR');

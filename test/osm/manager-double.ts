@@ -2,13 +2,15 @@
  * TEST DOUBLE of the MACsec manager's operator API (macsec.v1.ManagerService), for the OSM adapter
  * tests only. It implements just the methods the adapter calls (CreateSecureChannel,
  * GetSecureChannel, ListSecureChannels, DeleteSecureChannel, ForceRekey, OpenPort, ClosePort) in memory, over the same
- * mutual TLS and operator authorization as the real manager (src/control/tls.ts, authz.ts). It does
- * not drive agents: a created channel is READY at once and becomes SECURED after `secureAfterMs`.
+ * mutual TLS and operator authorization as the real manager (src/control/tls.ts, authz.ts), and
+ * the manager's ownership rule: an orchestrator may change only the ports it opened and the
+ * channels it created (PERMISSION_DENIED with the manager's message otherwise). It does not drive
+ * agents: a created channel is READY at once and becomes SECURED after `secureAfterMs`.
  * The real manager (src/manager) is exercised by the lab demo.
  */
 import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
-import { requireOperator } from '../../src/control/authz.js';
+import { actorOf, requireOperator, type Actor } from '../../src/control/authz.js';
 import { RpcError, toServiceError } from '../../src/control/errors.js';
 import {
   ChannelState,
@@ -34,6 +36,8 @@ export class ManagerServiceTestDouble {
   readonly channels = new Map<string, SecureChannel>();
   /** Open ports: id -> spec (JSON). */
   readonly ports = new Map<string, string>();
+  /** Who opened each port (principal label). */
+  readonly portOwners = new Map<string, string>();
   readonly calls: { method: string; principal: string; request: unknown }[] = [];
   /** Make the next N calls fail with this status. */
   failNext: { code: status; message: string; count: number } | undefined;
@@ -42,7 +46,7 @@ export class ManagerServiceTestDouble {
 
   constructor(private readonly opts: ManagerDoubleOptions = {}) {}
 
-  private handler<Req, Res>(method: string, access: 'read' | 'write', fn: (req: Req) => Promise<Res> | Res) {
+  private handler<Req, Res>(method: string, access: 'read' | 'write', fn: (req: Req, actor: Actor) => Promise<Res> | Res) {
     return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
       void (async () => {
         try {
@@ -52,12 +56,22 @@ export class ManagerServiceTestDouble {
             this.failNext.count--;
             throw new RpcError(this.failNext.code, this.failNext.message);
           }
-          cb(null, await fn(call.request));
+          cb(null, await fn(call.request, actorOf(p)));
         } catch (e) {
           cb(toServiceError(e));
         }
       })();
     };
+  }
+
+  /** The manager's rule (src/manager/manager.ts checkOwner). */
+  private checkOwner(actor: Actor, owner: string, what: string): void {
+    if (actor.scoped && owner !== actor.label) {
+      throw new RpcError(
+        status.PERMISSION_DENIED,
+        `${what} is owned by ${owner || 'an administrator'}; ${actor.label} may only change ports it opened and channels it created`,
+      );
+    }
   }
 
   private find(idOrName: string): SecureChannel | undefined {
@@ -100,7 +114,7 @@ export class ManagerServiceTestDouble {
     return ch;
   }
 
-  private async create(req: CreateSecureChannelRequest): Promise<CreateSecureChannelResponse> {
+  private async create(req: CreateSecureChannelRequest, actor: Actor): Promise<CreateSecureChannelResponse> {
     if (!/^[A-Za-z0-9._-]{1,63}$/.test(req.name)) throw new RpcError(status.INVALID_ARGUMENT, 'name: must match [A-Za-z0-9._-]{1,63}');
     if (req.endpoints.length === 0) throw new RpcError(status.INVALID_ARGUMENT, 'endpoints: at least one endpoint is required');
     req.endpoints.forEach((e, i) => {
@@ -108,11 +122,16 @@ export class ManagerServiceTestDouble {
     });
     const existing = this.channels.get(req.name);
     if (existing) {
+      this.checkOwner(actor, existing.owner, `secure channel '${req.name}'`);
       if (JSON.stringify(existing.endpoints) !== JSON.stringify(req.endpoints)) {
         throw new RpcError(status.ALREADY_EXISTS, `name: channel '${req.name}' exists with other endpoints`);
       }
       return { channel: this.refresh(existing), created: false, generatedPsk: undefined };
     }
+    req.endpoints.forEach((e, i) => {
+      const id = `${e.agentId}/${e.switchPort}`;
+      if (this.ports.has(id)) this.checkOwner(actor, this.portOwners.get(id) ?? '', `endpoints[${i}].switch_port: port '${id}'`);
+    });
     if (this.opts.createDelayMs) await new Promise((r) => setTimeout(r, this.opts.createDelayMs));
     const again = this.channels.get(req.name);
     if (again) return { channel: this.refresh(again), created: false, generatedPsk: undefined };
@@ -123,7 +142,7 @@ export class ManagerServiceTestDouble {
       endpoints: req.endpoints,
       state: ChannelState.CHANNEL_STATE_PENDING,
       endpointStatus: [],
-      owner: '',
+      owner: actor.label,
       createdMs: Date.now(),
       securedSinceMs: 0,
       ckn,
@@ -139,34 +158,38 @@ export class ManagerServiceTestDouble {
     for (const k of Object.keys(ManagerServiceService)) {
       impl[k] = (_call: unknown, cb: sendUnaryData<unknown>) => cb({ code: status.UNIMPLEMENTED, details: `${k} is not implemented by the test double` });
     }
-    impl.createSecureChannel = this.handler('CreateSecureChannel', 'write', (r: CreateSecureChannelRequest) => this.create(r));
+    impl.createSecureChannel = this.handler('CreateSecureChannel', 'write', (r: CreateSecureChannelRequest, a) => this.create(r, a));
     impl.getSecureChannel = this.handler('GetSecureChannel', 'read', (r: { channelId: string }) => {
       const ch = this.find(r.channelId);
       if (!ch) throw new RpcError(status.NOT_FOUND, `channel_id: no channel '${r.channelId}'`);
       return this.refresh(ch);
     });
     impl.listSecureChannels = this.handler('ListSecureChannels', 'read', () => ({ channels: [...this.channels.values()].map((c) => this.refresh(c)) }));
-    impl.deleteSecureChannel = this.handler('DeleteSecureChannel', 'write', (r: { channelId: string; allowMissing: boolean }) => {
+    impl.deleteSecureChannel = this.handler('DeleteSecureChannel', 'write', (r: { channelId: string; allowMissing: boolean }, a) => {
       const ch = this.find(r.channelId);
       if (!ch) {
         if (r.allowMissing) return { existed: false };
         throw new RpcError(status.NOT_FOUND, `channel_id: no channel '${r.channelId}'`);
       }
+      this.checkOwner(a, ch.owner, `secure channel '${ch.name}'`);
       this.channels.delete(ch.name);
       return { existed: true };
     });
-    impl.forceRekey = this.handler('ForceRekey', 'write', (r: { channelId: string }) => {
+    impl.forceRekey = this.handler('ForceRekey', 'write', (r: { channelId: string }, a) => {
       const ch = this.find(r.channelId);
       if (!ch) throw new RpcError(status.NOT_FOUND, `channel_id: no channel '${r.channelId}'`);
+      this.checkOwner(a, ch.owner, `secure channel '${ch.name}'`);
       return { results: ch.endpoints.map((e, i) => ({ portId: `${e.agentId}/${e.switchPort}`, ok: true, error: '', keyServer: i === 0, keyNumber: 2 })) };
     });
-    impl.openPort = this.handler('OpenPort', 'write', (r: OpenPortRequest) => {
+    impl.openPort = this.handler('OpenPort', 'write', (r: OpenPortRequest, a) => {
       const id = `${r.agentId}/${r.interface}`;
       const spec = JSON.stringify({ ...r, id });
       const prev = this.ports.get(id);
+      if (prev) this.checkOwner(a, this.portOwners.get(id) ?? '', `port '${id}'`);
       if (prev && prev !== spec)
         throw new RpcError(status.ALREADY_EXISTS, `interface: port '${id}' is already open with a different configuration (close it first)`);
       this.ports.set(id, spec);
+      if (!prev) this.portOwners.set(id, a.label);
       return Port.fromPartial({
         id,
         agentId: r.agentId,
@@ -179,8 +202,10 @@ export class ManagerServiceTestDouble {
         createdMs: Date.now(),
       });
     });
-    impl.closePort = this.handler('ClosePort', 'write', (r: { portId: string; allowMissing: boolean }) => {
+    impl.closePort = this.handler('ClosePort', 'write', (r: { portId: string; allowMissing: boolean }, a) => {
+      if (this.ports.has(r.portId)) this.checkOwner(a, this.portOwners.get(r.portId) ?? '', `port '${r.portId}'`);
       const existed = this.ports.delete(r.portId);
+      this.portOwners.delete(r.portId);
       if (!existed && !r.allowMissing) throw new RpcError(status.NOT_FOUND, `port_id: no port '${r.portId}'`);
       return { existed };
     });
@@ -208,6 +233,10 @@ export interface TestPki {
   macsecCa: CaHandle;
   manager: KeyPairPem;
   operatorAdmin: KeyPairPem;
+  /** What the EE uses: an orchestrator certificate (writes limited to what it created). */
+  orchestrator: KeyPairPem;
+  /** Another NS's orchestrator. */
+  otherOrchestrator: KeyPairPem;
   operatorReadOnly: KeyPairPem;
   agent: KeyPairPem;
 }
@@ -222,7 +251,9 @@ export function makeTestPki(): TestPki {
     lcmClient: issue(osmCa, { kind: 'admin', name: 'osm-lcm' }),
     macsecCa,
     manager: issue(macsecCa, { kind: 'manager', name: 'manager' }),
-    operatorAdmin: issue(macsecCa, { kind: 'admin', name: 'osm' }),
+    operatorAdmin: issue(macsecCa, { kind: 'admin', name: 'osm-admin' }),
+    orchestrator: issue(macsecCa, { kind: 'orchestrator', name: 'osm' }),
+    otherOrchestrator: issue(macsecCa, { kind: 'orchestrator', name: 'other-ns' }),
     operatorReadOnly: issue(macsecCa, { kind: 'read-only', name: 'osm-ro' }),
     agent: issue(macsecCa, { kind: 'agent', name: 'nn1' }),
   };

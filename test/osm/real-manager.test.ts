@@ -3,17 +3,21 @@
  * with two simulated agents (real KaY, simulated SecY, in-memory LAN) from the control-plane test
  * harness. The LCM-like Python client runs day-1 (config -> health-check -> create-secure-channel,
  * the EE opening the PSK authenticator ports itself), then day-2 (status until SECURED, rekey,
- * delete with the ports closed) over mTLS and plaintext.
+ * delete with the ports closed) over mTLS. The EE acts with an orchestrator certificate: the
+ * manager refuses its writes to a channel an administrator created, and the EE says so naming it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { credentials } from '@grpc/grpc-js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryHub } from '../../src/agent/framelink.js';
 import type { Agent as SimAgent } from '../../src/agent/agent.js';
+import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
 import { createCa, issue } from '../../src/pki/pki.js';
 import { startEeServer, type EeServer } from '../../src/osm/server.js';
 import { makePki, operator, simAgent, spawnManager, waitFor, type ManagerProcess, type TestPki } from '../control/support/harness.js';
+import { eeClient, runPrimitive } from './ee-client.js';
 import { findPython, lcm, quietLogger, writePki } from './fixture.js';
 import { makeTestPki } from './manager-double.js';
 
@@ -34,6 +38,15 @@ beforeAll(async () => {
   for (const id of ['a1', 'a2']) agents.push(simAgent(pki, id, mgr.port, { hub }));
   const admin = operator(pki, 'alice', mgr.port);
   await waitFor(async () => ((await admin.listAgents({ connectedOnly: true })).agents.length === 2 ? true : undefined), 'two agents');
+  // A channel of the fabric administrator, on ports the administrator opened.
+  for (const a of ['a1', 'a2']) await admin.openPort({ agentId: a, interface: 'eth2', mode: PortMode.PORT_MODE_PSK });
+  await admin.createSecureChannel({
+    name: 'admin-ch',
+    endpoints: [
+      { agentId: 'a1', switchPort: 'eth2', vnfId: 'vnf-x', vnfInterface: 'eth1' },
+      { agentId: 'a2', switchPort: 'eth2', vnfId: 'vnf-y', vnfInterface: 'eth1' },
+    ],
+  });
   admin.close();
   // OSM's side: its own CA for LCM <-> EE.
   const osm = makeTestPki();
@@ -59,10 +72,12 @@ afterAll(async () => {
 
 const tls = () => ['--ca', osmFiles.osmCa, '--cert', osmFiles.lcmCert, '--key', osmFiles.lcmKey];
 const addr = () => ['--address', `localhost:${ee.port}`];
+const credentialsFor = () =>
+  credentials.createSsl(Buffer.from(readFileSync(osmFiles.osmCa)), Buffer.from(readFileSync(osmFiles.lcmKey)), Buffer.from(readFileSync(osmFiles.lcmCert)));
 
 describe('OSM adapter with the real manager', () => {
   it('day-1 over mTLS: config, health-check, create-secure-channel (ports opened by the EE) -> OK after the manager acknowledged', async () => {
-    const f = pki.files('alice');
+    const f = pki.files('osm-a');
     const config = {
       manager_address: `127.0.0.1:${mgr.port}`,
       manager_server_name: 'localhost',
@@ -93,8 +108,10 @@ describe('OSM adapter with the real manager', () => {
     );
   }, 120_000);
 
-  it('day-1 again over plaintext is idempotent on the real manager', async () => {
-    const f = pki.files('alice');
+  it('plaintext gets no connection; day-1 again over mTLS is idempotent on the real manager', async () => {
+    const plain = await lcm(python, [...addr(), '--retry-seconds', '0', 'run', 'health-check']);
+    expect(plain.results[0]!.detailed_message).toMatch(/^gRPC error UNAVAILABLE/);
+    const f = pki.files('osm-a');
     const config = {
       manager_address: `127.0.0.1:${mgr.port}`,
       manager_server_name: 'localhost',
@@ -110,12 +127,34 @@ describe('OSM adapter with the real manager', () => {
       ],
       port_mode: 'psk',
     };
-    const r = await lcm(python, [...addr(), 'day1', '--config-json', JSON.stringify(config), '--channel-json', JSON.stringify(channel)], 90_000);
+    const r = await lcm(python, [...addr(), ...tls(), 'day1', '--config-json', JSON.stringify(config), '--channel-json', JSON.stringify(channel)], 90_000);
     expect(r.code, JSON.stringify(r.results, null, 1)).toBe(0);
-    expect(r.results.map((x) => x.transport)).toEqual(['plaintext', 'plaintext', 'plaintext']);
+    expect(r.results.map((x) => x.transport)).toEqual(['mtls', 'mtls', 'mtls']);
     expect(r.results[0]!.detailed_message).toMatch(/^already configured/);
     expect(r.results[2]!.detailed_message).toMatch(/^already present: secure channel 'osm-demo'/);
   }, 120_000);
+
+  it("the administrator's channel: rekey and delete through the EE are refused by the manager, naming the channel", async () => {
+    const c = eeClient(ee.port, credentialsFor());
+    const rk = await runPrimitive(c, 'force-rekey', 'channel_name: admin-ch\n');
+    expect(rk.last!.status).toBe('ERROR');
+    expect(rk.last!.detailedMessage).toBe(
+      "force-rekey: the manager refused ForceRekey of secure channel 'admin-ch' (PERMISSION_DENIED: secure channel 'admin-ch' is owned by operator:admin:alice; " +
+        'operator:orchestrator:osm-a may only change ports it opened and channels it created); this execution environment acts as operator:orchestrator:osm-a ' +
+        'and may change only the channels and ports it created',
+    );
+    const del = await runPrimitive(c, 'delete-secure-channel', 'channel_name: admin-ch\nclose_ports: true\n');
+    expect(del.last!.detailedMessage).toMatch(
+      /^delete-secure-channel: the manager refused DeleteSecureChannel of secure channel 'admin-ch' \(PERMISSION_DENIED: /,
+    );
+    const admin = operator(pki, 'alice', mgr.port);
+    try {
+      expect((await admin.getSecureChannel('admin-ch')).name).toBe('admin-ch');
+      expect((await admin.listPorts()).ports.map((p) => p.id).filter((id) => id.endsWith('/eth2'))).toEqual(['a1/eth2', 'a2/eth2']);
+    } finally {
+      admin.close();
+    }
+  });
 
   it('day-2: channel-status waits for SECURED, force-rekey, delete with ports closed', async () => {
     const st = await lcm(
@@ -139,8 +178,8 @@ describe('OSM adapter with the real manager', () => {
     expect(del.results[0]!.detailed_message).toBe("secure channel 'osm-demo' deleted; closed ports a1/eth1, a2/eth1");
     const admin = operator(pki, 'alice', mgr.port);
     try {
-      expect((await admin.listSecureChannels()).channels).toEqual([]);
-      expect((await admin.listPorts()).ports).toEqual([]);
+      expect((await admin.listSecureChannels()).channels.map((c) => c.name)).toEqual(['admin-ch']);
+      expect((await admin.listPorts()).ports.map((p) => p.id).sort()).toEqual(['a1/eth2', 'a2/eth2']);
     } finally {
       admin.close();
     }
@@ -148,9 +187,10 @@ describe('OSM adapter with the real manager', () => {
 
   it('an operator certificate from another CA is refused by config before dialing', async () => {
     const other = createCa();
-    const mallory = issue(other, { kind: 'admin', name: 'mallory' });
+    const mallory = issue(other, { kind: 'orchestrator', name: 'mallory' });
     const r = await lcm(python, [
       ...addr(),
+      ...tls(),
       'run',
       'config',
       '--params-json',
