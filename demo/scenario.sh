@@ -40,7 +40,7 @@ finish() {
   node "$DIST/cli/macsecctl.js" pki issue manager manager --dir "$PKI/control"
   node "$DIST/cli/macsecctl.js" pki issue agent node-1 --dir "$PKI/control"
   node "$DIST/cli/macsecctl.js" pki issue admin demo --dir "$PKI/control"
-  node "$DIST/cli/macsecctl.js" pki issue admin osm-ee --dir "$PKI/control"
+  node "$DIST/cli/macsecctl.js" pki issue orchestrator osm-ee --dir "$PKI/control"
   node "$DIST/cli/macsecctl.js" pki init --dir "$PKI/eap"
   node "$DIST/cli/macsecctl.js" pki issue eap-server node-1 --dir "$PKI/eap"
   node "$DIST/cli/macsecctl.js" pki issue vnf vnf1 --dir "$PKI/eap"
@@ -83,10 +83,10 @@ step agent true "agent node-1 registered over mTLS with interfaces sw1, sw2 (ker
 lab_bg osm-ee node "$DIST/osm/main.js" --listen 127.0.0.1:50050 --tls-cert "$PKI/osm/manager.crt" --tls-key "$PKI/osm/manager.key" \
   --tls-ca "$PKI/osm/ca.crt" --state-dir "$RUN/osm-ee"
 lab_wait_for 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/50050" || fail_out osm-ee "OSM adapter did not start (see osm-ee.log)"
-step osm-ee true "OSM execution-environment adapter on :50050 (mTLS for LCM, plaintext fallback)"
+step osm-ee true "OSM execution-environment adapter on :50050 (mutual TLS only; acts as orchestrator osm-ee)"
 
 # --- 4. The orchestrator's day-1: config, health-check, create-secure-channel --------
-CONFIG=$(jq -nc --arg ca "$PKI/control/ca.crt" --arg c "$PKI/control/admin-osm-ee.crt" --arg k "$PKI/control/admin-osm-ee.key" \
+CONFIG=$(jq -nc --arg ca "$PKI/control/ca.crt" --arg c "$PKI/control/orchestrator-osm-ee.crt" --arg k "$PKI/control/orchestrator-osm-ee.key" \
   '{manager_address: "127.0.0.1:50051", ca_cert_path: $ca, client_cert_path: $c, client_key_path: $k}')
 CHANNEL=$(jq -nc '{channel_name: "demo", port_mode: "eap-embedded", ovs_bridge: "br0",
   endpoints: [{agent_id: "node-1", switch_port: "sw1", vnf_id: "vnf1", vnf_interface: "eth0"},
@@ -98,12 +98,22 @@ else
   fail_out orchestrator "LCM day-1 failed: $(tail -c 400 "$OUT/lcm-day1.jsonl" "$OUT/lcm-day1.err" | tr '\n' ' ')"
 fi
 
-# LCM retries and LCMs without TLS: the same day-1 over plaintext must be idempotent and OK.
-if $PY "$REPO/test/osm/lcm_client.py" --address localhost:50050 day1 --config-json "$CONFIG" --channel-json "$CHANNEL" \
-  >"$OUT/lcm-day1-plain.jsonl" 2>"$OUT/lcm-day1-plain.err"; then
-  step orchestrator-plain true "LCM day-1 again over plaintext: $(jq -rs 'map(.primitive + " " + .status + " (" + .transport + ")") | join(", ")' "$OUT/lcm-day1-plain.jsonl")"
+# An EE with TLS serves mutual TLS only: a plaintext caller (no certificate) gets no connection.
+if $PY "$REPO/test/osm/lcm_client.py" --address localhost:50050 --retry-seconds 0 run health-check \
+  >"$OUT/lcm-plaintext.jsonl" 2>"$OUT/lcm-plaintext.err"; then
+  step plaintext-refused false "a plaintext client was served: $(tail -c 300 "$OUT/lcm-plaintext.jsonl")"
+elif jq -e 'select(.detailed_message | startswith("gRPC error UNAVAILABLE"))' "$OUT/lcm-plaintext.jsonl" >/dev/null; then
+  step plaintext-refused true "plaintext client refused (mutual TLS only)"
 else
-  step orchestrator-plain false "plaintext day-1 failed: $(tail -c 400 "$OUT/lcm-day1-plain.jsonl" "$OUT/lcm-day1-plain.err" | tr '\n' ' ')"
+  step plaintext-refused false "unexpected plaintext outcome: $(tail -c 300 "$OUT/lcm-plaintext.jsonl" "$OUT/lcm-plaintext.err" | tr '\n' ' ')"
+fi
+
+# LCM retries: the same day-1 again over mTLS is idempotent and OK.
+if $PY "$REPO/test/osm/lcm_client.py" --address localhost:50050 --ca "$PKI/osm/ca.crt" --cert "$PKI/osm/admin-lcm.crt" --key "$PKI/osm/admin-lcm.key" \
+  day1 --config-json "$CONFIG" --channel-json "$CHANNEL" >"$OUT/lcm-day1-again.jsonl" 2>"$OUT/lcm-day1-again.err"; then
+  step orchestrator-again true "LCM day-1 again: $(jq -rs 'map(.primitive + " " + .status + " (" + .transport + ")") | join(", ")' "$OUT/lcm-day1-again.jsonl")"
+else
+  step orchestrator-again false "repeated day-1 failed: $(tail -c 400 "$OUT/lcm-day1-again.jsonl" "$OUT/lcm-day1-again.err" | tr '\n' ' ')"
 fi
 
 # --- 5. The VNFs start their supplicants (EAP-TLS, then MKA) -----------------------
