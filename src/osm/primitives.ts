@@ -590,7 +590,12 @@ export class PrimitiveRunner {
       psk: cak && ckn ? { cakHex: cak, cknHex: ckn } : undefined,
       waitSecured,
       waitTimeoutMs: waitSecured ? waitTimeoutS * 1000 : 0,
-      requestId: '',
+      // Deterministic per channel definition (never from key material): when the manager dies
+      // after storing the channel, LCM's retry gets the same answer, the generated PSK included.
+      requestId: `osm-${createHash('sha256')
+        .update(JSON.stringify([name, endpoints, ports]))
+        .digest('hex')
+        .slice(0, 40)}`,
     };
     const deadlineMs = (waitSecured ? waitTimeoutS + timeoutS : timeoutS) * 1000;
     const fp = createHash('sha256')

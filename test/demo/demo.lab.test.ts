@@ -23,7 +23,8 @@ describe('whole-system demo (UML lab)', () => {
   it('shows the orchestrator call, the channel secured, the encrypted ping and the lossless rekey', () => {
     const step = (n: string) => res.timeline.find((s) => s.step === n);
     expect(step('orchestrator')?.detail).toBe('LCM day-1 over mTLS: config OK, health-check OK, create-secure-channel OK');
-    expect(step('orchestrator-plain')?.detail).toMatch(/create-secure-channel OK \(plaintext\)/);
+    expect(step('plaintext-refused')?.ok).toBe(true);
+    expect(step('orchestrator-again')?.detail).toMatch(/create-secure-channel OK \(mtls\)/);
     expect(step('secured')?.ok).toBe(true);
     expect(step('ovs')?.detail).toMatch(/attached to br0: ms\S+ ms\S+/);
     expect(step('ping')?.detail).toMatch(/5 received, \d+ MACsec frames and 0 clear ICMP/);

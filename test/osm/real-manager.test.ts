@@ -131,7 +131,11 @@ describe('OSM adapter with the real manager', () => {
     expect(r.code, JSON.stringify(r.results, null, 1)).toBe(0);
     expect(r.results.map((x) => x.transport)).toEqual(['mtls', 'mtls', 'mtls']);
     expect(r.results[0]!.detailed_message).toMatch(/^already configured/);
-    expect(r.results[2]!.detailed_message).toMatch(/^already present: secure channel 'osm-demo'/);
+    // The same definition is the same request (request_id): the manager answers as the first time.
+    expect(r.results[2]!.detailed_message).toMatch(/^created: secure channel 'osm-demo' \(id ch-[0-9a-f]+\) is SECURED/);
+    const admin = operator(pki, 'alice', mgr.port);
+    expect((await admin.listSecureChannels()).channels.filter((c) => c.name === 'osm-demo')).toHaveLength(1);
+    admin.close();
   }, 120_000);
 
   it("the administrator's channel: rekey and delete through the EE are refused by the manager, naming the channel", async () => {
