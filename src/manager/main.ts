@@ -3,7 +3,10 @@
  * macsec-manager: the control-plane manager.
  *   macsec-manager --listen 0.0.0.0:50051 --db /var/lib/macsec/manager.db --ca pki/ca.crt --cert pki/manager.crt --key pki/manager.key \
  *                  [--init-db] [--metrics 127.0.0.1:9464] [--id manager] [--ack-timeout-ms 10000] [--config manager.yaml]
- * A YAML config file may hold the same keys (listen, db, ca, cert, key, metrics, id, init-db).
+ * A YAML config file may hold the same keys (listen, db, ca, cert, key, metrics, id, init-db, and
+ * the limits: handshake-timeout-ms, max-connections, max-handshakes, max-connections-per-identity,
+ * keepalive-time-ms, keepalive-timeout-ms, watch-max-streams-per-identity, watch-max-streams,
+ * watch-max-queued-bytes, watch-stall-timeout-ms).
  * --db has no default and a missing store is an error unless --init-db: a manager that silently
  * started on an empty store would stop every running port of its agents.
  */
@@ -14,9 +17,30 @@ import { createLogger } from '../control/log.js';
 import { loadTls, serverCredentials } from '../control/tls.js';
 import { serveMetrics } from '../control/metrics.js';
 import { Manager } from './manager.js';
-import { startManagerServer } from './server.js';
+import { startManagerServer, type ManagerServerOptions } from './server.js';
 import { SqliteStore } from './sqlite-store.js';
 import { renderManagerMetrics } from './metrics.js';
+
+/** Resource-limit flags (and config keys) → server options; defaults in connections.ts / watch.ts. */
+const LIMIT_FLAGS: Record<string, (o: ManagerServerOptions, v: number) => void> = {
+  'handshake-timeout-ms': (o, v) => (o.handshakeTimeoutMs = v),
+  'max-connections': (o, v) => (o.maxConnections = v),
+  'max-handshakes': (o, v) => (o.maxHandshakes = v),
+  'max-connections-per-identity': (o, v) => (o.maxConnectionsPerPrincipal = v),
+  'keepalive-time-ms': (o, v) => (o.keepaliveTimeMs = v),
+  'keepalive-timeout-ms': (o, v) => (o.keepaliveTimeoutMs = v),
+  'watch-max-streams-per-identity': (o, v) => ((o.watch ??= {}).maxStreamsPerPrincipal = v),
+  'watch-max-streams': (o, v) => ((o.watch ??= {}).maxStreams = v),
+  'watch-max-queued-bytes': (o, v) => ((o.watch ??= {}).maxQueuedBytes = v),
+  'watch-stall-timeout-ms': (o, v) => ((o.watch ??= {}).stallTimeoutMs = v),
+};
+
+/** A positive integer option; the error names the option, never echoes more than a prefix. */
+function positiveInt(name: string, raw: unknown): number {
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name}: must be a positive integer (got ${JSON.stringify(String(raw).slice(0, 32))})`);
+  return v;
+}
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   const { values } = parseArgs({
@@ -32,6 +56,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       id: { type: 'string' },
       'ack-timeout-ms': { type: 'string' },
       'init-db': { type: 'boolean' },
+      ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((k) => [k, { type: 'string' as const }])),
     },
   });
   const file = values.config ? (parseYaml(readFileSync(values.config, 'utf8')) as Record<string, string>) : {};
@@ -42,12 +67,15 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     ...Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)),
   } as Record<string, string>;
   for (const k of ['db', 'ca', 'cert', 'key']) if (!cfg[k]) throw new Error(`--${k} is required`);
+  // Checked before anything is opened or created.
+  const limits: ManagerServerOptions = {};
+  for (const [k, set] of Object.entries(LIMIT_FLAGS)) if (cfg[k] !== undefined) set(limits, positiveInt(k, cfg[k]));
   const log = createLogger({ component: 'manager', id: cfg.id });
   const init = (cfg as Record<string, unknown>)['init-db'] === true;
   const store = new SqliteStore(cfg.db!, { create: init });
   log.info('store opened', { db: cfg.db, store_id: store.storeId });
   const manager = new Manager(store, { id: cfg.id!, log, ackTimeoutMs: cfg['ack-timeout-ms'] ? Number(cfg['ack-timeout-ms']) : undefined });
-  const srv = await startManagerServer(manager, serverCredentials(loadTls({ ca: cfg.ca!, cert: cfg.cert!, key: cfg.key! })), cfg.listen!, log);
+  const srv = await startManagerServer(manager, serverCredentials(loadTls({ ca: cfg.ca!, cert: cfg.cert!, key: cfg.key! })), cfg.listen!, log, limits);
   let metrics: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   if (cfg.metrics) {
     const i = cfg.metrics.lastIndexOf(':');

@@ -49,7 +49,7 @@ import { normalizePolicy, normalizeRadius, parseHexField, requireId, requireIfna
 import type { Logger } from '../control/log.js';
 import { silentLogger } from '../control/log.js';
 import { EventBus, type EventInput } from './events.js';
-import { COUNTER_NAME_RE, MAX_PORT_COUNTERS } from '../control/metrics.js';
+import { LIMITS, boundEvent, boundHello, boundStatus } from './agent-input.js';
 import { CachedStore } from './cached-store.js';
 import { portId, type Store, type StoredChannel, type StoredPort } from './store.js';
 
@@ -599,7 +599,9 @@ export class Manager {
       this.store.putChannel({ ...ch, committed: true });
     } catch (e) {
       this.store.deleteChannel(ch.id);
-      await Promise.all(agents.filter((a) => this.sessions.has(a)).map((a) => this.push(a).catch(() => {})));
+      // Roll back in the background: the caller gets its answer after one ack timeout, and an
+      // agent that answers late (or reconnects) converges to the state without the channel.
+      for (const a of agents.filter((x) => this.sessions.has(x))) this.push(a).catch(() => {});
       throw e;
     }
   }
@@ -794,7 +796,9 @@ export class Manager {
             return refuse(Status.PERMISSION_DENIED, `hello.agent_id ${echo(m.hello.agentId, "'")} does not match the certificate identity '${agentId}'`);
           }
           try {
-            session = this.bind(agentId, stream, m.hello, peer, log);
+            const h = boundHello(m.hello);
+            if (h.cut) this.dropReport(log, h.cut, '');
+            session = this.bind(agentId, stream, h.value, peer, log);
           } catch (e) {
             // Typically the store (disk full): refuse so the agent retries; nothing is bound.
             log.error('agent bind failed', { error: (e as Error).message });
@@ -848,8 +852,10 @@ export class Manager {
     const s = new AgentSession(agentId, stream, hello, now, peer);
     this.sessions.set(agentId, s);
     for (const [pid, o] of this.orphans) if (o.agentId === agentId) this.orphans.delete(pid);
-    for (const r of hello.running) {
+    for (const r of hello.running.slice(0, LIMITS.interfaces)) {
       const stored = this.store.getPort(r.portId);
+      if (r.status) r.status = boundStatus(r.status).value;
+      r.fingerprint = r.fingerprint.slice(0, LIMITS.shortText);
       if (!this.ownPort(agentId, r.portId)) {
         this.dropReport(log, 'hello_foreign_port', r.portId);
       } else if (stored) {
@@ -924,7 +930,7 @@ export class Manager {
 
   /** An agent reported on a port that is not its own, or something malformed: drop, count, log with its identity. */
   private dropReport(log: Logger, reason: string, pid: string): void {
-    this.droppedReports.set(reason, (this.droppedReports.get(reason) ?? 0) + 1);
+    for (const r of reason.split(',')) this.droppedReports.set(r, (this.droppedReports.get(r) ?? 0) + 1);
     log.warn('agent report dropped', { reason, port: pid.slice(0, 140) });
   }
 
@@ -935,10 +941,9 @@ export class Manager {
       return false;
     }
     if (!this.store.getPort(pid)) return false; // stale: closed meanwhile
-    if (st.counters.length > MAX_PORT_COUNTERS || st.counters.some((c) => !COUNTER_NAME_RE.test(c.name))) {
-      this.dropReport(this.log.child({ agent: s.agentId }), 'counter_name_invalid', pid);
-      st = { ...st, counters: st.counters.filter((c) => COUNTER_NAME_RE.test(c.name)).slice(0, MAX_PORT_COUNTERS) };
-    }
+    const b = boundStatus(st);
+    if (b.cut) this.dropReport(this.log.child({ agent: s.agentId }), b.cut, pid);
+    st = b.value;
     const prev = this.statuses.get(pid);
     this.statuses.set(pid, st);
     if (prev?.state !== st.state) {
@@ -998,9 +1003,11 @@ export class Manager {
     }
   }
 
-  private onAgentEvent(s: AgentSession, ev: NonNullable<AgentMessage['event']>): void {
-    if (ev.portId && !this.ownPort(s.agentId, ev.portId)) return this.dropReport(this.log.child({ agent: s.agentId }), 'event_foreign_port', ev.portId);
-    if (ev.portId && !this.store.getPort(ev.portId)) return;
+  private onAgentEvent(s: AgentSession, raw: NonNullable<AgentMessage['event']>): void {
+    if (raw.portId && !this.ownPort(s.agentId, raw.portId)) return this.dropReport(this.log.child({ agent: s.agentId }), 'event_foreign_port', raw.portId);
+    if (raw.portId && !this.store.getPort(raw.portId)) return;
+    const { value: ev, cut } = boundEvent(raw);
+    if (cut) this.dropReport(this.log.child({ agent: s.agentId }), cut, raw.portId);
     const map: Record<string, EventType> = {
       peerLive: EventType.EVENT_TYPE_PEER_LIVE,
       peerLost: EventType.EVENT_TYPE_PEER_LOST,

@@ -46,6 +46,8 @@ function serverOptions(o: ManagerServerOptions) {
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    // One connection may not carry an unbounded number of concurrent calls.
+    'grpc.max_concurrent_streams': 100,
   };
 }
 

@@ -113,6 +113,13 @@ describe('agent reports are limited to the agent’s own ports', () => {
     expect(text).not.toMatch(/ch-forged/);
     expect(text).toMatch(/macsec_port_ok_counter\{agent="a2",port="eth1",channel=""\} 7/);
     for (const line of text.trimEnd().split('\n')) expect(SAMPLE_RE.test(line) || COMMENT_RE.test(line), line).toBe(true);
+    // Its own port, but a 1 MB event message: published cut to 1 KiB.
+    const ev = watch(admin);
+    call.write({ event: { portId: 'a2/eth1', kind: 'error', message: 'y'.repeat(1 << 20), attributes: { big: 'z'.repeat(10_000) }, timeMs: 0 } });
+    const got2 = await waitFor(() => ev.events.find((e) => e.portId === 'a2/eth1' && e.message.startsWith('yyy')), 'event published');
+    expect(got2.message.length).toBe(1024);
+    expect(got2.attributes.big).toHaveLength(256);
+    ev.close();
     call.end();
     client.close();
   });
