@@ -28,7 +28,7 @@
  * manager are scrubbed of the request's key material.
  */
 import { status } from '@grpc/grpc-js';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../control/log.js';
@@ -676,6 +676,7 @@ export class PrimitiveRunner {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const f = join(dir, `${name}.json`);
     writeFileSync(f, JSON.stringify({ channel: name, cak_hex: cakHex, ckn_hex: cknHex }) + '\n', { mode: 0o600 });
+    chmodSync(f, 0o600); // the create mode does not apply to a file that already existed
     return `the manager generated a PSK, kept in ${f} (not shown)`;
   }
 
