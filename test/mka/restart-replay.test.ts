@@ -74,9 +74,11 @@ const keysOf = (m: SimMember): string[] => {
 };
 
 // n members; `ksIndex` (1-based) gets the best priority; member `restartIndex` restarts.
-const CASES: { n: number; ks: number; restart: number; title: string; xpn?: boolean }[] = [
+const CASES: { n: number; ks: number; restart: number; title: string; xpn?: boolean; rekeyFirst?: boolean }[] = [
   { n: 2, ks: 1, restart: 2, title: '2 members, the restarted peer was not the key server' },
   { n: 2, ks: 1, restart: 1, title: '2 members, the restarted peer was the key server' },
+  // after a rekey the key in use has AN 1, while the restarted key server starts again at AN 0
+  { n: 2, ks: 1, restart: 1, title: '2 members, after a rekey, the restarted peer was the key server', rekeyFirst: true },
   { n: 3, ks: 1, restart: 3, title: '3 members, the restarted peer was not the key server' },
   { n: 3, ks: 2, restart: 2, title: '3 members, the restarted peer was the key server' },
   { n: 3, ks: 1, restart: 2, title: 'XPN, 3 members, the restarted peer was not the key server', xpn: true },
@@ -95,6 +97,11 @@ describe('peer restart (same SCI, new MI): no replay of pre-restart frames, a ne
         const r = l.member(NAMES[c.restart - 1]!);
         const ks = l.member(NAMES[c.ks - 1]!);
         expect(ks.kay.status().keyServer?.self).toBe(true);
+        if (c.rekeyFirst) {
+          l.command(ks, (k, now) => k.forceRekey(now));
+          expect(l.runUntilQuiescent(15_000)).toBe(true);
+          expect(r.secy.transmitting()?.an).toBe(1);
+        }
         const survivors = l.members.filter((m) => m !== r);
         const oldMi = r.kay.status().mi;
         const preKis = new Set(l.members.flatMap(keysOf));
