@@ -51,7 +51,7 @@ describe('echoed request input is bounded', () => {
     // Escapes count against the bound, and control characters never reach a log line raw.
     const ctl = echo('\u0000\n'.repeat(1000));
     expect(ctl.length).toBeLessThan(100);
-    expect(ctl).not.toMatch(/[\u0000\n]/);
+    expect(ctl.includes('\u0000') || ctl.includes('\n')).toBe(false);
   });
 
   it('a 1 MB invalid field gives a short status on every operator method and short log lines', { timeout: 60_000 }, async () => {
