@@ -9,8 +9,7 @@
  * Manager and agent run as separate processes (src/manager/main.ts, src/agent/main.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,47 +18,10 @@ import { UdpRelay } from '../../src/agent/framelink.js';
 import { AGENT_KEEPALIVE_TIME_MS, AGENT_KEEPALIVE_TIMEOUT_MS, type Agent } from '../../src/agent/agent.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
 import { DEFAULT_KEEPALIVE_TIME_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS } from '../../src/manager/server.js';
-import { ROOT, makePki, operator, rpcError, simAgent, spawnManager, waitFor, type ManagerProcess, type TestPki } from './support/harness.js';
+import { makePki, spawnAgentProcess, operator, rpcError, simAgent, spawnManager, waitFor, type ManagerProcess, type TestPki } from './support/harness.js';
 
 const ACK_TIMEOUT_MS = 5000; // spawnManager passes --ack-timeout-ms 5000
 const SLACK_MS = 3000;
-
-function spawnAgent(pki: TestPki, id: string, managerPort: number, relayPort: number): Promise<ChildProcess> {
-  const f = pki.files(id);
-  const proc = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(ROOT, 'src/agent/main.ts'),
-      '--manager',
-      `127.0.0.1:${managerPort}`,
-      '--ca',
-      f.ca,
-      '--cert',
-      f.cert,
-      '--key',
-      f.key,
-      '--interfaces',
-      'eth1',
-      '--sim-lan-relay',
-      `127.0.0.1:${relayPort}`,
-    ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MACSEC_LOG_LEVEL: 'warn' } },
-  );
-  let err = '';
-  proc.stderr!.on('data', (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (l) => {
-      try {
-        if (JSON.parse(l).ready) resolve(proc);
-      } catch {
-        /* not ours */
-      }
-    });
-    proc.on('exit', (c) => reject(new Error(`agent exited ${c}: ${err}`)));
-  });
-}
 
 describe('stopped peers are detected within a bound', () => {
   let pki: TestPki;
@@ -87,7 +49,7 @@ describe('stopped peers are detected within a bound', () => {
   it('a SIGSTOPped agent: OpenPort fails after one ack timeout, the agent is reported disconnected within keepalive time + timeout', {
     timeout: 120_000,
   }, async () => {
-    agentProc = await spawnAgent(pki, 'a1', mgr.port, relay.port);
+    agentProc = (await spawnAgentProcess(pki, 'a1', mgr.port, relay.port)).proc;
     const admin = operator(pki, 'alice', mgr.port);
     const connected = async () => (await admin.listAgents({})).agents.find((a) => a.id === 'a1')?.connected === true;
     await waitFor(connected, 'agent connected');

@@ -3,8 +3,7 @@
  * the agents' ports on a simulated LAN through the UDP loopback relay, driven with macsecctl.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,51 +11,7 @@ import { request } from 'node:http';
 import { UdpRelay } from '../../src/agent/framelink.js';
 import { backoffDelay } from '../../src/agent/agent.js';
 import { ChannelState } from '../../src/control/gen/macsec/v1/manager.js';
-import { ROOT, makePki, operator, spawnManager, waitFor, type ManagerProcess, type TestPki } from './support/harness.js';
-
-function spawnAgent(pki: TestPki, id: string, managerPort: number, relayPort: number): Promise<{ proc: ChildProcess; metricsPort: number }> {
-  const f = pki.files(id);
-  const proc = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(ROOT, 'src/agent/main.ts'),
-      '--manager',
-      `127.0.0.1:${managerPort}`,
-      '--ca',
-      f.ca,
-      '--cert',
-      f.cert,
-      '--key',
-      f.key,
-      '--interfaces',
-      'eth1',
-      '--sim-lan-relay',
-      `127.0.0.1:${relayPort}`,
-      '--hello-ms',
-      '300',
-      '--life-ms',
-      '1200',
-      '--metrics',
-      '127.0.0.1:0',
-    ],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, MACSEC_LOG_LEVEL: 'warn' },
-    },
-  );
-  let err = '';
-  proc.stderr!.on('data', (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (l) => {
-      const j = JSON.parse(l);
-      if (j.ready) resolve({ proc, metricsPort: j.metricsPort });
-    });
-    proc.on('exit', (c) => reject(new Error(`agent exited ${c}: ${err}`)));
-  });
-}
+import { makePki, operator, spawnAgentProcess, spawnManager, waitFor, type ManagerProcess, type TestPki } from './support/harness.js';
 
 const httpGet = (port: number) =>
   new Promise<string>((resolve, reject) => {
@@ -81,7 +36,8 @@ describe('manager and agents as processes over the UDP LAN relay', () => {
     dir = mkdtempSync(join(tmpdir(), 'macsec-proc-'));
     await relay.start();
     mgr = await spawnManager(pki, join(dir, 'm.db'));
-    for (const id of ['a1', 'a2']) agents.push(await spawnAgent(pki, id, mgr.port, relay.port));
+    for (const id of ['a1', 'a2'])
+      agents.push(await spawnAgentProcess(pki, id, mgr.port, relay.port, ['--hello-ms', '300', '--life-ms', '1200', '--metrics', '127.0.0.1:0']));
   });
   afterAll(async () => {
     for (const a of agents) a.proc.kill('SIGTERM');

@@ -161,6 +161,52 @@ export async function spawnManager(pki: TestPki, db: string, port = 0, extra: st
   };
 }
 
+/** An agent as a separate process (src/agent/main.ts) on the UDP LAN relay; resolves once it prints ready. */
+export function spawnAgentProcess(
+  pki: TestPki,
+  id: string,
+  managerPort: number,
+  relayPort: number,
+  extra: string[] = [],
+): Promise<{ proc: ChildProcess; metricsPort: number }> {
+  const f = pki.files(id);
+  const proc = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/agent/main.ts'),
+      '--manager',
+      `127.0.0.1:${managerPort}`,
+      '--ca',
+      f.ca,
+      '--cert',
+      f.cert,
+      '--key',
+      f.key,
+      '--interfaces',
+      'eth1',
+      '--sim-lan-relay',
+      `127.0.0.1:${relayPort}`,
+      ...extra,
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MACSEC_LOG_LEVEL: 'warn' } },
+  );
+  let err = '';
+  proc.stderr!.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      try {
+        const j = JSON.parse(l);
+        if (j.ready) resolve({ proc, metricsPort: j.metricsPort ?? 0 });
+      } catch {
+        /* not ours */
+      }
+    });
+    proc.on('exit', (c) => reject(new Error(`agent exited ${c}: ${err}`)));
+  });
+}
+
 export function operator(pki: TestPki, name: string, port: number, material?: TlsMaterial): ManagerApi {
   return new ManagerApi(`127.0.0.1:${port}`, clientCredentials(material ?? pki.material(name), 'manager'), 20_000);
 }
