@@ -74,9 +74,7 @@ describe('wpa_supplicant 2.10 <-> agent (eap-authenticator) in UML', () => {
           'wpa-embedded-tls13',
           WPA_PAIR,
           180_000,
-          // 25 s: the first re-authentication, wpa_supplicant's ~8 s MKA restart after it and the
-          // checks that follow must all fit before the second one (15 s raced it under load).
-          env(agentConfig(dir, 'tls13', embeddedAuthenticator(pki, { tlsMinVersion: '1.3', reauthPeriodSeconds: 25 })), 1, { REAUTH: '1' }),
+          env(agentConfig(dir, 'tls13', embeddedAuthenticator(pki, { tlsMinVersion: '1.3', reauthPeriodSeconds: 15 })), 1, { REAUTH: '1' }),
         ),
       ],
     });
