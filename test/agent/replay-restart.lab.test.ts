@@ -56,7 +56,7 @@ KI0="$(jq -r '.kay.txKey.ki' <<<"$STATUS0")"
 # The peer sends protected frames; the attacker records them.
 lab_capture "$SURVIVOR" "$SURV_IF" cap ether proto 0x88e5 and ether src "$LOST_MAC"
 PING_CAP="$(ping_json "$LOST" "$SURV_IP" 30 0.05)"
-sleep 0.3
+sleep 1   # the last frames reach the capture file before it stops
 lab_stop cap INT
 lab_wait_log 60 replay '^ready$' || lab_die "replayer did not start"
 [[ $LOST_KIND != ours ]] || lab_wait_log 60 "$LOST-2" '^warm$' || lab_die "restarted agent did not load"

@@ -142,9 +142,11 @@ lab_wait_log() {
 
 # lab_capture NS IF NAME [FILTER...]: tcpdump IF into $OUT/NAME.pcap (log in
 # $OUT/NAME.log) and wait until it is listening. Stop with lab_stop NAME INT.
+# Immediate mode: every frame is written as it arrives, so none is still in a
+# kernel ring block when the capture stops.
 lab_capture() {
   local ns="$1" ifname="$2" name="$3"; shift 3
-  lab_ns_bg "$ns" "$name" tcpdump -i "$ifname" -U -n -w "$OUT/$name.pcap" "$@"
+  lab_ns_bg "$ns" "$name" tcpdump -i "$ifname" --immediate-mode -U -n -w "$OUT/$name.pcap" "$@"
   lab_wait_log 10 "$name" 'listening on' || lab_die "tcpdump on $ifname did not start"
 }
 
