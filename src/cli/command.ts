@@ -2,6 +2,7 @@
  * A tiny command registry for `macsecctl`: each concern registers its commands
  * (path, options, run) and the entry point dispatches. Options are parsed with node:util.
  */
+import { MacsecError } from '../common/errors.js';
 import { parseArgs } from 'node:util';
 
 export interface CliIo {
@@ -31,7 +32,11 @@ export interface CommandSpec {
 }
 
 /** A usage or input error: printed without a stack trace, exit code 2. */
-export class UsageError extends Error {}
+export class UsageError extends MacsecError {
+  constructor(message: string) {
+    super('usage', message);
+  }
+}
 
 export class CommandRegistry {
   private readonly commands: CommandSpec[] = [];

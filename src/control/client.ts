@@ -41,6 +41,8 @@ import {
   type ForceRekeyResponse,
   type Event,
 } from './gen/macsec/v1/manager.js';
+import { MacsecError } from '../common/errors.js';
+import { codeOfStatus } from './errors.js';
 import { clientCredentials, type TlsMaterial } from './tls.js';
 
 type DeepPartial<T> = T extends Uint8Array
@@ -91,22 +93,25 @@ function channelOptions(address: string, o: ManagerApiOptions): ChannelOptions {
 }
 
 /**
- * A failed manager call: the gRPC status (code, details, metadata, like a grpc-js ServiceError)
- * and the method, with the status name in the message ("manager GetSecureChannel failed: NOT_FOUND: ...").
+ * A failed manager call: the error code of the gRPC status (so callers branch on the same codes
+ * as everywhere else), the status itself with its details and metadata, and the method, with the
+ * status name in the message ("manager GetSecureChannel failed: NOT_FOUND: ...").
  */
-export class ManagerCallError extends Error implements ServiceError {
+export class ManagerCallError extends MacsecError {
+  /** The gRPC status of the answer. */
+  readonly status: status;
   constructor(
     readonly method: string,
-    readonly code: status,
+    grpcStatus: status,
     readonly details: string,
     readonly metadata: Metadata = new Metadata(),
   ) {
-    super(`manager ${method} failed: ${status[code] ?? code}: ${details}`);
-    this.name = 'ManagerCallError';
+    super(codeOfStatus(grpcStatus), `manager ${method} failed: ${status[grpcStatus] ?? grpcStatus}: ${details}`);
+    this.status = grpcStatus;
   }
   /** Worth retrying: the manager was not reachable or did not answer in time. */
   get transient(): boolean {
-    return this.code === status.UNAVAILABLE || this.code === status.DEADLINE_EXCEEDED;
+    return this.status === status.UNAVAILABLE || this.status === status.DEADLINE_EXCEEDED;
   }
 }
 

@@ -26,6 +26,36 @@ const STATUS: Record<ErrorCode, status> = {
 
 export const grpcStatusOf = (code: ErrorCode): status => STATUS[code];
 
+/** The error code for a gRPC status a client received (statuses we never send: remote_failed). */
+export function codeOfStatus(st: status): ErrorCode {
+  switch (st) {
+    case status.INVALID_ARGUMENT:
+      return 'invalid_argument';
+    case status.NOT_FOUND:
+      return 'not_found';
+    case status.ALREADY_EXISTS:
+      return 'already_exists';
+    case status.FAILED_PRECONDITION:
+      return 'failed_precondition';
+    case status.PERMISSION_DENIED:
+      return 'permission_denied';
+    case status.UNAUTHENTICATED:
+      return 'unauthenticated';
+    case status.RESOURCE_EXHAUSTED:
+      return 'resource_exhausted';
+    case status.DEADLINE_EXCEEDED:
+      return 'deadline_exceeded';
+    case status.UNAVAILABLE:
+      return 'unavailable';
+    case status.ABORTED:
+      return 'aborted';
+    case status.INTERNAL:
+      return 'internal';
+    default:
+      return 'remote_failed';
+  }
+}
+
 /**
  * A thrown value as a gRPC error for a handler's callback or a stream's 'error' event. Ours keep
  * their message; anything else is an internal error whose message is echoed bounded.

@@ -6,6 +6,7 @@
  * a state directory is set, in <stateDir>/config.json (mode 0600) so a restarted EE pod keeps
  * working without LCM re-running day-1.
  */
+import { ConfigError } from '../common/errors.js';
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,13 +27,6 @@ export interface EeConfig {
   /** Default agent for endpoints that do not name one. */
   agentId?: string;
   configuredAtMs: number;
-}
-
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
 }
 
 export function readPem(src: PemSource, what: string): string {

@@ -9,6 +9,7 @@
  * Keys are normalised so `manager-address` and `manager_address` are the same parameter (OSM
  * descriptors use both styles).
  */
+import { MacsecError } from '../common/errors.js';
 import { isScalar, parseDocument, visit } from 'yaml';
 
 // PyYAML's (YAML 1.1) implicit int and float resolvers. A plain scalar YAML 1.2 reads as a number
@@ -17,10 +18,10 @@ const PY_INT = /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x
 const PY_FLOAT =
   /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
 
-export class ParamError extends Error {
+/** An LCM parameter that is missing or wrong; the message names it. */
+export class ParamError extends MacsecError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ParamError';
+    super('invalid_argument', message);
   }
 }
 

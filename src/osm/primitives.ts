@@ -36,7 +36,6 @@ import { ChannelState, channelStateToJSON, type CreateSecureChannelRequest, type
 import { CipherSuite, PortMode, portStateToJSON, type PortPolicy, type RadiusSettings } from '../control/gen/macsec/v1/types.js';
 import type { OpenPortRequest } from '../control/gen/macsec/v1/manager.js';
 import {
-  ConfigError,
   type ConfigStore,
   configFingerprint,
   connectionOf,
@@ -48,6 +47,7 @@ import {
   type PemSource,
 } from './config.js';
 import { ManagerApi, ManagerCallError, type ManagerConnection } from '../control/client.js';
+import { ConfigError, MacsecError } from '../common/errors.js';
 import { OwnedChannels } from './owned.js';
 import { clip, ParamError, Params, paramsOf } from './params.js';
 
@@ -150,10 +150,10 @@ export function scrub(message: string, secrets: string[]): string {
 const MANAGER_DETAIL_MAX = 300;
 
 /** A refusal of this EE's own rules or the manager's ownership rule, as a final ERROR. */
-export class ScopeError extends Error {
+/** A request outside what this adapter may do (plaintext caller, or a resource it does not own). */
+export class ScopeError extends MacsecError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ScopeError';
+    super('permission_denied', message);
   }
 }
 
@@ -249,7 +249,8 @@ export class PrimitiveRunner {
       return r.status === 'PROCESSING' ? ok(r.message) : r;
     } catch (e) {
       if (e instanceof ManagerCallError) return error(`${name}: ${this.describeManagerError(e)}`);
-      if (e instanceof ParamError || e instanceof ConfigError || e instanceof ScopeError) return error(`${name}: ${e.message}`);
+      // parameters, configuration, scope: the message names what is wrong
+      if (e instanceof MacsecError) return error(`${name}: ${e.message}`);
       this.o.log.error('primitive failed', { primitive: name, id: clip(ctx.requestId), error: e as Error });
       return error(`${name}: internal error: ${clip((e as Error).message, 200)}`);
     } finally {
@@ -387,14 +388,14 @@ export class PrimitiveRunner {
   /** The manager's ownership refusal (or another error) of a call about `what`, as a clear message. */
   private describeManagerError(e: ManagerCallError, what?: string): string {
     const details = clip(e.details, MANAGER_DETAIL_MAX);
-    if (e.code === status.PERMISSION_DENIED) {
+    if (e.code === 'permission_denied') {
       const who = this.client?.identity ?? 'this EE';
       return (
         `the manager refused ${e.method}${what ? ` of ${what}` : ''} (PERMISSION_DENIED: ${details}); ` +
         `this execution environment acts as ${who} and may change only the channels and ports it created`
       );
     }
-    return `manager ${e.method} failed: ${status[e.code] ?? e.code}: ${details}`;
+    return `manager ${e.method} failed: ${status[e.status] ?? e.status}: ${details}`;
   }
 
   /** Runs a manager call about `what`; a refusal becomes a ScopeError naming it. */
@@ -402,7 +403,7 @@ export class PrimitiveRunner {
     try {
       return await fn();
     } catch (e) {
-      if (e instanceof ManagerCallError && e.code === status.PERMISSION_DENIED) throw new ScopeError(this.describeManagerError(e, what));
+      if (e instanceof ManagerCallError && e.code === 'permission_denied') throw new ScopeError(this.describeManagerError(e, what));
       throw e;
     }
   }
@@ -638,7 +639,7 @@ export class PrimitiveRunner {
         ).then(
           () => true,
           (e: unknown) => {
-            if (e instanceof ManagerCallError && e.code === status.NOT_FOUND) return false;
+            if (e instanceof ManagerCallError && e.code === 'not_found') return false;
             throw e;
           },
         );
@@ -719,7 +720,7 @@ export class PrimitiveRunner {
           (m) => ctx.progress(m),
         );
       } catch (e) {
-        if (e instanceof ManagerCallError && e.code === status.NOT_FOUND)
+        if (e instanceof ManagerCallError && e.code === 'not_found')
           return error(`channel-status: no secure channel '${name}' on the manager (${clip(e.details, MANAGER_DETAIL_MAX)})`);
         throw e;
       }
@@ -751,7 +752,7 @@ export class PrimitiveRunner {
         30_000,
         (m) => ctx.progress(m),
       ).catch((e: unknown) => {
-        if (e instanceof ManagerCallError && e.code === status.NOT_FOUND) return undefined;
+        if (e instanceof ManagerCallError && e.code === 'not_found') return undefined;
         throw e;
       });
     let portIds: string[] = [];

@@ -11,7 +11,7 @@ import { status } from '@grpc/grpc-js';
 import { join } from 'node:path';
 import type { CommandContext, CommandSpec, OptionSpec } from '../command.js';
 import { UsageError } from '../command.js';
-import { ManagerApi } from '../../control/client.js';
+import { ManagerApi, ManagerCallError } from '../../control/client.js';
 import { loadTls } from '../../control/tls.js';
 
 export const CONN: Record<string, OptionSpec> = {
@@ -58,7 +58,8 @@ export async function withApi(ctx: CommandContext, fn: (api: ManagerApi) => Prom
   try {
     return await fn(api);
   } catch (e) {
-    const se = e as { code?: number; details?: string };
+    // A failed call (ManagerCallError) or a failed stream (a grpc-js ServiceError).
+    const se = e instanceof ManagerCallError ? { code: e.status, details: e.details } : (e as { code?: number; details?: string });
     if (typeof se.code === 'number' && se.details !== undefined) {
       const code = status[se.code] ?? se.code;
       if (ctx.options.json) ctx.io.err(JSON.stringify({ error: { code, message: se.details } }));

@@ -9,7 +9,7 @@ import type { ServiceError, ClientReadableStream } from '@grpc/grpc-js';
 import { createCa, issue, type CaHandle, type KeyPairPem } from '../../../src/pki/pki.js';
 import { clientCredentials, serverCredentials, type TlsMaterial } from '../../../src/control/tls.js';
 import type { Event } from '../../../src/control/gen/macsec/v1/manager.js';
-import { ManagerApi } from '../../../src/control/client.js';
+import { ManagerApi, ManagerCallError } from '../../../src/control/client.js';
 import { Manager, type ManagerOptions } from '../../../src/manager/manager.js';
 import { SqliteStore } from '../../../src/manager/sqlite-store.js';
 import { startManagerServer, type ManagerServer } from '../../../src/manager/server.js';
@@ -211,10 +211,12 @@ export function operator(pki: TestPki, name: string, port: number, material?: Tl
   return new ManagerApi(`127.0.0.1:${port}`, clientCredentials(material ?? pki.material(name), 'manager'), 20_000);
 }
 
+/** The gRPC status a call failed with (as on the wire: code is the gRPC status). */
 export async function rpcError(p: Promise<unknown>): Promise<ServiceError> {
   try {
     await p;
   } catch (e) {
+    if (e instanceof ManagerCallError) return Object.assign(new Error(e.message), { code: e.status, details: e.details, metadata: e.metadata });
     return e as ServiceError;
   }
   throw new Error('expected the call to fail');
