@@ -50,8 +50,8 @@ import type { Logger } from '../control/log.js';
 import { silentLogger } from '../control/log.js';
 import { EventBus, type EventInput } from './events.js';
 import { LIMITS, boundEvent, boundHello, boundStatus } from './agent-input.js';
-import { CachedStore } from './cached-store.js';
-import { portId, type Store, type StoredChannel, type StoredPort } from './store.js';
+import { CachedStore } from './store/cached.js';
+import { portId, type Store, type StoredChannel, type StoredPort } from './store/store.js';
 
 export const MODE_CAPABILITY: Record<number, string> = {
   [PortMode.PORT_MODE_PSK]: 'psk',
