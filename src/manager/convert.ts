@@ -46,13 +46,13 @@ export const CHANNEL_STATE: Record<ChannelPhase, ChannelState> = {
 
 // ---------------------------------------------------------------- requests
 
-export const openPortInput = (r: OpenPortRequest): OpenPortInput => ({
-  agentId: r.agentId,
-  interface: r.interface,
-  mode: r.mode,
-  policy: r.policy,
-  ovsBridge: r.ovsBridge,
-  radius: r.radius,
+export const openPortInput = ({ agentId, interface: iface, mode, policy, ovsBridge, radius }: OpenPortRequest): OpenPortInput => ({
+  agentId,
+  interface: iface,
+  mode,
+  policy,
+  ovsBridge,
+  radius,
 });
 
 export const closePortInput = (r: ClosePortRequest): ClosePortInput => ({ portId: r.portId, allowMissing: r.allowMissing });

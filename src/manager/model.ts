@@ -3,7 +3,8 @@
  * from these in convert.ts, at the gRPC edge; the shared vocabulary of types.proto (PortMode,
  * PortPolicy, PortStatus, ...) is used as is, because the store and the agents speak it too.
  */
-import { PortStatus, type InterfaceInfo, type PortMode, type PortPolicy, type PortState, type RadiusSettings } from '../control/gen/macsec/v1/types.js';
+import { PortStatus, type PortPolicy, type PortState } from '../control/gen/macsec/v1/types.js';
+import type { StoredAgent, StoredPort } from './store/store.js';
 
 /** One end of a secure channel: a port of an agent (switch side) and the VNF interface behind it. */
 export interface Endpoint {
@@ -15,33 +16,22 @@ export interface Endpoint {
 
 export type ChannelPhase = 'pending' | 'ready' | 'secured' | 'degraded' | 'failed';
 
-export interface AgentView {
-  id: string;
-  version: string;
+/** A known agent and, while it is connected, its session. */
+export type AgentView = StoredAgent & {
   connected: boolean;
   connectedSinceMs: number;
-  lastSeenMs: number;
-  capabilities: string[];
-  interfaces: InterfaceInfo[];
-  portIds: string[];
   peerAddress: string;
-  firstSeenMs: number;
-}
+  portIds: string[];
+};
 
-export interface PortView {
-  id: string;
-  agentId: string;
-  interface: string;
-  mode: PortMode;
-  policy: PortPolicy;
-  ovsBridge: string;
-  radius: RadiusSettings | undefined;
+/** A port's configuration, as checked (requests.ts) and stored. */
+export type PortSpec = Omit<StoredPort, 'id' | 'createdMs' | 'owner'>;
+
+export type PortView = StoredPort & {
   /** "" when the port is in no channel. */
   channelId: string;
   status: PortStatus;
-  createdMs: number;
-  owner: string;
-}
+};
 
 export interface EndpointView {
   endpoint: Endpoint;
@@ -87,14 +77,8 @@ export interface RekeyOutcome {
 
 // Requests as received, unchecked: requests.ts checks and normalises them.
 
-export interface OpenPortInput {
-  agentId: string;
-  interface: string;
-  mode: PortMode;
-  policy: PortPolicy | undefined;
-  ovsBridge: string;
-  radius: RadiusSettings | undefined;
-}
+/** Unchecked: no policy means the defaults. */
+export type OpenPortInput = Omit<PortSpec, 'policy'> & { policy: PortPolicy | undefined };
 
 export interface ClosePortInput {
   portId: string;

@@ -4,24 +4,14 @@
  * the bad value. Checks that need the store or an agent (known, connected, owned) come after.
  */
 import { echo, invalidArgument } from '../control/errors.js';
-import type { PortMode, PortPolicy, RadiusSettings } from '../control/gen/macsec/v1/types.js';
 import { CHANNEL_NAME_RE, normalizePolicy, normalizeRadius, parseHexField, requireId, requireIfname, requireMode } from '../control/validate.js';
 import { endpointKey } from './desired.js';
-import type { CreateChannelInput, Endpoint, ForceRekeyInput, OpenPortInput } from './model.js';
+import type { CreateChannelInput, Endpoint, ForceRekeyInput, OpenPortInput, PortSpec } from './model.js';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_ENDPOINTS = 64;
 
 export const checkAgentId = (field: string, agentId: string): string => requireId(field, agentId, 'an agent id');
-
-export interface PortSpec {
-  agentId: string;
-  interface: string;
-  mode: PortMode;
-  policy: PortPolicy;
-  ovsBridge: string;
-  radius: RadiusSettings | undefined;
-}
 
 export function checkOpenPort(req: OpenPortInput): PortSpec {
   const agentId = checkAgentId('agent_id', req.agentId);
