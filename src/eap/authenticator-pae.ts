@@ -8,7 +8,7 @@ import { type EapLogLevel, formatDecodeError } from './decode.js';
 import { EapCode, EapType, decodeEap, eapIdentityText, encodeEap, encodeIdentityRequest } from './eap.js';
 import { EapolType, PAE_GROUP_ADDRESS, decodeEapolFrame, encodeEapolFrame } from './eapol.js';
 import { deriveMkaKeysFromEap } from './keys.js';
-import { bytesEqual, macToString } from '../mka/hex.js';
+import { bytesEqual, macToString } from '../common/hex.js';
 
 export interface AuthenticatorPaeConfig {
   /** MAC address of this port: source of our EAPOL frames, one of the two CAK/CKN MACs. */

@@ -4,11 +4,10 @@
  * pushed to its agents and committed only once all of them acknowledged it.
  */
 import { randomBytes } from 'node:crypto';
-import { status as Status } from '@grpc/grpc-js';
 import { EventType } from '../control/gen/macsec/v1/manager.js';
 import { PortMode, PortState } from '../control/gen/macsec/v1/types.js';
 import type { Actor } from '../control/authz.js';
-import { RpcError, alreadyExists, failedPrecondition, notFound, unavailable } from '../control/errors.js';
+import { alreadyExists, hasCode, failedPrecondition, notFound, unavailable } from '../common/errors.js';
 import { channelPhase, channelTransition, unsecuredPorts } from './channel-state.js';
 import { endpointKey } from './desired.js';
 import type { ChannelView, CreateChannelInput, CreatedChannel, DeleteChannelInput, Endpoint } from './model.js';
@@ -195,7 +194,7 @@ export class Channels {
     try {
       c = this.get(req.channelId);
     } catch (e) {
-      if (req.allowMissing && e instanceof RpcError && e.code === Status.NOT_FOUND) return false;
+      if (req.allowMissing && hasCode(e, 'not_found')) return false;
       throw e;
     }
     st.checkOwner(actor, c.owner, `secure channel '${c.name}'`);

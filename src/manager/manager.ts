@@ -12,9 +12,9 @@
 import type { DesiredPort } from '../control/gen/macsec/v1/agent.js';
 import { PortState, type PortStatus } from '../control/gen/macsec/v1/types.js';
 import { SYSTEM_ACTOR, type Actor } from '../control/authz.js';
-import { notFound, permissionDenied, type RpcError } from '../control/errors.js';
-import type { Logger } from '../control/log.js';
-import { silentLogger } from '../control/log.js';
+import { notFound, permissionDenied, type MacsecError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { silentLogger } from '../common/log.js';
 import { AgentStreams } from './agent-stream.js';
 import { Channels } from './channels.js';
 import { desiredFor } from './desired.js';
@@ -165,7 +165,7 @@ export class Manager {
   }
 
   /** Rejects agent streams from certificates that are not agents (server.ts calls authz first). */
-  static refuseNonAgent(kind: string): RpcError {
+  static refuseNonAgent(kind: string): MacsecError {
     return permissionDenied(`${kind} certificates may not open an agent stream`);
   }
 

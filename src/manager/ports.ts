@@ -2,11 +2,10 @@
  * Ports: open (or adopt an orphan), close, list. A port change is pushed to its agent and
  * answered once the agent acknowledged it; a new port the agent could not open is rolled back.
  */
-import { status as Status } from '@grpc/grpc-js';
 import { EventType } from '../control/gen/macsec/v1/manager.js';
 import { PortMode, PortState } from '../control/gen/macsec/v1/types.js';
 import type { Actor } from '../control/authz.js';
-import { RpcError, alreadyExists, echo, failedPrecondition, notFound } from '../control/errors.js';
+import { alreadyExists, echo, hasCode, failedPrecondition, notFound } from '../common/errors.js';
 import { channelOfPort } from './desired.js';
 import { emptyStatus, type ClosePortInput, type OpenPortInput, type OrphanView, type PortView } from './model.js';
 import { checkAgentId, checkOpenPort } from './requests.js';
@@ -130,7 +129,7 @@ export class Ports {
     try {
       p = st.lookupPort('port_id', req.portId);
     } catch (e) {
-      if (req.allowMissing && e instanceof RpcError && e.code === Status.NOT_FOUND) return false;
+      if (req.allowMissing && hasCode(e, 'not_found')) return false;
       throw e;
     }
     st.checkOwner(actor, p.owner, `port '${p.id}'`);

@@ -3,7 +3,7 @@
  * rekey succeeds when a key server accepted it (only the key server distributes a new SAK).
  */
 import type { Actor } from '../control/authz.js';
-import { echo, failedPrecondition } from '../control/errors.js';
+import { echo, failedPrecondition } from '../common/errors.js';
 import type { Channels } from './channels.js';
 import type { ForceRekeyInput, RekeyOutcome } from './model.js';
 import { checkRekeyTarget } from './requests.js';

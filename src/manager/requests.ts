@@ -3,12 +3,12 @@
  * failure is INVALID_ARGUMENT naming the offending field, and echoes at most a bounded prefix of
  * the bad value. Checks that need the store or an agent (known, connected, owned) come after.
  */
-import { echo, invalidArgument } from '../control/errors.js';
-import { CHANNEL_NAME_RE, normalizePolicy, normalizeRadius, parseHexField, requireId, requireIfname, requireMode } from '../control/validate.js';
+import { echo, invalidArgument } from '../common/errors.js';
+import { normalizePolicy, normalizeRadius, parseHexField, requireId, requireIfname, requireMode } from '../control/validate.js';
+import { NAME_RE, NAME_RULE, REQUEST_ID_RE, REQUEST_ID_RULE } from '../common/names.js';
 import { endpointKey } from './desired.js';
 import type { CreateChannelInput, Endpoint, ForceRekeyInput, OpenPortInput, PortSpec } from './model.js';
 
-const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_ENDPOINTS = 64;
 
 export const checkAgentId = (field: string, agentId: string): string => requireId(field, agentId, 'an agent id');
@@ -36,7 +36,7 @@ export function checkPortId(field: string, pid: string): string {
 /** A channel id or name (ids are names too: `ch-<hex>`). */
 export function checkChannelRef(idOrName: string): string {
   if (!idOrName) throw invalidArgument('channel_id', 'is required');
-  if (!CHANNEL_NAME_RE.test(idOrName)) throw invalidArgument('channel_id', `${echo(idOrName, "'")} is not a channel id or name`);
+  if (!NAME_RE.test(idOrName)) throw invalidArgument('channel_id', `${echo(idOrName, "'")} is not a channel id or name`);
   return idOrName;
 }
 
@@ -53,8 +53,8 @@ export interface ChannelSpec {
 
 export function checkCreateChannel(req: CreateChannelInput): ChannelSpec {
   if (!req.name) throw invalidArgument('name', 'is required');
-  if (req.requestId && !REQUEST_ID_RE.test(req.requestId)) throw invalidArgument('request_id', `must match ${REQUEST_ID_RE.source}`);
-  if (!CHANNEL_NAME_RE.test(req.name)) throw invalidArgument('name', `${echo(req.name, "'")} must match [A-Za-z0-9][A-Za-z0-9._-]{0,62}`);
+  if (req.requestId && !REQUEST_ID_RE.test(req.requestId)) throw invalidArgument('request_id', `must match ${REQUEST_ID_RULE}`);
+  if (!NAME_RE.test(req.name)) throw invalidArgument('name', `${echo(req.name, "'")} must match ${NAME_RULE}`);
   if (req.endpoints.length === 0) throw invalidArgument('endpoints', 'at least one endpoint is required');
   if (req.endpoints.length > MAX_ENDPOINTS) throw invalidArgument('endpoints', `at most ${MAX_ENDPOINTS} endpoints`);
   const seen = new Set<string>();

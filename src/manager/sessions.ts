@@ -7,7 +7,7 @@
  * agent's ports) with a higher revision; a StateAck for revision r answers every push up to r.
  */
 import type { AgentMessage, CommandResult, DesiredState, Hello, ManagerMessage } from '../control/gen/macsec/v1/agent.js';
-import { deadlineExceeded, unavailable } from '../control/errors.js';
+import { deadlineExceeded, unavailable } from '../common/errors.js';
 
 /** What the manager needs from an agent stream (a grpc ServerDuplexStream fits). */
 export interface AgentStream {

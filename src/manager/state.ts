@@ -6,8 +6,8 @@
 import { EventType } from '../control/gen/macsec/v1/manager.js';
 import { PortState, type PortStatus } from '../control/gen/macsec/v1/types.js';
 import type { Actor } from '../control/authz.js';
-import { notFound, permissionDenied, unavailable } from '../control/errors.js';
-import type { Logger } from '../control/log.js';
+import { notFound, permissionDenied, unavailable } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
 import { desiredState, type Orphan } from './desired.js';
 import { EventBus, type EventInput } from './events.js';
 import { emptyStatus } from './model.js';

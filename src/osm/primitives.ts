@@ -31,7 +31,7 @@ import { status } from '@grpc/grpc-js';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import type { Logger } from '../control/log.js';
+import type { Logger } from '../common/log.js';
 import { ChannelState, channelStateToJSON, type CreateSecureChannelRequest, type Endpoint, type SecureChannel } from '../control/gen/macsec/v1/manager.js';
 import { CipherSuite, PortMode, portStateToJSON, type PortPolicy, type RadiusSettings } from '../control/gen/macsec/v1/types.js';
 import type { OpenPortRequest } from '../control/gen/macsec/v1/manager.js';

@@ -9,7 +9,7 @@
  */
 import { Server, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
-import { createLogger, type Logger } from '../control/log.js';
+import { createLogger, type Logger } from '../common/log.js';
 import { HealthImpl } from '../control/health.js';
 import { addEeReflection } from './reflection.js';
 import { FrontendExecutorService, type PrimitiveReply, type PrimitiveRequest, type SshKeyReply, type SshKeyRequest } from './gen/osm_ee/frontend.js';

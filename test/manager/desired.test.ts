@@ -1,19 +1,14 @@
 /** Desired state and port fingerprints (src/manager/desired.ts): pure, so checked without agents. */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CipherSuite, ConfidentialityOffset, PortMode, type PortPolicy, PortState, SecurePolicy } from '../../src/control/gen/macsec/v1/types.js';
+import { PortMode, type PortPolicy, PortState } from '../../src/control/gen/macsec/v1/types.js';
+import { normalizePolicy } from '../../src/control/validate.js';
 import { channelOfPort, desiredFor, desiredState, portFingerprint, type Orphan } from '../../src/manager/desired.js';
 import { emptyStatus } from '../../src/manager/model.js';
 import type { StoredChannel, StoredPort } from '../../src/manager/store/store.js';
 
-const policy = (): PortPolicy => ({
-  cipherSuite: CipherSuite.CIPHER_SUITE_GCM_AES_128,
-  keyServerPriority: 16,
-  securePolicy: SecurePolicy.SECURE_POLICY_MUST_SECURE,
-  replayWindow: 0,
-  confidentialityOffset: ConfidentialityOffset.CONFIDENTIALITY_OFFSET_0,
-  rekeyPeriodSeconds: 0,
-});
+/** The defaults OpenPort fills in. */
+const policy = (): PortPolicy => normalizePolicy('policy', undefined);
 
 const port = (agentId: string, iface: string, mode = PortMode.PORT_MODE_PSK, over: Partial<StoredPort> = {}): StoredPort => ({
   id: `${agentId}/${iface}`,

@@ -1,20 +1,19 @@
 /** Operator request checks (src/manager/requests.ts): every failure names its field and echoes little. */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { status } from '@grpc/grpc-js';
-import { RpcError } from '../../src/control/errors.js';
+import { MacsecError } from '../../src/common/errors.js';
 import { CipherSuite, ConfidentialityOffset, PortMode, SecurePolicy } from '../../src/control/gen/macsec/v1/types.js';
 import type { CreateChannelInput, Endpoint, OpenPortInput } from '../../src/manager/model.js';
 import { checkChannelRef, checkCreateChannel, checkOpenPort, checkPortId, checkRekeyTarget } from '../../src/manager/requests.js';
 
 /** The INVALID_ARGUMENT error `fn` throws. */
-function invalid(fn: () => unknown): RpcError {
+function invalid(fn: () => unknown): MacsecError {
   try {
     fn();
   } catch (e) {
-    expect(e).toBeInstanceOf(RpcError);
-    expect((e as RpcError).code).toBe(status.INVALID_ARGUMENT);
-    return e as RpcError;
+    expect(e).toBeInstanceOf(MacsecError);
+    expect((e as MacsecError).code).toBe('invalid_argument');
+    return e as MacsecError;
   }
   throw new Error('expected INVALID_ARGUMENT, nothing was thrown');
 }

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { AgentMessage, CommandResult, Hello, type DesiredState, type ManagerMessage } from '../../src/control/gen/macsec/v1/agent.js';
-import type { RpcError } from '../../src/control/errors.js';
+import type { MacsecError } from '../../src/common/errors.js';
 import { Manager } from '../../src/manager/manager.js';
 import { AgentSession, Sessions, type AgentStream } from '../../src/manager/sessions.js';
 import { SqliteStore } from '../../src/manager/store/sqlite.js';
@@ -41,7 +41,7 @@ const desired = (revision: number): DesiredState => ({ revision, ports: [] });
 const rejection = (p: Promise<unknown>) =>
   p.then(
     () => undefined,
-    (e: unknown) => e as RpcError,
+    (e: unknown) => e as MacsecError,
   );
 
 describe('AgentSession', () => {
@@ -70,7 +70,7 @@ describe('AgentSession', () => {
     const s = new AgentSession('a1', new FakeStream(), hello('a1'), 0, 'peer');
     const err = rejection(s.push(desired, 500));
     await vi.advanceTimersByTimeAsync(500);
-    expect((await err)?.code).toBe(status.DEADLINE_EXCEEDED);
+    expect((await err)?.code).toBe('deadline_exceeded');
     expect((await err)?.message).toBe("agent 'a1' did not acknowledge desired state 1 within 500 ms");
   });
 
@@ -84,7 +84,7 @@ describe('AgentSession', () => {
     expect((await r).ok).toBe(true);
     const late = rejection(s.command('m-2', { forceRekey: { portId: 'a1/eth1' } }, 1000));
     await vi.advanceTimersByTimeAsync(1000);
-    expect((await late)?.code).toBe(status.DEADLINE_EXCEEDED);
+    expect((await late)?.code).toBe('deadline_exceeded');
     s.result(CommandResult.fromPartial({ requestId: 'm-2', ok: true })); // too late: no effect, no throw
   });
 
@@ -95,7 +95,7 @@ describe('AgentSession', () => {
     const cmd = rejection(s.command('m-1', { forceRekey: { portId: 'a1/eth1' } }, 1000));
     s.close('stream ended');
     for (const e of [await push, await cmd]) {
-      expect(e?.code).toBe(status.UNAVAILABLE);
+      expect(e?.code).toBe('unavailable');
       expect(e?.message).toBe('agent a1 disconnected (stream ended)');
     }
     const before = stream.written.length;
@@ -108,7 +108,7 @@ describe('Sessions', () => {
   it('builds each push for its revision, numbers commands per manager, and refuses agents that are away', async () => {
     const built: Array<[string, number]> = [];
     const sessions = new Sessions('mgr', 1000, (agentId, revision) => (built.push([agentId, revision]), desired(revision)));
-    expect((await rejection(sessions.push('a1')))?.code).toBe(status.UNAVAILABLE);
+    expect((await rejection(sessions.push('a1')))?.code).toBe('unavailable');
     const stream = new FakeStream();
     const s = new AgentSession('a1', stream, hello('a1'), 0, 'peer');
     sessions.add(s);
@@ -119,7 +119,7 @@ describe('Sessions', () => {
     const cmd = rejection(sessions.command(s, { forceRekey: { portId: 'a1/eth1' } }));
     expect(stream.written.at(-1)?.command?.requestId).toBe('mgr-1');
     s.close('test');
-    expect((await cmd)?.code).toBe(status.UNAVAILABLE);
+    expect((await cmd)?.code).toBe('unavailable');
   });
 
   it('does not remove a session that a newer one of the same agent replaced', () => {
