@@ -317,6 +317,19 @@ export class AuthenticatorPae {
     return this.end();
   }
 
+  /**
+   * Starts a re-authentication now, as when the period expires (the port stays authorized while
+   * it runs). Only while authenticated and no exchange is under way; otherwise nothing happens.
+   * The port uses it when MKA finds no live peer after an authentication (docs/eap.md).
+   */
+  reauthenticate(now: number, reason: string): PaeOutput<AuthenticatorAction> {
+    if (this.st === 'authenticated' && (this.timer === undefined || this.timer.kind === 'reauth')) {
+      this.log('info', 're-authentication', { peer: this.supp ? macToString(this.supp) : undefined, reason });
+      this.sendIdentityRequest(now);
+    }
+    return this.end();
+  }
+
   tick(now: number): PaeOutput<AuthenticatorAction> {
     this.begin();
     const t = this.timer;

@@ -15,9 +15,8 @@ import { addEeReflection } from './reflection.js';
 import { FrontendExecutorService, type PrimitiveReply, type PrimitiveRequest, type SshKeyReply, type SshKeyRequest } from './gen/osm_ee/frontend.js';
 import { listenDual, type DualListener } from './listener.js';
 import { clip } from './params.js';
-import { grpcManagerClient, type ManagerClientFactory } from './manager-client.js';
 import { ConfigStore } from './config.js';
-import { PrimitiveRunner, type ConfigDefaults } from './primitives.js';
+import { grpcManagerClient, PrimitiveRunner, type ConfigDefaults, type ManagerClientFactory } from './primitives.js';
 
 export const EE_VERSION = '0.1.0';
 
