@@ -1,6 +1,6 @@
 /** Benchmark manager process: a Manager + gRPC server, answering memory probes over IPC. */
 import { Manager } from '../../src/manager/manager.js';
-import { SqliteStore } from '../../src/manager/sqlite-store.js';
+import { SqliteStore } from '../../src/manager/store/sqlite.js';
 import { startManagerServer } from '../../src/manager/server.js';
 import { loadTls, serverCredentials } from '../../src/control/tls.js';
 

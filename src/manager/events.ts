@@ -1,6 +1,6 @@
 /** Operator-facing events: a bounded replay buffer plus live subscribers. */
 import type { Event, EventType } from '../control/gen/macsec/v1/manager.js';
-import type { Store } from './store.js';
+import type { Store } from './store/store.js';
 
 export type EventInput = Omit<Event, 'seq' | 'timeMs' | 'agentId' | 'portId' | 'channelId' | 'message' | 'attributes'> & Partial<Event> & { type: EventType };
 

@@ -18,7 +18,7 @@ import { loadTls, serverCredentials } from '../control/tls.js';
 import { serveMetrics } from '../control/metrics.js';
 import { Manager } from './manager.js';
 import { startManagerServer, type ManagerServerOptions } from './server.js';
-import { SqliteStore } from './sqlite-store.js';
+import { SqliteStore } from './store/sqlite.js';
 import { renderManagerMetrics } from './metrics.js';
 
 /** Resource-limit flags (and config keys) → server options; defaults in connections.ts / watch.ts. */

@@ -1,5 +1,4 @@
 import { MetricsBuilder, addPortMetrics } from '../control/metrics.js';
-import { ChannelState } from '../control/gen/macsec/v1/manager.js';
 import type { Manager } from './manager.js';
 
 export function renderManagerMetrics(m: Manager): string {
@@ -10,13 +9,7 @@ export function renderManagerMetrics(m: Manager): string {
   b.add('macsec_manager_agents_connected', 'gauge', 'Connected agents', {}, connected.size);
   const channels = m.listChannels();
   for (const c of channels) {
-    b.add(
-      'macsec_channel_secured',
-      'gauge',
-      '1 when every endpoint of the channel is secured',
-      { channel: c.id, name: c.name },
-      c.state === ChannelState.CHANNEL_STATE_SECURED ? 1 : 0,
-    );
+    b.add('macsec_channel_secured', 'gauge', '1 when every endpoint of the channel is secured', { channel: c.id, name: c.name }, c.state === 'secured' ? 1 : 0);
     b.add('macsec_channel_endpoints', 'gauge', 'Endpoints of the channel', { channel: c.id, name: c.name }, c.endpoints.length);
   }
   const chOf = new Map<string, string>();

@@ -10,7 +10,21 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { AgentServiceService, type AgentMessage, type ManagerMessage } from '../control/gen/macsec/v1/agent.js';
-import { ManagerServiceService, type Event, type WatchEventsRequest } from '../control/gen/macsec/v1/manager.js';
+import {
+  ManagerServiceService,
+  type ClosePortRequest,
+  type CreateSecureChannelRequest,
+  type DeleteSecureChannelRequest,
+  type Event,
+  type ForceRekeyRequest,
+  type GetAgentRequest,
+  type GetPortRequest,
+  type GetSecureChannelRequest,
+  type ListAgentsRequest,
+  type ListPortsRequest,
+  type OpenPortRequest,
+  type WatchEventsRequest,
+} from '../control/gen/macsec/v1/manager.js';
 import { actorOf, requireAgent, requireOperator, type Access, type Actor } from '../control/authz.js';
 import { toServiceError } from '../control/errors.js';
 import { HealthImpl, addReflection } from '../control/health.js';
@@ -20,6 +34,21 @@ import { silentLogger } from '../common/log.js';
 import { principalLabel } from '../pki/identity.js';
 import { WatchHub, type WatchLimits, type WatchStats } from './watch.js';
 import { listenGuarded, type ConnectionLimits, type ConnectionStats } from './connections.js';
+import {
+  closePortInput,
+  createChannelInput,
+  deleteChannelInput,
+  forceRekeyInput,
+  openPortInput,
+  toAgent,
+  toChannel,
+  toClosed,
+  toCreated,
+  toDeleted,
+  toOrphans,
+  toPort,
+  toRekeyed,
+} from './convert.js';
 import type { Manager } from './manager.js';
 
 /**
@@ -80,20 +109,22 @@ export function operatorHandlers(m: Manager, log: Logger, watch: WatchHub = new 
       }
     };
   return {
-    listAgents: unary('ListAgents', 'read', (r: { connectedOnly: boolean }) => ({ agents: m.listAgents(r.connectedOnly) })),
-    getAgent: unary('GetAgent', 'read', (r: { agentId: string }) => m.getAgent(r.agentId)),
-    openPort: unary('OpenPort', 'write', (r: Parameters<Manager['openPort']>[0], _c, actor) => m.openPort(r, actor)),
-    listPorts: unary('ListPorts', 'read', (r: { agentId: string }) => ({ ports: m.listPorts(r.agentId) })),
-    getPort: unary('GetPort', 'read', (r: { portId: string }) => m.getPort(r.portId)),
-    closePort: unary('ClosePort', 'write', (r: Parameters<Manager['closePort']>[0], _c, actor) => m.closePort(r, actor)),
-    listOrphanedPorts: unary('ListOrphanedPorts', 'read', () => m.listOrphanedPorts()),
-    createSecureChannel: unary('CreateSecureChannel', 'write', (r: Parameters<Manager['createChannel']>[0], call, actor) =>
-      m.createChannel(r, deadlineOf(call), actor),
+    listAgents: unary('ListAgents', 'read', (r: ListAgentsRequest) => ({ agents: m.listAgents(r.connectedOnly).map(toAgent) })),
+    getAgent: unary('GetAgent', 'read', (r: GetAgentRequest) => toAgent(m.getAgent(r.agentId))),
+    openPort: unary('OpenPort', 'write', async (r: OpenPortRequest, _c, actor) => toPort(await m.openPort(openPortInput(r), actor))),
+    listPorts: unary('ListPorts', 'read', (r: ListPortsRequest) => ({ ports: m.listPorts(r.agentId).map(toPort) })),
+    getPort: unary('GetPort', 'read', (r: GetPortRequest) => toPort(m.getPort(r.portId))),
+    closePort: unary('ClosePort', 'write', async (r: ClosePortRequest, _c, actor) => toClosed(await m.closePort(closePortInput(r), actor))),
+    listOrphanedPorts: unary('ListOrphanedPorts', 'read', () => toOrphans(m.store.storeId, m.listOrphanedPorts())),
+    createSecureChannel: unary('CreateSecureChannel', 'write', async (r: CreateSecureChannelRequest, call, actor) =>
+      toCreated(await m.createChannel(createChannelInput(r), deadlineOf(call), actor)),
     ),
-    getSecureChannel: unary('GetSecureChannel', 'read', (r: { channelId: string }) => m.getChannel(r.channelId)),
-    listSecureChannels: unary('ListSecureChannels', 'read', () => ({ channels: m.listChannels() })),
-    deleteSecureChannel: unary('DeleteSecureChannel', 'write', (r: Parameters<Manager['deleteChannel']>[0], _c, actor) => m.deleteChannel(r, actor)),
-    forceRekey: unary('ForceRekey', 'write', (r: Parameters<Manager['forceRekey']>[0], _c, actor) => m.forceRekey(r, actor)),
+    getSecureChannel: unary('GetSecureChannel', 'read', (r: GetSecureChannelRequest) => toChannel(m.getChannel(r.channelId))),
+    listSecureChannels: unary('ListSecureChannels', 'read', () => ({ channels: m.listChannels().map(toChannel) })),
+    deleteSecureChannel: unary('DeleteSecureChannel', 'write', async (r: DeleteSecureChannelRequest, _c, actor) =>
+      toDeleted(await m.deleteChannel(deleteChannelInput(r), actor)),
+    ),
+    forceRekey: unary('ForceRekey', 'write', async (r: ForceRekeyRequest, _c, actor) => toRekeyed(await m.forceRekey(forceRekeyInput(r), actor))),
     watchEvents: (call: ServerWritableStream<WatchEventsRequest, Event>) => {
       let who = '?';
       try {

@@ -11,7 +11,7 @@ import { clientCredentials } from '../../src/control/tls.js';
 import type { ManagerApi } from '../../src/control/client.js';
 import type { Agent } from '../../src/agent/agent.js';
 import { MemoryHub } from '../../src/agent/framelink.js';
-import { emptyStatus } from '../../src/manager/manager.js';
+import { emptyStatus } from '../../src/manager/model.js';
 import { renderManagerMetrics } from '../../src/manager/metrics.js';
 import { makePki, operator, simAgent, startManager, waitFor, watch, type RunningManager, type TestPki } from './support/harness.js';
 

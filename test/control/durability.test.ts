@@ -15,7 +15,7 @@ import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
 import { clientCredentials, serverCredentials } from '../../src/control/tls.js';
 import { MemoryHub } from '../../src/agent/framelink.js';
 import type { Agent } from '../../src/agent/agent.js';
-import { SqliteStore, StoreMissingError } from '../../src/manager/sqlite-store.js';
+import { SqliteStore, StoreMissingError } from '../../src/manager/store/sqlite.js';
 import { makePki, operator, rpcError, simAgent, spawnManager, startManager, waitFor, type TestPki } from './support/harness.js';
 
 const ep = (agentId: string, switchPort: string, vnfId: string) => ({ agentId, switchPort, vnfId, vnfInterface: 'eth0' });

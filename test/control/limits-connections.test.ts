@@ -17,7 +17,7 @@ import { ManagerApi } from '../../src/control/client.js';
 import { clientCredentials, serverCredentials } from '../../src/control/tls.js';
 import { silentLogger } from '../../src/common/log.js';
 import { Manager } from '../../src/manager/manager.js';
-import { SqliteStore } from '../../src/manager/sqlite-store.js';
+import { SqliteStore } from '../../src/manager/store/sqlite.js';
 import { startManagerServer, type ManagerServer, type ManagerServerOptions } from '../../src/manager/server.js';
 import type { Agent } from '../../src/agent/agent.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';

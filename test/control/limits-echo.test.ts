@@ -11,7 +11,7 @@ import { AgentServiceClient, type ManagerMessage } from '../../src/control/gen/m
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
 import type { Event } from '../../src/control/gen/macsec/v1/manager.js';
 import { Manager } from '../../src/manager/manager.js';
-import { SqliteStore } from '../../src/manager/sqlite-store.js';
+import { SqliteStore } from '../../src/manager/store/sqlite.js';
 import { startManagerServer, type ManagerServer } from '../../src/manager/server.js';
 import type { Agent } from '../../src/agent/agent.js';
 import { makePki, operator, rpcError, simAgent, waitFor, type TestPki } from './support/harness.js';

@@ -12,7 +12,7 @@ import { clientCredentials, serverCredentials } from '../../src/control/tls.js';
 import { silentLogger } from '../../src/common/log.js';
 import { EventType, type Event } from '../../src/control/gen/macsec/v1/manager.js';
 import { Manager } from '../../src/manager/manager.js';
-import { SqliteStore } from '../../src/manager/sqlite-store.js';
+import { SqliteStore } from '../../src/manager/store/sqlite.js';
 import { startManagerServer, type ManagerServer, type ManagerServerOptions } from '../../src/manager/server.js';
 import { makePki, waitFor, type TestPki } from './support/harness.js';
 

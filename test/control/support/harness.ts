@@ -11,7 +11,7 @@ import { clientCredentials, serverCredentials, type TlsMaterial } from '../../..
 import type { Event } from '../../../src/control/gen/macsec/v1/manager.js';
 import { ManagerApi, ManagerCallError } from '../../../src/control/client.js';
 import { Manager, type ManagerOptions } from '../../../src/manager/manager.js';
-import { SqliteStore } from '../../../src/manager/sqlite-store.js';
+import { SqliteStore } from '../../../src/manager/store/sqlite.js';
 import { startManagerServer, type ManagerServer } from '../../../src/manager/server.js';
 import { Agent, type AgentOptions } from '../../../src/agent/agent.js';
 import { MemoryHub, type FrameLinkFactory } from '../../../src/agent/framelink.js';

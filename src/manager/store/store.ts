@@ -3,8 +3,8 @@
  * replace SQLite later. Everything here is desired or durable state; live status (what agents
  * report) is kept in memory by the manager and rebuilt from agents after a restart.
  */
-import type { Endpoint } from '../control/gen/macsec/v1/manager.js';
-import type { InterfaceInfo, PortMode, PortPolicy, RadiusSettings } from '../control/gen/macsec/v1/types.js';
+import type { Endpoint } from '../model.js';
+import type { InterfaceInfo, PortMode, PortPolicy, RadiusSettings } from '../../control/gen/macsec/v1/types.js';
 
 export interface StoredAgent {
   id: string;

@@ -1,0 +1,75 @@
+/**
+ * What each agent must run, computed from the store's ports and channels. Pure: the same ports
+ * and channels always give the same desired state, so a port whose fingerprint is unchanged keeps
+ * its running session across reconnects and manager restarts.
+ */
+import { createHash } from 'node:crypto';
+import { DesiredPort, type DesiredState } from '../control/gen/macsec/v1/agent.js';
+import { PortMode, type PortStatus } from '../control/gen/macsec/v1/types.js';
+import type { Endpoint } from './model.js';
+import { stableJson } from './stable-json.js';
+import type { StoredChannel, StoredPort } from './store/store.js';
+
+export const endpointKey = (e: Endpoint): string => `${e.agentId}/${e.switchPort}`;
+
+/** The channel a port belongs to (a port is in at most one). */
+export const channelOfPort = (channels: readonly StoredChannel[], pid: string): StoredChannel | undefined =>
+  channels.find((c) => c.endpoints.some((e) => endpointKey(e) === pid));
+
+/**
+ * Identifies a port's configuration as the agent runs it. The key enters only through its
+ * random keyId, so the fingerprint (which agents report back) reveals nothing of the CAK.
+ */
+export function portFingerprint(p: StoredPort, ch: StoredChannel | undefined, allowedVnfIds: readonly string[]): string {
+  const config = { i: p.interface, m: p.mode, p: p.policy, o: p.ovsBridge, r: p.radius ?? null, c: ch?.id ?? '', k: ch?.keyId ?? '', a: allowedVnfIds };
+  return createHash('sha256').update(stableJson(config)).digest('hex').slice(0, 32);
+}
+
+/** One agent's ports as it must run them, in the order given. */
+export function desiredFor(agentId: string, ports: readonly StoredPort[], channels: readonly StoredChannel[]): DesiredPort[] {
+  return ports
+    .filter((p) => p.agentId === agentId)
+    .map((p) => {
+      const ch = channelOfPort(channels, p.id);
+      const allowed = ch ? ch.endpoints.filter((e) => endpointKey(e) === p.id).map((e) => e.vnfId) : [];
+      const psk = ch && p.mode === PortMode.PORT_MODE_PSK ? { cak: Buffer.from(ch.cak), ckn: Buffer.from(ch.ckn) } : undefined;
+      return {
+        portId: p.id,
+        interface: p.interface,
+        mode: p.mode,
+        policy: p.policy,
+        ovsBridge: p.ovsBridge,
+        radius: p.radius,
+        channelId: ch?.id ?? '',
+        psk,
+        allowedVnfIds: allowed,
+        fingerprint: portFingerprint(p, ch, allowed),
+        keepAsIs: false,
+      };
+    });
+}
+
+/**
+ * A port an agent runs for another (or an unknown) store. It is kept running as it is until an
+ * operator adopts (OpenPort) or closes (ClosePort) it; rebuilt from each agent's Hello.
+ */
+export interface Orphan {
+  agentId: string;
+  storeId: string;
+  fingerprint: string;
+  status: PortStatus;
+}
+
+/** The desired state pushed to an agent: its ports, plus its orphans pinned as they run. */
+export function desiredState(
+  agentId: string,
+  revision: number,
+  ports: readonly StoredPort[],
+  channels: readonly StoredChannel[],
+  orphans: ReadonlyMap<string, Orphan>,
+): DesiredState {
+  const pinned = [...orphans]
+    .filter(([, o]) => o.agentId === agentId)
+    .map(([pid, o]) => DesiredPort.fromPartial({ portId: pid, interface: pid.slice(agentId.length + 1), fingerprint: o.fingerprint, keepAsIs: true }));
+  return { revision, ports: [...desiredFor(agentId, ports, channels), ...pinned] };
+}

@@ -1,0 +1,85 @@
+/**
+ * Checks and normalises operator requests before anything is looked up or changed. Pure; every
+ * failure is INVALID_ARGUMENT naming the offending field, and echoes at most a bounded prefix of
+ * the bad value. Checks that need the store or an agent (known, connected, owned) come after.
+ */
+import { echo, invalidArgument } from '../common/errors.js';
+import { normalizePolicy, normalizeRadius, parseHexField, requireId, requireIfname, requireMode } from '../control/validate.js';
+import { NAME_RE, NAME_RULE, REQUEST_ID_RE, REQUEST_ID_RULE } from '../common/names.js';
+import { endpointKey } from './desired.js';
+import type { CreateChannelInput, Endpoint, ForceRekeyInput, OpenPortInput, PortSpec } from './model.js';
+
+const MAX_ENDPOINTS = 64;
+
+export const checkAgentId = (field: string, agentId: string): string => requireId(field, agentId, 'an agent id');
+
+export function checkOpenPort(req: OpenPortInput): PortSpec {
+  const agentId = checkAgentId('agent_id', req.agentId);
+  const iface = requireIfname('interface', req.interface);
+  const mode = requireMode('mode', req.mode);
+  const policy = normalizePolicy('policy', req.policy);
+  if (req.ovsBridge) requireIfname('ovs_bridge', req.ovsBridge);
+  const radius = normalizeRadius('radius', mode, req.radius);
+  return { agentId, interface: iface, mode, policy, ovsBridge: req.ovsBridge, radius };
+}
+
+/** A port id, `<agent_id>/<interface>`. */
+export function checkPortId(field: string, pid: string): string {
+  if (!pid) throw invalidArgument(field, 'is required');
+  const [agent, iface, extra] = pid.split('/', 3);
+  if (!agent || !iface || extra !== undefined) throw invalidArgument(field, `${echo(pid, "'")} is not <agent_id>/<interface>`);
+  checkAgentId(field, agent);
+  requireIfname(field, iface);
+  return pid;
+}
+
+/** A channel id or name (ids are names too: `ch-<hex>`). */
+export function checkChannelRef(idOrName: string): string {
+  if (!idOrName) throw invalidArgument('channel_id', 'is required');
+  if (!NAME_RE.test(idOrName)) throw invalidArgument('channel_id', `${echo(idOrName, "'")} is not a channel id or name`);
+  return idOrName;
+}
+
+export interface ChannelSpec {
+  name: string;
+  requestId: string;
+  endpoints: Endpoint[];
+  /** Given by the caller; generated when the channel is created otherwise. */
+  cak: Uint8Array | undefined;
+  ckn: Uint8Array | undefined;
+  waitSecured: boolean;
+  waitTimeoutMs: number;
+}
+
+export function checkCreateChannel(req: CreateChannelInput): ChannelSpec {
+  if (!req.name) throw invalidArgument('name', 'is required');
+  if (req.requestId && !REQUEST_ID_RE.test(req.requestId)) throw invalidArgument('request_id', `must match ${REQUEST_ID_RULE}`);
+  if (!NAME_RE.test(req.name)) throw invalidArgument('name', `${echo(req.name, "'")} must match ${NAME_RULE}`);
+  if (req.endpoints.length === 0) throw invalidArgument('endpoints', 'at least one endpoint is required');
+  if (req.endpoints.length > MAX_ENDPOINTS) throw invalidArgument('endpoints', `at most ${MAX_ENDPOINTS} endpoints`);
+  const seen = new Set<string>();
+  const endpoints = req.endpoints.map((e, i): Endpoint => {
+    const f = `endpoints[${i}]`;
+    checkAgentId(`${f}.agent_id`, e.agentId);
+    requireIfname(`${f}.switch_port`, e.switchPort);
+    requireId(`${f}.vnf_id`, e.vnfId, 'a VNF id');
+    requireIfname(`${f}.vnf_interface`, e.vnfInterface);
+    const k = endpointKey(e);
+    if (seen.has(k)) throw invalidArgument(`${f}.switch_port`, `port '${k}' appears twice`);
+    seen.add(k);
+    return { agentId: e.agentId, switchPort: e.switchPort, vnfId: e.vnfId, vnfInterface: e.vnfInterface };
+  });
+  let cak: Uint8Array | undefined;
+  let ckn: Uint8Array | undefined;
+  if (req.psk && (req.psk.cakHex || req.psk.cknHex)) {
+    cak = parseHexField('psk.cak_hex', req.psk.cakHex, 16, 32, [16, 32]);
+    ckn = parseHexField('psk.ckn_hex', req.psk.cknHex, 1, 32);
+  }
+  return { name: req.name, requestId: req.requestId, endpoints, cak, ckn, waitSecured: req.waitSecured, waitTimeoutMs: req.waitTimeoutMs };
+}
+
+/** ForceRekey names exactly one target. */
+export function checkRekeyTarget(req: ForceRekeyInput): { channelId: string } | { portId: string } {
+  if (!!req.channelId === !!req.portId) throw invalidArgument('channel_id', 'exactly one of channel_id or port_id is required');
+  return req.channelId ? { channelId: req.channelId } : { portId: req.portId };
+}

@@ -1,0 +1,94 @@
+/**
+ * What the manager's parts share: the store, the live sessions, the last status of every port,
+ * the orphaned ports and event publishing. One instance per Manager; ports.ts, channels.ts and
+ * agent-stream.ts each work on it.
+ */
+import { EventType } from '../control/gen/macsec/v1/manager.js';
+import { PortState, type PortStatus } from '../control/gen/macsec/v1/types.js';
+import type { Actor } from '../control/authz.js';
+import { notFound, permissionDenied, unavailable } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { desiredState, type Orphan } from './desired.js';
+import { EventBus, type EventInput } from './events.js';
+import { emptyStatus } from './model.js';
+import { checkPortId } from './requests.js';
+import { type AgentSession, Sessions } from './sessions.js';
+import type { Store, StoredPort } from './store/store.js';
+
+export class ManagerState {
+  readonly events: EventBus;
+  readonly sessions: Sessions;
+  /** Last status reported for each port (kept while the agent is away, marked disconnected). */
+  readonly statuses = new Map<string, PortStatus>();
+  /** Ports agents run for another store (or an unknown one), by port id; see desired.ts. */
+  readonly orphans = new Map<string, Orphan>();
+  /** Agent reports dropped because they were about another agent's ports, or malformed, by reason. */
+  readonly droppedReports = new Map<string, number>();
+  stopped = false;
+
+  constructor(
+    readonly id: string,
+    readonly store: Store,
+    readonly log: Logger,
+    ackTimeoutMs: number,
+  ) {
+    this.events = new EventBus(store);
+    this.sessions = new Sessions(id, ackTimeoutMs, (agentId, revision) =>
+      desiredState(agentId, revision, store.listPorts(agentId), store.listChannels(), this.orphans),
+    );
+  }
+
+  statusOf(pid: string): PortStatus {
+    return this.statuses.get(pid) ?? emptyStatus(PortState.PORT_STATE_PENDING);
+  }
+
+  /**
+   * Publishes an event. Reserving sequence numbers writes to the store; when that fails (disk
+   * full) the event is lost and logged, but the operation or stream handling that raised it goes on.
+   */
+  publish(e: EventInput): void {
+    try {
+      this.events.publish(e);
+    } catch (err) {
+      this.log.error('event not published (store error)', { type: EventType[e.type], error: (err as Error).message });
+    }
+  }
+
+  /** An orchestrator changes only what it owns; admins (and in-process callers) anything. */
+  checkOwner(actor: Actor, owner: string, what: string): void {
+    if (actor.scoped && owner !== actor.label) {
+      throw permissionDenied(`${what} is owned by ${owner || 'an administrator'}; ${actor.label} may only change ports it opened and channels it created`);
+    }
+  }
+
+  requireConnected(field: string, agentId: string): AgentSession {
+    if (!this.store.getAgent(agentId)) throw notFound(field, `agent '${agentId}' is not known`);
+    const s = this.sessions.get(agentId);
+    if (!s) throw unavailable(`${field}: agent '${agentId}' is not connected`);
+    return s;
+  }
+
+  lookupPort(field: string, pid: string): StoredPort {
+    checkPortId(field, pid);
+    const p = this.store.getPort(pid);
+    if (!p) throw notFound(field, `port '${pid}' is not open`);
+    return p;
+  }
+
+  /** A port id of this agent's (the agent id comes from its certificate). */
+  ownPort(agentId: string, pid: string): boolean {
+    const stored = this.store.getPort(pid);
+    return stored ? stored.agentId === agentId : pid.startsWith(`${agentId}/`);
+  }
+
+  /** An agent reported on a port that is not its own, or something malformed: drop, count, log with its identity. */
+  dropReport(log: Logger, reason: string, pid: string): void {
+    for (const r of reason.split(',')) this.droppedReports.set(r, (this.droppedReports.get(r) ?? 0) + 1);
+    log.warn('agent report dropped', { reason, port: pid.slice(0, 140) });
+  }
+
+  /** Pushes to the agent when it is connected (an away agent gets everything at its next Hello). */
+  async pushIfConnected(agentId: string): Promise<void> {
+    if (this.sessions.has(agentId)) await this.sessions.push(agentId);
+  }
+}
