@@ -7,12 +7,15 @@
  */
 import { MKA_SAK_RETIRE_TIME_MS } from './constants.js';
 import { zeroize } from './crypto.js';
+import { toHex } from './hex.js';
+import { type KeyServerInfo, capablePeers, isKeyOf } from './key-server.js';
 import type { Env } from './participant-env.js';
 import type { PeerTable } from './peers.js';
-import type { KeyState } from './sak.js';
-import { anyTransmitting, holdsKey } from './sak-use.js';
+import { type KeyState, kiEqual, kiHex } from './sak.js';
+import { allReceiving, anyTransmitting, holdsKey, membersReceiving, reportsTx } from './sak-use.js';
 import type { SecyAction } from './secy.js';
 import type { TxSchedule } from './tx-schedule.js';
+import type { KeyIdentifier } from './types.js';
 
 /** Keys (KIs) whose RX SA installs a participant remembers, to never install one twice. */
 const MAX_REMEMBERED_RX_KIS = 64;
@@ -49,6 +52,11 @@ export class KeyUse {
   /** Every key held, the pending one included. */
   held(): KeyState[] {
     return [this.latest, this.old, this.pendingKey?.key].filter((k): k is KeyState => !!k);
+  }
+
+  /** A key we hold or the SecY refused: a Distributed SAK for it is not taken again. */
+  knows(ki: KeyIdentifier): boolean {
+    return this.held().some((k) => kiEqual(k.ki, ki)) || this.refusedKis.has(kiHex(ki));
   }
 
   /** RECEIVE: install RX SAs on every RX SC and a (not yet enabled) TX SA, then report lrx. */
@@ -132,8 +140,27 @@ export class KeyUse {
     scis.add(sci);
   }
 
+  /**
+   * TRANSMIT once the latest key may go into use. Our own key (key server): when every member
+   * reports receiving it, at the latest one life time after it was made. Our key server's key
+   * (READY): when the key server transmits with it; the first key (controlled port not yet
+   * secured) already when every live peer reports receiving it: Figure 12-2 lets it go at once,
+   * we wait until no peer can miss our frames.
+   */
+  stepTransmit(ks: KeyServerInfo | null, mi: Uint8Array, now: number): void {
+    const L = this.latest;
+    if (!L || L.tx || !ks) return;
+    const capable = capablePeers(this.host.peers.live());
+    if (ks.self && isKeyOf(L, mi)) {
+      if (membersReceiving(capable, L) || now >= L.createdAt + this.env.cfg.lifeTimeMs) this.transmit(now);
+    } else if (!ks.self && toHex(L.ki.mi) === ks.miHex) {
+      const serverTx = reportsTx(this.host.peers.get(ks.miHex)?.sakUse ?? null, L.ki);
+      if (serverTx || (!this.env.port.secured && allReceiving(capable, L))) this.transmit(now);
+    }
+  }
+
   /** TRANSMIT (and TRANSMITTING): switch transmission to the latest key. */
-  transmit(now: number): void {
+  private transmit(now: number): void {
     const key = this.latest!;
     this.emit({ kind: 'enableTxSa', an: key.an, enable: true });
     key.tx = true;

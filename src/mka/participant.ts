@@ -28,11 +28,11 @@ import { buildMkpdu } from './mkpdu-build.js';
 import { findSet } from './mkpdu.js';
 import type { Env, ResolvedConfig } from './participant-env.js';
 import { type Peer, PeerTable, peerStatus, sciHex } from './peers.js';
-import { type KeyState, keyStatus, kiEqual, kiHex } from './sak.js';
-import { allReceiving, membersReceiving, reportsTx, sakUseSet, xpnSet } from './sak-use.js';
+import { type KeyState, keyStatus } from './sak.js';
+import { sakUseSet, xpnSet } from './sak-use.js';
 import type { SecyAction, SecyPnStatus } from './secy.js';
 import { TxSchedule } from './tx-schedule.js';
-import type { DecodedMkpdu, DistributedSakParamSet, PeerListParamSet } from './types.js';
+import type { DecodedMkpdu, DistributedSakParamSet, KeyIdentifier, PeerListParamSet } from './types.js';
 
 export class Participant {
   readonly ckn: Uint8Array;
@@ -237,7 +237,7 @@ export class Participant {
       return;
     }
     const keys = this.keys;
-    const known = (ki: KeyState['ki']) => keys.held().some((k) => kiEqual(k.ki, ki)) || keys.refusedKis.has(kiHex(ki));
+    const known = (ki: KeyIdentifier) => keys.knows(ki);
     const r = openDistributedSak(set, liveList, from, { kek: this.kek, mi: this.actor.mi, sciHex: this.cfg.sciHex, peers: this.peers, known }, now);
     if (r.kind === 'plain') {
       keys.dropKeys('key server advises not to use MACsec');
@@ -357,19 +357,7 @@ export class Participant {
           }
         }
       }
-      const L = keys.latest;
-      if (L && !L.tx) {
-        const capable = capablePeers(this.peers.live());
-        if (this.ks?.self && isKeyOf(L, this.actor.mi)) {
-          if (membersReceiving(capable, L) || now >= L.createdAt + this.cfg.lifeTimeMs) keys.transmit(now);
-        } else if (this.ks && !this.ks.self && toHex(L.ki.mi) === this.ks.miHex) {
-          // READY: a key goes into use when the key server transmits with it. The first key
-          // (controlled port not yet secured) already when every live peer reports receiving
-          // it: Figure 12-2 lets it go at once, we wait until no peer can miss our frames.
-          const serverTx = reportsTx(this.peers.get(this.ks.miHex)?.sakUse ?? null, L.ki);
-          if (serverTx || (!this.env.port.secured && allReceiving(capable, L))) keys.transmit(now);
-        }
-      }
+      keys.stepTransmit(this.ks, this.actor.mi, now);
       keys.stepRetire(now);
       if (this.signature() === before) break;
     }
