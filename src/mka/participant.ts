@@ -237,8 +237,8 @@ export class Participant {
       return;
     }
     const keys = this.keys;
-    const known = (ki: KeyIdentifier) => keys.knows(ki);
-    const r = openDistributedSak(set, liveList, from, { kek: this.kek, mi: this.actor.mi, sciHex: this.cfg.sciHex, peers: this.peers, known }, now);
+    const receiver = { kek: this.kek, mi: this.actor.mi, sciHex: this.cfg.sciHex, peers: this.peers, known: (ki: KeyIdentifier) => keys.knows(ki) };
+    const r = openDistributedSak(set, liveList, from, receiver, now);
     if (r.kind === 'plain') {
       keys.dropKeys('key server advises not to use MACsec');
       return;
