@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { KayConfig, KayCounters, KayEvent, KayOutput, KayStatus } from '../mka/kay-types.js';
 import type { CipherSuiteName } from '../mka/constants.js';
 import type { Secy, SecyAction, SecyPnStatus } from '../mka/secy.js';
-import type { Logger } from '../control/log.js';
+import type { Logger } from '../common/log.js';
 import type { FrameLink } from './framelink.js';
 
 /** The KaY API the agent drives (src/mka/kay.ts `Kay` satisfies it). */

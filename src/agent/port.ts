@@ -9,7 +9,7 @@ import type { CipherSuiteName } from '../mka/constants.js';
 import type { KayEvent, KayConfig } from '../mka/kay-types.js';
 import type { AgentEvent, DesiredPort } from '../control/gen/macsec/v1/agent.js';
 import { CipherSuite, ConfidentialityOffset, PortMode, PortState, SecurePolicy, type PortStatus } from '../control/gen/macsec/v1/types.js';
-import type { Logger } from '../control/log.js';
+import type { Logger } from '../common/log.js';
 import { KayDriver, type KayFactory, type MkaRuntime, type SecyFactory, type SecyHandle } from './engine.js';
 import type { FrameLinkFactory } from './framelink.js';
 import type { OvsClient } from './ovs.js';

@@ -5,7 +5,7 @@
  */
 import { CIPHER_SUITES, type CipherSuiteName, CONF_OFFSET_BY_CODE, cipherSuiteById } from './constants.js';
 import { unwrapKey, zeroize } from './crypto.js';
-import { bytesEqual, toHex } from './hex.js';
+import { bytesEqual, toHex } from '../common/hex.js';
 import type { Peer, PeerTable } from './peers.js';
 import { type KeyState, isXpn, newKeyState, ssciOfListPosition } from './sak.js';
 import type { DistributedSakParamSet, KeyIdentifier, PeerListParamSet } from './types.js';

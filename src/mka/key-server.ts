@@ -6,7 +6,7 @@
 import { CIPHER_SUITES } from './constants.js';
 import { wrapKey } from './crypto.js';
 import { electKeyServer } from './election.js';
-import { bytesEqual } from './hex.js';
+import { bytesEqual } from '../common/hex.js';
 import type { RekeyReason } from './kay-types.js';
 import { MN_MAX, type ResolvedConfig } from './participant-env.js';
 import type { Peer } from './peers.js';

@@ -7,7 +7,7 @@
  */
 import { MKA_SAK_RETIRE_TIME_MS } from './constants.js';
 import { zeroize } from './crypto.js';
-import { toHex } from './hex.js';
+import { toHex } from '../common/hex.js';
 import { type KeyServerInfo, capablePeers, isKeyOf } from './key-server.js';
 import type { Env } from './participant-env.js';
 import type { PeerTable } from './peers.js';

@@ -4,7 +4,7 @@
  * lists our MI with an MN we sent). Pure: the participant acts on the answers.
  */
 import { MI_LEN } from './constants.js';
-import { bytesEqual, toHex } from './hex.js';
+import { bytesEqual, toHex } from '../common/hex.js';
 import { MN_MAX } from './participant-env.js';
 import type { Peer } from './peers.js';
 import type { BasicParamSet, PeerListParamSet } from './types.js';

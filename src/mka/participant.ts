@@ -9,7 +9,7 @@
 import { ALGORITHM_AGILITY_8021X_2010, PAE_GROUP_ADDRESS } from './constants.js';
 import { deriveIck, deriveKek, verifyIcv, zeroize } from './crypto.js';
 import { openDistributedSak } from './distributed-sak.js';
-import { bytesEqual, toHex } from './hex.js';
+import { bytesEqual, toHex } from '../common/hex.js';
 import type { KayParticipantStatus, OutputSink, RekeyReason } from './kay-types.js';
 import {
   type KeyServerInfo,

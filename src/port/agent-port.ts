@@ -4,7 +4,7 @@
  * the parent interface), the EAP backend (RADIUS relay or embedded EAP-TLS server) or the
  * EAP-TLS peer, and the MKA settings.
  */
-import type { Logger } from '../control/log.js';
+import type { Logger } from '../common/log.js';
 import type { EapPortConfig } from '../agent/psk/config.js';
 import type { EapBackend } from '../eap/backend.js';
 import { EapTlsPeer } from '../eap/eaptls-peer.js';

@@ -21,7 +21,7 @@
  * state changes and reasons, never keys.
  */
 import { EventEmitter } from 'node:events';
-import type { Logger } from '../control/log.js';
+import type { Logger } from '../common/log.js';
 import type { EapBackend } from '../eap/backend.js';
 import type { EapLogger } from '../eap/decode.js';
 import type { EapPeerMethod } from '../eap/eaptls-peer.js';
@@ -37,7 +37,7 @@ import {
 } from '../eap/port.js';
 import { Kay } from '../mka/kay.js';
 import type { KayConfig, KayCounters, KayStatus } from '../mka/kay-types.js';
-import { macToString, toHex } from '../mka/hex.js';
+import { macToString, toHex } from '../common/hex.js';
 import { KayDriver, type KayLike } from '../agent/engine.js';
 import { EapolDemux, type EapolDemuxCounters, type MacFrameLink } from './eapol-demux.js';
 import { SessionSecy, sweepSecy, type SweepableSecy } from './session-secy.js';

@@ -3,7 +3,7 @@
  * parent interface (kernel SecY) and the EAPOL link on the parent (pcap).
  */
 import type { MkaPortConfig } from '../agent/psk/config.js';
-import type { Logger } from '../control/log.js';
+import type { Logger } from '../common/log.js';
 import { EapolLink } from '../io/eapol-link.js';
 import { createMacsecPort, type KernelSecy } from '../netlink/kernel-secy.js';
 import { Rtnl } from '../netlink/rtnl.js';

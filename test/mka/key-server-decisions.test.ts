@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { CIPHER_SUITES, type CipherSuiteName } from '../../src/mka/constants.js';
 import { deriveKek, wrapKey } from '../../src/mka/crypto.js';
 import { openDistributedSak, type SakReceiver } from '../../src/mka/distributed-sak.js';
-import { toHex } from '../../src/mka/hex.js';
+import { toHex } from '../../src/common/hex.js';
 import type { RekeyReason } from '../../src/mka/kay-types.js';
 import { KeyServerState, type KeyServerView, chooseOffset, distributedSakSet, electedKeyServer, keyServerSsciOctet } from '../../src/mka/key-server.js';
 import { type Peer, PeerTable } from '../../src/mka/peers.js';

@@ -1,7 +1,7 @@
 /** Unit tests of the pure liveness bookkeeping (src/mka/liveness.ts): our MNs and peers' Basic Parameter Sets. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { toHex } from '../../src/mka/hex.js';
+import { toHex } from '../../src/common/hex.js';
 import { Actor, newPeer, refreshPeer } from '../../src/mka/liveness.js';
 import { MN_MAX } from '../../src/mka/participant-env.js';
 import { seededRandom } from '../../src/mka/sim/index.js';

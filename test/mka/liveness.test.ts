@@ -3,7 +3,7 @@ import { peerMkpdu } from '../support/mkpdu-fixtures.js';
 import { CAK, CKN, cfg, expectOnlyCurrentKey, lan, mac, noGap } from './helpers.js';
 import { SimulatedSecy, seededRandom } from '../../src/mka/sim/index.js';
 import { deriveIck } from '../../src/mka/crypto.js';
-import { fromHex } from '../../src/mka/hex.js';
+import { fromHex } from '../../src/common/hex.js';
 import { Kay } from '../../src/mka/kay.js';
 import { encodeMkpdu } from '../../src/mka/mkpdu.js';
 import type { SecyAction } from '../../src/mka/secy.js';

@@ -1,6 +1,6 @@
 /** MKPDU fixtures shared by the MKA tests: a sample ICK and the MKPDU of a made-up peer. */
 import { ALGORITHM_AGILITY_8021X_2010, PAE_GROUP_ADDRESS } from '../../src/mka/constants.js';
-import { fromHex } from '../../src/mka/hex.js';
+import { fromHex } from '../../src/common/hex.js';
 import type { BasicParamSet, Mkpdu, ParamSet } from '../../src/mka/types.js';
 
 /** An ICK for codec tests that need no CAK behind it. */

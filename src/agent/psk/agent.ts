@@ -5,7 +5,7 @@
  * removes the macsec links it created when it stops.
  */
 import { renameSync, writeFileSync } from 'node:fs';
-import type { Logger } from '../../control/log.js';
+import type { Logger } from '../../common/log.js';
 import { Kay } from '../../mka/kay.js';
 import type { KayConfig, KayStatus, KayCounters } from '../../mka/kay-types.js';
 import type { EapolLink } from '../../io/eapol-link.js';
