@@ -11,7 +11,8 @@ import { CIPHER_SUITES, type CipherSuiteName, CKN_MAX_LEN, DEFAULT_CIPHER_SUITE,
 import { bytesEqual } from '../common/hex.js';
 import { type CakConfig, type KayConfig, type KayCounters, type KayOutput, type KayStatus, newCounters, OutputSink } from './kay-types.js';
 import { decodeMkpdu } from './mkpdu.js';
-import { type Env, Participant, type PortState, type ResolvedConfig } from './participant.js';
+import { Participant } from './participant.js';
+import type { Env, PortState, ResolvedConfig } from './participant-env.js';
 import { sciHex } from './peers.js';
 import type { SecyAction, SecyPnStatus } from './secy.js';
 

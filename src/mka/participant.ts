@@ -1,81 +1,38 @@
 /**
- * One MKA participant (802.1X-2010 clause 9): one CAK/CKN, its MI/MN, live and potential peers,
- * key server election, SAK generation/distribution (as key server) or reception, and the key-use
- * part of the CP state machine (Figure 12-2: RECEIVE, RECEIVING, READY, TRANSMIT, TRANSMITTING,
- * RETIRE, ABANDON) for the principal participant. Pure: time comes in as `now`, effects go out
- * through env.out (MKPDUs, SecY actions, events).
+ * One MKA participant (802.1X-2010 clause 9): one CAK/CKN. This module is the state machine that
+ * ties the parts together: it takes MKPDUs and time in, keeps liveness (liveness.ts), runs the
+ * election and the key server's decisions (key-server.ts), opens Distributed SAKs
+ * (distributed-sak.ts), drives key use for the principal participant (key-use.ts) and sends
+ * MKPDUs when tx-schedule.ts says so (mkpdu-build.ts). Pure: time comes in as `now`, effects go
+ * out through env.out (MKPDUs, SecY actions, events).
  */
-import {
-  ALGORITHM_AGILITY_8021X_2010,
-  CIPHER_SUITES,
-  type CipherSuiteName,
-  CONF_OFFSET_BY_CODE,
-  MI_LEN,
-  MKA_SAK_RETIRE_TIME_MS,
-  PAE_GROUP_ADDRESS,
-  cipherSuiteById,
-} from './constants.js';
-import { deriveIck, deriveKek, unwrapKey, verifyIcv, wrapKey, zeroize } from './crypto.js';
-import { electKeyServer, type ElectionResult } from './election.js';
+import { ALGORITHM_AGILITY_8021X_2010, PAE_GROUP_ADDRESS } from './constants.js';
+import { deriveIck, deriveKek, verifyIcv, zeroize } from './crypto.js';
+import { openDistributedSak } from './distributed-sak.js';
 import { bytesEqual, toHex } from '../common/hex.js';
-import type { KayCounters, KayParticipantStatus, MacsecPolicy, OutputSink, RekeyReason } from './kay-types.js';
-import { encodeMkpdu, findSet } from './mkpdu.js';
+import type { KayParticipantStatus, OutputSink, RekeyReason } from './kay-types.js';
+import {
+  type KeyServerInfo,
+  KeyServerState,
+  type KeyServerView,
+  capablePeers,
+  currentTxKey,
+  distributedSakSet,
+  electedKeyServer,
+  isKeyOf,
+  keyServerSsciOctet,
+} from './key-server.js';
+import { KeyUse } from './key-use.js';
+import { Actor, newPeer, refreshPeer } from './liveness.js';
+import { buildMkpdu } from './mkpdu-build.js';
+import { findSet } from './mkpdu.js';
+import type { Env, ResolvedConfig } from './participant-env.js';
 import { type Peer, PeerTable, peerStatus, sciHex } from './peers.js';
-import { type KeyState, ZERO_KI, confOffsetCode, generateKey, isXpn, keyStatus, kiEqual, kiHex, newKeyState, ssciOfListPosition } from './sak.js';
+import { type KeyState, keyStatus } from './sak.js';
+import { sakUseSet, xpnSet } from './sak-use.js';
 import type { SecyAction, SecyPnStatus } from './secy.js';
-import type { DecodedMkpdu, DistributedSakParamSet, KeyIdentifier, Mac, ParamSet, PeerListParamSet, SakUseKey, SakUseParamSet, Sci } from './types.js';
-
-/** Minimum spacing of MKPDUs sent promptly on a state change. */
-export const PROMPT_MIN_SPACING_MS = 10;
-/**
- * Delay of a "soft" prompt: a live peer lists us only as potential, so it needs to see our MKPDU
- * to count us live. Usually another MKPDU goes out first (e.g. carrying the SAK), making it moot.
- */
-export const PROMPT_SOFT_DELAY_MS = 50;
-const MN_MAX = 0xffffffff;
-/** Keys (KIs) whose RX SA installs a participant remembers, to never install one twice. */
-const MAX_REMEMBERED_RX_KIS = 64;
-
-export interface ResolvedConfig {
-  sci: Sci;
-  sciHex: string;
-  priority: number;
-  cipherSuite: CipherSuiteName;
-  policy: MacsecPolicy;
-  confidentialityOffset: number | null;
-  helloTimeMs: number;
-  lifeTimeMs: number;
-  rekeyPeriodMs: number;
-  pnExhaustionThreshold: bigint;
-  destination: Mac;
-  eapolVersion: number;
-  mkaVersion: number;
-  random: (n: number) => Uint8Array;
-}
-
-/** State of the SecY's controlled port as driven by the principal participant. */
-export interface PortState {
-  enabled: boolean;
-  protectFrames: boolean;
-  validate: 'disabled' | 'check' | 'strict';
-  cipherSuite: CipherSuiteName;
-  confidentialityOffset: number | null;
-  secured: boolean;
-}
-
-export interface Env {
-  cfg: ResolvedConfig;
-  port: PortState;
-  counters: KayCounters;
-  out: OutputSink;
-}
-
-interface KeyServerInfo {
-  self: boolean;
-  sciHex: string;
-  miHex: string;
-  priority: number;
-}
+import { TxSchedule } from './tx-schedule.js';
+import type { DecodedMkpdu, DistributedSakParamSet, KeyIdentifier, PeerListParamSet } from './types.js';
 
 export class Participant {
   readonly ckn: Uint8Array;
@@ -84,43 +41,13 @@ export class Participant {
   private readonly kek: Uint8Array;
   private readonly ick: Uint8Array;
 
-  mi: Uint8Array = new Uint8Array(MI_LEN);
-  miHex = '';
-  mn = 0;
-  /** MNs we sent recently, for "acceptably recent" checks of our MI in peers' lists. */
-  private sent: { mn: number; at: number }[] = [];
-
+  private readonly actor: Actor;
   readonly peers = new PeerTable();
   principal = false;
   private ks: KeyServerInfo | null = null;
-
-  latest: KeyState | null = null;
-  old: KeyState | null = null;
-  /** Non key server: a distributed key that arrived while the previous one was still retiring. */
-  private pendingKey: { key: KeyState; from: string } | null = null;
-  /** RX SCs created for this participant (principal only), by SCI hex. */
-  private readonly rxScs = new Set<string>();
-  /**
-   * SCIs (hex) that ever had an RX SA for a key, by KI hex (the most recent keys). An RX SA
-   * starts its replay window at lowest PN 1, so a second RX SA for the same SCI and key would
-   * accept again every frame received with the first one: never install one twice.
-   */
-  private readonly rxInstalled = new Map<string, Set<string>>();
-
-  // Key server state
-  private nextKn = 1;
-  private nextAn = 0;
-  private pendingRekey: RekeyReason | null = null;
-  /** Keys (KI hex) the SecY refused to install: never installed again. */
-  private readonly refusedKis = new Set<string>();
-  /** After a SecY refusal, a key server waits this long before generating another SAK. */
-  private generateNotBefore = -Infinity;
-
-  // Transmission scheduling
-  private lastSentAt = -Infinity;
-  private nextHelloAt = Infinity;
-  private promptAt: number | null = null;
-  private softPromptAt: number | null = null;
+  private readonly server = new KeyServerState();
+  private readonly keys: KeyUse;
+  private readonly schedule: TxSchedule;
   private lastNow = -Infinity;
   private started = false;
 
@@ -135,7 +62,9 @@ export class Participant {
     this.cknHex = toHex(ckn);
     this.kek = deriveKek(this.cak, this.ckn);
     this.ick = deriveIck(this.cak, this.ckn);
-    this.newMi(-Infinity, false);
+    this.actor = new Actor(env.cfg.lifeTimeMs, env.cfg.random);
+    this.schedule = new TxSchedule(env.cfg.helloTimeMs);
+    this.keys = new KeyUse({ env, peers: this.peers, schedule: this.schedule, isPrincipal: () => this.principal });
   }
 
   private get cfg(): ResolvedConfig {
@@ -151,16 +80,14 @@ export class Participant {
   start(now: number): void {
     this.started = true;
     this.lastNow = now;
-    this.promptAt = now;
+    this.schedule.promptNow(now);
     this.maybeSend(now);
   }
 
   /** Leave: forget peers and keys (the Kay deletes SAs and SCs through deactivate()). */
   stop(now: number): void {
     if (this.principal) this.deactivate(now, 'stopped');
-    for (const k of [this.latest, this.old, this.pendingKey?.key]) if (k) zeroize(k.sak);
-    this.latest = this.old = null;
-    this.pendingKey = null;
+    this.keys.wipe();
     this.peers.clear();
     this.started = false;
   }
@@ -177,21 +104,21 @@ export class Participant {
   activate(now: number): void {
     if (this.principal) return;
     this.principal = true;
-    for (const p of this.peers.live()) this.ensureRxSc(p.sciHex);
+    for (const p of this.peers.live()) this.keys.ensureRxSc(p.sciHex);
     this.lastNow = Math.max(this.lastNow, now);
     this.reelect();
     this.evaluate(now);
-    this.urgent(now);
+    this.schedule.urgent(now);
     this.maybeSend(now);
   }
 
   /** Stops being principal: its SAs and RX SCs go away. */
   deactivate(now: number, reason: string): void {
     if (!this.principal) return;
-    this.dropKeys(reason);
-    for (const sci of [...this.rxScs]) this.deleteRxSc(sci);
+    this.keys.dropKeys(reason);
+    for (const sci of [...this.keys.rxScs]) this.keys.deleteRxSc(sci);
     this.principal = false;
-    this.urgent(now);
+    this.schedule.urgent(now);
     this.maybeSend(now);
   }
 
@@ -216,7 +143,7 @@ export class Participant {
     }
     if (!this.started) return this.drop('participant not running');
     const peerSciHex = sciHex(b.sci);
-    if (bytesEqual(b.actor.mi, this.mi)) {
+    if (bytesEqual(b.actor.mi, this.actor.mi)) {
       c.ownMi++;
       if (peerSciHex !== this.cfg.sciHex) {
         // Someone else uses our MI: choose a new one (802.1X-2010 9.4.2).
@@ -225,81 +152,51 @@ export class Participant {
       }
       return this.drop('our own MKPDU');
     }
-    const miHex = toHex(b.actor.mi);
-    let peer = this.peers.get(miHex);
+    let peer = this.peers.get(toHex(b.actor.mi));
     if (peer) {
       if (b.actor.mn <= peer.mn) {
         c.replays++;
         return this.drop(`replayed or stale MN ${b.actor.mn} (last ${peer.mn})`);
       }
     } else {
-      peer = {
-        mi: Uint8Array.from(b.actor.mi),
-        miHex,
-        mn: b.actor.mn,
-        sci: { mac: Uint8Array.from(b.sci.mac), port: b.sci.port },
-        sciHex: peerSciHex,
-        priority: b.priority,
-        keyServer: b.keyServer,
-        macsecDesired: b.macsecDesired,
-        macsecCapability: b.macsecCapability,
-        live: false,
-        expiresAt: now + this.cfg.lifeTimeMs,
-        listsUsLive: false,
-        sakUse: null,
-        xpn: null,
-      };
+      peer = newPeer(b, peerSciHex, now + this.cfg.lifeTimeMs);
       if (!this.peers.add(peer)) {
         c.peerTableFull++;
         return this.drop('peer table full');
       }
       // A new potential peer: it must see its MI in our next MKPDU to count us live.
-      this.urgent(now);
+      this.schedule.urgent(now);
     }
-    let liveChanged = false;
-    const electionInputChanged = peer.live && (peer.priority !== b.priority || peer.keyServer !== b.keyServer || peer.sciHex !== peerSciHex);
-    peer.mn = b.actor.mn;
-    peer.priority = b.priority;
-    peer.keyServer = b.keyServer;
-    peer.macsecDesired = b.macsecDesired;
-    peer.macsecCapability = b.macsecCapability;
-    if (peer.sciHex !== peerSciHex) {
-      peer.sci = { mac: Uint8Array.from(b.sci.mac), port: b.sci.port };
-      peer.sciHex = peerSciHex;
-    }
+    const electionInputChanged = refreshPeer(peer, b, peerSciHex);
     if (!peer.live) peer.expiresAt = now + this.cfg.lifeTimeMs;
 
-    // Does it list our MI with an acceptably recent MN?
+    let liveChanged = false;
     const liveList = findSet(pdu, 'livePeers');
-    const potList = findSet(pdu, 'potentialPeers');
-    const inLive = this.findSelf(liveList);
-    const inPot = this.findSelf(potList);
-    const listed = inLive ?? inPot;
-    if (listed !== undefined && listed > this.mn) {
-      // Our MI with an MN we never sent: another participant uses the same MI.
+    const listing = this.actor.listing(liveList, findSet(pdu, 'potentialPeers'), now);
+    if (listing.kind === 'collision') {
       this.newMi(now, true);
-    } else if (listed !== undefined && this.acceptableMn(listed, now)) {
+    } else if (listing.kind === 'listed') {
       peer.expiresAt = now + this.cfg.lifeTimeMs;
-      peer.listsUsLive = inLive !== undefined && this.acceptableMn(inLive, now);
+      peer.listsUsLive = listing.live;
       if (!peer.live) {
         this.makeLive(peer, now);
         liveChanged = true;
       }
-      if (!peer.listsUsLive) this.soft(now);
+      if (!peer.listsUsLive) this.schedule.soft(now);
     }
 
     if (peer.live) {
       peer.sakUse = findSet(pdu, 'sakUse') ?? null;
       peer.xpn = findSet(pdu, 'xpn') ?? null;
       // A key it now reports receiving with is one its current MI holds.
-      if (this.principal && this.rxScs.has(peer.sciHex)) for (const k of [this.old, this.latest]) if (k) this.installRxSa(k, peer.sciHex);
+      this.keys.offerTo(peer.sciHex);
     }
     if (liveChanged || electionInputChanged) this.reelect();
 
     const dist = findSet(pdu, 'distributedSak');
     if (dist && peer.live && this.principal) this.receiveDistributedSak(dist, liveList, peer, now);
 
-    this.env.counters.mkpdusAccepted++;
+    c.mkpdusAccepted++;
     this.evaluate(now);
     this.maybeSend(now);
     return true;
@@ -311,37 +208,18 @@ export class Participant {
     return false;
   }
 
-  /** MN listed for our current MI in a peer list, if any. */
-  private findSelf(list: PeerListParamSet | undefined): number | undefined {
-    if (!list) return undefined;
-    for (const p of list.peers) if (bytesEqual(p.mi, this.mi)) return p.mn;
-    return undefined;
-  }
-
-  /** An MN we sent within the last MKA_LIFE_TIME (802.1X-2010 9.4.3 "acceptably recent"). */
-  private acceptableMn(mn: number, now: number): boolean {
-    this.pruneSent(now);
-    if (this.sent.length === 0) return false;
-    return mn >= this.sent[0]!.mn && mn <= this.mn;
-  }
-
-  private pruneSent(now: number): void {
-    // Keep the last two regardless of age (wpa_supplicant accepts the last two it sent).
-    while (this.sent.length > 2 && this.sent[0]!.at < now - this.cfg.lifeTimeMs) this.sent.shift();
-  }
-
   private makeLive(peer: Peer, now: number): void {
     // A new MI from an SCI we know is the same system after a restart: the old incarnation
     // is replaced once the new one has proven liveness (so replayed old MKPDUs cannot do this).
-    // Its RX SC goes with it; the new RX SC gets no key of the old incarnation (installRxSa),
-    // and the changed live set makes the key server distribute a new SAK (keyServerDuty).
+    // Its RX SC goes with it; the new RX SC gets no key of the old incarnation (KeyUse), and
+    // the changed live set makes the key server distribute a new SAK (KeyServerState.duty).
     for (const other of this.peers.bySci(peer.sciHex)) {
       if (other !== peer) this.removePeer(other);
     }
     peer.live = true;
     peer.expiresAt = now + this.cfg.lifeTimeMs;
     this.out.events.push({ kind: 'peerLive', sci: peer.sciHex, mi: peer.miHex });
-    if (this.principal) this.ensureRxSc(peer.sciHex);
+    if (this.principal) this.keys.ensureRxSc(peer.sciHex);
   }
 
   private removePeer(peer: Peer): void {
@@ -349,7 +227,28 @@ export class Participant {
     if (!peer.live) return;
     this.env.counters.peersLost++;
     this.out.events.push({ kind: 'peerLost', sci: peer.sciHex, mi: peer.miHex });
-    if (this.principal && this.peers.bySci(peer.sciHex).every((p) => !p.live)) this.deleteRxSc(peer.sciHex);
+    if (this.principal && this.peers.bySci(peer.sciHex).every((p) => !p.live)) this.keys.deleteRxSc(peer.sciHex);
+  }
+
+  /** Non key server: a Distributed SAK from a live peer. */
+  private receiveDistributedSak(set: DistributedSakParamSet, liveList: PeerListParamSet | undefined, from: Peer, now: number): void {
+    if (!this.ks || this.ks.self || this.ks.miHex !== from.miHex) {
+      this.out.events.push({ kind: 'dropped', reason: 'Distributed SAK from a participant that is not our key server ignored' });
+      return;
+    }
+    const keys = this.keys;
+    const receiver = { kek: this.kek, mi: this.actor.mi, sciHex: this.cfg.sciHex, peers: this.peers, known: (ki: KeyIdentifier) => keys.knows(ki) };
+    const r = openDistributedSak(set, liveList, from, receiver, now);
+    if (r.kind === 'plain') {
+      keys.dropKeys('key server advises not to use MACsec');
+      return;
+    }
+    if (r.kind === 'ignored') {
+      if (r.reason) this.out.events.push({ kind: 'dropped', reason: r.reason });
+      return;
+    }
+    this.env.counters.saksReceived++;
+    keys.receiveDistributed(r.key, from.miHex, now);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -372,7 +271,7 @@ export class Participant {
   }
 
   private takePnStatus(pn: SecyPnStatus): void {
-    for (const k of [this.latest, this.old]) {
+    for (const k of [this.keys.latest, this.keys.old]) {
       if (!k) continue;
       const v = pn.txNextPn.get(k.an);
       if (v === undefined) continue;
@@ -380,9 +279,9 @@ export class Participant {
       k.pnCur = v;
       if (k.tx && !k.exhausted && v >= this.cfg.pnExhaustionThreshold) {
         k.exhausted = true;
-        if (this.ks?.self && this.isOurKey(k)) this.requestRekey('pn-exhaustion');
+        if (this.ks?.self && isKeyOf(k, this.actor.mi)) this.server.requestRekey('pn-exhaustion');
         // Non key server: our SAK Use reports the PN; send it now so the key server reacts.
-        this.urgent(this.lastNow);
+        this.schedule.urgent(this.lastNow);
       }
     }
   }
@@ -390,16 +289,10 @@ export class Participant {
   /** Earliest time at which tick() has work to do. */
   deadline(): number {
     if (!this.started) return Infinity;
-    const c: number[] = [this.nextHelloAt];
-    if (this.promptAt !== null) c.push(this.promptAt);
-    if (this.softPromptAt !== null) c.push(this.softPromptAt);
+    const c = this.schedule.timers();
     for (const p of this.peers.all()) c.push(p.expiresAt);
-    const L = this.latest;
-    if (this.principal && L) {
-      if (!L.tx && this.ks?.self) c.push(L.createdAt + this.cfg.lifeTimeMs);
-      if (L.tx && L.txAt !== null) c.push(L.txAt + MKA_SAK_RETIRE_TIME_MS, L.txAt + this.cfg.lifeTimeMs);
-    }
-    const cur = this.currentTxKey();
+    if (this.principal) c.push(...this.keys.timers(this.ks?.self === true));
+    const cur = currentTxKey(this.keys.latest, this.keys.old);
     if (this.principal && this.ks?.self && cur && cur.txAt !== null && this.cfg.rekeyPeriodMs > 0) {
       c.push(cur.txAt + this.cfg.rekeyPeriodMs);
     }
@@ -409,437 +302,24 @@ export class Participant {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Election
+  // Election and key use
 
   private reelect(): void {
-    const live = this.peers.live();
-    const res: ElectionResult = electKeyServer(
-      { priority: this.cfg.priority, sciHex: this.cfg.sciHex, canBeKeyServer: true },
-      live.map((p) => ({ priority: p.priority, sciHex: p.sciHex, keyServer: p.keyServer, miHex: p.miHex })),
-    );
-    let next: KeyServerInfo | null = null;
-    if (live.length > 0 && res) {
-      next = res.self
-        ? { self: true, sciHex: this.cfg.sciHex, miHex: this.miHex, priority: this.cfg.priority }
-        : { self: false, sciHex: res.winner.sciHex, miHex: res.winner.miHex, priority: res.winner.priority };
-    }
+    const next = electedKeyServer({ priority: this.cfg.priority, sciHex: this.cfg.sciHex, miHex: this.actor.miHex }, this.peers.live());
     const prev = this.ks;
     this.ks = next;
     if (!next) return;
     if (!prev || prev.self !== next.self || prev.miHex !== next.miHex) {
       this.env.counters.keyServerChanges++;
       this.out.events.push({ kind: 'keyServerElected', sci: next.sciHex, self: next.self });
-      if (this.pendingKey) zeroize(this.pendingKey.key.sak);
-      this.pendingKey = null;
+      this.keys.dropPending();
     }
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Key server
-
-  private isOurKey(k: KeyState): boolean {
-    return bytesEqual(k.ki.mi, this.mi);
-  }
-
-  private requestRekey(reason: RekeyReason): void {
-    if (this.pendingRekey === null || this.pendingRekey === 'peer-change') this.pendingRekey = reason;
-  }
-
-  /** Key server: live peers that take part in MACsec. */
-  private capablePeers(): Peer[] {
-    return this.peers.live().filter((p) => p.macsecDesired && p.macsecCapability > 0);
-  }
-
-  /** The key our SecY transmits with (latest once it transmits, else old). */
-  private currentTxKey(): KeyState | null {
-    if (this.latest?.tx) return this.latest;
-    if (this.old?.tx) return this.old;
-    return this.old ?? null;
-  }
-
-  /** What the key server needs to do now, if anything. */
-  private keyServerDuty(now: number): RekeyReason | 'initial' | null {
-    const live = this.peers.live();
-    if (live.length === 0 || this.capablePeers().length === 0) return null;
-    const newest = this.latest ?? this.old;
-    if (!newest) return 'initial';
-    if (!this.isOurKey(newest)) return this.pendingRekey ?? 'peer-change'; // keys of a former key server
-    if (this.pendingRekey) return this.pendingRekey;
-    const members = newest.members;
-    if (members.size !== live.length || live.some((p) => !members.has(p.miHex))) return 'peer-change';
-    const cur = this.currentTxKey();
-    if (cur && this.isOurKey(cur) && cur.txAt !== null && this.cfg.rekeyPeriodMs > 0 && now >= cur.txAt + this.cfg.rekeyPeriodMs && cur === newest) {
-      return 'period';
-    }
-    // A peer reports a lowest PN beyond the threshold for the key in use.
-    if (cur && this.isOurKey(cur) && !cur.exhausted) {
-      for (const p of live) {
-        const lpn = this.peerLowestPn(p, cur.ki);
-        if (lpn !== null && lpn >= this.cfg.pnExhaustionThreshold) {
-          cur.exhausted = true;
-          return 'pn-exhaustion';
-        }
-      }
-    }
-    return null;
-  }
-
-  private peerLowestPn(p: Peer, ki: KeyIdentifier): bigint | null {
-    const su = p.sakUse;
-    if (!su || !su.hasKeys) return null;
-    if (kiEqual(su.latest.ki, ki)) return (BigInt(p.xpn?.latestLowestPnHigh ?? 0) << 32n) | BigInt(su.latest.lowestPn >>> 0);
-    if (kiEqual(su.old.ki, ki)) return (BigInt(p.xpn?.oldLowestPnHigh ?? 0) << 32n) | BigInt(su.old.lowestPn >>> 0);
-    return null;
-  }
-
-  /** Confidentiality offset the key server uses, limited by the live peers' capabilities. */
-  private chooseOffset(peers: readonly Peer[]): number | null {
-    let off = this.cfg.confidentialityOffset;
-    for (const p of peers) {
-      if (p.macsecCapability === 1) off = null;
-      else if (p.macsecCapability === 2 && off !== null && off !== 0) off = 0;
-    }
-    return off;
-  }
-
-  private generateSak(now: number, reason: RekeyReason | 'initial'): void {
-    if (this.latest && !this.latest.tx) this.abandon(now);
-    const live = this.peers.live();
-    let an = this.nextAn;
-    if (this.old && this.old.an === an) an = (an + 1) & 3;
-    const kn = this.nextKn;
-    this.nextKn = this.nextKn >= MN_MAX ? 1 : this.nextKn + 1;
-    this.nextAn = (an + 1) & 3;
-    const key = generateKey({
-      cak: this.cak,
-      keyServerMi: this.mi,
-      memberMis: live.map((p) => p.mi),
-      memberMiHex: live.map((p) => p.miHex),
-      memberScis: [this.cfg.sciHex, ...live.map((p) => p.sciHex)],
-      kn,
-      an,
-      cipherSuite: this.cfg.cipherSuite,
-      confidentialityOffset: this.chooseOffset(this.capablePeers()),
-      random: this.cfg.random,
-      now,
-    });
-    const replaced = this.latest !== null || this.old !== null;
-    this.pendingRekey = null;
-    this.env.counters.saksGenerated++;
-    if (replaced && reason !== 'initial') {
-      this.env.counters.rekeys++;
-      this.out.events.push({ kind: 'rekey', reason, kn });
-    }
-    this.receiveKey(key, now);
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Non key server: Distributed SAK
-
-  private receiveDistributedSak(set: DistributedSakParamSet, liveList: PeerListParamSet | undefined, from: Peer, now: number): void {
-    if (!this.ks || this.ks.self || this.ks.miHex !== from.miHex) {
-      this.out.events.push({ kind: 'dropped', reason: 'Distributed SAK from a participant that is not our key server ignored' });
-      return;
-    }
-    if (set.plain) {
-      this.dropKeys('key server advises not to use MACsec');
-      return;
-    }
-    const suite: CipherSuiteName | undefined = set.cipherSuite === null ? 'GCM-AES-128' : cipherSuiteById(set.cipherSuite);
-    if (!suite) {
-      this.out.events.push({ kind: 'dropped', reason: `Distributed SAK with unsupported cipher suite 0x${set.cipherSuite!.toString(16)}` });
-      return;
-    }
-    const ki: KeyIdentifier = { mi: from.mi, kn: set.kn };
-    for (const k of [this.latest, this.old, this.pendingKey?.key]) if (k && kiEqual(k.ki, ki)) return; // already have it
-    if (this.refusedKis.has(kiHex(ki))) return; // the SecY refused it before
-    const keyLen = CIPHER_SUITES[suite].keyLen;
-    if (set.wrappedSak.length !== keyLen + 8) {
-      this.out.events.push({ kind: 'dropped', reason: `Distributed SAK wrap of ${set.wrappedSak.length} octets does not fit ${suite}` });
-      return;
-    }
-    const sak = unwrapKey(this.kek, set.wrappedSak);
-    if (!sak) {
-      this.out.events.push({ kind: 'dropped', reason: 'Distributed SAK failed to unwrap' });
-      return;
-    }
-    const offset = CONF_OFFSET_BY_CODE[set.confidentialityOffset] ?? null;
-    // XPN: SSCIs from the key server's Live Peer List order and its own SSCI (octet 2).
-    const ssci = new Map<string, number>();
-    if (isXpn(suite)) {
-      const ksSsci = liveList?.keyServerSsci ?? 0;
-      if (ksSsci === 0 || !liveList) {
-        zeroize(sak);
-        this.out.events.push({ kind: 'dropped', reason: 'XPN Distributed SAK without a key server SSCI' });
-        return;
-      }
-      ssci.set(from.sciHex, ksSsci);
-      liveList.peers.forEach((e, i) => {
-        const s = ssciOfListPosition(i, ksSsci);
-        if (bytesEqual(e.mi, this.mi)) ssci.set(this.cfg.sciHex, s);
-        else {
-          const p = this.peers.get(toHex(e.mi));
-          if (p) ssci.set(p.sciHex, s);
-        }
-      });
-      if (!ssci.has(this.cfg.sciHex)) {
-        zeroize(sak);
-        this.out.events.push({ kind: 'dropped', reason: 'XPN Distributed SAK: our MI is not in the key server Live Peer List' });
-        return;
-      }
-    }
-    const key = newKeyState({
-      ki: { mi: Uint8Array.from(from.mi), kn: set.kn },
-      an: set.an,
-      sak,
-      cipherSuite: suite,
-      confidentialityOffset: offset,
-      members: new Set(),
-      // The MIs it was distributed to: the key server's Live Peer List in this MKPDU.
-      holders: (liveList?.peers ?? []).map((e) => toHex(e.mi)),
-      ssci,
-      now,
-    });
-    this.env.counters.saksReceived++;
-    if (this.latest?.tx && this.old) {
-      // TRANSMITTING: the new key waits until the old one retires (Figure 12-2).
-      if (this.pendingKey) zeroize(this.pendingKey.key.sak);
-      this.pendingKey = { key, from: from.miHex };
-      return;
-    }
-    if (this.latest && !this.latest.tx) this.abandon(now);
-    this.receiveKey(key, now);
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // CP: key use
-
-  /** RECEIVE: install RX SAs on every RX SC and a (not yet enabled) TX SA, then report lrx. */
-  private receiveKey(key: KeyState, now: number): void {
-    if (this.old && this.old.an === key.an) {
-      // A key server reusing the AN of the key still in use leaves no room for both.
-      this.deleteKeySas(this.old);
-      zeroize(this.old.sak);
-      this.old = null;
-    }
-    const port = this.env.port;
-    if (port.cipherSuite !== key.cipherSuite || port.confidentialityOffset !== key.confidentialityOffset) {
-      port.cipherSuite = key.cipherSuite;
-      port.confidentialityOffset = key.confidentialityOffset;
-      this.emit({ kind: 'setCipherSuite', cipherSuite: key.cipherSuite, confidentialityOffset: key.confidentialityOffset });
-    }
-    this.latest = key;
-    for (const sci of this.rxScs) this.installRxSa(key, sci);
-    const tx: SecyAction = { kind: 'installTxSa', an: key.an, nextPn: 1n, ki: key.kiHex, sak: Uint8Array.from(key.sak) };
-    if (key.salt) {
-      tx.ssci = key.ssci.get(this.cfg.sciHex) ?? 0;
-      tx.salt = Uint8Array.from(key.salt);
-    }
-    this.emit(tx);
-    key.rx = true;
-    this.out.events.push({ kind: 'sakInstalled', ki: key.kiHex, an: key.an, role: 'rx' });
-    this.urgent(now);
-  }
-
-  /**
-   * Installs (and enables) the key's RX SA on one RX SC, if the peer with that SCI may receive
-   * it: its current MI holds the key (it was distributed to that MI, or that MI reports it in its
-   * SAK Use), and this SCI never had an RX SA for the key before. A restarted peer (same SCI,
-   * new MI) thus never gets a key of its former incarnation, whose frames with that key an
-   * attacker could otherwise replay into the fresh replay window (lowest PN 1).
-   */
-  private installRxSa(key: KeyState, sci: string): void {
-    if (key.rxScs.has(sci)) return;
-    if (this.rxInstalled.get(key.kiHex)?.has(sci)) return;
-    if (!this.peers.live().some((p) => p.sciHex === sci && this.holdsKey(p, key))) return;
-    const a: SecyAction = { kind: 'installRxSa', sci, an: key.an, lowestPn: 1n, ki: key.kiHex, sak: Uint8Array.from(key.sak) };
-    if (key.salt) {
-      const s = key.ssci.get(sci);
-      if (s === undefined) return; // not a member of this key: nothing it sends can use it
-      a.ssci = s;
-      a.salt = Uint8Array.from(key.salt);
-    }
-    this.emit(a);
-    this.emit({ kind: 'enableRxSa', sci, an: key.an, enable: true });
-    key.rxScs.add(sci);
-    this.rememberRxInstall(key, sci);
-  }
-
-  /** The peer's current MI holds the key: distributed to it, or reported in its SAK Use. */
-  private holdsKey(p: Peer, key: KeyState): boolean {
-    if (key.holders.has(p.miHex)) return true;
-    const su = p.sakUse;
-    if (!su?.hasKeys) return false;
-    return (su.latest.rx && kiEqual(su.latest.ki, key.ki)) || (su.old.rx && kiEqual(su.old.ki, key.ki));
-  }
-
-  private rememberRxInstall(key: KeyState, sci: string): void {
-    let scis = this.rxInstalled.get(key.kiHex);
-    if (!scis) {
-      scis = new Set();
-      this.rxInstalled.set(key.kiHex, scis);
-      // Forget the oldest keys (never one still held: KIs are never reused by a key server MI).
-      for (const ki of this.rxInstalled.keys()) {
-        if (this.rxInstalled.size <= MAX_REMEMBERED_RX_KIS) break;
-        if (ki !== this.latest?.kiHex && ki !== this.old?.kiHex && ki !== key.kiHex) this.rxInstalled.delete(ki);
-      }
-    }
-    scis.add(sci);
-  }
-
-  /** TRANSMIT (and TRANSMITTING): switch transmission to the latest key. */
-  private transmit(now: number): void {
-    const key = this.latest!;
-    this.emit({ kind: 'enableTxSa', an: key.an, enable: true });
-    key.tx = true;
-    key.txAt = now;
-    if (this.old) this.old.tx = false;
-    const port = this.env.port;
-    const validate = this.cfg.policy === 'must-secure' ? 'strict' : 'check';
-    if (!port.protectFrames || port.validate !== validate) {
-      port.protectFrames = true;
-      port.validate = validate;
-      this.emit({ kind: 'setProtect', protectFrames: true, validate });
-    }
-    if (!port.enabled) {
-      port.enabled = true;
-      this.emit({ kind: 'setControlledPortEnabled', enabled: true });
-    }
-    port.secured = true;
-    this.out.events.push({ kind: 'sakInstalled', ki: key.kiHex, an: key.an, role: 'tx' });
-    this.out.events.push({ kind: 'secured', ki: key.kiHex });
-    this.urgent(now);
-  }
-
-  /** RETIRE: the old key goes, the latest becomes the old one. */
-  private retire(now: number): void {
-    if (this.old) {
-      this.deleteKeySas(this.old);
-      zeroize(this.old.sak);
-    }
-    this.old = this.latest;
-    this.latest = null;
-    this.urgent(now);
-    if (this.pendingKey) {
-      const { key } = this.pendingKey;
-      this.pendingKey = null;
-      this.receiveKey(key, now);
-    }
-  }
-
-  /** ABANDON: a latest key that never transmitted is dropped for a newer one. */
-  private abandon(now: number): void {
-    const k = this.latest!;
-    this.deleteKeySas(k);
-    zeroize(k.sak);
-    this.latest = null;
-    this.urgent(now);
-  }
-
-  private deleteKeySas(k: KeyState): void {
-    for (const sci of k.rxScs) {
-      if (this.rxScs.has(sci)) this.emit({ kind: 'deleteRxSa', sci, an: k.an });
-    }
-    k.rxScs.clear();
-    this.emit({ kind: 'deleteTxSa', an: k.an });
-  }
-
-  /** Deletes every key (no live peers left, principal change, key server advises plain). */
-  private dropKeys(reason: string): void {
-    for (const k of [this.latest, this.old]) {
-      if (!k) continue;
-      this.deleteKeySas(k);
-      zeroize(k.sak);
-    }
-    if (this.pendingKey) zeroize(this.pendingKey.key.sak);
-    this.latest = this.old = null;
-    this.pendingKey = null;
-    this.setUnsecured(reason);
-  }
-
-  private setUnsecured(reason: string): void {
-    const port = this.env.port;
-    if (port.secured) this.out.events.push({ kind: 'unsecured', reason });
-    port.secured = false;
-    if (this.cfg.policy === 'must-secure') {
-      if (port.enabled) {
-        port.enabled = false;
-        this.emit({ kind: 'setControlledPortEnabled', enabled: false });
-      }
-    } else {
-      if (port.protectFrames || port.validate !== 'check') {
-        port.protectFrames = false;
-        port.validate = 'check';
-        this.emit({ kind: 'setProtect', protectFrames: false, validate: 'check' });
-      }
-      if (!port.enabled) {
-        port.enabled = true;
-        this.emit({ kind: 'setControlledPortEnabled', enabled: true });
-      }
-    }
-  }
-
-  private ensureRxSc(sci: string): void {
-    if (!this.principal || this.rxScs.has(sci)) return;
-    this.rxScs.add(sci);
-    this.emit({ kind: 'createRxSc', sci });
-    for (const k of [this.old, this.latest]) if (k) this.installRxSa(k, sci);
-  }
-
-  private deleteRxSc(sci: string): void {
-    if (!this.rxScs.has(sci)) return;
-    for (const k of [this.old, this.latest]) {
-      if (k?.rxScs.has(sci)) {
-        this.emit({ kind: 'deleteRxSa', sci, an: k.an });
-        k.rxScs.delete(sci);
-      }
-    }
-    this.emit({ kind: 'deleteRxSc', sci });
-    this.rxScs.delete(sci);
-  }
-
-  private emit(a: SecyAction): void {
-    if (this.principal) this.out.actions.push(a);
-  }
-
-  /** Every live peer that takes part in MACsec and is a member of the key reports receiving it. */
-  private allReceiving(key: KeyState): boolean {
-    for (const p of this.capablePeers()) {
-      if (!key.members.has(p.miHex)) continue;
-      const su = p.sakUse;
-      if (!su || !su.hasKeys) return false;
-      const ok = (su.latest.rx && kiEqual(su.latest.ki, key.ki)) || (su.old.rx && kiEqual(su.old.ki, key.ki));
-      if (!ok) return false;
-    }
-    return true;
-  }
-
-  /** Every live MACsec-capable peer reports an RX SA for the key. */
-  private allPeersReceiving(key: KeyState): boolean {
-    for (const p of this.capablePeers()) {
-      const su = p.sakUse;
-      if (!su || !su.hasKeys) return false;
-      if (!((su.latest.rx && kiEqual(su.latest.ki, key.ki)) || (su.old.rx && kiEqual(su.old.ki, key.ki)))) return false;
-    }
-    return true;
-  }
-
-  /** The key server reports transmitting with the key (as latest, or already retired to old). */
-  private serverTransmitting(key: KeyState): boolean {
-    if (!this.ks || this.ks.self) return false;
-    const su = this.peers.get(this.ks.miHex)?.sakUse;
-    if (!su || !su.hasKeys) return false;
-    return (su.latest.tx && kiEqual(su.latest.ki, key.ki)) || (su.old.tx && kiEqual(su.old.ki, key.ki));
-  }
-
-  /** Some live peer still transmits with the key. */
-  private peersTransmitting(key: KeyState): boolean {
-    for (const p of this.peers.live()) {
-      const su = p.sakUse;
-      if (!su || !su.hasKeys) continue;
-      if ((su.latest.tx && kiEqual(su.latest.ki, key.ki)) || (su.old.tx && kiEqual(su.old.ki, key.ki))) return true;
-    }
-    return false;
+  private view(): KeyServerView {
+    const { latest, old } = this.keys;
+    const { rekeyPeriodMs, pnExhaustionThreshold } = this.cfg;
+    return { live: this.peers.live(), latest, old, mi: this.actor.mi, rekeyPeriodMs, pnExhaustionThreshold };
   }
 
   /**
@@ -849,202 +329,107 @@ export class Participant {
    */
   private evaluate(now: number, generate = false): void {
     if (!this.principal || !this.started) return;
+    const keys = this.keys;
     if (this.peers.live().length === 0) {
-      if (this.latest || this.old) this.dropKeys('no live peers');
-      this.pendingRekey = null;
+      if (keys.latest || keys.old) keys.dropKeys('no live peers');
+      this.server.pendingRekey = null;
       return;
     }
-    if (this.capablePeers().length === 0) {
+    if (capablePeers(this.peers.live()).length === 0) {
       // should-secure: back to unprotected; must-secure: the port stays closed
-      if (this.latest || this.old) this.dropKeys('no MACsec-capable live peers');
-      this.pendingRekey = null;
+      if (keys.latest || keys.old) keys.dropKeys('no MACsec-capable live peers');
+      this.server.pendingRekey = null;
       return;
     }
     for (let i = 0; i < 8; i++) {
-      const before = this.stateSignature();
-      this.stepRetire(now);
-      if (this.ks?.self && now >= this.generateNotBefore) {
-        const duty = this.keyServerDuty(now);
+      const before = this.signature();
+      keys.stepRetire(now);
+      if (this.ks?.self && now >= this.server.generateNotBefore) {
+        const duty = this.server.duty(this.view(), now);
         if (duty) {
-          if (this.latest?.tx && this.old) {
-            if (duty !== 'initial') this.requestRekey(duty); // TRANSMITTING: wait for RETIRE
+          if (keys.latest?.tx && keys.old) {
+            if (duty !== 'initial') this.server.requestRekey(duty); // TRANSMITTING: wait for RETIRE
           } else if (generate) {
             this.generateSak(now, duty);
           } else {
-            if (duty !== 'initial') this.requestRekey(duty);
-            this.urgent(now);
+            if (duty !== 'initial') this.server.requestRekey(duty);
+            this.schedule.urgent(now);
           }
         }
       }
-      const L = this.latest;
-      if (L && !L.tx) {
-        if (this.ks?.self && this.isOurKey(L)) {
-          if (this.allReceiving(L) || now >= L.createdAt + this.cfg.lifeTimeMs) this.transmit(now);
-        } else if (this.ks && !this.ks.self && toHex(L.ki.mi) === this.ks.miHex) {
-          // READY: a key goes into use when the key server transmits with it. The first key
-          // (controlled port not yet secured) already when every live peer reports receiving
-          // it: Figure 12-2 lets it go at once, we wait until no peer can miss our frames.
-          if (this.serverTransmitting(L) || (!this.env.port.secured && this.allPeersReceiving(L))) this.transmit(now);
-        }
-      }
-      this.stepRetire(now);
-      if (this.stateSignature() === before) break;
+      keys.stepTransmit(this.ks, this.actor.mi, now);
+      keys.stepRetire(now);
+      if (this.signature() === before) break;
     }
   }
 
-  private stepRetire(now: number): void {
-    const L = this.latest;
-    if (!L || !L.tx || L.txAt === null) return;
-    if (!this.old) {
-      this.retire(now);
-      return;
-    }
-    if (now < L.txAt + MKA_SAK_RETIRE_TIME_MS) return;
-    if (this.peersTransmitting(this.old) && now < L.txAt + this.cfg.lifeTimeMs) return;
-    this.retire(now);
+  private signature(): string {
+    return `${this.keys.signature()}|${this.server.pendingRekey ?? ''}`;
   }
 
-  private stateSignature(): string {
-    const k = (x: KeyState | null) => (x ? `${x.kiHex}:${x.rx ? 1 : 0}${x.tx ? 1 : 0}` : '-');
-    return `${k(this.latest)}|${k(this.old)}|${this.pendingRekey ?? ''}`;
+  private generateSak(now: number, reason: RekeyReason | 'initial'): void {
+    const keys = this.keys;
+    if (keys.latest && !keys.latest.tx) keys.abandon(now);
+    const replaced = keys.latest !== null || keys.old !== null;
+    const key = this.server.generate({ cak: this.cak, mi: this.actor.mi, live: this.peers.live(), old: keys.old, cfg: this.cfg, now });
+    this.env.counters.saksGenerated++;
+    if (replaced && reason !== 'initial') {
+      this.env.counters.rekeys++;
+      this.out.events.push({ kind: 'rekey', reason, kn: key.ki.kn });
+    }
+    keys.receive(key, now);
   }
 
   // -------------------------------------------------------------------------------------------
   // Transmit
 
-  private urgent(now: number): void {
-    const at = Math.max(now, this.lastSentAt + PROMPT_MIN_SPACING_MS);
-    if (this.promptAt === null || at < this.promptAt) this.promptAt = at;
-  }
-
-  private soft(now: number): void {
-    const at = now + PROMPT_SOFT_DELAY_MS;
-    if (this.softPromptAt === null || at < this.softPromptAt) this.softPromptAt = at;
-  }
-
   private maybeSend(now: number): void {
-    if (!this.started) return;
-    const due = now >= this.nextHelloAt || (this.promptAt !== null && now >= this.promptAt) || (this.softPromptAt !== null && now >= this.softPromptAt);
-    if (!due) return;
+    if (!this.started || !this.schedule.due(now)) return;
     this.evaluate(now, true);
-    const frame = this.buildMkpdu(now);
-    this.out.frames.push(frame);
+    this.out.frames.push(this.buildMkpdu(now));
     this.env.counters.mkpdusSent++;
-    this.lastSentAt = now;
-    this.nextHelloAt = now + this.cfg.helloTimeMs;
-    this.promptAt = null;
-    this.softPromptAt = null;
+    this.schedule.sent(now);
   }
 
   private newMi(now: number, emitEvent: boolean): void {
-    this.mi = this.cfg.random(MI_LEN).slice(0, MI_LEN);
-    this.miHex = toHex(this.mi);
-    this.mn = 0;
-    this.sent = [];
+    this.actor.renew();
     if (emitEvent) {
       this.env.counters.miChanges++;
-      this.urgent(now);
+      this.schedule.urgent(now);
     }
   }
 
   private buildMkpdu(now: number): Uint8Array {
-    if (this.mn >= MN_MAX) this.newMi(now, true);
-    this.mn += 1;
-    this.sent.push({ mn: this.mn, at: now });
-    this.pruneSent(now);
-    const cfg = this.cfg;
-    const sets: ParamSet[] = [];
+    if (this.actor.spent) this.newMi(now, true);
+    const mn = this.actor.next(now);
+    const { latest, old } = this.keys;
     const live = this.peers.live();
-    const pot = this.peers.potential();
-    if (live.length > 0) sets.push({ type: 'livePeers', keyServerSsci: this.keyServerSsciOctet(), peers: live.map((p) => ({ mi: p.mi, mn: p.mn })) });
-    if (pot.length > 0) sets.push({ type: 'potentialPeers', keyServerSsci: 0, peers: pot.map((p) => ({ mi: p.mi, mn: p.mn })) });
-    const withSakUse = this.principal && live.length > 0 && (this.latest !== null || this.old !== null);
-    if (withSakUse) sets.push(this.sakUseSet());
-    const dist = this.distributedSakSet();
-    if (dist) sets.push(dist);
-    if (withSakUse && ((this.latest && isXpn(this.latest.cipherSuite)) || (this.old && isXpn(this.old.cipherSuite)))) {
-      sets.push({
-        type: 'xpn',
-        suspendedFor: 0,
-        latestLowestPnHigh: Number((this.lowestPn(this.latest) >> 32n) & 0xffffffffn),
-        oldLowestPnHigh: Number((this.lowestPn(this.old) >> 32n) & 0xffffffffn),
-      });
-    }
-    return encodeMkpdu(
+    const withSakUse = this.principal && live.length > 0 && (latest !== null || old !== null);
+    const ksSelf = this.ks?.self === true;
+    return buildMkpdu(
+      this.cfg,
       {
-        dst: cfg.destination,
-        src: cfg.sci.mac,
-        eapolVersion: cfg.eapolVersion,
-        basic: {
-          type: 'basic',
-          version: cfg.mkaVersion,
-          priority: cfg.priority,
-          // Set unless we decided another participant is (or will be) the key server.
-          keyServer: this.ks ? this.ks.self : true,
-          macsecDesired: true,
-          macsecCapability: 3,
-          sci: cfg.sci,
-          actor: { mi: this.mi, mn: this.mn },
-          algorithmAgility: ALGORITHM_AGILITY_8021X_2010,
-          ckn: this.ckn,
-        },
-        sets,
-        icvIndicator: false,
+        ckn: this.ckn,
+        mi: this.actor.mi,
+        mn,
+        keyServer: this.ks ? this.ks.self : true,
+        live,
+        potential: this.peers.potential(),
+        keyServerSsci: ksSelf ? keyServerSsciOctet(latest ?? old, this.actor.mi, this.cfg.sciHex) : 0,
+        sakUse: withSakUse ? sakUseSet(latest, old, this.env.port) : null,
+        distributedSak: this.distributedSak(live),
+        xpn: xpnSet(latest, old),
       },
       this.ick,
     );
   }
 
-  /** Octet 2 of our Live Peer List: our SSCI (LSB) when we are the key server of an XPN key. */
-  private keyServerSsciOctet(): number {
-    if (!this.ks?.self) return 0;
-    const k = this.latest ?? this.old;
-    if (!k || !isXpn(k.cipherSuite) || !this.isOurKey(k)) return 0;
-    return (k.ssci.get(this.cfg.sciHex) ?? 0) & 0xff;
-  }
-
-  private lowestPn(k: KeyState | null): bigint {
-    if (!k) return 0n;
-    return k.pnCur > 1n ? k.pnCur - 1n : 1n;
-  }
-
-  private sakUseSet(): SakUseParamSet {
-    const key = (k: KeyState | null): SakUseKey =>
-      k
-        ? { an: k.an, tx: k.tx, rx: k.rx, ki: k.ki, lowestPn: Number(this.lowestPn(k) & 0xffffffffn) }
-        : { an: 0, tx: false, rx: false, ki: ZERO_KI, lowestPn: 0 };
-    const port = this.env.port;
-    return {
-      type: 'sakUse',
-      plainTx: !port.protectFrames,
-      plainRx: port.validate !== 'strict',
-      delayProtect: false,
-      reservedBit: false,
-      hasKeys: true,
-      latest: key(this.latest),
-      old: key(this.old),
-    };
-  }
-
-  /** Key server: the Distributed SAK, while a live member has not confirmed it yet. */
-  private distributedSakSet(): DistributedSakParamSet | null {
+  /** Key server: the Distributed SAK of our newest key, while it is still due. */
+  private distributedSak(live: readonly Peer[]): DistributedSakParamSet | null {
     if (!this.principal || !this.ks?.self) return null;
-    const k = this.latest ?? this.old;
-    if (!k || !this.isOurKey(k)) return null;
-    const live = this.peers.live();
-    // Only while the key's member set is the live set (else a new key is on its way), so that
-    // the Live Peer List in the same MKPDU conveys the right SSCIs.
-    if (k.members.size !== live.length || live.some((p) => !k.members.has(p.miHex))) return null;
-    if (this.allReceiving(k)) return null;
-    return {
-      type: 'distributedSak',
-      an: k.an,
-      confidentialityOffset: confOffsetCode(k.confidentialityOffset),
-      plain: false,
-      kn: k.ki.kn,
-      cipherSuite: k.cipherSuite === 'GCM-AES-128' ? null : CIPHER_SUITES[k.cipherSuite].id,
-      wrappedSak: wrapKey(this.kek, k.sak),
-    };
+    const k = this.keys.latest ?? this.keys.old;
+    if (!k || !isKeyOf(k, this.actor.mi)) return null;
+    return distributedSakSet(k, live, this.kek);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1058,22 +443,14 @@ export class Participant {
    * nothing here. Returns the KI of the dropped key, if any.
    */
   secyFailed(a: SecyAction, error: string, now: number): string | null {
-    const keys = [this.latest, this.old, this.pendingKey?.key].filter((k): k is KeyState => !!k);
+    const held = this.keys.held();
     let key: KeyState | undefined;
-    if (a.kind === 'installRxSa' || a.kind === 'installTxSa') key = keys.find((k) => k.kiHex === a.ki);
-    else if ((a.kind === 'enableRxSa' || a.kind === 'enableTxSa') && a.enable) key = keys.find((k) => k.an === a.an);
-    if (!key || this.refusedKis.has(key.kiHex)) return null;
-    this.refusedKis.add(key.kiHex);
-    this.generateNotBefore = now + this.cfg.lifeTimeMs;
-    if (key === this.pendingKey?.key) this.pendingKey = null;
-    else {
-      this.deleteKeySas(key);
-      if (key === this.latest) this.latest = null;
-      if (key === this.old) this.old = null;
-    }
-    zeroize(key.sak);
-    if (!this.latest?.tx && !this.old?.tx) this.setUnsecured(`SecY refused key ${key.kiHex} (${a.kind}: ${error})`);
-    this.urgent(now);
+    if (a.kind === 'installRxSa' || a.kind === 'installTxSa') key = held.find((k) => k.kiHex === a.ki);
+    else if ((a.kind === 'enableRxSa' || a.kind === 'enableTxSa') && a.enable) key = held.find((k) => k.an === a.an);
+    if (!key || !this.keys.refuse(key)) return null;
+    this.server.generateNotBefore = now + this.cfg.lifeTimeMs;
+    if (!this.keys.latest?.tx && !this.keys.old?.tx) this.keys.setUnsecured(`SecY refused key ${key.kiHex} (${a.kind}: ${error})`);
+    this.schedule.urgent(now);
     this.maybeSend(now);
     return key.kiHex;
   }
@@ -1081,24 +458,25 @@ export class Participant {
   forceRekey(now: number): string | null {
     if (!this.principal) return 'not the principal participant';
     if (!this.ks?.self) return 'not the key server';
-    if (this.capablePeers().length === 0) return 'no live MACsec-capable peers';
-    this.pendingRekey = 'forced';
+    if (capablePeers(this.peers.live()).length === 0) return 'no live MACsec-capable peers';
+    this.server.pendingRekey = 'forced';
     this.evaluate(now, true);
     this.maybeSend(now);
     return null;
   }
 
   status(): KayParticipantStatus {
+    const ks = this.ks;
     return {
       ckn: this.cknHex,
       principal: this.principal,
-      mi: this.miHex,
-      mn: this.mn,
-      keyServer: this.ks ? { sci: this.ks.sciHex, mi: this.ks.self ? this.miHex : this.ks.miHex, self: this.ks.self, priority: this.ks.priority } : null,
+      mi: this.actor.miHex,
+      mn: this.actor.mn,
+      keyServer: ks ? { sci: ks.sciHex, mi: ks.self ? this.actor.miHex : ks.miHex, self: ks.self, priority: ks.priority } : null,
       livePeers: this.peers.live().map(peerStatus),
       potentialPeers: this.peers.potential().map(peerStatus),
-      latestKey: keyStatus(this.latest),
-      oldKey: keyStatus(this.old),
+      latestKey: keyStatus(this.keys.latest),
+      oldKey: keyStatus(this.keys.old),
     };
   }
 }

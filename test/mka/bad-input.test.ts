@@ -1,12 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ALGORITHM_AGILITY_8021X_2010, PAE_GROUP_ADDRESS } from '../../src/mka/constants.js';
+import { PAE_GROUP_ADDRESS } from '../../src/mka/constants.js';
 import { deriveIck, deriveKek, wrapKey } from '../../src/mka/crypto.js';
 import { fromHex } from '../../src/common/hex.js';
 import { Kay, type KayStatus } from '../../src/mka/kay.js';
 import { decodeMkpdu, encodeMkpdu } from '../../src/mka/mkpdu.js';
 import { seededRandom, type SimLan } from '../../src/mka/sim/index.js';
 import type { Mkpdu } from '../../src/mka/types.js';
+import { peerMkpdu } from '../support/mkpdu-fixtures.js';
 import { CAK, CKN, cfg, lan, mac } from './helpers.js';
 
 /** Status minus counters, for "state unaffected" comparisons. */
@@ -27,29 +28,8 @@ function lastFrom(l: SimLan, name: string): Uint8Array {
 }
 
 function forged(over: Partial<Mkpdu['basic']> = {}, ick = deriveIck(CAK, CKN), sets: Mkpdu['sets'] = []): Uint8Array {
-  return encodeMkpdu(
-    {
-      dst: PAE_GROUP_ADDRESS,
-      src: mac(9),
-      eapolVersion: 3,
-      basic: {
-        type: 'basic',
-        version: 2,
-        priority: 0,
-        keyServer: true,
-        macsecDesired: true,
-        macsecCapability: 3,
-        sci: { mac: mac(9), port: 1 },
-        actor: { mi: fromHex('abababababababababababab'), mn: 1 },
-        algorithmAgility: ALGORITHM_AGILITY_8021X_2010,
-        ckn: CKN,
-        ...over,
-      },
-      sets,
-      icvIndicator: false,
-    },
-    ick,
-  );
+  const basic = { priority: 0, sci: { mac: mac(9), port: 1 }, actor: { mi: fromHex('abababababababababababab'), mn: 1 }, ckn: CKN, ...over };
+  return encodeMkpdu(peerMkpdu(basic, sets, { src: mac(9) }), ick);
 }
 
 function expectDropped(l: SimLan, frame: Uint8Array, counter: keyof KayStatus['counters']) {

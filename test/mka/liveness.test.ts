@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { peerMkpdu } from '../support/mkpdu-fixtures.js';
 import { CAK, CKN, cfg, expectOnlyCurrentKey, lan, mac, noGap } from './helpers.js';
 import { SimulatedSecy, seededRandom } from '../../src/mka/sim/index.js';
-import { ALGORITHM_AGILITY_8021X_2010, PAE_GROUP_ADDRESS } from '../../src/mka/constants.js';
 import { deriveIck } from '../../src/mka/crypto.js';
 import { fromHex } from '../../src/common/hex.js';
 import { Kay } from '../../src/mka/kay.js';
@@ -146,25 +146,10 @@ describe('peers that do not want MACsec', () => {
   const ick = deriveIck(CAK, CKN);
   const fromPeer = (kay: Kay, mn: number, desired: boolean) =>
     encodeMkpdu(
-      {
-        dst: PAE_GROUP_ADDRESS,
-        src: mac(7),
-        eapolVersion: 3,
-        basic: {
-          type: 'basic',
-          version: 2,
-          priority: 16,
-          keyServer: true,
-          macsecDesired: desired,
-          macsecCapability: desired ? 3 : 0,
-          sci: { mac: mac(7), port: 1 },
-          actor: { mi: new Uint8Array(12).fill(7), mn },
-          algorithmAgility: ALGORITHM_AGILITY_8021X_2010,
-          ckn: CKN,
-        },
-        sets: [{ type: 'potentialPeers', keyServerSsci: 0, peers: [{ mi: fromHex(kay.status().mi), mn: kay.status().mn }] }],
-        icvIndicator: false,
-      },
+      peerMkpdu(
+        { macsecDesired: desired, macsecCapability: desired ? 3 : 0, sci: { mac: mac(7), port: 1 }, actor: { mi: new Uint8Array(12).fill(7), mn }, ckn: CKN },
+        [{ type: 'potentialPeers', keyServerSsci: 0, peers: [{ mi: fromHex(kay.status().mi), mn: kay.status().mn }] }],
+      ),
       ick,
     );
 

@@ -4,6 +4,7 @@ import { toHex } from '../../src/common/hex.js';
 import { Kay, KayConfigError } from '../../src/mka/kay.js';
 import { decodeMkpdu, encodeMkpdu } from '../../src/mka/mkpdu.js';
 import { seededRandom } from '../../src/mka/sim/index.js';
+import { peerMkpdu } from '../support/mkpdu-fixtures.js';
 import { CAK, CKN, cfg, lan, mac } from './helpers.js';
 
 describe('status, events and configuration', () => {
@@ -102,25 +103,9 @@ describe('status, events and configuration', () => {
     k.start(0);
     const mi = k.status().mi;
     const frame = encodeMkpdu(
-      {
-        dst: Uint8Array.of(0x01, 0x80, 0xc2, 0, 0, 3),
-        src: mac(2),
-        eapolVersion: 3,
-        basic: {
-          type: 'basic',
-          version: 2,
-          priority: 16,
-          keyServer: true,
-          macsecDesired: true,
-          macsecCapability: 3,
-          sci: { mac: mac(2), port: 1 },
-          actor: { mi: new Uint8Array(12).fill(9), mn: 1 },
-          algorithmAgility: 0x0080c201,
-          ckn: CKN,
-        },
-        sets: [{ type: 'potentialPeers', keyServerSsci: 0, peers: [{ mi: Uint8Array.from(Buffer.from(mi, 'hex')), mn: 1000 }] }],
-        icvIndicator: false,
-      },
+      peerMkpdu({ sci: { mac: mac(2), port: 1 }, actor: { mi: new Uint8Array(12).fill(9), mn: 1 }, ckn: CKN }, [
+        { type: 'potentialPeers', keyServerSsci: 0, peers: [{ mi: Uint8Array.from(Buffer.from(mi, 'hex')), mn: 1000 }] },
+      ]),
       deriveIck(CAK, CKN),
     );
     const out = k.receive(frame, 50);

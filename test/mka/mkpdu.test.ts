@@ -2,31 +2,22 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeMkpdu, encodeMkpdu, findSet, parseCipherSuitesTlv, cipherSuitesTlv } from '../../src/mka/mkpdu.js';
 import { verifyIcv } from '../../src/mka/crypto.js';
-import { cipherSuiteById, LEGACY_GCM_AES_128_ID, PAE_GROUP_ADDRESS } from '../../src/mka/constants.js';
+import { cipherSuiteById, LEGACY_GCM_AES_128_ID } from '../../src/mka/constants.js';
 import { fromHex, toHex } from '../../src/common/hex.js';
 import type { Mkpdu } from '../../src/mka/types.js';
 import { mkpduArb } from '../support/mkpdu-arb.js';
+import { peerMkpdu, SAMPLE_ICK } from '../support/mkpdu-fixtures.js';
 
-const ick = fromHex('8f1c5cb1c8ed2e5f047906e0473aad4d');
+const ick = SAMPLE_ICK;
 
 function sample(): Mkpdu {
-  return {
-    dst: PAE_GROUP_ADDRESS,
-    src: fromHex('020000000001'),
-    eapolVersion: 3,
-    basic: {
-      type: 'basic',
-      version: 2,
-      priority: 16,
-      keyServer: true,
-      macsecDesired: true,
-      macsecCapability: 3,
+  return peerMkpdu(
+    {
       sci: { mac: fromHex('020000000001'), port: 1 },
       actor: { mi: fromHex('0102030405060708090a0b0c'), mn: 7 },
-      algorithmAgility: 0x0080c201,
       ckn: fromHex('96437a93ccf10d9dfe347846cce52c7d'),
     },
-    sets: [
+    [
       { type: 'livePeers', keyServerSsci: 0, peers: [{ mi: fromHex('aabbccddeeff001122334455'), mn: 3 }] },
       {
         type: 'distributedSak',
@@ -38,8 +29,7 @@ function sample(): Mkpdu {
         wrappedSak: new Uint8Array(24).fill(9),
       },
     ],
-    icvIndicator: false,
-  };
+  );
 }
 
 function decodeOk(frame: Uint8Array) {

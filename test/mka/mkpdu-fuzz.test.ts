@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeMkpdu, encodeMkpdu } from '../../src/mka/mkpdu.js';
-import { fromHex } from '../../src/common/hex.js';
 import { mkpduArb } from '../support/mkpdu-arb.js';
+import { SAMPLE_ICK } from '../support/mkpdu-fixtures.js';
 import { mutate, prng } from '../support/prng.js';
 
-const ick = fromHex('8f1c5cb1c8ed2e5f047906e0473aad4d');
+const ick = SAMPLE_ICK;
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 
 /** Decoding must return a result, never throw; successes must re-encode. */
