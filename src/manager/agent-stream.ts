@@ -18,16 +18,17 @@ import { AgentSession, type AgentStream } from './sessions.js';
 import type { ManagerState } from './state.js';
 
 /** Agent event kinds republished as operator events; secured/unsecured come through status changes, the rest are counters. */
-const EVENT_OF_KIND: Record<string, EventType> = {
-  peerLive: EventType.EVENT_TYPE_PEER_LIVE,
-  peerLost: EventType.EVENT_TYPE_PEER_LOST,
-  rekey: EventType.EVENT_TYPE_PORT_REKEYED,
-  keyServerElected: EventType.EVENT_TYPE_KEY_SERVER_ELECTED,
-  authenticated: EventType.EVENT_TYPE_PORT_AUTHENTICATED,
-  principalChanged: EventType.EVENT_TYPE_PORT_AUTHENTICATED,
-  error: EventType.EVENT_TYPE_ERROR,
-  secyError: EventType.EVENT_TYPE_ERROR,
-};
+// A Map, not an object literal: the kind is agent input, and "constructor" must not find Object's.
+const EVENT_OF_KIND = new Map<string, EventType>([
+  ['peerLive', EventType.EVENT_TYPE_PEER_LIVE],
+  ['peerLost', EventType.EVENT_TYPE_PEER_LOST],
+  ['rekey', EventType.EVENT_TYPE_PORT_REKEYED],
+  ['keyServerElected', EventType.EVENT_TYPE_KEY_SERVER_ELECTED],
+  ['authenticated', EventType.EVENT_TYPE_PORT_AUTHENTICATED],
+  ['principalChanged', EventType.EVENT_TYPE_PORT_AUTHENTICATED],
+  ['error', EventType.EVENT_TYPE_ERROR],
+  ['secyError', EventType.EVENT_TYPE_ERROR],
+]);
 
 export interface AgentStreamOptions {
   heartbeatIntervalMs: number;
@@ -249,7 +250,7 @@ export class AgentStreams {
     if (raw.portId && !st.store.getPort(raw.portId)) return;
     const { value: ev, cut } = boundEvent(raw);
     if (cut) st.dropReport(st.log.child({ agent: s.agentId }), cut, raw.portId);
-    const type = EVENT_OF_KIND[ev.kind];
+    const type = EVENT_OF_KIND.get(ev.kind);
     if (type === undefined) return;
     st.publish({
       type,

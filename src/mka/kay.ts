@@ -6,6 +6,7 @@
  *
  * Design notes: docs/mka.md.
  */
+import { MacsecError } from '../common/errors.js';
 import { randomBytes } from 'node:crypto';
 import { CIPHER_SUITES, type CipherSuiteName, CKN_MAX_LEN, DEFAULT_CIPHER_SUITE, MKA_HELLO_TIME_MS, MKA_LIFE_TIME_MS, PAE_GROUP_ADDRESS } from './constants.js';
 import { bytesEqual } from '../common/hex.js';
@@ -30,7 +31,11 @@ export type {
   RekeyReason,
 } from './kay-types.js';
 
-export class KayConfigError extends Error {}
+export class KayConfigError extends MacsecError {
+  constructor(message: string) {
+    super('config_invalid', message);
+  }
+}
 
 function resolveConfig(cfg: KayConfig): ResolvedConfig {
   const fail = (m: string): never => {

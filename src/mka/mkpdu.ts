@@ -5,6 +5,7 @@
  * encodeMkpdu appends the ICV computed with the ICK. encode(decode(x)) reproduces x octet
  * for octet when x has zero padding and no trailing Ethernet padding.
  */
+import { MacsecError } from '../common/errors.js';
 import {
   ALGORITHM_AGILITY_8021X_2010,
   CKN_MAX_LEN,
@@ -348,7 +349,11 @@ export class Writer {
   }
 }
 
-export class MkpduEncodeError extends Error {}
+export class MkpduEncodeError extends MacsecError {
+  constructor(message: string) {
+    super('encode_failed', message);
+  }
+}
 
 function check(cond: boolean, field: string, msg: string): void {
   if (!cond) throw new MkpduEncodeError(`${field}: ${msg}`);

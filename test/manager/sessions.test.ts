@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { AgentMessage, CommandResult, Hello, type DesiredState, type ManagerMessage } from '../../src/control/gen/macsec/v1/agent.js';
 import type { MacsecError } from '../../src/common/errors.js';
+import { EventType } from '../../src/control/gen/macsec/v1/manager.js';
 import { Manager } from '../../src/manager/manager.js';
 import { AgentSession, Sessions, type AgentStream } from '../../src/manager/sessions.js';
 import { SqliteStore } from '../../src/manager/store/sqlite.js';
@@ -170,6 +171,19 @@ describe('agent stream protocol', () => {
     stream.emit('end');
     expect(m.connectedAgentIds()).toEqual([]);
     expect(m.getAgent('a1').connected).toBe(false);
+  });
+
+  it('republishes known agent event kinds only; an inherited property name (constructor, toString) is no kind', () => {
+    const stream = new FakeStream();
+    m.attachAgent('a1', stream);
+    stream.emit('data', AgentMessage.fromPartial({ hello: hello('a1') }));
+    const seen: unknown[] = [];
+    const off = m.events.subscribe((e) => seen.push(e.type));
+    for (const kind of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'sakInstalled', 'peerLive']) {
+      stream.emit('data', AgentMessage.fromPartial({ event: { portId: '', kind, message: '', timeMs: 1 } }));
+    }
+    off();
+    expect(seen).toEqual([EventType.EVENT_TYPE_PEER_LIVE]);
   });
 
   it('refuses an agent that sends no Hello in time', async () => {

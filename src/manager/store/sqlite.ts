@@ -3,6 +3,7 @@
  * it holds CAKs. A store is only created when asked (`create`): a missing file is an error, never
  * an empty desired state, because a manager with an empty state would stop every running port.
  */
+import { MacsecError } from '../../common/errors.js';
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
@@ -32,13 +33,13 @@ const ADDED_COLUMNS: Array<[table: string, column: string, decl: string]> = [
 ];
 
 /** The store file is missing or was never initialised, and creating one was not asked for. */
-export class StoreMissingError extends Error {
+export class StoreMissingError extends MacsecError {
   constructor(path: string) {
     super(
+      'store_missing',
       `store '${path}' does not exist or is not an initialised manager store; refusing to start with an empty desired state ` +
         '(that would stop every running port). Pass --init-db to create a new store, or point --db at the existing one.',
     );
-    this.name = 'StoreMissingError';
   }
 }
 
