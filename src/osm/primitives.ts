@@ -48,6 +48,8 @@ import {
 } from './config.js';
 import { ManagerApi, ManagerCallError, type ManagerConnection } from '../control/client.js';
 import { ConfigError, MacsecError } from '../common/errors.js';
+import { IFNAME_RE, IFNAME_RULE, NAME_RE, NAME_RULE } from '../common/names.js';
+import { CIPHER_SUITE_NAMES, cipherSuiteNamed, portModeNamed } from '../control/vocabulary.js';
 import { OwnedChannels } from './owned.js';
 import { clip, ParamError, Params, paramsOf } from './params.js';
 
@@ -114,9 +116,6 @@ export const grpcManagerClient: ManagerClientFactory = (conn) =>
 
 type Handler = (p: Params, ctx: PrimitiveContext) => Promise<Reply>;
 
-export const CHANNEL_NAME_RE = /^[A-Za-z0-9._-]{1,63}$/;
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-const IFNAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 const ADDRESS_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$/;
 
 /** Key material in hex as the manager accepts it: octets, optionally separated by space, ':' or '-'. */
@@ -316,9 +315,9 @@ export class PrimitiveRunner {
     const serverName = p.str(['manager_server_name', 'server_name'], { pattern: /^[A-Za-z0-9._-]{1,253}$/, patternText: 'a DNS name' }) ?? d.serverName;
     if (serverName) cfg.serverName = serverName;
     const prev = this.o.store.get();
-    const vnfId = p.str('vnf_id', { pattern: ID_RE, patternText: '[A-Za-z0-9][A-Za-z0-9._-]{0,62}' }) ?? prev?.vnfId ?? d.vnfId;
+    const vnfId = p.str('vnf_id', { pattern: NAME_RE, patternText: NAME_RULE }) ?? prev?.vnfId ?? d.vnfId;
     if (vnfId) cfg.vnfId = vnfId;
-    const agentId = p.str('agent_id', { pattern: ID_RE, patternText: '[A-Za-z0-9][A-Za-z0-9._-]{0,62}' }) ?? prev?.agentId ?? d.agentId;
+    const agentId = p.str('agent_id', { pattern: NAME_RE, patternText: NAME_RULE }) ?? prev?.agentId ?? d.agentId;
     if (agentId) cfg.agentId = agentId;
     const check = p.bool('check_manager', true);
     const retryMs = (p.int('manager_retry_seconds', { min: 0, max: 600, default: 30 }) ?? 30) * 1000;
@@ -475,25 +474,25 @@ export class PrimitiveRunner {
   // ---------------------------------------------------------------- create-secure-channel
 
   private channelName(p: Params): string {
-    return p.str(['channel_name', 'channel', 'channel_id'], { required: true, pattern: CHANNEL_NAME_RE, patternText: '[A-Za-z0-9._-]{1,63}' })!;
+    return p.str(['channel_name', 'channel', 'channel_id'], { required: true, pattern: NAME_RE, patternText: NAME_RULE })!;
   }
 
   private endpoints(p: Params, cfg: EeConfig): Endpoint[] {
-    const idText = '[A-Za-z0-9][A-Za-z0-9._-]{0,62}';
-    const ifText = 'an interface name (1-15 of [A-Za-z0-9_.-])';
-    const defVnf = p.str('vnf_id', { pattern: ID_RE, patternText: idText }) ?? cfg.vnfId ?? '';
-    const defAgent = p.str('agent_id', { pattern: ID_RE, patternText: idText }) ?? cfg.agentId;
+    const idText = NAME_RULE;
+    const ifText = `an interface name (${IFNAME_RULE})`;
+    const defVnf = p.str('vnf_id', { pattern: NAME_RE, patternText: idText }) ?? cfg.vnfId ?? '';
+    const defAgent = p.str('agent_id', { pattern: NAME_RE, patternText: idText }) ?? cfg.agentId;
     const list = p.list('endpoints');
     if (list) {
       if (list.length === 0) throw new ParamError(`parameter 'endpoints' must list at least one endpoint`);
       return list.map((raw, i) => {
         const q = paramsOf(raw, `endpoints[${i}]`);
-        const agentId = q.str('agent_id', { pattern: ID_RE, patternText: idText }) ?? defAgent;
+        const agentId = q.str('agent_id', { pattern: NAME_RE, patternText: idText }) ?? defAgent;
         if (!agentId) throw new ParamError(`parameter 'endpoints[${i}].agent_id' is required (or give a default agent_id)`);
         const ep: Endpoint = {
           agentId,
           switchPort: q.str(['switch_port', 'port'], { required: true, pattern: IFNAME_RE, patternText: ifText })!,
-          vnfId: q.str('vnf_id', { pattern: ID_RE, patternText: idText }) ?? defVnf,
+          vnfId: q.str('vnf_id', { pattern: NAME_RE, patternText: idText }) ?? defVnf,
           vnfInterface: q.str(['vnf_interface', 'interface'], { pattern: IFNAME_RE, patternText: ifText }) ?? '',
         };
         const extra = q.unused();
@@ -550,24 +549,20 @@ export class PrimitiveRunner {
         );
       return [];
     }
-    const mode = { psk: PortMode.PORT_MODE_PSK, 'eap-radius': PortMode.PORT_MODE_EAP_RADIUS, 'eap-embedded': PortMode.PORT_MODE_EAP_EMBEDDED }[
-      modeText.toLowerCase() as 'psk'
-    ]!;
+    const mode = portModeNamed(modeText)!;
     const suiteText = p.str('cipher_suite', {
       pattern: /^gcm-aes-(xpn-)?(128|256)$/i,
-      patternText: 'one of gcm-aes-128, gcm-aes-256, gcm-aes-xpn-128, gcm-aes-xpn-256',
+      patternText: `one of ${CIPHER_SUITE_NAMES.join(', ')}`,
     });
     const policy: PortPolicy = {
-      cipherSuite: suiteText
-        ? (CipherSuite[`CIPHER_SUITE_${suiteText.toUpperCase().replace(/-/g, '_')}` as keyof typeof CipherSuite] as CipherSuite)
-        : CipherSuite.CIPHER_SUITE_UNSPECIFIED,
+      cipherSuite: suiteText ? cipherSuiteNamed(suiteText)! : CipherSuite.CIPHER_SUITE_UNSPECIFIED,
       keyServerPriority: p.int('key_server_priority', { min: 0, max: 255 }),
       securePolicy: 0,
       replayWindow: 0,
       confidentialityOffset: 0,
       rekeyPeriodSeconds: p.int('rekey_period_seconds', { min: 0, max: 86_400 * 30, default: 0 })!,
     };
-    const bridge = p.str('ovs_bridge', { pattern: IFNAME_RE, patternText: 'a bridge name (1-15 of [A-Za-z0-9_.-])' }) ?? '';
+    const bridge = p.str('ovs_bridge', { pattern: IFNAME_RE, patternText: `a bridge name (${IFNAME_RULE})` }) ?? '';
     let radius: RadiusSettings | undefined;
     if (mode === PortMode.PORT_MODE_EAP_RADIUS) {
       const servers = (p.list('radius_servers', { required: true }) ?? []).map(String);
@@ -795,7 +790,7 @@ export class PrimitiveRunner {
       if (r.existed) closed.push(id);
     }
     this.owned.forgetPorts(name, portIds);
-    if (this.o.stateDir && CHANNEL_NAME_RE.test(name)) rmSync(join(this.o.stateDir, 'psk', `${name}.json`), { force: true });
+    if (this.o.stateDir && NAME_RE.test(name)) rmSync(join(this.o.stateDir, 'psk', `${name}.json`), { force: true });
     const portNote = closePorts ? (closed.length ? `; closed ports ${closed.join(', ')}` : '; no ports to close') : '';
     return ok((res.existed ? `secure channel '${name}' deleted` : `secure channel '${name}' did not exist; nothing to delete`) + portNote + ignoredSuffix(p));
   }

@@ -245,7 +245,18 @@ describe('secure channel primitives', () => {
     const b = await runPrimitive(c, 'create-secure-channel', y({ channel_name: 'e', agent_id: 'nn1', switch_ports: 'vp1,vp2', vnf_interfaces: 'eth1' }));
     expect(b.last!.detailedMessage).toBe("create-secure-channel: parameter 'vnf_interfaces' lists 1 interfaces for 2 switch ports");
     const d = await runPrimitive(c, 'create-secure-channel', y({ channel_name: 'bad name!', agent_id: 'nn1', switch_ports: 'vp1' }));
-    expect(d.last!.detailedMessage).toBe(`create-secure-channel: parameter 'channel_name' "bad name!" must match [A-Za-z0-9._-]{1,63}`);
+    expect(d.last!.detailedMessage).toBe(`create-secure-channel: parameter 'channel_name' "bad name!" must match [A-Za-z0-9][A-Za-z0-9._-]{0,62}`);
+    // the manager's rules exactly: names it would refuse are refused here, before calling it
+    for (const [k, v] of [
+      ['channel_name', '.hidden'],
+      ['channel_name', '-x'],
+      ['agent_id', '-nn1'],
+    ] as const) {
+      const r = await runPrimitive(c, 'create-secure-channel', y({ channel_name: 'e', agent_id: 'nn1', switch_ports: 'vp1', [k]: v }));
+      expect(r.last!.detailedMessage, `${k}=${v}`).toMatch(new RegExp(`^create-secure-channel: parameter '${k}' "${v.replace('.', '\\.')}" must match`));
+    }
+    const e = await runPrimitive(c, 'create-secure-channel', y({ channel_name: 'e', agent_id: 'nn1', switch_ports: '-vp1' }));
+    expect(e.last!.detailedMessage).toMatch(/^create-secure-channel: parameter 'switch_ports\[0\]' "-vp1" must be an interface name/);
   });
 
   it('params that are not a mapping are an ERROR, empty params are fine', async () => {

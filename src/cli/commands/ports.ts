@@ -1,7 +1,8 @@
 /** `macsecctl ports open|list|get|close|orphans`. */
 import { UsageError } from '../command.js';
 import { ListOrphanedPortsResponse, ListPortsResponse, Port } from '../../control/gen/macsec/v1/manager.js';
-import { CipherSuite, ConfidentialityOffset, PortMode, PortState, SecurePolicy, type PortPolicy } from '../../control/gen/macsec/v1/types.js';
+import { PortMode, PortState, SecurePolicy, type PortPolicy } from '../../control/gen/macsec/v1/types.js';
+import { CIPHER_SUITE_NAMES, cipherSuiteNamed, OFFSET_NAMES, offsetNamed, PORT_MODE_NAMES, portModeNamed } from '../../control/vocabulary.js';
 import { managerCommand, num, opt, short } from './manager.js';
 import { table } from './table.js';
 
@@ -25,24 +26,6 @@ function portsTable(ports: Port[]): string {
   );
 }
 
-const CIPHERS: Record<string, CipherSuite> = {
-  'gcm-aes-128': CipherSuite.CIPHER_SUITE_GCM_AES_128,
-  'gcm-aes-256': CipherSuite.CIPHER_SUITE_GCM_AES_256,
-  'gcm-aes-xpn-128': CipherSuite.CIPHER_SUITE_GCM_AES_XPN_128,
-  'gcm-aes-xpn-256': CipherSuite.CIPHER_SUITE_GCM_AES_XPN_256,
-};
-const OFFSETS: Record<string, ConfidentialityOffset> = {
-  '0': ConfidentialityOffset.CONFIDENTIALITY_OFFSET_0,
-  '30': ConfidentialityOffset.CONFIDENTIALITY_OFFSET_30,
-  '50': ConfidentialityOffset.CONFIDENTIALITY_OFFSET_50,
-  none: ConfidentialityOffset.CONFIDENTIALITY_OFFSET_NONE,
-};
-const MODES: Record<string, PortMode> = {
-  psk: PortMode.PORT_MODE_PSK,
-  'eap-radius': PortMode.PORT_MODE_EAP_RADIUS,
-  'eap-embedded': PortMode.PORT_MODE_EAP_EMBEDDED,
-};
-
 export const portCommands = [
   managerCommand({
     path: ['ports', 'open'],
@@ -64,24 +47,27 @@ export const portCommands = [
     },
     call: (api, ctx) => {
       const m = opt(ctx, 'mode');
-      if (!m || !(m in MODES)) throw new UsageError('--mode must be psk, eap-radius or eap-embedded');
+      const mode = m ? portModeNamed(m) : undefined;
+      if (mode === undefined) throw new UsageError(`--mode must be one of ${PORT_MODE_NAMES.join(', ')}`);
       const cipher = opt(ctx, 'cipher');
-      if (cipher && !(cipher in CIPHERS)) throw new UsageError(`--cipher must be one of ${Object.keys(CIPHERS).join(', ')}`);
+      const suite = cipher ? cipherSuiteNamed(cipher) : undefined;
+      if (cipher && suite === undefined) throw new UsageError(`--cipher must be one of ${CIPHER_SUITE_NAMES.join(', ')}`);
       const offset = opt(ctx, 'offset');
-      if (offset && !(offset in OFFSETS)) throw new UsageError('--offset must be 0, 30, 50 or none');
+      const off = offset ? offsetNamed(offset) : undefined;
+      if (offset && off === undefined) throw new UsageError(`--offset must be one of ${OFFSET_NAMES.join(', ')}`);
       const policy: Partial<PortPolicy> = {
-        ...(cipher ? { cipherSuite: CIPHERS[cipher] } : {}),
+        ...(suite !== undefined ? { cipherSuite: suite } : {}),
         ...(num(ctx, 'priority') !== undefined ? { keyServerPriority: num(ctx, 'priority') } : {}),
         securePolicy: ctx.options['should-secure'] ? SecurePolicy.SECURE_POLICY_SHOULD_SECURE : SecurePolicy.SECURE_POLICY_MUST_SECURE,
         replayWindow: num(ctx, 'replay-window') ?? 0,
-        ...(offset ? { confidentialityOffset: OFFSETS[offset] } : {}),
+        ...(off !== undefined ? { confidentialityOffset: off } : {}),
         rekeyPeriodSeconds: num(ctx, 'rekey-period') ?? 0,
       };
       const servers = (ctx.options['radius-server'] as string[] | undefined) ?? [];
       return api.openPort({
         agentId: ctx.positionals[0]!,
         interface: ctx.positionals[1]!,
-        mode: MODES[m],
+        mode,
         policy,
         ovsBridge: opt(ctx, 'ovs-bridge') ?? '',
         ...(servers.length || opt(ctx, 'radius-secret-ref')
