@@ -9,7 +9,7 @@ import type { KayConfig, KayCounters, KayEvent, KayOutput, KayStatus } from '../
 import type { CipherSuiteName } from '../mka/constants.js';
 import type { Secy, SecyAction, SecyPnStatus } from '../mka/secy.js';
 import type { Logger } from '../control/log.js';
-import type { FrameLink } from './framelink.js';
+import type { FrameLink } from '../link/link.js';
 
 /** The KaY API the agent drives (src/mka/kay.ts `Kay` satisfies it). */
 export interface KayLike {

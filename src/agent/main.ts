@@ -21,9 +21,10 @@ import { createLogger } from '../control/log.js';
 import { certPrincipal, clientCredentials, loadTls, serverCredentials } from '../control/tls.js';
 import { serveMetrics } from '../control/metrics.js';
 import { Agent } from './agent.js';
-import { udpLinkFactory, type FrameLinkFactory } from './framelink.js';
+import type { FrameLinkFactory } from '../link/link.js';
+import { udpLinkFactory } from '../link/udp.js';
 import type { SecyFactory } from './engine.js';
-import { RecordingSecy } from './secy-sim.js';
+import { RecordingSecy } from '../secy/recording.js';
 import { loadKayFactory } from './kay-factory.js';
 import { OvsdbClient } from './ovs.js';
 import { renderAgentMetrics, startAgentServer } from './server.js';
@@ -66,7 +67,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const macsecName = (iface: string) => `ms${createHash('sha1').update(iface).digest('hex').slice(0, 6)}`.slice(0, 15);
   let linkFactory: FrameLinkFactory;
   if (io === 'pcap') {
-    const { EapolLink } = await import('../io/eapol-link.js');
+    const { EapolLink } = await import('../link/pcap.js');
     linkFactory = (iface) => EapolLink.open(iface, { onError: (err) => log.warn('EAPOL I/O error', { interface: iface, error: err.message }) });
   } else {
     linkFactory = udpLinkFactory(Number(values['sim-lan-relay']!.split(':').pop()));

@@ -11,7 +11,7 @@ import type { AgentEvent, DesiredPort } from '../control/gen/macsec/v1/agent.js'
 import { CipherSuite, ConfidentialityOffset, PortMode, PortState, SecurePolicy, type PortStatus } from '../control/gen/macsec/v1/types.js';
 import type { Logger } from '../control/log.js';
 import { KayDriver, type KayFactory, type MkaRuntime, type SecyFactory, type SecyHandle } from './engine.js';
-import type { FrameLinkFactory } from './framelink.js';
+import type { FrameLinkFactory } from '../link/link.js';
 import type { OvsClient } from './ovs.js';
 import { EapMkaPort } from '../port/eap-mka-port.js';
 import { EapTlsServer } from '../eap/eaptls-server.js';

@@ -10,7 +10,7 @@
  * closes its link) without closing the shared link; a new KaY gets a new channel.
  */
 import { ETHERTYPE_EAPOL } from '../mka/constants.js';
-import type { FrameLink } from '../agent/framelink.js';
+import type { FrameLink } from '../link/link.js';
 
 /** The shared link: a FrameLink with our MAC (EapolLink satisfies it). */
 export interface MacFrameLink extends FrameLink {

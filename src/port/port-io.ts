@@ -4,7 +4,7 @@
  */
 import type { MkaPortConfig } from '../agent/psk/config.js';
 import type { Logger } from '../control/log.js';
-import { EapolLink } from '../io/eapol-link.js';
+import { EapolLink } from '../link/pcap.js';
 import { createMacsecPort, type KernelSecy } from '../netlink/kernel-secy.js';
 import { Rtnl } from '../netlink/rtnl.js';
 

@@ -10,7 +10,7 @@ import { PortMode, PortState, PortStatus } from '../../src/control/gen/macsec/v1
 import { clientCredentials } from '../../src/control/tls.js';
 import type { ManagerApi } from '../../src/control/client.js';
 import type { Agent } from '../../src/agent/agent.js';
-import { MemoryHub } from '../../src/agent/framelink.js';
+import { MemoryHub } from '../../src/link/memory.js';
 import { emptyStatus } from '../../src/manager/manager.js';
 import { renderManagerMetrics } from '../../src/manager/metrics.js';
 import { makePki, operator, simAgent, startManager, waitFor, watch, type RunningManager, type TestPki } from './support/harness.js';

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { MemoryHub } from '../../src/agent/framelink.js';
+import { MemoryHub } from '../../src/link/memory.js';
 import type { Agent as SimAgent } from '../../src/agent/agent.js';
 import {
   ChannelState,

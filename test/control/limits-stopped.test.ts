@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { UdpRelay } from '../../src/agent/framelink.js';
+import { UdpRelay } from '../../src/link/udp.js';
 import { AGENT_KEEPALIVE_TIME_MS, AGENT_KEEPALIVE_TIMEOUT_MS, type Agent } from '../../src/agent/agent.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
 import { DEFAULT_KEEPALIVE_TIME_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS } from '../../src/manager/server.js';

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OvsdbClient } from '../../src/agent/ovs.js';
-import { MemoryHub } from '../../src/agent/framelink.js';
+import { MemoryHub } from '../../src/link/memory.js';
 import type { Agent } from '../../src/agent/agent.js';
 import { PortMode, PortState } from '../../src/control/gen/macsec/v1/types.js';
 import { ChannelState as CS } from '../../src/control/gen/macsec/v1/manager.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { UdpRelay } from '../../src/agent/framelink.js';
+import { UdpRelay } from '../../src/link/udp.js';
 import { backoffDelay } from '../../src/agent/agent.js';
 import { ChannelState } from '../../src/control/gen/macsec/v1/manager.js';
 import { makePki, operator, spawnAgentProcess, spawnManager, waitFor, type ManagerProcess, type TestPki } from './support/harness.js';

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryHub } from '../../src/agent/framelink.js';
+import { MemoryHub } from '../../src/link/memory.js';
 import type { Agent as SimAgent } from '../../src/agent/agent.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
 import { createCa, issue } from '../../src/pki/pki.js';

@@ -8,7 +8,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../../control/log.js';
 import { Kay } from '../../mka/kay.js';
 import type { KayConfig, KayStatus, KayCounters } from '../../mka/kay-types.js';
-import type { EapolLink } from '../../io/eapol-link.js';
+import type { EapolLink } from '../../link/pcap.js';
 import type { KernelSecy } from '../../netlink/kernel-secy.js';
 import { openPortIo } from '../../port/port-io.js';
 import { KayDriver } from '../engine.js';
