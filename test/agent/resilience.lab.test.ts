@@ -39,8 +39,8 @@ while (( $(now_ms) - T_KILL < 15000 )); do
   read -r sas scs < <(lab_macsec_json "$SURV_NS" macsec0 \
     | jq -r '"\([.[]?.rx_sc[]?.sa_list[]? | select(.active == true)] | length) \([.[]?.rx_sc[]?] | length)"')
   t1="$(now_ms)"
-  if (( ${sas:-0} > 0 )); then T_SA_SEEN="$t0"; elif [[ $T_SA_GONE == null ]]; then T_SA_GONE="$t1"; fi
-  if (( ${scs:-0} == 0 )); then
+  if (( sas > 0 )); then T_SA_SEEN="$t0"; elif [[ $T_SA_GONE == null ]]; then T_SA_GONE="$t1"; fi
+  if (( scs == 0 )); then
     T_SC_GONE="$t1"
     [[ $T_SA_GONE != null ]] || T_SA_GONE="$t1"
     break
