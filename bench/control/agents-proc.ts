@@ -1,5 +1,5 @@
 /** Benchmark agent process: many real Agent instances (no MKA), each with its own TLS connection. */
-import { Agent } from '../../src/agent/agent.js';
+import { Agent } from '../../src/agent/managed/agent.js';
 import { clientCredentials, loadTls } from '../../src/control/tls.js';
 import { RecordingSecy } from '../../src/secy/recording.js';
 import { MemoryHub } from '../../src/link/memory.js';

@@ -8,7 +8,7 @@
  * that step; the KaY drops the key, never reinstalls it, and reports no receive SA for it.
  */
 import { describe, expect, it } from 'vitest';
-import { KayDriver } from '../../src/agent/engine.js';
+import { KayDriver } from '../../src/port/driver.js';
 import { MemoryHub } from '../../src/link/memory.js';
 import { RecordingSecy } from '../../src/secy/recording.js';
 import { createLogger } from '../../src/control/log.js';

@@ -9,7 +9,7 @@ import { EventType } from '../../src/control/gen/macsec/v1/manager.js';
 import { PortMode, PortState, PortStatus } from '../../src/control/gen/macsec/v1/types.js';
 import { clientCredentials } from '../../src/control/tls.js';
 import type { ManagerApi } from '../../src/control/client.js';
-import type { Agent } from '../../src/agent/agent.js';
+import type { Agent } from '../../src/agent/managed/agent.js';
 import { MemoryHub } from '../../src/link/memory.js';
 import { emptyStatus } from '../../src/manager/manager.js';
 import { renderManagerMetrics } from '../../src/manager/metrics.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { MemoryHub } from '../../src/link/memory.js';
-import type { Agent as SimAgent } from '../../src/agent/agent.js';
+import type { Agent as SimAgent } from '../../src/agent/managed/agent.js';
 import {
   ChannelState,
   EventType,

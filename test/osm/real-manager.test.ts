@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryHub } from '../../src/link/memory.js';
-import type { Agent as SimAgent } from '../../src/agent/agent.js';
+import type { Agent as SimAgent } from '../../src/agent/managed/agent.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
 import { createCa, issue } from '../../src/pki/pki.js';
 import { startEeServer, type EeServer } from '../../src/osm/server.js';
