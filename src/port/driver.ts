@@ -69,6 +69,11 @@ export class KayDriver extends EventEmitter {
     return out.events;
   }
 
+  /** Resolves once the SecY actions and MKPDUs of every step so far are applied and sent. */
+  settled(): Promise<void> {
+    return this.chain.catch(() => undefined);
+  }
+
   status(): KayStatus {
     return this.kay.status();
   }

@@ -167,8 +167,12 @@ export class EapMkaPort extends EventEmitter {
   }
 
   /** Forces a new SAK (when we are key server of the running session); null: no session runs. */
-  forceRekey(): KayEvent[] | null {
-    return this.session ? this.session.driver.forceRekey() : null;
+  async forceRekey(): Promise<KayEvent[] | null> {
+    const s = this.session;
+    if (!s) return null;
+    const events = s.driver.forceRekey();
+    await s.driver.settled();
+    return events;
   }
 
   /** Stops MKA (leaving the CA, deleting SAs), the PAE and the shared link. */

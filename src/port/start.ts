@@ -72,8 +72,11 @@ export interface RunningPort {
   readonly secured: boolean;
   on(event: 'event', cb: (ev: PortEvent) => void): void;
   status(): PortSnapshot;
-  /** Only the key server distributes SAKs: for the other members a forced rekey is a no-op, not an error. */
-  forceRekey(): { ok: boolean; error: string };
+  /**
+   * Resolves once the new SAK's SecY actions and MKPDUs are out. Only the key server distributes
+   * SAKs: for the other members a forced rekey is a no-op, not an error.
+   */
+  forceRekey(): Promise<{ ok: boolean; error: string }>;
   /** `graceful`: leave the CA (last MKPDU, delete SAs; a supplicant logs off). Otherwise stop as if crashed. */
   stop(graceful?: boolean): Promise<void>;
 }
@@ -109,7 +112,11 @@ export async function startPort(spec: PortSpec, deps: StartDeps): Promise<Runnin
     }
     return port({
       status: () => ({ kind: auth.kind, secured: state.secured, kay: kay.status(), counters: kay.counters(), mkaEvents: { ...mkaEvents }, eap: null }),
-      forceRekey: () => rekeyResult(driver.forceRekey()),
+      forceRekey: async () => {
+        const events = driver.forceRekey();
+        await driver.settled();
+        return rekeyResult(events);
+      },
       stop: (graceful = true) => driver.stop(graceful), // closes the link and the SecY
     });
   }
@@ -145,8 +152,8 @@ export async function startPort(spec: PortSpec, deps: StartDeps): Promise<Runnin
       const st = eap.status();
       return { kind: auth.kind, secured: state.secured, kay: st.kay, counters: eap.counters(), mkaEvents: st.mkaEvents, eap: st };
     },
-    forceRekey: () => {
-      const out = eap.forceRekey();
+    forceRekey: async () => {
+      const out = await eap.forceRekey();
       return out ? rekeyResult(out) : { ok: false, error: `port ${spec.name}: no authenticated MKA session` };
     },
     stop: async (graceful = true) => {

@@ -250,9 +250,7 @@ export class Agent {
         });
         return;
       }
-      const r = p.forceRekey();
-      // Let the new SAK's actions and MKPDUs go out before answering.
-      await new Promise((res) => setTimeout(res, 10));
+      const r = await p.forceRekey(); // resolves once the new SAK's actions and MKPDUs are out
       this.send({ result: { requestId: c.requestId, ok: r.ok, error: r.error, code: r.ok ? Status.OK : Status.FAILED_PRECONDITION, status: p.status() } });
       return;
     }

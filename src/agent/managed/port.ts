@@ -180,7 +180,7 @@ export class ManagedPort extends EventEmitter {
     this.queueStatus();
   }
 
-  forceRekey(): { ok: boolean; error: string } {
+  async forceRekey(): Promise<{ ok: boolean; error: string }> {
     if (!this.running) return { ok: false, error: `port ${this.id} runs no MKA session (${PortState[this.state]})` };
     return this.running.forceRekey();
   }

@@ -85,7 +85,7 @@ export class StandaloneAgent {
 
   /** Forces a new SAK on every port where we are the key server. */
   forceRekey(): void {
-    for (const p of this.ports) p.running.forceRekey();
+    for (const p of this.ports) void p.running.forceRekey();
   }
 
   status(): (PskPortStatus | EapAgentPortStatus)[] {
