@@ -52,6 +52,7 @@ export class UdpLink implements FrameLink {
   private readonly prefix: Buffer;
   private readonly ready: Promise<void>;
   private timer: NodeJS.Timeout;
+  private closed = false;
 
   constructor(
     lan: string,
@@ -77,13 +78,18 @@ export class UdpLink implements FrameLink {
   }
 
   async send(frame: Uint8Array): Promise<void> {
+    if (this.closed) return;
+    const msg = Buffer.concat([this.prefix, frame]); // copied now: the caller may reuse its buffer
     await this.ready;
-    this.sock.send(Buffer.concat([this.prefix, frame]), this.relayPort, '127.0.0.1');
+    if (!this.closed) this.sock.send(msg, this.relayPort, '127.0.0.1');
   }
   onFrame(cb: (f: Uint8Array) => void): void {
     this.cb = cb;
   }
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.cb = undefined;
     clearInterval(this.timer);
     try {
       this.sock.close();

@@ -111,7 +111,9 @@ export class SimulatedSecy implements Secy {
     }
   }
 
+  /** Like a real SecY, a closed one refuses (applySync, for lock-step simulations, does not check). */
   async apply(action: SecyAction): Promise<void> {
+    if (this.closed) throw new Error('SecY closed');
     this.applySync(action);
   }
 
