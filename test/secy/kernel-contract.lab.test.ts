@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readOutJson, runLab, type LabResult, type ScenarioResult } from '../lab/uml.js';
 import { secyContract } from './contract.js';
 
-const SCENARIO = String.raw`
+const SCENARIO = `
 lab_netns a b
 lab_veth a va b vb 02:00:00:00:00:0a 02:00:00:00:00:0b
 lab_in a node --import tsx "$REPO/test/secy/scenario-kernel.ts" "$OUT"
