@@ -3,7 +3,7 @@
  * until every member is secured (issue target: a two-party session in ≤ 3 frame exchanges),
  * and how fast the simulation itself runs.
  */
-import { fromHex } from '../src/mka/hex.js';
+import { fromHex } from '../src/common/hex.js';
 import type { KayConfig } from '../src/mka/kay-types.js';
 import { SimLan, seededRandom } from '../src/mka/sim/index.js';
 

@@ -1,7 +1,7 @@
 /** MKPDU encode+ICV and decode+ICV-verify throughput on one core (issue target ≥ 50,000/s each). */
 import { PAE_GROUP_ADDRESS } from '../src/mka/constants.js';
 import { deriveIck, deriveKek, verifyIcv, wrapKey } from '../src/mka/crypto.js';
-import { fromHex } from '../src/mka/hex.js';
+import { fromHex } from '../src/common/hex.js';
 import { decodeMkpdu, encodeMkpdu } from '../src/mka/mkpdu.js';
 import type { Mkpdu } from '../src/mka/types.js';
 import { bench, printResult } from './harness.js';

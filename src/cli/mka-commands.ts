@@ -1,5 +1,5 @@
 /** MKA commands of macsecctl. */
-import { fromHex } from '../mka/hex.js';
+import { fromHex } from '../common/hex.js';
 import { PcapError } from '../pcap/file.js';
 import { type CommandSpec, requireString, UsageError } from './command.js';
 import { decodeCapture, formatReports, loadCapture } from './mka-decode.js';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { CONF_OFFSET_BY_CODE, cipherSuiteById, ETHERTYPE_EAPOL, EAPOL_TYPE_MKA } from '../mka/constants.js';
 import { deriveIck, deriveKek, unwrapKey, verifyIcv, zeroize } from '../mka/crypto.js';
-import { bytesEqual, macToString, toHex } from '../mka/hex.js';
+import { bytesEqual, macToString, toHex } from '../common/hex.js';
 import { decodeMkpdu, parseCipherSuitesTlv } from '../mka/mkpdu.js';
 import type { DecodedMkpdu, SakUseKey } from '../mka/types.js';
 import { readCapture, PcapError } from '../pcap/file.js';

@@ -1,6 +1,6 @@
 /** Per-call authorization: who is calling (from the verified client certificate) and may they. */
 import { principalOfCert, principalLabel, type Principal } from '../pki/identity.js';
-import { permissionDenied, unauthenticated } from './errors.js';
+import { permissionDenied, unauthenticated } from '../common/errors.js';
 
 export interface HasAuth {
   getAuthContext(): { sslPeerCertificate?: { raw?: Buffer } } | null;

@@ -1,5 +1,18 @@
-/** A promise-based operator client for the manager (used by macsecctl, tests and the benchmark). */
-import { Metadata, type ChannelCredentials, type ChannelOptions, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+/**
+ * The typed, promise-based client of the manager's operator API (ManagerService), used by
+ * macsecctl, the OSM adapter, the tests and the benchmark. Unary calls have a deadline (the
+ * client's default or one per call) and fail with a ManagerCallError carrying the gRPC status.
+ */
+import {
+  Metadata,
+  status,
+  type CallOptions,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type ClientReadableStream,
+  type ClientUnaryCall,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import {
   ManagerServiceClient,
   ListAgentsRequest,
@@ -28,6 +41,7 @@ import {
   type ForceRekeyResponse,
   type Event,
 } from './gen/macsec/v1/manager.js';
+import { clientCredentials, type TlsMaterial } from './tls.js';
 
 type DeepPartial<T> = T extends Uint8Array
   ? T
@@ -37,65 +51,128 @@ type DeepPartial<T> = T extends Uint8Array
       ? { [K in keyof T]?: DeepPartial<T[K]> }
       : T;
 
+/** Where and as whom to reach the operator API: mutual TLS with an operator certificate. */
+export interface ManagerConnection extends TlsMaterial {
+  /** host:port of the manager's operator API. */
+  address: string;
+  /** TLS server name to verify instead of the host in `address`. */
+  serverName?: string;
+}
+
+export interface ManagerApiOptions {
+  /** Deadline of a unary call without its own, in ms (default 30 000). */
+  timeoutMs?: number;
+  /** TLS server name to verify instead of the host in the address. */
+  serverName?: string;
+  /** For a loopback IP address, verify the name "localhost" (default true; see channelOptionsFor). */
+  loopbackAsLocalhost?: boolean;
+  /** Interval of HTTP/2 keepalive pings in ms (default: grpc-js's, none). */
+  keepaliveMs?: number;
+  /** Largest answer accepted, in bytes (default: grpc-js's, 4 MiB). */
+  maxReceiveMessageBytes?: number;
+  /** Further grpc-js channel options; they win over the ones above. */
+  channelOptions?: ChannelOptions;
+}
+
 /** Channel options for a target: for loopback IPs, verify the certificate name "localhost". */
 export function channelOptionsFor(address: string): ChannelOptions {
   const host = address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   return host === '127.0.0.1' || host === '::1' ? { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' } : {};
 }
 
+function channelOptions(address: string, o: ManagerApiOptions): ChannelOptions {
+  return {
+    ...(o.loopbackAsLocalhost === false ? {} : channelOptionsFor(address)),
+    ...(o.keepaliveMs !== undefined ? { 'grpc.keepalive_time_ms': o.keepaliveMs } : {}),
+    ...(o.maxReceiveMessageBytes !== undefined ? { 'grpc.max_receive_message_length': o.maxReceiveMessageBytes } : {}),
+    ...(o.serverName ? { 'grpc.ssl_target_name_override': o.serverName } : {}),
+    ...o.channelOptions,
+  };
+}
+
+/**
+ * A failed manager call: the gRPC status (code, details, metadata, like a grpc-js ServiceError)
+ * and the method, with the status name in the message ("manager GetSecureChannel failed: NOT_FOUND: ...").
+ */
+export class ManagerCallError extends Error implements ServiceError {
+  constructor(
+    readonly method: string,
+    readonly code: status,
+    readonly details: string,
+    readonly metadata: Metadata = new Metadata(),
+  ) {
+    super(`manager ${method} failed: ${status[code] ?? code}: ${details}`);
+    this.name = 'ManagerCallError';
+  }
+  /** Worth retrying: the manager was not reachable or did not answer in time. */
+  get transient(): boolean {
+    return this.code === status.UNAVAILABLE || this.code === status.DEADLINE_EXCEEDED;
+  }
+}
+
+type UnaryMethod<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => ClientUnaryCall;
+
 export class ManagerApi {
   readonly client: ManagerServiceClient;
-  constructor(
-    address: string,
-    creds: ChannelCredentials,
-    private readonly timeoutMs = 30_000,
-    options: ChannelOptions = {},
-  ) {
-    this.client = new ManagerServiceClient(address, creds, { ...channelOptionsFor(address), ...options });
+  private readonly timeoutMs: number;
+
+  /** `options` may be just the default deadline in ms; `channel` adds raw grpc-js channel options. */
+  constructor(address: string, creds: ChannelCredentials, options: ManagerApiOptions | number = {}, channel: ChannelOptions = {}) {
+    const o = typeof options === 'number' ? { timeoutMs: options } : options;
+    this.timeoutMs = o.timeoutMs ?? 30_000;
+    this.client = new ManagerServiceClient(address, creds, { ...channelOptions(address, o), ...channel });
   }
 
-  private call<Req, Res>(method: string, req: Req, timeoutMs = this.timeoutMs): Promise<Res> {
+  /** A client over mutual TLS with `conn`'s operator certificate; the server must present a manager certificate. */
+  static connect(conn: ManagerConnection, options: Omit<ManagerApiOptions, 'serverName'> = {}): ManagerApi {
+    const creds = clientCredentials({ ca: conn.ca, cert: conn.cert, key: conn.key }, 'manager');
+    return new ManagerApi(conn.address, creds, { ...options, ...(conn.serverName ? { serverName: conn.serverName } : {}) });
+  }
+
+  private unary<Req, Res>(method: string, fn: UnaryMethod<Req, Res>, req: Req, timeoutMs = this.timeoutMs): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
-      const fn = (this.client as unknown as Record<string, (r: Req, md: Metadata, o: object, cb: (e: ServiceError | null, r: Res) => void) => void>)[method]!;
-      fn.call(this.client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(e) : resolve(r)));
+      fn.call(this.client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (err) reject(new ManagerCallError(method, err.code ?? status.UNKNOWN, err.details || err.message, err.metadata));
+        else resolve(res);
+      });
     });
   }
 
-  listAgents(r: DeepPartial<ListAgentsRequest> = {}): Promise<ListAgentsResponse> {
-    return this.call('listAgents', ListAgentsRequest.fromPartial(r));
+  listAgents(r: DeepPartial<ListAgentsRequest> = {}, timeoutMs?: number): Promise<ListAgentsResponse> {
+    return this.unary('ListAgents', this.client.listAgents, ListAgentsRequest.fromPartial(r), timeoutMs);
   }
-  getAgent(agentId: string): Promise<Agent> {
-    return this.call('getAgent', GetAgentRequest.fromPartial({ agentId }));
+  getAgent(agentId: string, timeoutMs?: number): Promise<Agent> {
+    return this.unary('GetAgent', this.client.getAgent, GetAgentRequest.fromPartial({ agentId }), timeoutMs);
   }
-  openPort(r: DeepPartial<OpenPortRequest>): Promise<Port> {
-    return this.call('openPort', OpenPortRequest.fromPartial(r));
+  openPort(r: DeepPartial<OpenPortRequest>, timeoutMs?: number): Promise<Port> {
+    return this.unary('OpenPort', this.client.openPort, OpenPortRequest.fromPartial(r), timeoutMs);
   }
-  listPorts(agentId = ''): Promise<ListPortsResponse> {
-    return this.call('listPorts', ListPortsRequest.fromPartial({ agentId }));
+  listPorts(agentId = '', timeoutMs?: number): Promise<ListPortsResponse> {
+    return this.unary('ListPorts', this.client.listPorts, ListPortsRequest.fromPartial({ agentId }), timeoutMs);
   }
-  getPort(portId: string): Promise<Port> {
-    return this.call('getPort', GetPortRequest.fromPartial({ portId }));
+  getPort(portId: string, timeoutMs?: number): Promise<Port> {
+    return this.unary('GetPort', this.client.getPort, GetPortRequest.fromPartial({ portId }), timeoutMs);
   }
-  closePort(r: DeepPartial<ClosePortRequest>): Promise<ClosePortResponse> {
-    return this.call('closePort', ClosePortRequest.fromPartial(r));
+  closePort(r: DeepPartial<ClosePortRequest>, timeoutMs?: number): Promise<ClosePortResponse> {
+    return this.unary('ClosePort', this.client.closePort, ClosePortRequest.fromPartial(r), timeoutMs);
   }
-  listOrphanedPorts(): Promise<ListOrphanedPortsResponse> {
-    return this.call('listOrphanedPorts', ListOrphanedPortsRequest.fromPartial({}));
+  listOrphanedPorts(timeoutMs?: number): Promise<ListOrphanedPortsResponse> {
+    return this.unary('ListOrphanedPorts', this.client.listOrphanedPorts, ListOrphanedPortsRequest.fromPartial({}), timeoutMs);
   }
   createSecureChannel(r: DeepPartial<CreateSecureChannelRequest>, timeoutMs?: number): Promise<CreateSecureChannelResponse> {
-    return this.call('createSecureChannel', CreateSecureChannelRequest.fromPartial(r), timeoutMs);
+    return this.unary('CreateSecureChannel', this.client.createSecureChannel, CreateSecureChannelRequest.fromPartial(r), timeoutMs);
   }
-  getSecureChannel(channelId: string): Promise<SecureChannel> {
-    return this.call('getSecureChannel', GetSecureChannelRequest.fromPartial({ channelId }));
+  getSecureChannel(channelId: string, timeoutMs?: number): Promise<SecureChannel> {
+    return this.unary('GetSecureChannel', this.client.getSecureChannel, GetSecureChannelRequest.fromPartial({ channelId }), timeoutMs);
   }
-  listSecureChannels(): Promise<ListSecureChannelsResponse> {
-    return this.call('listSecureChannels', ListSecureChannelsRequest.fromPartial({}));
+  listSecureChannels(timeoutMs?: number): Promise<ListSecureChannelsResponse> {
+    return this.unary('ListSecureChannels', this.client.listSecureChannels, ListSecureChannelsRequest.fromPartial({}), timeoutMs);
   }
-  deleteSecureChannel(r: DeepPartial<DeleteSecureChannelRequest>): Promise<DeleteSecureChannelResponse> {
-    return this.call('deleteSecureChannel', DeleteSecureChannelRequest.fromPartial(r));
+  deleteSecureChannel(r: DeepPartial<DeleteSecureChannelRequest>, timeoutMs?: number): Promise<DeleteSecureChannelResponse> {
+    return this.unary('DeleteSecureChannel', this.client.deleteSecureChannel, DeleteSecureChannelRequest.fromPartial(r), timeoutMs);
   }
-  forceRekey(r: DeepPartial<ForceRekeyRequest>): Promise<ForceRekeyResponse> {
-    return this.call('forceRekey', ForceRekeyRequest.fromPartial(r));
+  forceRekey(r: DeepPartial<ForceRekeyRequest>, timeoutMs?: number): Promise<ForceRekeyResponse> {
+    return this.unary('ForceRekey', this.client.forceRekey, ForceRekeyRequest.fromPartial(r), timeoutMs);
   }
   watchEvents(r: DeepPartial<WatchEventsRequest> = {}): ClientReadableStream<Event> {
     return this.client.watchEvents(WatchEventsRequest.fromPartial(r));

@@ -1,52 +1,37 @@
-import { status, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { type ErrorCode, echo, MacsecError } from '../common/errors.js';
 
-/** An error carrying a gRPC status code; handlers throw these and the server maps them. */
-export class RpcError extends Error {
-  constructor(
-    readonly code: status,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RpcError';
-  }
-  toServiceError(): Partial<ServiceError> {
-    return { code: this.code, details: this.message, metadata: new Metadata() };
-  }
-}
+/** The gRPC status each error code maps to at a server's edge (the only place that knows gRPC). */
+const STATUS: Record<ErrorCode, status> = {
+  invalid_argument: status.INVALID_ARGUMENT,
+  not_found: status.NOT_FOUND,
+  already_exists: status.ALREADY_EXISTS,
+  failed_precondition: status.FAILED_PRECONDITION,
+  permission_denied: status.PERMISSION_DENIED,
+  unauthenticated: status.UNAUTHENTICATED,
+  resource_exhausted: status.RESOURCE_EXHAUSTED,
+  deadline_exceeded: status.DEADLINE_EXCEEDED,
+  unavailable: status.UNAVAILABLE,
+  aborted: status.ABORTED,
+  config_invalid: status.INVALID_ARGUMENT,
+  usage: status.INVALID_ARGUMENT,
+  store_missing: status.FAILED_PRECONDITION,
+  pcap_invalid: status.INVALID_ARGUMENT,
+  netlink_failed: status.INTERNAL,
+  link_failed: status.UNAVAILABLE,
+  encode_failed: status.INTERNAL,
+  remote_failed: status.UNAVAILABLE,
+  internal: status.INTERNAL,
+};
 
-export const invalidArgument = (field: string, why: string) => new RpcError(status.INVALID_ARGUMENT, `${field}: ${why}`);
-export const notFound = (field: string, why: string) => new RpcError(status.NOT_FOUND, `${field}: ${why}`);
-export const failedPrecondition = (msg: string) => new RpcError(status.FAILED_PRECONDITION, msg);
-export const permissionDenied = (msg: string) => new RpcError(status.PERMISSION_DENIED, msg);
-export const unauthenticated = (msg: string) => new RpcError(status.UNAUTHENTICATED, msg);
-export const unavailable = (msg: string) => new RpcError(status.UNAVAILABLE, msg);
-export const alreadyExists = (field: string, why: string) => new RpcError(status.ALREADY_EXISTS, `${field}: ${why}`);
-export const deadlineExceeded = (msg: string) => new RpcError(status.DEADLINE_EXCEEDED, msg);
-
-/** How many characters of a request value a status message or log line may echo. */
-export const ECHO_MAX = 64;
+export const grpcStatusOf = (code: ErrorCode): status => STATUS[code];
 
 /**
- * The one way to put request input (or anything a peer sent) into a status message or a log
- * line: quoted, control characters escaped as in JSON, at most `max` characters of it; a longer
- * value is cut and followed by `…(N chars)` with its full length. Pass quote '' for text that is
- * not a value (an agent's error detail).
+ * A thrown value as a gRPC error for a handler's callback or a stream's 'error' event. Ours keep
+ * their message; anything else is an internal error whose message is echoed bounded.
  */
-export function echo(v: unknown, quote: '"' | "'" | '' = '"', max = ECHO_MAX): string {
-  const s = typeof v === 'string' ? v : String(v);
-  let out = '';
-  let i = 0;
-  for (; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const piece = c < 0x20 || c === 0x22 || c === 0x5c ? JSON.stringify(s[i]).slice(1, -1) : s[i]!;
-    if (out.length + piece.length > max) break;
-    out += piece;
-  }
-  return i < s.length ? `${quote}${out}${quote}…(${s.length} chars)` : `${quote}${out}${quote}`;
-}
-
 export function toServiceError(e: unknown): Partial<ServiceError> {
-  if (e instanceof RpcError) return e.toServiceError();
+  if (e instanceof MacsecError) return { code: STATUS[e.code], details: e.message, metadata: new Metadata() };
   const msg = e instanceof Error ? e.message : String(e);
   return { code: status.INTERNAL, details: `internal error: ${echo(msg, '', 256)}` };
 }

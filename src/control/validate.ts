@@ -1,26 +1,20 @@
 /** Request validation. Every failure names the offending field (INVALID_ARGUMENT). */
-import { echo, invalidArgument } from './errors.js';
+import { echo, invalidArgument } from '../common/errors.js';
 import { CipherSuite, ConfidentialityOffset, PortMode, SecurePolicy, type PortPolicy, type RadiusSettings } from './gen/macsec/v1/types.js';
-import { ID_RE } from '../pki/identity.js';
-
-/** Linux interface names: 1..15 chars, no '/', whitespace, ':' or quotes; not '.' or '..'. */
-export const IFNAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,14}$/;
-export const CHANNEL_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-/** OVS bridge names follow interface name rules. */
-export const BRIDGE_RE = IFNAME_RE;
+import { IFNAME_RE, IFNAME_RULE, NAME_RE, NAME_RULE } from '../common/names.js';
 
 const show = (v: string) => echo(v);
 
 export function requireId(field: string, v: string, what = 'an id'): string {
   if (!v) throw invalidArgument(field, 'is required');
-  if (!ID_RE.test(v)) throw invalidArgument(field, `${show(v)} is not ${what} ([A-Za-z0-9][A-Za-z0-9._-]{0,62})`);
+  if (!NAME_RE.test(v)) throw invalidArgument(field, `${show(v)} is not ${what} (${NAME_RULE})`);
   return v;
 }
 
 export function requireIfname(field: string, v: string): string {
   if (!v) throw invalidArgument(field, 'is required');
-  if (!IFNAME_RE.test(v) || v === '.' || v === '..') {
-    throw invalidArgument(field, `${show(v)} is not a valid interface name (1-15 characters [A-Za-z0-9_.@-])`);
+  if (!IFNAME_RE.test(v)) {
+    throw invalidArgument(field, `${show(v)} is not a valid interface name (${IFNAME_RULE})`);
   }
   return v;
 }
@@ -70,7 +64,7 @@ export function normalizeRadius(field: string, mode: PortMode, r: RadiusSettings
     if (!/^[A-Za-z0-9.:\-[\]]+:\d{1,5}$/.test(s)) throw invalidArgument(`${field}.servers[${i}]`, `${show(s)} is not host:port`);
   });
   if (!r.sharedSecretRef) throw invalidArgument(`${field}.shared_secret_ref`, 'is required');
-  if (!ID_RE.test(r.sharedSecretRef)) throw invalidArgument(`${field}.shared_secret_ref`, `${show(r.sharedSecretRef)} is not a secret name`);
+  if (!NAME_RE.test(r.sharedSecretRef)) throw invalidArgument(`${field}.shared_secret_ref`, `${show(r.sharedSecretRef)} is not a secret name`);
   return r;
 }
 

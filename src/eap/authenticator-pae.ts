@@ -8,7 +8,7 @@ import { type EapLogLevel, formatDecodeError } from './decode.js';
 import { EapCode, EapType, decodeEap, eapIdentityText, encodeEap, encodeIdentityRequest } from './eap.js';
 import { EapolType, PAE_GROUP_ADDRESS, decodeEapolFrame, encodeEapolFrame } from './eapol.js';
 import { deriveMkaKeysFromEap } from './keys.js';
-import { bytesEqual, macToString } from '../mka/hex.js';
+import { bytesEqual, macToString } from '../common/hex.js';
 
 export interface AuthenticatorPaeConfig {
   /** MAC address of this port: source of our EAPOL frames, one of the two CAK/CKN MACs. */
@@ -313,6 +313,19 @@ export class AuthenticatorPae {
         });
         break;
       }
+    }
+    return this.end();
+  }
+
+  /**
+   * Starts a re-authentication now, as when the period expires (the port stays authorized while
+   * it runs). Only while authenticated and no exchange is under way; otherwise nothing happens.
+   * The port uses it when MKA finds no live peer after an authentication (docs/eap.md).
+   */
+  reauthenticate(now: number, reason: string): PaeOutput<AuthenticatorAction> {
+    if (this.st === 'authenticated' && (this.timer === undefined || this.timer.kind === 'reauth')) {
+      this.log('info', 're-authentication', { peer: this.supp ? macToString(this.supp) : undefined, reason });
+      this.sendIdentityRequest(now);
     }
     return this.end();
   }

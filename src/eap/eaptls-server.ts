@@ -12,7 +12,7 @@ import { type IdentityPolicy, checkIdentityPolicy } from './identity-policy.js';
 import { DEFAULT_FRAGMENT_SIZE, HelloRandomSniffer, TlsFragmenter, TlsReassembler } from './tls-frag.js';
 import { deriveEapTlsKeys, type EapTlsKeyMaterial } from './tls-keys.js';
 import { TlsWire } from './tls-wire.js';
-import { macToString } from '../mka/hex.js';
+import { macToString } from '../common/hex.js';
 
 export interface EapTlsServerConfig {
   /** Trusted CA certificate(s) (PEM) for client certificates. */

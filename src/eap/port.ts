@@ -71,6 +71,12 @@ export class AuthenticatorPort extends EventEmitter {
     this.apply(this.pae.receive(frame, this.now()));
   }
 
+  /** Re-authenticates the supplicant now (AuthenticatorPae.reauthenticate). */
+  reauthenticate(reason: string): void {
+    if (this.stopped) return;
+    this.apply(this.pae.reauthenticate(this.now(), reason));
+  }
+
   private apply(out: PaeOutput<AuthenticatorAction>): void {
     for (const f of out.frames) {
       try {

@@ -9,7 +9,7 @@ import { EapCode, EapType, decodeEap, encodeIdentityResponse } from './eap.js';
 import { EapolType, PAE_GROUP_ADDRESS, decodeEapolFrame, encodeEapolFrame } from './eapol.js';
 import { deriveMkaKeysFromEap } from './keys.js';
 import type { PaeOutput } from './authenticator-pae.js';
-import { bytesEqual, macToString } from '../mka/hex.js';
+import { bytesEqual, macToString } from '../common/hex.js';
 
 export interface SupplicantPaeConfig {
   readonly ownMac: Uint8Array;

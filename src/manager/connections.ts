@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { ServerCredentials, type Server } from '@grpc/grpc-js';
 import { principalLabel, principalOfCert } from '../pki/identity.js';
-import type { Logger } from '../control/log.js';
+import type { Logger } from '../common/log.js';
 
 export interface ConnectionLimits {
   /** TLS handshake plus the first HTTP/2 bytes must arrive within this many ms (default 10 s). */

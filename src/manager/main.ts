@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { createLogger } from '../control/log.js';
+import { createLogger } from '../common/log.js';
 import { loadTls, serverCredentials } from '../control/tls.js';
 import { serveMetrics } from '../control/metrics.js';
 import { Manager } from './manager.js';

@@ -35,7 +35,8 @@ import {
 import { SYSTEM_ACTOR, type Actor } from '../control/authz.js';
 import { PortMode, PortState, type PortStatus } from '../control/gen/macsec/v1/types.js';
 import {
-  RpcError,
+  hasCode,
+  type MacsecError,
   alreadyExists,
   failedPrecondition,
   invalidArgument,
@@ -44,10 +45,11 @@ import {
   unavailable,
   deadlineExceeded,
   echo,
-} from '../control/errors.js';
-import { normalizePolicy, normalizeRadius, parseHexField, requireId, requireIfname, requireMode, CHANNEL_NAME_RE } from '../control/validate.js';
-import type { Logger } from '../control/log.js';
-import { silentLogger } from '../control/log.js';
+} from '../common/errors.js';
+import { normalizePolicy, normalizeRadius, parseHexField, requireId, requireIfname, requireMode } from '../control/validate.js';
+import { NAME_RE, NAME_RULE, REQUEST_ID_RE, REQUEST_ID_RULE } from '../common/names.js';
+import type { Logger } from '../common/log.js';
+import { silentLogger } from '../common/log.js';
 import { EventBus, type EventInput } from './events.js';
 import { LIMITS, boundEvent, boundHello, boundStatus } from './agent-input.js';
 import { CachedStore } from './cached-store.js';
@@ -162,7 +164,6 @@ function stableJson(v: unknown): string {
 }
 
 const endpointKey = (e: Endpoint) => `${e.agentId}/${e.switchPort}`;
-const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 const pskOf = (c: StoredChannel) => ({ cakHex: Buffer.from(c.cak).toString('hex'), cknHex: Buffer.from(c.ckn).toString('hex') });
 
 export class Manager {
@@ -418,7 +419,7 @@ export class Manager {
     try {
       p = this.lookupPort('port_id', req.portId);
     } catch (e) {
-      if (req.allowMissing && e instanceof RpcError && e.code === Status.NOT_FOUND) return { existed: false };
+      if (req.allowMissing && hasCode(e, 'not_found')) return { existed: false };
       throw e;
     }
     this.checkOwner(actor, p.owner, `port '${p.id}'`);
@@ -496,7 +497,7 @@ export class Manager {
 
   getChannel(idOrName: string): SecureChannel {
     if (!idOrName) throw invalidArgument('channel_id', 'is required');
-    if (!CHANNEL_NAME_RE.test(idOrName)) throw invalidArgument('channel_id', `${echo(idOrName, "'")} is not a channel id or name`);
+    if (!NAME_RE.test(idOrName)) throw invalidArgument('channel_id', `${echo(idOrName, "'")} is not a channel id or name`);
     const c = this.store.getChannel(idOrName);
     if (!c) throw notFound('channel_id', `secure channel '${idOrName}' does not exist`);
     return this.channelView(c);
@@ -504,9 +505,9 @@ export class Manager {
 
   async createChannel(req: CreateSecureChannelRequest, deadlineMs?: number, actor: Actor = SYSTEM_ACTOR): Promise<CreateSecureChannelResponse> {
     if (!req.name) throw invalidArgument('name', 'is required');
-    if (req.requestId && !REQUEST_ID_RE.test(req.requestId)) throw invalidArgument('request_id', `must match ${REQUEST_ID_RE.source}`);
+    if (req.requestId && !REQUEST_ID_RE.test(req.requestId)) throw invalidArgument('request_id', `must match ${REQUEST_ID_RULE}`);
     const requestId = req.requestId;
-    if (!CHANNEL_NAME_RE.test(req.name)) throw invalidArgument('name', `${echo(req.name, "'")} must match [A-Za-z0-9][A-Za-z0-9._-]{0,62}`);
+    if (!NAME_RE.test(req.name)) throw invalidArgument('name', `${echo(req.name, "'")} must match ${NAME_RULE}`);
     if (req.endpoints.length === 0) throw invalidArgument('endpoints', 'at least one endpoint is required');
     if (req.endpoints.length > 64) throw invalidArgument('endpoints', 'at most 64 endpoints');
     const seen = new Set<string>();
@@ -630,7 +631,7 @@ export class Manager {
     try {
       c = this.getChannel(req.channelId);
     } catch (e) {
-      if (req.allowMissing && e instanceof RpcError && e.code === Status.NOT_FOUND) return { existed: false };
+      if (req.allowMissing && hasCode(e, 'not_found')) return { existed: false };
       throw e;
     }
     this.checkOwner(actor, c.owner, `secure channel '${c.name}'`);
@@ -1031,7 +1032,7 @@ export class Manager {
   }
 
   /** Rejects agent streams from certificates that are not agents (server.ts calls authz first). */
-  static refuseNonAgent(kind: string): RpcError {
+  static refuseNonAgent(kind: string): MacsecError {
     return permissionDenied(`${kind} certificates may not open an agent stream`);
   }
 

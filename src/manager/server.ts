@@ -15,8 +15,8 @@ import { actorOf, requireAgent, requireOperator, type Access, type Actor } from 
 import { toServiceError } from '../control/errors.js';
 import { HealthImpl, addReflection } from '../control/health.js';
 const MANAGER_SERVICES = ['macsec.v1.ManagerService', 'macsec.v1.AgentService', 'grpc.health.v1.Health'];
-import type { Logger } from '../control/log.js';
-import { silentLogger } from '../control/log.js';
+import type { Logger } from '../common/log.js';
+import { silentLogger } from '../common/log.js';
 import { principalLabel } from '../pki/identity.js';
 import { WatchHub, type WatchLimits, type WatchStats } from './watch.js';
 import { listenGuarded, type ConnectionLimits, type ConnectionStats } from './connections.js';

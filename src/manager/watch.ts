@@ -15,9 +15,10 @@
  */
 import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import type { Event, WatchEventsRequest } from '../control/gen/macsec/v1/manager.js';
-import { RpcError, invalidArgument } from '../control/errors.js';
-import { requireId, CHANNEL_NAME_RE } from '../control/validate.js';
-import type { Logger } from '../control/log.js';
+import { invalidArgument, resourceExhausted } from '../common/errors.js';
+import { requireId } from '../control/validate.js';
+import { NAME_RE } from '../common/names.js';
+import type { Logger } from '../common/log.js';
 import type { EventBus, EventFilter } from './events.js';
 
 export interface WatchLimits {
@@ -183,23 +184,19 @@ export class WatchHub {
   serve(call: ServerWritableStream<WatchEventsRequest, Event>, who: string): void {
     const r = call.request;
     if (r.agentId) requireId('agent_id', r.agentId, 'an agent id');
-    if (r.channelId && !CHANNEL_NAME_RE.test(r.channelId)) throw invalidArgument('channel_id', 'is not a channel id or name');
+    if (r.channelId && !NAME_RE.test(r.channelId)) throw invalidArgument('channel_id', 'is not a channel id or name');
     const types = [...new Set(r.types)];
     if (types.length > 64) throw invalidArgument('types', `at most 64 event types (got ${types.length})`);
     const mine = this.perPrincipal.get(who) ?? 0;
     if (mine >= this.limits.maxStreamsPerPrincipal) {
       this.refused++;
-      throw new RpcError(
-        status.RESOURCE_EXHAUSTED,
+      throw resourceExhausted(
         `${who} already has ${mine} WatchEvents streams open (limit ${this.limits.maxStreamsPerPrincipal} per identity); close one first`,
       );
     }
     if (this.streams.size >= this.limits.maxStreams) {
       this.refused++;
-      throw new RpcError(
-        status.RESOURCE_EXHAUSTED,
-        `the manager serves ${this.streams.size} WatchEvents streams (limit ${this.limits.maxStreams}); retry later`,
-      );
+      throw resourceExhausted(`the manager serves ${this.streams.size} WatchEvents streams (limit ${this.limits.maxStreams}); retry later`);
     }
     this.perPrincipal.set(who, mine + 1);
     const filter: EventFilter = { sinceSeq: r.sinceSeq, agentId: r.agentId, channelId: r.channelId, types };

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CIPHER_SUITES, type CipherSuiteName, CKN_MAX_LEN, DEFAULT_CIPHER_SUITE, MKA_HELLO_TIME_MS, MKA_LIFE_TIME_MS, PAE_GROUP_ADDRESS } from './constants.js';
-import { bytesEqual } from './hex.js';
+import { bytesEqual } from '../common/hex.js';
 import { type CakConfig, type KayConfig, type KayCounters, type KayOutput, type KayStatus, newCounters, OutputSink } from './kay-types.js';
 import { decodeMkpdu } from './mkpdu.js';
 import { type Env, Participant, type PortState, type ResolvedConfig } from './participant.js';

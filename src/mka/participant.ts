@@ -17,7 +17,7 @@ import {
 } from './constants.js';
 import { deriveIck, deriveKek, unwrapKey, verifyIcv, wrapKey, zeroize } from './crypto.js';
 import { electKeyServer, type ElectionResult } from './election.js';
-import { bytesEqual, toHex } from './hex.js';
+import { bytesEqual, toHex } from '../common/hex.js';
 import type { KayCounters, KayParticipantStatus, MacsecPolicy, OutputSink, RekeyReason } from './kay-types.js';
 import { encodeMkpdu, findSet } from './mkpdu.js';
 import { type Peer, PeerTable, peerStatus, sciHex } from './peers.js';

@@ -2,7 +2,7 @@
  * Peer bookkeeping of one MKA participant (802.1X-2010 9.4.2-9.4.3): the live and potential
  * peer lists, keyed by member identifier, with a hard bound on their size.
  */
-import { toHex } from './hex.js';
+import { toHex } from '../common/hex.js';
 import type { SakUseParamSet, Sci, XpnParamSet } from './types.js';
 import type { KayPeerStatus } from './kay-types.js';
 

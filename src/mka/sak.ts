@@ -4,7 +4,7 @@
  */
 import { CIPHER_SUITES, type CipherSuiteName, MI_LEN } from './constants.js';
 import { deriveSak, deriveXpnSalt, zeroize } from './crypto.js';
-import { toHex } from './hex.js';
+import { toHex } from '../common/hex.js';
 import type { KayKeyStatus } from './kay-types.js';
 import { compareSciHex } from './peers.js';
 import type { KeyIdentifier } from './types.js';

@@ -1,4 +1,5 @@
 import { getSystemErrorName } from 'node:util';
+import { MacsecError } from '../common/errors.js';
 
 /** Errno name for a (positive or negative) errno, e.g. 17 -> "EEXIST". */
 export function errnoName(errno: number): string {
@@ -15,12 +16,11 @@ export function errnoName(errno: number): string {
  * operation and the errno, e.g. `add RX SA (sci 020000000000000a0001, an 1): EEXIST`.
  * Never carries key material.
  */
-export class MacsecNetlinkError extends Error {
-  override readonly name = 'MacsecNetlinkError';
+export class MacsecNetlinkError extends MacsecError {
   /** Positive errno (0 if the failure was not an errno, e.g. a timeout). */
   readonly errno: number;
   /** Errno name such as "EEXIST", or a short reason. */
-  readonly code: string;
+  readonly errnoName: string;
 
   constructor(
     readonly operation: string,
@@ -29,8 +29,8 @@ export class MacsecNetlinkError extends Error {
     detail?: string,
   ) {
     const c = code ?? errnoName(errno);
-    super(`${operation}: ${c}${detail ? ` (${detail})` : ''}`);
+    super('netlink_failed', `${operation}: ${c}${detail ? ` (${detail})` : ''}`);
     this.errno = Math.abs(errno);
-    this.code = c;
+    this.errnoName = c;
   }
 }

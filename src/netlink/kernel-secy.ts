@@ -287,7 +287,7 @@ export class KernelSecy implements Secy {
         try {
           await this.rtnl.deleteLink(this.link.index, this.link.name);
         } catch (err) {
-          if (!(err instanceof MacsecNetlinkError && err.code === 'ENODEV')) throw err;
+          if (!(err instanceof MacsecNetlinkError && err.errnoName === 'ENODEV')) throw err;
         }
       }
     } finally {
@@ -320,7 +320,7 @@ async function asOperation(operation: string, step: () => Promise<void>): Promis
   try {
     await step();
   } catch (err) {
-    if (err instanceof MacsecNetlinkError) throw new MacsecNetlinkError(operation, err.errno, err.code);
+    if (err instanceof MacsecNetlinkError) throw new MacsecNetlinkError(operation, err.errno, err.errnoName);
     throw err;
   }
 }

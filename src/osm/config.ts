@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { principalLabel, principalOfCert } from '../pki/identity.js';
 import { clip } from './params.js';
-import type { ManagerConnection } from './manager-client.js';
+import type { ManagerConnection } from '../control/client.js';
 
 export type PemSource = { pem: string } | { path: string };
 

@@ -30,7 +30,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createLogger } from '../control/log.js';
+import { createLogger } from '../common/log.js';
 import { startEeServer, type EeTls } from './server.js';
 import { resolveSshPublicKey, type SshKeySetting } from './ssh-key.js';
 import type { ConfigDefaults } from './primitives.js';

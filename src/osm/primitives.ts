@@ -31,7 +31,7 @@ import { status } from '@grpc/grpc-js';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import type { Logger } from '../control/log.js';
+import type { Logger } from '../common/log.js';
 import { ChannelState, channelStateToJSON, type CreateSecureChannelRequest, type Endpoint, type SecureChannel } from '../control/gen/macsec/v1/manager.js';
 import { CipherSuite, PortMode, portStateToJSON, type PortPolicy, type RadiusSettings } from '../control/gen/macsec/v1/types.js';
 import type { OpenPortRequest } from '../control/gen/macsec/v1/manager.js';
@@ -47,7 +47,7 @@ import {
   type EeConfig,
   type PemSource,
 } from './config.js';
-import { ManagerCallError, type ManagerClient, type ManagerClientFactory } from './manager-client.js';
+import { ManagerApi, ManagerCallError, type ManagerConnection } from '../control/client.js';
 import { OwnedChannels } from './owned.js';
 import { clip, ParamError, Params, paramsOf } from './params.js';
 
@@ -96,6 +96,21 @@ export interface RunnerOptions {
   /** Upper bound on one primitive, whatever its parameters say. */
   maxPrimitiveMs?: number;
 }
+
+/** The manager calls this EE makes: the operator API client (ManagerApi) or a test double. */
+export type ManagerClient = Pick<
+  ManagerApi,
+  'createSecureChannel' | 'getSecureChannel' | 'listSecureChannels' | 'deleteSecureChannel' | 'forceRekey' | 'openPort' | 'closePort' | 'close'
+>;
+export type ManagerClientFactory = (conn: ManagerConnection) => ManagerClient;
+
+/**
+ * This EE's client of the manager: mutual TLS with the configured operator certificate (the server
+ * must present a manager certificate), keepalive pings every 30 s, answers up to 16 MiB; the host
+ * in the address (or the configured server name) is verified as is, also for a loopback IP.
+ */
+export const grpcManagerClient: ManagerClientFactory = (conn) =>
+  ManagerApi.connect(conn, { keepaliveMs: 30_000, maxReceiveMessageBytes: 16 << 20, loopbackAsLocalhost: false });
 
 type Handler = (p: Params, ctx: PrimitiveContext) => Promise<Reply>;
 
@@ -758,7 +773,7 @@ export class PrimitiveRunner {
     const res = await this.about(`secure channel '${name}'`, () =>
       this.heartbeat(
         this.withRetry(
-          () => client.deleteSecureChannel(name, timeoutS * 1000),
+          () => client.deleteSecureChannel({ channelId: name, allowMissing: true }, timeoutS * 1000),
           30_000,
           (m) => ctx.progress(m),
         ),
@@ -771,7 +786,7 @@ export class PrimitiveRunner {
     for (const id of portIds) {
       const r = await this.about(`port ${id}`, () =>
         this.withRetry(
-          () => client.closePort(id, timeoutS * 1000),
+          () => client.closePort({ portId: id, allowMissing: true }, timeoutS * 1000),
           30_000,
           (m) => ctx.progress(m),
         ),
@@ -792,7 +807,9 @@ export class PrimitiveRunner {
     this.requireOwned(name, ctx, 'rekey');
     const client = this.clientFor(cfg);
     ctx.progress(`forcing a rekey of secure channel '${name}'`);
-    const res = await this.about(`secure channel '${name}'`, () => this.heartbeat(client.forceRekey(name, 60_000), ctx, `force-rekey '${name}'`));
+    const res = await this.about(`secure channel '${name}'`, () =>
+      this.heartbeat(client.forceRekey({ channelId: name, portId: '' }, 60_000), ctx, `force-rekey '${name}'`),
+    );
     const parts = res.results.map(
       (r) => `${r.portId} ${r.ok ? `key number ${r.keyNumber}${r.keyServer ? ' (key server)' : ''}` : `failed: ${clip(r.error, 120)}`}`,
     );

@@ -9,15 +9,14 @@
  */
 import { Server, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
-import { createLogger, type Logger } from '../control/log.js';
+import { createLogger, type Logger } from '../common/log.js';
 import { HealthImpl } from '../control/health.js';
 import { addEeReflection } from './reflection.js';
 import { FrontendExecutorService, type PrimitiveReply, type PrimitiveRequest, type SshKeyReply, type SshKeyRequest } from './gen/osm_ee/frontend.js';
 import { listenDual, type DualListener } from './listener.js';
 import { clip } from './params.js';
-import { grpcManagerClient, type ManagerClientFactory } from './manager-client.js';
 import { ConfigStore } from './config.js';
-import { PrimitiveRunner, type ConfigDefaults } from './primitives.js';
+import { grpcManagerClient, PrimitiveRunner, type ConfigDefaults, type ManagerClientFactory } from './primitives.js';
 
 export const EE_VERSION = '0.1.0';
 

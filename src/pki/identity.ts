@@ -10,6 +10,7 @@
  * control plane's authorization refuses them.
  * The subject OU repeats the kind/role for humans; authorization only trusts the URI SAN.
  */
+import { NAME_RE } from '../common/names.js';
 import { X509Certificate } from 'node:crypto';
 
 export type OperatorRole = 'admin' | 'read-only' | 'orchestrator';
@@ -19,8 +20,6 @@ export type Principal =
   | { kind: 'operator'; role: OperatorRole; name: string }
   | { kind: 'vnf'; id: string }
   | { kind: 'eap-server'; name: string };
-
-export const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 export function principalUri(p: Principal): string {
   switch (p.kind) {
@@ -52,15 +51,15 @@ export function principalLabel(p: Principal): string {
 
 export function parsePrincipalUri(uri: string): Principal | null {
   let m = /^urn:macsec:agent:([^:]+)$/.exec(uri);
-  if (m && ID_RE.test(m[1]!)) return { kind: 'agent', id: m[1]! };
+  if (m && NAME_RE.test(m[1]!)) return { kind: 'agent', id: m[1]! };
   m = /^urn:macsec:operator:(admin|read-only|orchestrator):([^:]+)$/.exec(uri);
-  if (m && ID_RE.test(m[2]!)) return { kind: 'operator', role: m[1] as OperatorRole, name: m[2]! };
+  if (m && NAME_RE.test(m[2]!)) return { kind: 'operator', role: m[1] as OperatorRole, name: m[2]! };
   m = /^urn:macsec:manager:([^:]+)$/.exec(uri);
-  if (m && ID_RE.test(m[1]!)) return { kind: 'manager', name: m[1]! };
+  if (m && NAME_RE.test(m[1]!)) return { kind: 'manager', name: m[1]! };
   m = /^urn:macsec:vnf:([^:]+)$/.exec(uri);
-  if (m && ID_RE.test(m[1]!)) return { kind: 'vnf', id: m[1]! };
+  if (m && NAME_RE.test(m[1]!)) return { kind: 'vnf', id: m[1]! };
   m = /^urn:macsec:eap-server:([^:]+)$/.exec(uri);
-  if (m && ID_RE.test(m[1]!)) return { kind: 'eap-server', name: m[1]! };
+  if (m && NAME_RE.test(m[1]!)) return { kind: 'eap-server', name: m[1]! };
   return null;
 }
 

@@ -6,7 +6,8 @@ import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypt
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCertificate, loadPrivateKey, publicOf, toPem, type DistinguishedName } from './x509.js';
-import { ID_RE, principalUri, type OperatorRole, type Principal } from './identity.js';
+import { NAME_RE } from '../common/names.js';
+import { principalUri, type OperatorRole, type Principal } from './identity.js';
 
 export interface KeyPairPem {
   certPem: string;
@@ -72,7 +73,7 @@ export function principalFor(kind: IssueKind, name: string): Principal {
 }
 
 export function issue(ca: CaHandle, opts: IssueOptions): KeyPairPem {
-  if (!ID_RE.test(opts.name)) throw new RangeError(`name '${opts.name}' must match ${ID_RE}`);
+  if (!NAME_RE.test(opts.name)) throw new RangeError(`name '${opts.name}' must match ${NAME_RE}`);
   const { priv, pub } = newKey();
   const notBefore = opts.notBefore ?? new Date(Date.now() - 60_000);
   const notAfter = opts.notAfter ?? new Date(notBefore.getTime() + (opts.days ?? 825) * DAY);

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { Kay } from '../mka/kay.js';
 import type { KayConfig, KayCounters, KayEvent, KayOutput, KayStatus } from '../mka/kay-types.js';
 import type { Secy, SecyAction, SecyPnStatus } from '../mka/secy.js';
-import type { Logger } from '../control/log.js';
+import type { Logger } from '../common/log.js';
 import type { FrameLink } from '../link/link.js';
 
 /** The KaY API the driver runs (src/mka/kay.ts `Kay` satisfies it). */

@@ -23,7 +23,7 @@
  * state changes and reasons, never keys.
  */
 import { EventEmitter } from 'node:events';
-import type { Logger } from '../control/log.js';
+import type { Logger } from '../common/log.js';
 import type { EapBackend } from '../eap/backend.js';
 import type { EapLogger } from '../eap/decode.js';
 import type { EapPeerMethod } from '../eap/eaptls-peer.js';
@@ -38,7 +38,7 @@ import {
   type UnauthorizedEvent,
 } from '../eap/port.js';
 import type { KayConfig, KayCounters, KayEvent, KayStatus } from '../mka/kay-types.js';
-import { macToString, toHex } from '../mka/hex.js';
+import { macToString, toHex } from '../common/hex.js';
 import type { MacFrameLink } from '../link/link.js';
 import { defaultKayFactory, driveKay, type DriverEvent, type KayDriver, type KayFactory, type KayLike } from './driver.js';
 import { EapolDemux, type EapolDemuxCounters } from './eapol-demux.js';

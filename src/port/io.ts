@@ -3,7 +3,7 @@
  * only path to them: a SecY (the macsec link) and the EAPOL link. kernel-io.ts is the real one;
  * simulations and tests pass their own. Nothing here loads netlink or libpcap.
  */
-import type { Logger } from '../control/log.js';
+import type { Logger } from '../common/log.js';
 import type { MacFrameLink } from '../link/link.js';
 import type { SweepableSecy } from './session-secy.js';
 import type { PortSpec } from './spec.js';

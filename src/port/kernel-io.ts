@@ -2,7 +2,7 @@
  * The real PortIo: a macsec link on the parent interface over netlink, EAPOL through libpcap.
  * Both agents create their kernel SecY here, so they set it up the same way.
  */
-import type { Logger } from '../control/log.js';
+import type { Logger } from '../common/log.js';
 import { EapolLink } from '../link/pcap.js';
 import { createMacsecPort } from '../netlink/kernel-secy.js';
 import { Rtnl } from '../netlink/rtnl.js';

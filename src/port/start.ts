@@ -6,7 +6,7 @@
  * for EAP ports and `changed` when only status() changed.
  */
 import { EventEmitter } from 'node:events';
-import type { Logger } from '../control/log.js';
+import type { Logger } from '../common/log.js';
 import type { KayCounters, KayEvent, KayStatus } from '../mka/kay-types.js';
 import { defaultKayFactory, driveKay, type DriverEvent, type KayDriver, type KayFactory, type KayLike } from './driver.js';
 import { EapMkaPort, type EapMkaPortStatus } from './eap-mka-port.js';

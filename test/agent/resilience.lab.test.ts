@@ -35,7 +35,7 @@ lab_stop "$LOST" KILL
 # gone by then. Both bounds hold however slow a poll is.
 T_SA_GONE=null T_SC_GONE=null T_SA_SEEN=null
 while (( $(now_ms) - T_KILL < 15000 )); do
-  t0="$(now_ms)"
+  t0="$(now_ms)" sas=0 scs=0
   read -r sas scs < <(lab_macsec_json "$SURV_NS" macsec0 \
     | jq -r '"\([.[]?.rx_sc[]?.sa_list[]? | select(.active == true)] | length) \([.[]?.rx_sc[]?] | length)"')
   t1="$(now_ms)"

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { KayDriver } from '../../src/port/driver.js';
 import { MemoryHub } from '../../src/link/memory.js';
 import { RecordingSecy } from '../../src/secy/recording.js';
-import { createLogger } from '../../src/control/log.js';
+import { createLogger } from '../../src/common/log.js';
 import { Kay } from '../../src/mka/kay.js';
 import type { SecyAction } from '../../src/mka/secy.js';
 

@@ -17,7 +17,7 @@ if (!main) throw new Error('usage: warm-start.mjs <main.js> [agent arguments]');
 const url = new URL(main, `file://${process.cwd()}/`);
 await import(new URL('agent.js', url).href);
 await import(new URL('config.js', url).href);
-await import(new URL('../../control/log.js', url).href);
+await import(new URL('../../common/log.js', url).href);
 process.stderr.write('warm\n');
 while (!existsSync(go)) await sleep(10);
 await import(url.href);

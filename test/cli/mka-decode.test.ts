@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PAE_GROUP_ADDRESS } from '../../src/mka/constants.js';
 import { deriveIck, deriveKek, wrapKey } from '../../src/mka/crypto.js';
-import { fromHex, toHex } from '../../src/mka/hex.js';
+import { fromHex, toHex } from '../../src/common/hex.js';
 import { encodeMkpdu } from '../../src/mka/mkpdu.js';
 import type { Mkpdu } from '../../src/mka/types.js';
 import { writePcap } from '../../src/pcap/file.js';

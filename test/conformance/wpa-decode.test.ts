@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeCapture } from '../../src/cli/mka-decode.js';
-import { fromHex } from '../../src/mka/hex.js';
+import { fromHex } from '../../src/common/hex.js';
 import { macsecctl } from '../support/run-cli.js';
 
 const FIXTURES = ['wpa-2party', 'wpa-3party', 'wpa-2party-256'] as const;

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeCapture } from '../../src/cli/mka-decode.js';
 import { deriveIck } from '../../src/mka/crypto.js';
-import { bytesEqual, fromHex, toHex } from '../../src/mka/hex.js';
+import { bytesEqual, fromHex, toHex } from '../../src/common/hex.js';
 import { Kay } from '../../src/mka/kay.js';
 import { decodeMkpdu, encodeMkpdu } from '../../src/mka/mkpdu.js';
 import type { SecyAction } from '../../src/mka/secy.js';

@@ -11,16 +11,7 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { MemoryHub } from '../../src/link/memory.js';
 import type { Agent as SimAgent } from '../../src/agent/managed/agent.js';
-import {
-  ChannelState,
-  EventType,
-  type Agent,
-  type CreateSecureChannelResponse,
-  type ListAgentsResponse,
-  type Port,
-  type SecureChannel,
-  type ForceRekeyResponse,
-} from '../../src/control/gen/macsec/v1/manager.js';
+import { ChannelState, EventType, type SecureChannel } from '../../src/control/gen/macsec/v1/manager.js';
 import { PortMode, PortState } from '../../src/control/gen/macsec/v1/types.js';
 import type { ManagerApi } from '../../src/control/client.js';
 import { makePki, operator, rpcError, simAgent, spawnManager, waitFor, watch, type ManagerProcess, type TestPki } from './support/harness.js';

@@ -11,7 +11,7 @@ import type { Agent } from '../../src/agent/managed/agent.js';
 import { createCa, issue } from '../../src/pki/pki.js';
 import { EapMkaPort } from '../../src/port/eap-mka-port.js';
 import { EapTlsPeer } from '../../src/eap/eaptls-peer.js';
-import { silentLogger } from '../../src/control/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { ChannelState, EventType } from '../../src/control/gen/macsec/v1/manager.js';
 import { PortMode, PortState } from '../../src/control/gen/macsec/v1/types.js';
 import { makePki, operator, rpcError, simAgent, startManager, waitFor, watch, type RunningManager, type TestPki } from './support/harness.js';

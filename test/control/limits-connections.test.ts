@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { ManagerApi } from '../../src/control/client.js';
 import { clientCredentials, serverCredentials } from '../../src/control/tls.js';
-import { silentLogger } from '../../src/control/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { Manager } from '../../src/manager/manager.js';
 import { SqliteStore } from '../../src/manager/sqlite-store.js';
 import { startManagerServer, type ManagerServer, type ManagerServerOptions } from '../../src/manager/server.js';

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { clientCredentials, serverCredentials } from '../../src/control/tls.js';
-import { createLogger } from '../../src/control/log.js';
-import { echo } from '../../src/control/errors.js';
+import { createLogger } from '../../src/common/log.js';
+import { echo } from '../../src/common/errors.js';
 import { AgentServiceClient, type ManagerMessage } from '../../src/control/gen/macsec/v1/agent.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
 import type { Event } from '../../src/control/gen/macsec/v1/manager.js';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { ManagerApi } from '../../src/control/client.js';
 import { clientCredentials, serverCredentials } from '../../src/control/tls.js';
-import { silentLogger } from '../../src/control/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { EventType, type Event } from '../../src/control/gen/macsec/v1/manager.js';
 import { Manager } from '../../src/manager/manager.js';
 import { SqliteStore } from '../../src/manager/sqlite-store.js';

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { MemoryHub } from '../../src/link/memory.js';
 import type { Agent } from '../../src/agent/managed/agent.js';
 import { renderAgentMetrics } from '../../src/agent/managed/server.js';
-import { createLogger } from '../../src/control/log.js';
+import { createLogger } from '../../src/common/log.js';
 import { serveMetrics } from '../../src/control/metrics.js';
 import { renderManagerMetrics } from '../../src/manager/metrics.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';

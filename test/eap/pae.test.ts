@@ -84,11 +84,43 @@ describe('Authenticator PAE (pure)', () => {
     const re = pae.tick(20007);
     expect(re.frames.length).toBe(1);
     expect(pae.authorized).toBe(true);
+    // An exchange is under way: a forced re-authentication does nothing
+    expect(pae.reauthenticate(20008, 'test').frames).toHaveLength(0);
     // Logoff
     const lo = pae.receive(encodeEapolFrame(PAE_GROUP_ADDRESS, SUPP, 2, EapolType.Logoff), 20010);
     expect(lo.actions.some((a) => a.type === 'unauthorized' && a.reason === 'EAPOL-Logoff')).toBe(true);
     expect(pae.authorized).toBe(false);
     expect(pae.supplicant).toBeUndefined();
+    // Not authenticated: nothing to re-authenticate
+    expect(pae.reauthenticate(20011, 'test').frames).toHaveLength(0);
+  });
+
+  it('re-authenticates on request while authenticated (before the period expires), then again on the period', () => {
+    const pae = new AuthenticatorPae(cfg);
+    pae.portUp(0);
+    const r = pae.receive(start(SUPP), 1);
+    const out = pae.receive(resp(SUPP, encodeIdentityResponse(reqId(r.frames[0]!), 'client1')), 2);
+    const be = out.actions.find((a) => a.type === 'backend-eap');
+    if (be?.type !== 'backend-eap') throw new Error('no backend call');
+    const keys = { msk: new Uint8Array(64).fill(1), sessionId: new Uint8Array(65).fill(2) };
+    pae.backendStep(be.session, { kind: 'success', eap: encodeEap({ code: EapCode.Success, id: 50 }), keys }, 3);
+    expect(pae.nextTimeout()).toBe(20003);
+    const forced = pae.reauthenticate(5000, 'no live MKA peer');
+    expect(forced.frames).toHaveLength(1);
+    const e = eapOf(forced.frames[0]!).eap!;
+    expect(e.ok && e.value.code === EapCode.Request && e.value.type === EapType.Identity).toBe(true);
+    expect(forced.actions.some((a) => a.type === 'log' && a.msg === 're-authentication' && a.fields?.reason === 'no live MKA peer')).toBe(true);
+    expect(pae.authorized).toBe(true);
+    expect(pae.nextTimeout()).toBe(5000 + 1000); // retransmission, not the old period
+    const id2 = reqId(forced.frames[0]!);
+    const out2 = pae.receive(resp(SUPP, encodeIdentityResponse(id2, 'client1')), 5001);
+    const be2 = out2.actions.find((a) => a.type === 'backend-eap');
+    if (be2?.type !== 'backend-eap') throw new Error('no backend call');
+    const keys2 = { msk: new Uint8Array(64).fill(3), sessionId: new Uint8Array(65).fill(4) };
+    const succ = pae.backendStep(be2.session, { kind: 'success', eap: encodeEap({ code: EapCode.Success, id: 51 }), keys: keys2 }, 5002);
+    const auth = succ.actions.find((a) => a.type === 'authorized');
+    expect(auth?.type === 'authorized' && auth.reauthentication).toBe(true);
+    expect(pae.nextTimeout()).toBe(25002);
   });
 
   it('failure: EAP-Failure, unauthorized, quiet period ignores Start, then solicits again', () => {

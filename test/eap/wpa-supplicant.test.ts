@@ -14,7 +14,7 @@ import { canUseNetns, createVethLab, type VethLab } from './helpers/netns.js';
 import { hexdumpFromLog, startProc } from './helpers/proc.js';
 import { startFreeRadius } from './helpers/freeradius.js';
 import { deriveMkaKeysFromEap } from '../../src/eap/keys.js';
-import { fromHex, toHex } from '../../src/mka/hex.js';
+import { fromHex, toHex } from '../../src/common/hex.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 let haveWpa = true;

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ALGORITHM_AGILITY_8021X_2010, PAE_GROUP_ADDRESS } from '../../src/mka/constants.js';
 import { deriveIck, deriveKek, wrapKey } from '../../src/mka/crypto.js';
-import { fromHex } from '../../src/mka/hex.js';
+import { fromHex } from '../../src/common/hex.js';
 import { Kay, type KayStatus } from '../../src/mka/kay.js';
 import { decodeMkpdu, encodeMkpdu } from '../../src/mka/mkpdu.js';
 import { seededRandom, type SimLan } from '../../src/mka/sim/index.js';

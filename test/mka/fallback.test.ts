@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromHex, toHex } from '../../src/mka/hex.js';
+import { fromHex, toHex } from '../../src/common/hex.js';
 import { decodeMkpdu } from '../../src/mka/mkpdu.js';
 import { seededRandom } from '../../src/mka/sim/index.js';
 import { CAK, CKN, FALLBACK_CAK, FALLBACK_CKN, cfg, lan, noGap } from './helpers.js';

@@ -1,4 +1,4 @@
-import { fromHex } from '../../src/mka/hex.js';
+import { fromHex } from '../../src/common/hex.js';
 import type { KayConfig } from '../../src/mka/kay.js';
 import { SimLan, makeBeforeBreak, secyErrors, seededRandom, type LanOptions } from '../../src/mka/sim/index.js';
 

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { fromHex, toHex } from '../../src/mka/hex.js';
+import { fromHex, toHex } from '../../src/common/hex.js';
 import { Kay, type KayOutput } from '../../src/mka/kay.js';
 import { decodeMkpdu, findSet } from '../../src/mka/mkpdu.js';
 import { readCapture } from '../../src/pcap/file.js';

@@ -3,7 +3,7 @@ import { CAK, CKN, cfg, expectOnlyCurrentKey, lan, mac, noGap } from './helpers.
 import { SimulatedSecy, seededRandom } from '../../src/mka/sim/index.js';
 import { ALGORITHM_AGILITY_8021X_2010, PAE_GROUP_ADDRESS } from '../../src/mka/constants.js';
 import { deriveIck } from '../../src/mka/crypto.js';
-import { fromHex } from '../../src/mka/hex.js';
+import { fromHex } from '../../src/common/hex.js';
 import { Kay } from '../../src/mka/kay.js';
 import { encodeMkpdu } from '../../src/mka/mkpdu.js';
 import type { SecyAction } from '../../src/mka/secy.js';

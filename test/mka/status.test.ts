@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { deriveIck, deriveKek } from '../../src/mka/crypto.js';
-import { toHex } from '../../src/mka/hex.js';
+import { toHex } from '../../src/common/hex.js';
 import { Kay, KayConfigError } from '../../src/mka/kay.js';
 import { decodeMkpdu, encodeMkpdu } from '../../src/mka/mkpdu.js';
 import { seededRandom } from '../../src/mka/sim/index.js';

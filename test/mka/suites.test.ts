@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CIPHER_SUITES } from '../../src/mka/constants.js';
 import { deriveXpnSalt } from '../../src/mka/crypto.js';
-import { fromHex, toHex } from '../../src/mka/hex.js';
+import { fromHex, toHex } from '../../src/common/hex.js';
 import { decodeMkpdu, findSet } from '../../src/mka/mkpdu.js';
 import type { SimLan } from '../../src/mka/sim/index.js';
 import { CAK, CAK256, CKN, expectOnlyCurrentKey, lan, rekeyEvents } from './helpers.js';

@@ -144,7 +144,7 @@ describe('errors', () => {
   it('name the operation and the errno', () => {
     const e = new MacsecNetlinkError('add RX SA (sci 02000000000b0001, an 1)', -17);
     expect(String(e)).toBe('MacsecNetlinkError: add RX SA (sci 02000000000b0001, an 1): EEXIST');
-    expect(e).toMatchObject({ errno: 17, code: 'EEXIST', operation: 'add RX SA (sci 02000000000b0001, an 1)' });
+    expect(e).toMatchObject({ errno: 17, errnoName: 'EEXIST', code: 'netlink_failed', operation: 'add RX SA (sci 02000000000b0001, an 1)' });
     expect(errnoName(16)).toBe('EBUSY');
   });
 });

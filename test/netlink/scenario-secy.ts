@@ -77,7 +77,7 @@ async function sh(cmd: string, args: string[]): Promise<{ code: number; stdout: 
 
 function errInfo(err: unknown): Record<string, unknown> {
   if (err instanceof MacsecNetlinkError)
-    return { name: err.name, message: err.message, code: err.code, errno: err.errno, operation: err.operation, string: String(err) };
+    return { name: err.name, message: err.message, code: err.errnoName, errno: err.errno, operation: err.operation, string: String(err) };
   return { name: (err as Error).name, message: String((err as Error).message ?? err) };
 }
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { ManagerApi } from '../../src/control/client.js';
 import { clientCredentials } from '../../src/control/tls.js';
-import { createLogger } from '../../src/control/log.js';
+import { createLogger } from '../../src/common/log.js';
 import { startEeServer, type EeServer, type EeServerOptions } from '../../src/osm/server.js';
 import { makeTestPki, ManagerServiceTestDouble, type ManagerDoubleOptions, type TestPki } from './manager-double.js';
 

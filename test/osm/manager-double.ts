@@ -11,7 +11,7 @@
 import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { actorOf, requireOperator, type Actor } from '../../src/control/authz.js';
-import { RpcError, toServiceError } from '../../src/control/errors.js';
+import { toServiceError } from '../../src/control/errors.js';
 import {
   ChannelState,
   ManagerServiceService,
@@ -23,6 +23,16 @@ import {
 } from '../../src/control/gen/macsec/v1/manager.js';
 import { PortState } from '../../src/control/gen/macsec/v1/types.js';
 import { createCa, issue, type CaHandle, type KeyPairPem } from '../../src/pki/pki.js';
+
+/** The double answers with a chosen gRPC status (the real manager maps its error codes). */
+class StatusError extends Error {
+  constructor(
+    readonly code: status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export interface ManagerDoubleOptions {
   /** Delay before CreateSecureChannel answers (the "authenticators getting ready" time). */
@@ -54,11 +64,11 @@ export class ManagerServiceTestDouble {
           this.calls.push({ method, principal: `${p.role}:${p.name}`, request: call.request });
           if (this.failNext && this.failNext.count > 0) {
             this.failNext.count--;
-            throw new RpcError(this.failNext.code, this.failNext.message);
+            throw new StatusError(this.failNext.code, this.failNext.message);
           }
           cb(null, await fn(call.request, actorOf(p)));
         } catch (e) {
-          cb(toServiceError(e));
+          cb(e instanceof StatusError ? { code: e.code, details: e.message } : toServiceError(e));
         }
       })();
     };
@@ -67,7 +77,7 @@ export class ManagerServiceTestDouble {
   /** The manager's rule (src/manager/manager.ts checkOwner). */
   private checkOwner(actor: Actor, owner: string, what: string): void {
     if (actor.scoped && owner !== actor.label) {
-      throw new RpcError(
+      throw new StatusError(
         status.PERMISSION_DENIED,
         `${what} is owned by ${owner || 'an administrator'}; ${actor.label} may only change ports it opened and channels it created`,
       );
@@ -115,16 +125,16 @@ export class ManagerServiceTestDouble {
   }
 
   private async create(req: CreateSecureChannelRequest, actor: Actor): Promise<CreateSecureChannelResponse> {
-    if (!/^[A-Za-z0-9._-]{1,63}$/.test(req.name)) throw new RpcError(status.INVALID_ARGUMENT, 'name: must match [A-Za-z0-9._-]{1,63}');
-    if (req.endpoints.length === 0) throw new RpcError(status.INVALID_ARGUMENT, 'endpoints: at least one endpoint is required');
+    if (!/^[A-Za-z0-9._-]{1,63}$/.test(req.name)) throw new StatusError(status.INVALID_ARGUMENT, 'name: must match [A-Za-z0-9._-]{1,63}');
+    if (req.endpoints.length === 0) throw new StatusError(status.INVALID_ARGUMENT, 'endpoints: at least one endpoint is required');
     req.endpoints.forEach((e, i) => {
-      if (e.agentId === 'unknown-agent') throw new RpcError(status.NOT_FOUND, `endpoints[${i}].agent_id: agent '${e.agentId}' is not known`);
+      if (e.agentId === 'unknown-agent') throw new StatusError(status.NOT_FOUND, `endpoints[${i}].agent_id: agent '${e.agentId}' is not known`);
     });
     const existing = this.channels.get(req.name);
     if (existing) {
       this.checkOwner(actor, existing.owner, `secure channel '${req.name}'`);
       if (JSON.stringify(existing.endpoints) !== JSON.stringify(req.endpoints)) {
-        throw new RpcError(status.ALREADY_EXISTS, `name: channel '${req.name}' exists with other endpoints`);
+        throw new StatusError(status.ALREADY_EXISTS, `name: channel '${req.name}' exists with other endpoints`);
       }
       return { channel: this.refresh(existing), created: false, generatedPsk: undefined };
     }
@@ -161,7 +171,7 @@ export class ManagerServiceTestDouble {
     impl.createSecureChannel = this.handler('CreateSecureChannel', 'write', (r: CreateSecureChannelRequest, a) => this.create(r, a));
     impl.getSecureChannel = this.handler('GetSecureChannel', 'read', (r: { channelId: string }) => {
       const ch = this.find(r.channelId);
-      if (!ch) throw new RpcError(status.NOT_FOUND, `channel_id: no channel '${r.channelId}'`);
+      if (!ch) throw new StatusError(status.NOT_FOUND, `channel_id: no channel '${r.channelId}'`);
       return this.refresh(ch);
     });
     impl.listSecureChannels = this.handler('ListSecureChannels', 'read', () => ({ channels: [...this.channels.values()].map((c) => this.refresh(c)) }));
@@ -169,7 +179,7 @@ export class ManagerServiceTestDouble {
       const ch = this.find(r.channelId);
       if (!ch) {
         if (r.allowMissing) return { existed: false };
-        throw new RpcError(status.NOT_FOUND, `channel_id: no channel '${r.channelId}'`);
+        throw new StatusError(status.NOT_FOUND, `channel_id: no channel '${r.channelId}'`);
       }
       this.checkOwner(a, ch.owner, `secure channel '${ch.name}'`);
       this.channels.delete(ch.name);
@@ -177,7 +187,7 @@ export class ManagerServiceTestDouble {
     });
     impl.forceRekey = this.handler('ForceRekey', 'write', (r: { channelId: string }, a) => {
       const ch = this.find(r.channelId);
-      if (!ch) throw new RpcError(status.NOT_FOUND, `channel_id: no channel '${r.channelId}'`);
+      if (!ch) throw new StatusError(status.NOT_FOUND, `channel_id: no channel '${r.channelId}'`);
       this.checkOwner(a, ch.owner, `secure channel '${ch.name}'`);
       return { results: ch.endpoints.map((e, i) => ({ portId: `${e.agentId}/${e.switchPort}`, ok: true, error: '', keyServer: i === 0, keyNumber: 2 })) };
     });
@@ -187,7 +197,7 @@ export class ManagerServiceTestDouble {
       const prev = this.ports.get(id);
       if (prev) this.checkOwner(a, this.portOwners.get(id) ?? '', `port '${id}'`);
       if (prev && prev !== spec)
-        throw new RpcError(status.ALREADY_EXISTS, `interface: port '${id}' is already open with a different configuration (close it first)`);
+        throw new StatusError(status.ALREADY_EXISTS, `interface: port '${id}' is already open with a different configuration (close it first)`);
       this.ports.set(id, spec);
       if (!prev) this.portOwners.set(id, a.label);
       return Port.fromPartial({
@@ -206,7 +216,7 @@ export class ManagerServiceTestDouble {
       if (this.ports.has(r.portId)) this.checkOwner(a, this.portOwners.get(r.portId) ?? '', `port '${r.portId}'`);
       const existed = this.ports.delete(r.portId);
       this.portOwners.delete(r.portId);
-      if (!existed && !r.allowMissing) throw new RpcError(status.NOT_FOUND, `port_id: no port '${r.portId}'`);
+      if (!existed && !r.allowMissing) throw new StatusError(status.NOT_FOUND, `port_id: no port '${r.portId}'`);
       return { existed };
     });
     s.addService(ManagerServiceService, impl);

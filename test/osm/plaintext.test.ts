@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
-import { createLogger } from '../../src/control/log.js';
+import { createLogger } from '../../src/common/log.js';
 import { eeClient, runPrimitive } from './ee-client.js';
 import { findPython, lcm, setup, tlsArgs, type Env } from './fixture.js';
 

@@ -7,7 +7,7 @@
 import { status } from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/control/log.js';
+import { createLogger } from '../../src/common/log.js';
 import { ECHO_MAX } from '../../src/osm/params.js';
 import { eeClient, runPrimitive } from './ee-client.js';
 import { setup, type Env } from './fixture.js';

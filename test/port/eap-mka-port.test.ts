@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryHub } from '../../src/link/memory.js';
 import { RecordingSecy } from '../../src/secy/recording.js';
-import { silentLogger, createLogger, type Logger } from '../../src/control/log.js';
+import { silentLogger, createLogger, type Logger } from '../../src/common/log.js';
 import { EapTlsPeer } from '../../src/eap/eaptls-peer.js';
 import { EapTlsServer } from '../../src/eap/eaptls-server.js';
 import { EapMkaPort } from '../../src/port/eap-mka-port.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { aesCmac, computeIcv, deriveIck, deriveKek, deriveSak, deriveXpnSalt, kdf, macEqual, unwrapKey, verifyIcv, wrapKey } from '../../src/mka/crypto.js';
-import { fromHex, toHex } from '../../src/mka/hex.js';
+import { fromHex, toHex } from '../../src/common/hex.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../fixtures/mka-kdf.json', import.meta.url), 'utf8'));
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeMkpdu, encodeMkpdu } from '../../src/mka/mkpdu.js';
-import { fromHex } from '../../src/mka/hex.js';
+import { fromHex } from '../../src/common/hex.js';
 import { mkpduArb } from '../support/mkpdu-arb.js';
 import { mutate, prng } from '../support/prng.js';
 

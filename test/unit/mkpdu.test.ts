@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { decodeMkpdu, encodeMkpdu, findSet, parseCipherSuitesTlv, cipherSuitesTlv } from '../../src/mka/mkpdu.js';
 import { verifyIcv } from '../../src/mka/crypto.js';
 import { cipherSuiteById, LEGACY_GCM_AES_128_ID, PAE_GROUP_ADDRESS } from '../../src/mka/constants.js';
-import { fromHex, toHex } from '../../src/mka/hex.js';
+import { fromHex, toHex } from '../../src/common/hex.js';
 import type { Mkpdu } from '../../src/mka/types.js';
 import { mkpduArb } from '../support/mkpdu-arb.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PcapError, readCapture, writePcap } from '../../src/pcap/file.js';
-import { toHex } from '../../src/mka/hex.js';
+import { toHex } from '../../src/common/hex.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pcapfile-'));
 const frames = [

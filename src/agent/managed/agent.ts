@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { status as Status, type ChannelCredentials, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { AgentServiceClient, type AgentMessage, type DesiredState, type ManagerMessage, type Command } from '../../control/gen/macsec/v1/agent.js';
 import type { InterfaceInfo, PortStatus } from '../../control/gen/macsec/v1/types.js';
-import type { Logger } from '../../control/log.js';
-import { silentLogger } from '../../control/log.js';
+import type { Logger } from '../../common/log.js';
+import { silentLogger } from '../../common/log.js';
 import { ManagedPort, type PortDeps } from './port.js';
 import { channelOptionsFor } from '../../control/client.js';
 

@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { EapAgentSettings } from './port.js';
 import { createHash } from 'node:crypto';
-import { createLogger } from '../../control/log.js';
+import { createLogger } from '../../common/log.js';
 import { certPrincipal, clientCredentials, loadTls, serverCredentials } from '../../control/tls.js';
 import { serveMetrics } from '../../control/metrics.js';
 import { Agent } from './agent.js';

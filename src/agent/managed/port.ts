@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { AgentEvent, DesiredPort } from '../../control/gen/macsec/v1/agent.js';
 import { PortState, type PortStatus } from '../../control/gen/macsec/v1/types.js';
-import type { Logger } from '../../control/log.js';
+import type { Logger } from '../../common/log.js';
 import type { FrameLinkFactory, MacFrameLink } from '../../link/link.js';
 import type { KayFactory } from '../../port/driver.js';
 import type { PortIo } from '../../port/io.js';

@@ -5,7 +5,7 @@
  */
 import type { DesiredPort } from '../../control/gen/macsec/v1/agent.js';
 import { CipherSuite, ConfidentialityOffset, PortMode, SecurePolicy } from '../../control/gen/macsec/v1/types.js';
-import type { Logger } from '../../control/log.js';
+import type { Logger } from '../../common/log.js';
 import type { EapBackend } from '../../eap/backend.js';
 import { EapTlsServer } from '../../eap/eaptls-server.js';
 import { createEapBackend } from '../../eap/select-backend.js';

@@ -5,7 +5,7 @@
  * file, and removes the macsec links it created when it stops.
  */
 import { renameSync, writeFileSync } from 'node:fs';
-import type { Logger } from '../../control/log.js';
+import type { Logger } from '../../common/log.js';
 import type { EapLogger } from '../../eap/decode.js';
 import type { KayCounters, KayStatus } from '../../mka/kay-types.js';
 import type { EapMkaPortStatus } from '../../port/eap-mka-port.js';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CIPHER_SUITES, type CipherSuiteName, PAE_GROUP_ADDRESS } from '../../mka/constants.js';
-import { fromHex } from '../../mka/hex.js';
+import { fromHex } from '../../common/hex.js';
 import { FieldChecker, isObj, type Raw } from '../../common/field-checker.js';
 import { type EapAuthenticatorSettings, type EapSupplicantSettings, validateEapAuthenticator, validateEapSupplicant } from './eap-config.js';
 

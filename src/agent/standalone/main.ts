@@ -6,7 +6,7 @@
  * CAs and delete the macsec links the agent created.
  */
 import { parseArgs } from 'node:util';
-import { createLogger } from '../../control/log.js';
+import { createLogger } from '../../common/log.js';
 import { ConfigError, loadConfig } from './config.js';
 import { StandaloneAgent } from './agent.js';
 

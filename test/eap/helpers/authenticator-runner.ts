@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AuthenticatorPort, type AuthorizedEvent, type UnauthorizedEvent } from '../../../src/eap/port.js';
 import { EapTlsServer } from '../../../src/eap/eaptls-server.js';
-import { fromHex, toHex } from '../../../src/mka/hex.js';
+import { fromHex, toHex } from '../../../src/common/hex.js';
 import { openEapolIo } from './eapol-io.js';
 import { RadiusBackend } from '../../../src/eap/radius-backend.js';
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SupplicantPort, type AuthenticatedEvent } from '../../../src/eap/port.js';
 import { EapTlsPeer } from '../../../src/eap/eaptls-peer.js';
-import { fromHex, toHex } from '../../../src/mka/hex.js';
+import { fromHex, toHex } from '../../../src/common/hex.js';
 import { openEapolIo } from './eapol-io.js';
 
 const args = JSON.parse(process.argv[2]!) as {
