@@ -39,7 +39,7 @@ export function formatStep(s: TimelineStep): string {
 
 /** Runs the demo; `onStep` sees each timeline step as soon as the scenario writes it. */
 export async function runDemo(onStep: (s: TimelineStep) => void = () => {}): Promise<DemoResult> {
-  if (!existsSync(join(REPO_ROOT, 'dist/src/agent/main.js'))) {
+  if (!existsSync(join(REPO_ROOT, 'dist/src/agent/managed/main.js'))) {
     throw new Error('dist/ is missing: run `npm run build` first (npm run demo does)');
   }
   let seen = 0;

@@ -72,7 +72,7 @@ lab_bg manager node "$DIST/manager/main.js" --listen 127.0.0.1:50051 --db "$RUN/
 lab_wait_log 30 manager '"ready":true' || fail_out manager "manager did not start (see manager.log)"
 step manager true "manager listening on 127.0.0.1:50051 (mTLS)"
 
-lab_bg agent node "$DIST/agent/main.js" --manager 127.0.0.1:50051 \
+lab_bg agent node "$DIST/agent/managed/main.js" --manager 127.0.0.1:50051 \
   --ca "$PKI/control/ca.crt" --cert "$PKI/control/agent-node-1.crt" --key "$PKI/control/agent-node-1.key" \
   --interfaces sw1,sw2 --io pcap --secy kernel --ovsdb "$OVSDB" \
   --eap-ca "$PKI/eap/ca.crt" --eap-server-cert "$PKI/eap/eap-server-node-1.crt" --eap-server-key "$PKI/eap/eap-server-node-1.key"

@@ -1,8 +1,8 @@
 /** Benchmark agent process: many real Agent instances (no MKA), each with its own TLS connection. */
-import { Agent } from '../../src/agent/agent.js';
+import { Agent } from '../../src/agent/managed/agent.js';
 import { clientCredentials, loadTls } from '../../src/control/tls.js';
-import { RecordingSecy } from '../../src/agent/secy-sim.js';
-import { MemoryHub } from '../../src/agent/framelink.js';
+import { RecordingSecy } from '../../src/secy/recording.js';
+import { MemoryHub } from '../../src/link/memory.js';
 
 const agents: Agent[] = [];
 process.on('message', async (msg: { op: string; dir: string; ids: string[]; port: number }) => {

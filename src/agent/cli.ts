@@ -5,4 +5,4 @@
  *   macsec-agent --manager host:port --ca --cert --key ...    managed: ports from the manager (docs/control-plane.md)
  */
 const standalone = process.argv.slice(2).some((a) => a === '--config' || a === '-c' || a.startsWith('--config='));
-await import(standalone ? './psk/main.js' : './main.js');
+await import(standalone ? './standalone/main.js' : './managed/main.js');

@@ -6,7 +6,9 @@
  * EAPOL-MKA to the KaY of the current session. On `authorized` (authenticator) or
  * `authenticated` (supplicant) a KaY is started with the EAP-derived CAK/CKN and driven by
  * KayDriver against a SessionSecy view of the port's SecY; the event's MSK/EMSK/CAK buffers are
- * zeroed once the KaY holds its own copy (the KaY zeroes that copy when it stops).
+ * zeroed once the KaY holds its own copy (the KaY zeroes that copy when it stops). It emits
+ * `change` on every transition, `mka` with each KaY event and `sessionStopped` when a session
+ * ends; startPort (start.ts) turns those into the port's one event stream.
  *
  * - unauthorized / logoff / re-authentication failure: the KaY leaves (deletes its SAs and SCs),
  *   then the SessionSecy sweeps whatever the kernel still reports and disables the controlled
@@ -35,17 +37,17 @@ import {
   type UnauthenticatedEvent,
   type UnauthorizedEvent,
 } from '../eap/port.js';
-import { Kay } from '../mka/kay.js';
-import type { KayConfig, KayCounters, KayStatus } from '../mka/kay-types.js';
+import type { KayConfig, KayCounters, KayEvent, KayStatus } from '../mka/kay-types.js';
 import { macToString, toHex } from '../common/hex.js';
-import { KayDriver, type KayLike } from '../agent/engine.js';
-import { EapolDemux, type EapolDemuxCounters, type MacFrameLink } from './eapol-demux.js';
+import type { MacFrameLink } from '../link/link.js';
+import { defaultKayFactory, driveKay, type DriverEvent, type KayDriver, type KayFactory, type KayLike } from './driver.js';
+import { EapolDemux, type EapolDemuxCounters } from './eapol-demux.js';
 import { SessionSecy, sweepSecy, type SweepableSecy } from './session-secy.js';
 
 export type EapRole = 'authenticator' | 'supplicant';
 
 /** KaY settings that do not come from EAP (the CAK/CKN do; the SCI is the link's MAC, port 1). */
-export type MkaSettings = Omit<KayConfig, 'sci' | 'primary' | 'fallback'>;
+export type SessionKaySettings = Omit<KayConfig, 'sci' | 'primary' | 'fallback'>;
 
 export interface EapMkaPortOptions {
   name: string;
@@ -58,10 +60,10 @@ export interface EapMkaPortOptions {
   authenticator?: { backend: EapBackend; pae?: Omit<AuthenticatorPaeConfig, 'portMac'> };
   /** Supplicant role. */
   supplicant?: { method: () => EapPeerMethod; pae: Omit<SupplicantPaeConfig, 'ownMac'> };
-  mka: MkaSettings;
+  mka: SessionKaySettings;
   log: Logger;
   /** For tests: build the KaY (default `new Kay(cfg)`). */
-  kayFactory?: (cfg: KayConfig) => KayLike;
+  kayFactory?: KayFactory;
   /** Monotonic clock for the KaY driver. */
   clock?: () => number;
 }
@@ -164,9 +166,13 @@ export class EapMkaPort extends EventEmitter {
     this.supp?.logoff();
   }
 
-  /** Forces a new SAK (when we are key server of the running session). */
-  forceRekey(): void {
-    this.session?.driver.forceRekey();
+  /** Forces a new SAK (when we are key server of the running session); null: no session runs. */
+  async forceRekey(): Promise<KayEvent[] | null> {
+    const s = this.session;
+    if (!s) return null;
+    const events = s.driver.forceRekey();
+    await s.driver.settled();
+    return events;
   }
 
   /** Stops MKA (leaving the CA, deleting SAs), the PAE and the shared link. */
@@ -266,21 +272,25 @@ export class EapMkaPort extends EventEmitter {
 
   private startSession(cak: Uint8Array, ckn: Uint8Array): void {
     const cfg: KayConfig = { ...this.opts.mka, sci: { mac: this.opts.link.mac, port: 1 }, primary: { cak, ckn } };
-    const kay = this.opts.kayFactory ? this.opts.kayFactory(cfg) : new Kay(cfg); // copies the CAK
+    const kay = (this.opts.kayFactory ?? defaultKayFactory)(cfg); // copies the CAK
     const channel = this.demux.openMkaChannel();
     const secy = new SessionSecy(this.opts.secy);
     const log = this.log.child({ ckn: toHex(ckn) });
-    const driver = new KayDriver(kay, secy, channel, log, this.opts.clock);
-    driver.on('event', (ev: { kind: string } & Record<string, unknown>) => {
-      this.mkaEvents[ev.kind] = (this.mkaEvents[ev.kind] ?? 0) + 1;
-      if (ev.kind === 'dropped') log.debug('mka dropped', ev);
-      else if (ev.kind === 'peerLost' || ev.kind === 'unsecured' || ev.kind === 'secyError') log.warn(`mka ${ev.kind}`, ev);
-      else log.info(`mka ${ev.kind}`, ev);
-      this.emit('change');
-    });
+    // Events come from the driver's promise chain, so never before the session is recorded.
+    const driver = driveKay(
+      kay,
+      secy,
+      channel,
+      log,
+      this.mkaEvents,
+      (ev: DriverEvent) => {
+        this.emit('mka', ev);
+        this.emit('change');
+      },
+      this.opts.clock,
+    );
     this.session = { driver, kay, ckn: toHex(ckn) };
     this.st.kayStarts++;
-    driver.start();
     log.info('mka started', { cipherSuite: this.opts.mka.cipherSuite, priority: this.opts.mka.priority });
   }
 
@@ -295,6 +305,7 @@ export class EapMkaPort extends EventEmitter {
     this.session = undefined;
     await s.driver.stop(true); // KaY leaves; SessionSecy.close() sweeps the kernel
     this.log.info('mka stopped, SAs removed', { reason, ckn: s.ckn });
+    this.emit('sessionStopped', reason);
     this.emit('change');
   }
 }

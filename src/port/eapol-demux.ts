@@ -10,12 +10,7 @@
  * closes its link) without closing the shared link; a new KaY gets a new channel.
  */
 import { ETHERTYPE_EAPOL } from '../mka/constants.js';
-import type { FrameLink } from '../agent/framelink.js';
-
-/** The shared link: a FrameLink with our MAC (EapolLink satisfies it). */
-export interface MacFrameLink extends FrameLink {
-  readonly mac: Uint8Array;
-}
+import type { FrameLink, MacFrameLink } from '../link/link.js';
 
 export interface EapolDemuxCounters {
   /** Frames given to the PAE. */

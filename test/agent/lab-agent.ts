@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import type { KayCounters, KayStatus } from '../../src/mka/kay-types.js';
+import type { PskPortStatus } from '../../src/agent/standalone/agent.js';
 import { type LabResult, type LabScenario, readOutJson, type ScenarioResult } from '../lab/uml.js';
 
 /** Prefix of every agent scenario: strict-ish bash plus the agent helpers. */
@@ -41,14 +41,8 @@ export interface PingResult {
   output: string;
 }
 
-export interface PskPortStatus {
-  name: string;
-  interface: string;
-  macsec: string;
-  kay: KayStatus;
-  counters: KayCounters;
-  events: Record<string, number>;
-}
+/** A port of the standalone agent's status file. */
+export type { PskPortStatus };
 
 export type Participant = { kind: 'ours'; status: PskPortStatus | null } | { kind: 'wpa'; securedLine: string; cipherLines: string; errorLines: string };
 

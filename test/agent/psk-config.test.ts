@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, validateConfig } from '../../src/agent/psk/config.js';
+import { ConfigError, loadConfig, validateConfig } from '../../src/agent/standalone/config.js';
 
 const CAK = '135bd758b0ee5c11c55ff6ab19fdb199';
 const CKN = '96437a93ccf10d9dfe347846cce52c7d';

@@ -37,7 +37,7 @@ pair_wait
 # beforehand (in UML under load, loading them alone can take longer than the MKA life time).
 if [[ $LOST_KIND == ours ]]; then
   lab_ns_bg "$LOST" "$LOST-2" env WARM_START_GO="$RS/go-agent" node "$REPO/test/agent/warm-start.mjs" \
-    "$REPO/dist/src/agent/psk/main.js" --config "$OUT/$LOST.yaml" --status-file "$OUT/$LOST-2.status.json"
+    "$REPO/dist/src/agent/standalone/main.js" --config "$OUT/$LOST.yaml" --status-file "$OUT/$LOST-2.status.json"
 fi
 # The attacker, on the restarted peer's side of the wire.
 lab_ns_bg "$LOST" replay python3 "$REPO/test/agent/replay-frames.py" "$LOST_IF" "$OUT/cap.pcap" "$LOST_MAC" "$SURVIVOR" "$RS" "$OUT" 60
@@ -210,7 +210,7 @@ function readSnapshots(s: ScenarioResult, file: string): Snapshot[] {
  * from the current sources of the code under test, else this test would check old code.
  */
 function staleDist(): string[] {
-  const sources: string[] = ['src/agent/engine.ts'];
+  const sources: string[] = [];
   const walk = (dir: string) => {
     for (const e of readdirSync(join(REPO_ROOT, dir), { withFileTypes: true })) {
       const p = `${dir}/${e.name}`;
@@ -218,7 +218,7 @@ function staleDist(): string[] {
       else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) sources.push(p);
     }
   };
-  for (const d of ['src/mka', 'src/agent/psk', 'src/port', 'src/netlink']) walk(d);
+  for (const d of ['src/mka', 'src/agent/standalone', 'src/port', 'src/link', 'src/secy', 'src/netlink']) walk(d);
   const mtime = (p: string) => {
     try {
       return statSync(join(REPO_ROOT, p)).mtimeMs;

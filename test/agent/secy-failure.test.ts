@@ -8,9 +8,9 @@
  * that step; the KaY drops the key, never reinstalls it, and reports no receive SA for it.
  */
 import { describe, expect, it } from 'vitest';
-import { KayDriver } from '../../src/agent/engine.js';
-import { MemoryHub } from '../../src/agent/framelink.js';
-import { RecordingSecy } from '../../src/agent/secy-sim.js';
+import { KayDriver } from '../../src/port/driver.js';
+import { MemoryHub } from '../../src/link/memory.js';
+import { RecordingSecy } from '../../src/secy/recording.js';
 import { createLogger } from '../../src/common/log.js';
 import { Kay } from '../../src/mka/kay.js';
 import type { SecyAction } from '../../src/mka/secy.js';

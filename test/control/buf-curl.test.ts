@@ -7,9 +7,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { serverCredentials } from '../../src/control/tls.js';
-import { startAgentServer } from '../../src/agent/server.js';
+import { startAgentServer } from '../../src/agent/managed/server.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
-import type { Agent } from '../../src/agent/agent.js';
+import type { Agent } from '../../src/agent/managed/agent.js';
 import { ROOT, makePki, operator, simAgent, startManager, waitFor, type RunningManager, type TestPki } from './support/harness.js';
 
 const run = promisify(execFile);

@@ -8,8 +8,8 @@ import { CommandRegistry } from '../../src/cli/command.js';
 import { registerControlCommands } from '../../src/cli/commands/control.js';
 import { principalOfCert } from '../../src/pki/identity.js';
 import { loadTls } from '../../src/control/tls.js';
-import type { Agent } from '../../src/agent/agent.js';
-import { MemoryHub } from '../../src/agent/framelink.js';
+import type { Agent } from '../../src/agent/managed/agent.js';
+import { MemoryHub } from '../../src/link/memory.js';
 import { simAgent, startManager, waitFor, type RunningManager, type TestPki } from './support/harness.js';
 
 async function ctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {

@@ -13,8 +13,8 @@ import { AgentServiceClient, AgentServiceService, type DesiredState, type Manage
 import { ChannelState } from '../../src/control/gen/macsec/v1/manager.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
 import { clientCredentials, serverCredentials } from '../../src/control/tls.js';
-import { MemoryHub } from '../../src/agent/framelink.js';
-import type { Agent } from '../../src/agent/agent.js';
+import { MemoryHub } from '../../src/link/memory.js';
+import type { Agent } from '../../src/agent/managed/agent.js';
 import { SqliteStore, StoreMissingError } from '../../src/manager/store/sqlite.js';
 import { makePki, operator, rpcError, simAgent, spawnManager, startManager, waitFor, type TestPki } from './support/harness.js';
 

@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
-import { MemoryHub } from '../../src/agent/framelink.js';
-import { RecordingSecy } from '../../src/agent/secy-sim.js';
-import type { Agent } from '../../src/agent/agent.js';
+import { MemoryHub } from '../../src/link/memory.js';
+import { RecordingSecy } from '../../src/secy/recording.js';
+import type { Agent } from '../../src/agent/managed/agent.js';
 import { createCa, issue } from '../../src/pki/pki.js';
 import { EapMkaPort } from '../../src/port/eap-mka-port.js';
 import { EapTlsPeer } from '../../src/eap/eaptls-peer.js';

@@ -19,7 +19,7 @@ import { silentLogger } from '../../src/common/log.js';
 import { Manager } from '../../src/manager/manager.js';
 import { SqliteStore } from '../../src/manager/store/sqlite.js';
 import { startManagerServer, type ManagerServer, type ManagerServerOptions } from '../../src/manager/server.js';
-import type { Agent } from '../../src/agent/agent.js';
+import type { Agent } from '../../src/agent/managed/agent.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
 import { ROOT, makePki, operator, rpcError, simAgent, waitFor, type TestPki } from './support/harness.js';
 

@@ -13,7 +13,7 @@ import type { Event } from '../../src/control/gen/macsec/v1/manager.js';
 import { Manager } from '../../src/manager/manager.js';
 import { SqliteStore } from '../../src/manager/store/sqlite.js';
 import { startManagerServer, type ManagerServer } from '../../src/manager/server.js';
-import type { Agent } from '../../src/agent/agent.js';
+import type { Agent } from '../../src/agent/managed/agent.js';
 import { makePki, operator, rpcError, simAgent, waitFor, type TestPki } from './support/harness.js';
 
 const MB = 1024 * 1024;

@@ -6,7 +6,7 @@
  *    the rolled-back port is not there.
  *  - manager stopped: the agent notices within its own keepalive time + timeout and reconnects
  *    after SIGCONT.
- * Manager and agent run as separate processes (src/manager/main.ts, src/agent/main.ts).
+ * Manager and agent run as separate processes (src/manager/main.ts, src/agent/managed/main.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
@@ -14,8 +14,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { UdpRelay } from '../../src/agent/framelink.js';
-import { AGENT_KEEPALIVE_TIME_MS, AGENT_KEEPALIVE_TIMEOUT_MS, type Agent } from '../../src/agent/agent.js';
+import { UdpRelay } from '../../src/link/udp.js';
+import { AGENT_KEEPALIVE_TIME_MS, AGENT_KEEPALIVE_TIMEOUT_MS, type Agent } from '../../src/agent/managed/agent.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
 import { DEFAULT_KEEPALIVE_TIME_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS } from '../../src/manager/server.js';
 import { makePki, spawnAgentProcess, operator, rpcError, simAgent, spawnManager, waitFor, type ManagerProcess, type TestPki } from './support/harness.js';

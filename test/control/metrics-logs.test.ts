@@ -1,9 +1,9 @@
 /** Prometheus metrics (manager and agent) and JSON logs that never carry key material. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
-import { MemoryHub } from '../../src/agent/framelink.js';
-import type { Agent } from '../../src/agent/agent.js';
-import { renderAgentMetrics } from '../../src/agent/server.js';
+import { MemoryHub } from '../../src/link/memory.js';
+import type { Agent } from '../../src/agent/managed/agent.js';
+import { renderAgentMetrics } from '../../src/agent/managed/server.js';
 import { createLogger } from '../../src/common/log.js';
 import { serveMetrics } from '../../src/control/metrics.js';
 import { renderManagerMetrics } from '../../src/manager/metrics.js';

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import type { ManagerApi } from '../../src/control/client.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
-import type { Agent } from '../../src/agent/agent.js';
-import { MemoryHub } from '../../src/agent/framelink.js';
+import type { Agent } from '../../src/agent/managed/agent.js';
+import { MemoryHub } from '../../src/link/memory.js';
 import { ChannelState } from '../../src/control/gen/macsec/v1/manager.js';
 import { makePki, operator, rpcError, simAgent, startManager, waitFor, type RunningManager, type TestPki } from './support/harness.js';
 

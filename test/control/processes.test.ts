@@ -1,5 +1,5 @@
 /**
- * The documented way to run things: manager and two agents as separate processes (src/manager/main.ts, src/agent/main.ts),
+ * The documented way to run things: manager and two agents as separate processes (src/manager/main.ts, src/agent/managed/main.ts),
  * the agents' ports on a simulated LAN through the UDP loopback relay, driven with macsecctl.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { UdpRelay } from '../../src/agent/framelink.js';
-import { backoffDelay } from '../../src/agent/agent.js';
+import { UdpRelay } from '../../src/link/udp.js';
+import { backoffDelay } from '../../src/agent/managed/agent.js';
 import { ChannelState } from '../../src/control/gen/macsec/v1/manager.js';
 import { makePki, operator, spawnAgentProcess, spawnManager, waitFor, type ManagerProcess, type TestPki } from './support/harness.js';
 

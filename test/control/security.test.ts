@@ -9,7 +9,7 @@ import { ManagerApi } from '../../src/control/client.js';
 import { clientCredentials } from '../../src/control/tls.js';
 import { AgentServiceClient, type ManagerMessage } from '../../src/control/gen/macsec/v1/agent.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
-import type { Agent } from '../../src/agent/agent.js';
+import type { Agent } from '../../src/agent/managed/agent.js';
 import { makePki, operator, rpcError, simAgent, startManager, waitFor, type RunningManager, type TestPki } from './support/harness.js';
 
 describe('security', () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { ManagerApi } from '../../src/control/client.js';
 import { CipherSuite, PortMode } from '../../src/control/gen/macsec/v1/types.js';
-import type { Agent } from '../../src/agent/agent.js';
+import type { Agent } from '../../src/agent/managed/agent.js';
 import { makePki, operator, rpcError, simAgent, startManager, waitFor, type RunningManager, type TestPki } from './support/harness.js';
 
 describe('request validation', () => {

@@ -144,7 +144,7 @@ describe('EapolLink over a veth pair between two namespaces', () => {
         '--import',
         'tsx',
         '-e',
-        "import('./src/io/index.js').then(async (m) => { try { await m.EapolLink.open('nope0'); console.log('opened?!'); } catch (e) { console.log(e.name + ': ' + e.message); } })",
+        "import('./src/link/pcap.js').then(async (m) => { try { await m.EapolLink.open('nope0'); console.log('opened?!'); } catch (e) { console.log(e.name + ': ' + e.message); } })",
       ],
       { cwd: REPO, encoding: 'utf8' },
     );

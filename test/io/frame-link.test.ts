@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { eapolFilter } from '../../src/io/eapol-link.js';
-import { ethernetFrame, formatMac, isGroupAddress, parseMac } from '../../src/io/frame-link.js';
+import { eapolFilter } from '../../src/link/pcap.js';
+import { ethernetFrame, formatMac, isGroupAddress, parseMac } from '../../src/link/link.js';
 import { PAE_GROUP_ADDRESS } from '../../src/mka/constants.js';
 
 describe('frame helpers', () => {
@@ -25,7 +25,7 @@ describe('frame helpers', () => {
 
 describe('MemoryHub', () => {
   it('delivers group frames to the others and unicast only to its owner', async () => {
-    const { MemoryHub } = await import('../../src/io/memory-hub.js');
+    const { MemoryHub } = await import('../../src/link/memory.js');
     const hub = new MemoryHub();
     const [a, b, c] = ['0a', '0b', '0c'].map((x) => hub.connect(parseMac(`02:00:00:00:00:${x}`)));
     const got: Record<string, string[]> = { a: [], b: [], c: [] };

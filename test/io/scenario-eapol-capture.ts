@@ -4,7 +4,8 @@
  *   node --import tsx test/io/scenario-eapol-capture.ts <ifname> <outFile> <ms>
  */
 import { writeFileSync } from 'node:fs';
-import { EapolLink, formatMac } from '../../src/io/index.js';
+import { EapolLink } from '../../src/link/pcap.js';
+import { formatMac } from '../../src/link/link.js';
 
 const [ifname, outFile, ms] = process.argv.slice(2) as [string, string, string];
 const link = await EapolLink.open(ifname);

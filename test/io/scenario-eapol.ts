@@ -10,7 +10,8 @@
  * (so a hanging pcap handle would show up as a timeout).
  */
 import { writeFileSync } from 'node:fs';
-import { EapolLink, ethernetFrame, formatMac, parseMac } from '../../src/io/index.js';
+import { EapolLink } from '../../src/link/pcap.js';
+import { ethernetFrame, formatMac, parseMac } from '../../src/link/link.js';
 import { PAE_GROUP_ADDRESS } from '../../src/mka/constants.js';
 import { Rtnl } from '../../src/netlink/rtnl.js';
 import { IFF_ALLMULTI } from '../../src/netlink/uapi.js';

@@ -16,7 +16,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SimLan, SimMember } from '../../src/mka/sim/index.js';
 import { seededRandom } from '../../src/mka/sim/index.js';
-import type { SimRxSa } from '../../src/mka/sim/secy.js';
+import type { SimRxSa } from '../../src/secy/simulated.js';
 import { cfg, expectOnlyCurrentKey, lan, NAMES, noGap } from './helpers.js';
 
 interface Captured {

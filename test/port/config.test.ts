@@ -1,8 +1,8 @@
-/** Agent configuration: modes eap-authenticator / eap-supplicant (the eap: section, src/port/config.ts). */
+/** Agent configuration: modes eap-authenticator / eap-supplicant (the eap: section, src/agent/standalone/eap-config.ts). */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, validateConfig, type EapPortConfig } from '../../src/agent/psk/config.js';
+import { ConfigError, loadConfig, validateConfig, type EapPortConfig } from '../../src/agent/standalone/config.js';
 import { makeTestPki, type TestPki } from '../eap/helpers/pki.js';
 
 function problems(raw: unknown, baseDir?: string): string[] {

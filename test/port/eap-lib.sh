@@ -5,7 +5,7 @@
 # in $LAB_STATE (guest tmpfs, gone after the run); $OUT only gets scrubbed copies plus the
 # (public) CKN that wpa_supplicant derived.
 
-EAP_AGENT_MAIN="$REPO/src/agent/psk/main.ts"
+EAP_AGENT_MAIN="$REPO/src/agent/standalone/main.ts"
 SCRUB_RE='key|KEY|Key|CAK|MSK|EMSK|SAK|KEK|ICK|hexdump|Session-Id|secret|Secret|MPPE|PMK|random'
 
 # eap_private_bg NS NAME CMD...: like lab_ns_bg, but the log goes to $LAB_STATE/NAME.log.

@@ -4,8 +4,8 @@
  * EAP-derived CAK, re-authentication restarts it with the new CAK, logoff and rejections leave no SA.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryHub } from '../../src/agent/framelink.js';
-import { RecordingSecy } from '../../src/agent/secy-sim.js';
+import { MemoryHub } from '../../src/link/memory.js';
+import { RecordingSecy } from '../../src/secy/recording.js';
 import { silentLogger, createLogger, type Logger } from '../../src/common/log.js';
 import { EapTlsPeer } from '../../src/eap/eaptls-peer.js';
 import { EapTlsServer } from '../../src/eap/eaptls-server.js';

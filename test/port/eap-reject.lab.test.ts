@@ -9,7 +9,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runLab, readOutJson, type LabResult } from '../lab/uml.js';
 import type { TestPki } from '../eap/helpers/pki.js';
-import type { EapAgentPortStatus } from '../../src/port/agent-port.js';
+import type { EapAgentPortStatus } from '../../src/agent/standalone/agent.js';
 import {
   activeRxSas,
   agentConfig,

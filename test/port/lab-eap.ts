@@ -10,7 +10,7 @@ import { expect } from 'vitest';
 import { REPO_ROOT, readOutJson, type LabResult, type LabScenario, type ScenarioResult } from '../lab/uml.js';
 import { makeTestPki, type TestPki } from '../eap/helpers/pki.js';
 import { writeFreeRadiusConfig } from '../eap/helpers/freeradius.js';
-import type { EapAgentPortStatus } from '../../src/port/agent-port.js';
+import type { EapAgentPortStatus } from '../../src/agent/standalone/agent.js';
 
 export const PRELUDE = 'set -u\nsource "$REPO/test/port/eap-lib.sh"\n';
 

@@ -7,7 +7,7 @@
  */
 import { Kay, type KayConfig, type KayEvent, type KayOutput, type KayStatus } from '../kay.js';
 import { sciHex } from '../peers.js';
-import { SimulatedSecy } from './secy.js';
+import { SimulatedSecy } from '../../secy/simulated.js';
 
 export interface SimMember {
   name: string;

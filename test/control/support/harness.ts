@@ -13,12 +13,12 @@ import { ManagerApi, ManagerCallError } from '../../../src/control/client.js';
 import { Manager, type ManagerOptions } from '../../../src/manager/manager.js';
 import { SqliteStore } from '../../../src/manager/store/sqlite.js';
 import { startManagerServer, type ManagerServer } from '../../../src/manager/server.js';
-import { Agent, type AgentOptions } from '../../../src/agent/agent.js';
-import { MemoryHub, type FrameLinkFactory } from '../../../src/agent/framelink.js';
-import { RecordingSecy } from '../../../src/agent/secy-sim.js';
-import { kayFactory } from '../../../src/agent/kay-factory.js';
-import { simMac } from '../../../src/agent/sim.js';
-import type { KayFactory } from '../../../src/agent/engine.js';
+import { Agent, type AgentOptions } from '../../../src/agent/managed/agent.js';
+import { MemoryHub } from '../../../src/link/memory.js';
+import type { FrameLinkFactory } from '../../../src/link/link.js';
+import { RecordingSecy } from '../../../src/secy/recording.js';
+import { simMac } from '../../../src/agent/managed/sim.js';
+import { defaultKayFactory } from '../../../src/port/driver.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
 
@@ -161,7 +161,7 @@ export async function spawnManager(pki: TestPki, db: string, port = 0, extra: st
   };
 }
 
-/** An agent as a separate process (src/agent/main.ts) on the UDP LAN relay; resolves once it prints ready. */
+/** An agent as a separate process (src/agent/managed/main.ts) on the UDP LAN relay; resolves once it prints ready. */
 export function spawnAgentProcess(
   pki: TestPki,
   id: string,
@@ -175,7 +175,7 @@ export function spawnAgentProcess(
     [
       '--import',
       'tsx',
-      join(ROOT, 'src/agent/main.ts'),
+      join(ROOT, 'src/agent/managed/main.ts'),
       '--manager',
       `127.0.0.1:${managerPort}`,
       '--ca',
@@ -246,8 +246,8 @@ export function simAgent(pki: TestPki, id: string, port: number, o: SimAgentOpti
       { name: 'eth1', mac: '' },
       { name: 'eth2', mac: '' },
     ],
-    kayFactory: kayFactory as KayFactory,
-    secyFactory: (iface) => {
+    kayFactory: defaultKayFactory,
+    secyFactory: ({ interface: iface }) => {
       const s = new RecordingSecy();
       return {
         secy: s,

@@ -1,4 +1,4 @@
-# Helpers for lab scenarios that run our PSK agent (src/agent/psk/main.ts) and
+# Helpers for lab scenarios that run our PSK agent (src/agent/standalone/main.ts) and
 # wpa_supplicant 2.10 MKA peers. Source it from a scenario:
 #   source "$REPO/test/lab/scenarios/agent-lib.sh"
 #
@@ -35,8 +35,8 @@ agent_start() {
   local ns="$1" name="$2"
   rm -f "$OUT/$name.status.json"
   # AGENT_FROM_DIST=1 runs the compiled agent (as deployed; node starts without tsx's compile step).
-  local entry=(--import tsx "$REPO/src/agent/psk/main.ts")
-  [[ "${AGENT_FROM_DIST:-}" == 1 ]] && entry=("$REPO/dist/src/agent/psk/main.js")
+  local entry=(--import tsx "$REPO/src/agent/standalone/main.ts")
+  [[ "${AGENT_FROM_DIST:-}" == 1 ]] && entry=("$REPO/dist/src/agent/standalone/main.js")
   lab_ns_bg "$ns" "$name" node "${entry[@]}" \
     --config "$OUT/$name.yaml" --status-file "$OUT/$name.status.json"
 }

@@ -9,7 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { CIPHER_SUITES, type CipherSuiteName, PAE_GROUP_ADDRESS } from '../../mka/constants.js';
 import { fromHex } from '../../common/hex.js';
 import { FieldChecker, isObj, type Raw } from '../../common/field-checker.js';
-import { type EapAuthenticatorSettings, type EapSupplicantSettings, validateEapAuthenticator, validateEapSupplicant } from '../../port/config.js';
+import { type EapAuthenticatorSettings, type EapSupplicantSettings, validateEapAuthenticator, validateEapSupplicant } from './eap-config.js';
 
 export interface PskPortConfig {
   /** Pre-shared CAK (the default mode). */

@@ -4,7 +4,7 @@
  *   macsec-lan-relay [--port 40000]      then start agents with --sim-lan-relay 127.0.0.1:40000
  */
 import { parseArgs } from 'node:util';
-import { UdpRelay } from './framelink.js';
+import { UdpRelay } from './udp.js';
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '40000' } } });
 const relay = new UdpRelay();

@@ -1,6 +1,6 @@
 /**
  * The `eap:` section of an agent port in mode `eap-authenticator` or `eap-supplicant`
- * (see src/agent/psk/config.ts for the rest of the port). Every problem is reported with the path
+ * (see config.ts for the rest of the port). Every problem is reported with the path
  * of the field, e.g. `ports[0].eap.caFile: cannot read /etc/x.pem (ENOENT)`.
  *
  * PEM files are read at validation time (relative paths: relative to the configuration file).
@@ -9,7 +9,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { type Bad, FieldChecker, isObj, type Raw } from '../common/field-checker.js';
+import { type Bad, FieldChecker, isObj, type Raw } from '../../common/field-checker.js';
 
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
 

@@ -1,18 +1,27 @@
 /**
- * A link that carries whole Ethernet frames (destination, source, EtherType,
- * payload; no FCS). Implemented by EapolLink (a real interface through
- * libpcap) and by in-memory hubs in tests and simulations.
+ * FrameLink: how a port sends and receives whole Ethernet frames (destination, source,
+ * EtherType, payload; no FCS). Implementations beside this file: an in-memory hub (memory.ts,
+ * one process), a UDP loopback relay (udp.ts, agents in separate processes) and libpcap on a
+ * real interface (pcap.ts). test/link/contract.ts is the one suite every implementation passes.
  */
 export interface FrameLink {
-  /** Our own MAC address (6 octets): the source address of frames we send. */
-  readonly mac: Uint8Array;
-  /** Send one frame. Never throws for I/O errors (implementations report them otherwise). */
-  send(frame: Uint8Array): void;
-  /** Register a receiver; every received frame is passed unchanged, even if malformed or short. */
+  /** The interface's own MAC when the link knows it (pcap links do); used for the SCI. */
+  readonly mac?: Uint8Array;
+  /** Sends one frame. I/O errors are reported otherwise (never thrown at the caller's timer). */
+  send(frame: Uint8Array): void | Promise<void>;
+  /** Registers the receive callback; every frame is passed unchanged, even if malformed or short. */
   onFrame(cb: (frame: Uint8Array) => void): void;
-  /** Stop receiving and release the link. Idempotent. */
-  close(): void;
+  /** Stops receiving and releases the link. Idempotent. */
+  close(): void | Promise<void>;
 }
+
+/** A link that knows its own MAC (the source address of what it sends). */
+export interface MacFrameLink extends FrameLink {
+  readonly mac: Uint8Array;
+}
+
+/** Creates the link of one port; `lan` names the segment, `port` identifies the attachment. */
+export type FrameLinkFactory = (lan: string, port: string) => FrameLink | Promise<FrameLink>;
 
 export const ETH_HLEN = 14;
 

@@ -1,60 +1,9 @@
 /**
- * FrameLink: how a port sends and receives EAPOL frames. The real implementation (pcap on the
- * switch interface) lives elsewhere; here are an in-memory hub (a simulated LAN inside one
- * process) and a UDP loopback relay (a simulated LAN shared by agents in separate processes).
- * Every link sees the frames of every other link on its LAN, never its own.
+ * A simulated LAN shared by agents in separate processes: a UDP relay on loopback and the links
+ * that register with it. Every link sees the frames of every other link on its LAN, never its own.
  */
 import { createSocket, type Socket } from 'node:dgram';
-
-export interface FrameLink {
-  /** The interface's own MAC when the link knows it (pcap links do); used for the SCI. */
-  readonly mac?: Uint8Array;
-  send(frame: Uint8Array): void | Promise<void>;
-  /** Registers the receive callback (one per link). */
-  onFrame(cb: (frame: Uint8Array) => void): void;
-  close(): void | Promise<void>;
-}
-
-/** Creates the link of one port; `lan` names the segment, `port` identifies the attachment. */
-export type FrameLinkFactory = (lan: string, port: string) => FrameLink | Promise<FrameLink>;
-
-export class MemoryHub {
-  private readonly lans = new Map<string, Set<MemoryLink>>();
-
-  link(lan: string): FrameLink {
-    let members = this.lans.get(lan);
-    if (!members) this.lans.set(lan, (members = new Set()));
-    const l = new MemoryLink(members);
-    members.add(l);
-    return l;
-  }
-
-  factory(): FrameLinkFactory {
-    return (lan) => this.link(lan);
-  }
-}
-
-class MemoryLink implements FrameLink {
-  private cb: ((f: Uint8Array) => void) | undefined;
-  private closed = false;
-  constructor(private readonly members: Set<MemoryLink>) {}
-  send(frame: Uint8Array): void {
-    if (this.closed) return;
-    const copy = Uint8Array.from(frame);
-    for (const m of this.members)
-      if (m !== this && m.cb) {
-        const cb = m.cb;
-        queueMicrotask(() => !m.closed && cb(Uint8Array.from(copy)));
-      }
-  }
-  onFrame(cb: (f: Uint8Array) => void): void {
-    this.cb = cb;
-  }
-  close(): void {
-    this.closed = true;
-    this.members.delete(this);
-  }
-}
+import type { FrameLink, FrameLinkFactory } from './link.js';
 
 /**
  * UDP relay: datagram = [1-octet LAN name length][LAN name][frame]. The relay remembers each
@@ -103,6 +52,7 @@ export class UdpLink implements FrameLink {
   private readonly prefix: Buffer;
   private readonly ready: Promise<void>;
   private timer: NodeJS.Timeout;
+  private closed = false;
 
   constructor(
     lan: string,
@@ -128,13 +78,18 @@ export class UdpLink implements FrameLink {
   }
 
   async send(frame: Uint8Array): Promise<void> {
+    if (this.closed) return;
+    const msg = Buffer.concat([this.prefix, frame]); // copied now: the caller may reuse its buffer
     await this.ready;
-    this.sock.send(Buffer.concat([this.prefix, frame]), this.relayPort, '127.0.0.1');
+    if (!this.closed) this.sock.send(msg, this.relayPort, '127.0.0.1');
   }
   onFrame(cb: (f: Uint8Array) => void): void {
     this.cb = cb;
   }
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.cb = undefined;
     clearInterval(this.timer);
     try {
       this.sock.close();

@@ -3,8 +3,8 @@
  * with its SAs and the RX SCs with theirs, recording anything the KaY asked that a real SecY
  * would refuse (an SA on a missing SC, a duplicate SC, deleting what does not exist...).
  */
-import type { CipherSuiteName } from '../constants.js';
-import type { Secy, SecyAction, SecyPnStatus, SciHex } from '../secy.js';
+import type { CipherSuiteName } from '../mka/constants.js';
+import type { Secy, SecyAction, SecyPnStatus, SciHex } from '../mka/secy.js';
 
 export interface SimRxSa {
   an: number;
@@ -111,7 +111,9 @@ export class SimulatedSecy implements Secy {
     }
   }
 
+  /** Like a real SecY, a closed one refuses (applySync, for lock-step simulations, does not check). */
   async apply(action: SecyAction): Promise<void> {
+    if (this.closed) throw new Error('SecY closed');
     this.applySync(action);
   }
 

@@ -1,17 +1,17 @@
 /**
- * The per-port MKA runtime behind a small interface, so the agent does not depend on how a
- * KaY is built: `KayDriver` runs any object with the KaY API (src/mka/kay.ts) against a SecY and
- * a FrameLink. The driver applies SecY actions before sending the MKPDUs of the same step, so
- * an MKPDU never announces an SA the SecY does not have yet.
+ * The I/O side of a KaY: `KayDriver` runs any object with the KaY API (src/mka/kay.ts, pure
+ * protocol logic) against a SecY and a FrameLink, and is the only path from a KaY to its SecY.
+ * It applies SecY actions before sending the MKPDUs of the same step, so an MKPDU never
+ * announces an SA the SecY does not have yet.
  */
 import { EventEmitter } from 'node:events';
+import { Kay } from '../mka/kay.js';
 import type { KayConfig, KayCounters, KayEvent, KayOutput, KayStatus } from '../mka/kay-types.js';
-import type { CipherSuiteName } from '../mka/constants.js';
 import type { Secy, SecyAction, SecyPnStatus } from '../mka/secy.js';
 import type { Logger } from '../common/log.js';
-import type { FrameLink } from './framelink.js';
+import type { FrameLink } from '../link/link.js';
 
-/** The KaY API the agent drives (src/mka/kay.ts `Kay` satisfies it). */
+/** The KaY API the driver runs (src/mka/kay.ts `Kay` satisfies it). */
 export interface KayLike {
   start(now: number): KayOutput;
   receive(frame: Uint8Array, now: number): KayOutput;
@@ -27,34 +27,11 @@ export interface KayLike {
 
 export type KayFactory = (cfg: KayConfig) => KayLike;
 
-/** A SecY plus what the agent needs to know about it. */
-export interface SecyHandle {
-  secy: Secy;
-  /** Name of the macsec netdev (attached to OVS). */
-  ifname: string;
-  /** Optional SA/packet counters for metrics. */
-  stats?(): Record<string, number> | Promise<Record<string, number>>;
-}
+/** The KaY of this code base; tests substitute their own. */
+export const defaultKayFactory: KayFactory = (cfg) => new Kay(cfg);
 
-/** What a SecY needs to be created with (the rest comes through SecyActions). */
-export interface SecyPolicy {
-  cipherSuite: CipherSuiteName;
-  /** null: integrity only. */
-  confidentialityOffset: 0 | 30 | 50 | null;
-  replayWindow: number;
-}
-
-export type SecyFactory = (iface: string, portId: string, policy: SecyPolicy) => SecyHandle | Promise<SecyHandle>;
-
-/** What a port needs from its MKA runtime. */
-export interface MkaRuntime extends EventEmitter {
-  start(): void;
-  forceRekey(): KayEvent[];
-  status(): KayStatus;
-  counters(): KayCounters;
-  /** `graceful`: leave the CA (last MKPDU, delete SAs). Otherwise just stop (crash-like). */
-  stop(graceful?: boolean): Promise<void>;
-}
+/** What the driver reports besides the KaY's own events. */
+export type DriverEvent = KayEvent | { kind: 'secyError'; reason: string };
 
 function describe(a: SecyAction): Record<string, unknown> {
   const { kind, ...rest } = a as SecyAction & Record<string, unknown>;
@@ -63,7 +40,7 @@ function describe(a: SecyAction): Record<string, unknown> {
   return { action: kind, ...rest };
 }
 
-export class KayDriver extends EventEmitter implements MkaRuntime {
+export class KayDriver extends EventEmitter {
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -90,6 +67,11 @@ export class KayDriver extends EventEmitter implements MkaRuntime {
     const out = this.kay.forceRekey(this.clock());
     this.handle(out);
     return out.events;
+  }
+
+  /** Resolves once the SecY actions and MKPDUs of every step so far are applied and sent. */
+  settled(): Promise<void> {
+    return this.chain.catch(() => undefined);
   }
 
   status(): KayStatus {
@@ -172,4 +154,29 @@ export class KayDriver extends EventEmitter implements MkaRuntime {
     if (this.stopped) return;
     this.handle(this.kay.tick(this.clock(), pn));
   }
+}
+
+/**
+ * Starts a KaY on a driver with the logging and event counting every port uses (never keys:
+ * KaY events carry KIs, SCIs and reasons only). `counts` accumulates across sessions.
+ */
+export function driveKay(
+  kay: KayLike,
+  secy: Secy,
+  link: FrameLink,
+  log: Logger,
+  counts: Record<string, number>,
+  onEvent: (ev: DriverEvent) => void,
+  clock?: () => number,
+): KayDriver {
+  const driver = new KayDriver(kay, secy, link, log, clock);
+  driver.on('event', (ev: DriverEvent) => {
+    counts[ev.kind] = (counts[ev.kind] ?? 0) + 1;
+    if (ev.kind === 'dropped') log.debug('mka dropped', ev);
+    else if (ev.kind === 'peerLost' || ev.kind === 'unsecured' || ev.kind === 'secyError') log.warn(`mka ${ev.kind}`, ev);
+    else log.info(`mka ${ev.kind}`, ev);
+    onEvent(ev);
+  });
+  driver.start();
+  return driver;
 }

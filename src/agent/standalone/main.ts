@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * macsec-agent (standalone PSK mode):
+ * macsec-agent (standalone mode: PSK or 802.1X ports from a file):
  *   macsec-agent --config agent.yaml [--status-file status.json]
  * SIGUSR2 forces a rekey on ports where this agent is key server; SIGINT/SIGTERM leave the
  * CAs and delete the macsec links the agent created.
@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../common/log.js';
 import { ConfigError, loadConfig } from './config.js';
-import { PskAgent } from './agent.js';
+import { StandaloneAgent } from './agent.js';
 
 async function main(): Promise<number> {
   let args;
@@ -30,7 +30,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const log = createLogger({ component: 'macsec-agent' }, { level: config.logLevel });
-  const agent = new PskAgent(config, log, args.values['status-file']);
+  const agent = new StandaloneAgent(config, log, args.values['status-file']);
   try {
     await agent.start();
   } catch (e) {

@@ -9,12 +9,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { status as Status, type ChannelCredentials, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
-import { AgentServiceClient, type AgentMessage, type DesiredState, type ManagerMessage, type Command } from '../control/gen/macsec/v1/agent.js';
-import type { InterfaceInfo, PortStatus } from '../control/gen/macsec/v1/types.js';
-import type { Logger } from '../common/log.js';
-import { silentLogger } from '../common/log.js';
+import { AgentServiceClient, type AgentMessage, type DesiredState, type ManagerMessage, type Command } from '../../control/gen/macsec/v1/agent.js';
+import type { InterfaceInfo, PortStatus } from '../../control/gen/macsec/v1/types.js';
+import type { Logger } from '../../common/log.js';
+import { silentLogger } from '../../common/log.js';
 import { ManagedPort, type PortDeps } from './port.js';
-import { channelOptionsFor } from '../control/client.js';
+import { channelOptionsFor } from '../../control/client.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -250,9 +250,7 @@ export class Agent {
         });
         return;
       }
-      const r = p.forceRekey();
-      // Let the new SAK's actions and MKPDUs go out before answering.
-      await new Promise((res) => setTimeout(res, 10));
+      const r = await p.forceRekey(); // resolves once the new SAK's actions and MKPDUs are out
       this.send({ result: { requestId: c.requestId, ok: r.ok, error: r.error, code: r.ok ? Status.OK : Status.FAILED_PRECONDITION, status: p.status() } });
       return;
     }

@@ -19,7 +19,7 @@ import pcap from 'pcap';
 import { ETHERTYPE_EAPOL, PAE_GROUP_ADDRESS } from '../mka/constants.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import { IFF_ALLMULTI } from '../netlink/uapi.js';
-import { formatMac, isGroupAddress, type FrameLink } from './frame-link.js';
+import { formatMac, isGroupAddress, type MacFrameLink } from './link.js';
 
 const LE = endianness() === 'LE';
 
@@ -76,7 +76,7 @@ interface PcapSessionLike {
   close(): void;
 }
 
-export class EapolLink implements FrameLink {
+export class EapolLink implements MacFrameLink {
   readonly stats: EapolLinkStats = { rxFrames: 0, txFrames: 0, txErrors: 0, callbackErrors: 0 };
   private readonly receivers: ((frame: Uint8Array) => void)[] = [];
   private readonly errorListeners: ((err: Error) => void)[] = [];

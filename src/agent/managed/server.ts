@@ -1,7 +1,7 @@
 /** The agent's own gRPC endpoint (mTLS): standard health and server reflection, plus /metrics over HTTP. */
 import { Server, type ServerCredentials } from '@grpc/grpc-js';
-import { HealthImpl, addReflection } from '../control/health.js';
-import { MetricsBuilder, addPortMetrics } from '../control/metrics.js';
+import { HealthImpl, addReflection } from '../../control/health.js';
+import { MetricsBuilder, addPortMetrics } from '../../control/metrics.js';
 import type { Agent } from './agent.js';
 
 export async function startAgentServer(

@@ -1,6 +1,7 @@
 /**
- * A minimal simulated SecY for the control plane: it records the SAs the KaY installs and
- * counts them, so status and metrics have something to show. (src/mka/sim/ may hold a fuller one.)
+ * A lenient simulated SecY for the control plane: it records the SAs the KaY installs and counts
+ * them, so status and metrics have something to show. simulated.ts is the strict model the KaY
+ * simulations check against; both pass test/secy/contract.ts.
  */
 import type { Secy, SecyAction, SecyPnStatus } from '../mka/secy.js';
 

@@ -8,23 +8,25 @@
  *                [--eap-ca vnf-ca.crt --eap-server-cert eap.crt --eap-server-key eap.key] [--radius-secrets secrets.yaml]
  * The agent id is taken from the certificate (URI SAN urn:macsec:agent:<id>).
  * --io sim (default): EAPOL frames go over the simulated LAN (--sim-lan-relay, UDP on loopback);
- * --io pcap: EAPOL on the real interface (src/io EapolLink). --secy sim (default): a recording SecY;
- * --secy kernel: a Linux macsec netdev per port over netlink (src/netlink). Kernel mode is meant for
- * namespaces/UML labs with CONFIG_MACSEC.
+ * --io pcap: EAPOL on the real interface (src/link/pcap.ts). --secy sim (default): a recording SecY;
+ * --secy kernel: a Linux macsec netdev per port over netlink (src/port/io.ts, the same setup as the
+ * standalone agent, stale-link clean-up included). Kernel mode is meant for namespaces/UML labs
+ * with CONFIG_MACSEC.
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { EapAgentSettings } from './port.js';
 import { createHash } from 'node:crypto';
-import { createLogger } from '../common/log.js';
-import { certPrincipal, clientCredentials, loadTls, serverCredentials } from '../control/tls.js';
-import { serveMetrics } from '../control/metrics.js';
+import { createLogger } from '../../common/log.js';
+import { certPrincipal, clientCredentials, loadTls, serverCredentials } from '../../control/tls.js';
+import { serveMetrics } from '../../control/metrics.js';
 import { Agent } from './agent.js';
-import { udpLinkFactory, type FrameLinkFactory } from './framelink.js';
-import type { SecyFactory } from './engine.js';
-import { RecordingSecy } from './secy-sim.js';
-import { loadKayFactory } from './kay-factory.js';
+import type { FrameLinkFactory } from '../../link/link.js';
+import { udpLinkFactory } from '../../link/udp.js';
+import { defaultKayFactory } from '../../port/driver.js';
+import type { SecyFactory } from './port.js';
+import { RecordingSecy } from '../../secy/recording.js';
 import { OvsdbClient } from './ovs.js';
 import { renderAgentMetrics, startAgentServer } from './server.js';
 import { simMac } from './sim.js';
@@ -66,34 +68,22 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const macsecName = (iface: string) => `ms${createHash('sha1').update(iface).digest('hex').slice(0, 6)}`.slice(0, 15);
   let linkFactory: FrameLinkFactory;
   if (io === 'pcap') {
-    const { EapolLink } = await import('../io/eapol-link.js');
-    linkFactory = (iface) => EapolLink.open(iface, { onError: (err) => log.warn('EAPOL I/O error', { interface: iface, error: err.message }) });
+    const { openPcapLink } = await import('../../port/kernel-io.js');
+    linkFactory = (iface) => openPcapLink(iface, log);
   } else {
     linkFactory = udpLinkFactory(Number(values['sim-lan-relay']!.split(':').pop()));
   }
   let secyFactory: SecyFactory;
   if (secyMode === 'kernel') {
-    const { createMacsecPort } = await import('../netlink/kernel-secy.js');
-    secyFactory = async (iface, _port, pol) => {
-      const name = macsecName(iface);
-      const secy = await createMacsecPort(iface, {
-        name,
-        cipherSuite: pol.cipherSuite,
-        encrypt: pol.confidentialityOffset !== null,
-        replayProtect: true,
-        replayWindow: pol.replayWindow,
-        validate: 'strict',
-      });
-      return { secy, ifname: name };
-    };
+    const { openKernelSecy } = await import('../../port/kernel-io.js');
+    secyFactory = (spec, portLog) => openKernelSecy(spec, portLog);
   } else {
-    secyFactory = (iface) => {
+    secyFactory = (spec) => {
       const s = new RecordingSecy();
-      return { secy: s, ifname: macsecName(iface), stats: () => s.stats() };
+      return { secy: s, ifname: spec.macsecName, stats: () => s.stats() };
     };
   }
-  const kayFactory = await loadKayFactory();
-  if (!kayFactory) log.warn('no KaY implementation found; PSK ports cannot run MKA');
+  const kayFactory = defaultKayFactory;
   const names = values.interfaces!.split(',').filter(Boolean);
   const eap: EapAgentSettings = {};
   if (values['eap-server-cert'] || values['eap-server-key'] || values['eap-ca']) {
@@ -124,6 +114,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     kayFactory,
     secyFactory,
     linkFactory,
+    macsecName,
     // pcap links are opened by interface name; simulated LANs are named per interface.
     lanOf: (iface) => (io === 'pcap' ? iface : `${values['lan-prefix']}-${iface}`),
     macOf: (iface) => simMac(me.id, iface),

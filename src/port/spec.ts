@@ -1,0 +1,68 @@
+/**
+ * PortSpec: everything startPort needs to run one port, whichever agent asked for it. The
+ * managed agent builds it from the manager's DesiredPort, the standalone agent from its
+ * configuration file; from here on a port is the same thing for both.
+ */
+import type { CipherSuiteName } from '../mka/constants.js';
+import type { CakConfig, KayConfig } from '../mka/kay-types.js';
+import type { EapBackend } from '../eap/backend.js';
+import type { EapPeerMethod } from '../eap/eaptls-peer.js';
+import type { AuthenticatorPaeConfig } from '../eap/authenticator-pae.js';
+import type { SupplicantPaeConfig } from '../eap/supplicant-pae.js';
+
+/** How the kernel (or simulated) SecY is created; the rest comes through SecyActions. */
+export interface SecyPolicy {
+  cipherSuite: CipherSuiteName;
+  /** Octets left in clear; null: integrity only. */
+  confidentialityOffset: 0 | 30 | 50 | null;
+  /** 0: strict ordering; >0: replay window in packets; null: replay protection off. */
+  replayWindow: number | null;
+}
+
+/** KaY settings that come neither from the keys nor from the SecY policy (the SCI is the link's MAC, port 1). */
+export type MkaSettings = Omit<KayConfig, 'sci' | 'primary' | 'fallback' | 'cipherSuite' | 'confidentialityOffset'>;
+
+export interface PskAuth {
+  kind: 'psk';
+  primary: CakConfig;
+  fallback?: CakConfig;
+}
+
+export interface EapAuthenticatorAuth {
+  kind: 'eap-authenticator';
+  /** Built once the port's I/O is open (closed by the port). */
+  backend: () => EapBackend;
+  pae: Omit<AuthenticatorPaeConfig, 'portMac'>;
+}
+
+export interface EapSupplicantAuth {
+  kind: 'eap-supplicant';
+  /** One EAP method per authentication attempt. */
+  method: () => EapPeerMethod;
+  pae: Omit<SupplicantPaeConfig, 'ownMac'>;
+}
+
+export type PortAuth = PskAuth | EapAuthenticatorAuth | EapSupplicantAuth;
+export type PortKind = PortAuth['kind'];
+
+export interface PortSpec {
+  /** Port id: log field, and the attachment name of simulated links. */
+  name: string;
+  /** Parent interface (EAPOL goes here; the macsec link sits on it). */
+  interface: string;
+  /** Name of the macsec link on `interface`. */
+  macsecName: string;
+  secy: SecyPolicy;
+  mka: MkaSettings;
+  auth: PortAuth;
+}
+
+/** The KaY settings of a port before its MAC and CAK are known. */
+export function kaySettings(spec: PortSpec): Omit<KayConfig, 'sci' | 'primary' | 'fallback'> {
+  return { ...spec.mka, cipherSuite: spec.secy.cipherSuite, confidentialityOffset: spec.secy.confidentialityOffset };
+}
+
+/** The KaY configuration of a port once its MAC and CAK are known. */
+export function kayConfig(spec: PortSpec, mac: Uint8Array, primary: CakConfig, fallback?: CakConfig): KayConfig {
+  return { ...kaySettings(spec), sci: { mac, port: 1 }, primary, ...(fallback ? { fallback } : {}) };
+}
