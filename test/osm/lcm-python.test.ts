@@ -191,7 +191,7 @@ describe('LCM-like Python client against the OSM execution environment', () => {
     const r = await lcm(python, [...addr(dual), ...tlsArgs(env.files), 'run', 'create-secure-channel', '--params-json', JSON.stringify(bad)]);
     expect(r.code).toBe(1);
     expect(r.results[0]!.detailed_message).toBe(
-      `create-secure-channel: parameter 'switch_ports[1]' "not an if" must be an interface name (1-15 of [A-Za-z0-9_.-])`,
+      `create-secure-channel: parameter 'switch_ports[1]' "not an if" must be an interface name (1-15 characters [A-Za-z0-9_.@-], not starting with . - or @)`,
     );
     const unknownAgent = { ...channelParams('ns6-vnf1'), agent_id: 'unknown-agent' };
     const r2 = await lcm(python, [...addr(dual), ...tlsArgs(env.files), 'run', 'create-secure-channel', '--params-json', JSON.stringify(unknownAgent)]);
