@@ -19,6 +19,14 @@
  *   break-before-make: protected traffic stops for the time MKA needs to secure again (a few
  *   seconds; one MKA hello plus SAK distribution). See docs/eap.md.
  *
+ * - MKA recovery (authenticator): a session that is not secured `mkaRecoveryMs` after it started
+ *   (or after it lost security) makes the authenticator re-authenticate the supplicant, so both
+ *   ends start over with a new CAK. wpa_supplicant 2.10 needs this: at re-authentication it
+ *   creates its new participant while the old one still holds the RX SC for our SCI, fails to
+ *   create it ("Can't create SC, discard peer"), deletes the new participant after the MKA life
+ *   time and is left with only the old CAK until the next EAP exchange. Consecutive recoveries
+ *   back off (x2, at most 5 min); securing resets them.
+ *
  * Transitions are serialized on one promise chain, so a stop never races a start. Logs carry
  * state changes and reasons, never keys.
  */
@@ -66,6 +74,11 @@ export interface EapMkaPortOptions {
   kayFactory?: KayFactory;
   /** Monotonic clock for the KaY driver. */
   clock?: () => number;
+  /**
+   * Authenticator: re-authenticate when MKA has not secured the port this long after a session
+   * started or lost security (default 15 000 ms, > 2 MKA life times; 0: never).
+   */
+  mkaRecoveryMs?: number;
 }
 
 export interface EapMkaPortStatus {
@@ -85,6 +98,8 @@ export interface EapMkaPortStatus {
   reauthentications: number;
   failures: number;
   kayStarts: number;
+  /** Re-authentications the authenticator started because MKA did not secure the port. */
+  mkaRecoveries: number;
   kay: KayStatus | null;
   mkaEvents: Record<string, number>;
   demux: EapolDemuxCounters;
@@ -113,7 +128,11 @@ export class EapMkaPort extends EventEmitter {
     reauthentications: 0,
     failures: 0,
     kayStarts: 0,
+    mkaRecoveries: 0,
   };
+  private recovery: NodeJS.Timeout | undefined;
+  /** Recoveries in a row without the port getting secured (the backoff exponent). */
+  private recoveriesInARow = 0;
   private readonly mkaEvents: Record<string, number> = {};
 
   constructor(private readonly opts: EapMkaPortOptions) {
@@ -179,6 +198,7 @@ export class EapMkaPort extends EventEmitter {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.disarmRecovery();
     this.auth?.stop();
     this.supp?.stop();
     await this.enqueue(() => this.stopSession('port stopped'));
@@ -284,6 +304,10 @@ export class EapMkaPort extends EventEmitter {
       log,
       this.mkaEvents,
       (ev: DriverEvent) => {
+        if (ev.kind === 'secured') {
+          this.recoveriesInARow = 0;
+          this.disarmRecovery();
+        } else if (ev.kind === 'unsecured') this.armRecovery();
         this.emit('mka', ev);
         this.emit('change');
       },
@@ -291,6 +315,7 @@ export class EapMkaPort extends EventEmitter {
     );
     this.session = { driver, kay, ckn: toHex(ckn) };
     this.st.kayStarts++;
+    this.armRecovery();
     log.info('mka started', { cipherSuite: this.opts.mka.cipherSuite, priority: this.opts.mka.priority });
   }
 
@@ -303,10 +328,41 @@ export class EapMkaPort extends EventEmitter {
       return;
     }
     this.session = undefined;
+    this.disarmRecovery();
     await s.driver.stop(true); // KaY leaves; SessionSecy.close() sweeps the kernel
     this.log.info('mka stopped, SAs removed', { reason, ckn: s.ckn });
     this.emit('sessionStopped', reason);
     this.emit('change');
+  }
+
+  private armRecovery(): void {
+    const base = this.opts.mkaRecoveryMs ?? 15_000;
+    if (!this.auth || base <= 0 || this.stopped) return;
+    clearTimeout(this.recovery);
+    const ms = Math.min(base * 2 ** this.recoveriesInARow, 300_000);
+    this.recovery = setTimeout(() => this.recover(ms), ms);
+    this.recovery.unref?.();
+  }
+
+  private disarmRecovery(): void {
+    clearTimeout(this.recovery);
+    this.recovery = undefined;
+  }
+
+  private recover(afterMs: number): void {
+    this.recovery = undefined;
+    const s = this.session;
+    if (!s || this.stopped || !this.st.authorized) return;
+    const k = s.kay.status();
+    if (k.secured) return;
+    this.recoveriesInARow++;
+    this.st.mkaRecoveries++;
+    this.log.warn('MKA has not secured the port since authentication: re-authenticating the supplicant', {
+      afterMs,
+      livePeers: k.livePeers.length,
+      peer: this.st.peer,
+    });
+    this.auth!.reauthenticate(`MKA not secured ${afterMs} ms after authentication`);
   }
 }
 

@@ -59,7 +59,17 @@ describe('EapMkaPort (in memory)', () => {
     for (const p of ports) await p.stop();
   });
 
-  function pair(opts: { client?: CertKey; reAuthPeriodMs?: number; maxVersion?: 'TLSv1.2' | 'TLSv1.3'; check?: () => string | undefined } = {}) {
+  function pair(
+    opts: {
+      client?: CertKey;
+      reAuthPeriodMs?: number;
+      maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+      check?: () => string | undefined;
+      mkaRecoveryMs?: number;
+      /** Drop the supplicant's MKPDUs while this says so. */
+      muteSupplicantMka?: () => boolean;
+    } = {},
+  ) {
     const hub = new MemoryHub();
     const secyA = new DumpSecy();
     const secyB = new DumpSecy();
@@ -83,10 +93,18 @@ describe('EapMkaPort (in memory)', () => {
       },
       mka: { helloTimeMs: 500, priority: 16 },
       log: la.log,
+      ...(opts.mkaRecoveryMs !== undefined ? { mkaRecoveryMs: opts.mkaRecoveryMs } : {}),
     });
+    const linkB = linkOn(hub, MAC_B);
+    const mute = opts.muteSupplicantMka;
+    if (mute) {
+      const send = linkB.send.bind(linkB);
+      // EAPOL packet type 5 (EAPOL-MKA) at octet 15 of an 0x888e frame
+      linkB.send = (f: Uint8Array) => (f[15] === 5 && mute() ? undefined : send(f));
+    }
     const b = new EapMkaPort({
       name: 'supp',
-      link: linkOn(hub, MAC_B),
+      link: linkB,
       secy: secyB,
       role: 'supplicant',
       supplicant: {
@@ -155,6 +173,30 @@ describe('EapMkaPort (in memory)', () => {
     expect(ki.slice(0, 24)).toBe(sa.kay!.mi);
     expect(secyA.txSas.size).toBeGreaterThan(0);
     for (const s of secyA.txSas.values()) expect(s.ki.slice(0, 24)).toBe(sa.kay!.mi);
+  }, 40_000);
+
+  it('MKA not secured after authentication: the authenticator re-authenticates, and the new session secures', async () => {
+    // The supplicant's first MKA session never reaches us, as when wpa_supplicant discards its
+    // new participant after a re-authentication; without recovery the port would stay unsecured
+    // (no periodic re-authentication here).
+    let b: EapMkaPort | undefined;
+    const p = pair({ mkaRecoveryMs: 2000, muteSupplicantMka: () => b!.status().kayStarts < 2 });
+    b = p.b;
+    const a = p.a;
+    await a.start();
+    await b.start();
+    await until('authorized', () => a.status().authorized && a.status().kayStarts === 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(a.status().kay?.secured).toBe(false);
+    expect(a.status().mkaRecoveries).toBe(0);
+    await until('re-authenticated by the recovery', () => a.status().mkaRecoveries === 1 && a.status().reauthentications === 1, 10_000);
+    await until('secured with the new CAK', () => !!a.status().kay?.secured && !!b!.status().kay?.secured, 15_000);
+    expect(a.status().kayStarts).toBe(2);
+    expect(b.status().ckn).toBe(a.status().ckn);
+    expect(p.la.lines.join('\n')).toContain('MKA has not secured the port since authentication: re-authenticating the supplicant');
+    // secured: no further recovery
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(a.status().mkaRecoveries).toBe(1);
   }, 40_000);
 
   it('a failed re-authentication stops MKA on both ends and removes every SA', async () => {

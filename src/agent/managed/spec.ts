@@ -4,12 +4,13 @@
  * cannot run it.
  */
 import type { DesiredPort } from '../../control/gen/macsec/v1/agent.js';
-import { CipherSuite, ConfidentialityOffset, PortMode, SecurePolicy } from '../../control/gen/macsec/v1/types.js';
+import { PortMode, SecurePolicy } from '../../control/gen/macsec/v1/types.js';
+import { mkaCipherSuite, offsetOctets } from '../../control/vocabulary.js';
 import type { Logger } from '../../common/log.js';
 import type { EapBackend } from '../../eap/backend.js';
 import { EapTlsServer } from '../../eap/eaptls-server.js';
 import { createEapBackend } from '../../eap/select-backend.js';
-import type { CipherSuiteName } from '../../mka/constants.js';
+import { DEFAULT_CIPHER_SUITE } from '../../mka/constants.js';
 import type { MkaSettings, PortAuth, PortSpec, SecyPolicy } from '../../port/spec.js';
 
 export interface EapAgentSettings {
@@ -33,19 +34,6 @@ export interface SpecContext {
 
 export type SpecOutcome = { spec: PortSpec } | { ready: string } | { fail: string };
 
-const SUITES: Record<number, CipherSuiteName> = {
-  [CipherSuite.CIPHER_SUITE_GCM_AES_128]: 'GCM-AES-128',
-  [CipherSuite.CIPHER_SUITE_GCM_AES_256]: 'GCM-AES-256',
-  [CipherSuite.CIPHER_SUITE_GCM_AES_XPN_128]: 'GCM-AES-XPN-128',
-  [CipherSuite.CIPHER_SUITE_GCM_AES_XPN_256]: 'GCM-AES-XPN-256',
-};
-const OFFSETS: Record<number, 0 | 30 | 50 | null> = {
-  [ConfidentialityOffset.CONFIDENTIALITY_OFFSET_0]: 0,
-  [ConfidentialityOffset.CONFIDENTIALITY_OFFSET_30]: 30,
-  [ConfidentialityOffset.CONFIDENTIALITY_OFFSET_50]: 50,
-  [ConfidentialityOffset.CONFIDENTIALITY_OFFSET_NONE]: null,
-};
-
 export const isEapMode = (d: DesiredPort): boolean => d.mode === PortMode.PORT_MODE_EAP_RADIUS || d.mode === PortMode.PORT_MODE_EAP_EMBEDDED;
 
 export function desiredSpec(d: DesiredPort, ctx: SpecContext): SpecOutcome {
@@ -53,9 +41,11 @@ export function desiredSpec(d: DesiredPort, ctx: SpecContext): SpecOutcome {
   if (!('kind' in auth)) return auth;
   const pol = d.policy!;
   // Managed ports always had replay protection on, with the desired window (0: strict).
+  const offset = offsetOctets(pol.confidentialityOffset);
   const secy: SecyPolicy = {
-    cipherSuite: SUITES[pol.cipherSuite] ?? 'GCM-AES-128',
-    confidentialityOffset: OFFSETS[pol.confidentialityOffset] ?? 0,
+    cipherSuite: mkaCipherSuite(pol.cipherSuite) ?? DEFAULT_CIPHER_SUITE,
+    // unspecified: offset 0 (everything after the SecTAG encrypted); null (NONE): integrity only
+    confidentialityOffset: offset === undefined ? 0 : offset,
     replayWindow: pol.replayWindow,
   };
   const mka: MkaSettings = {
