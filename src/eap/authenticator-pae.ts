@@ -59,8 +59,8 @@ export type AuthenticatorAction =
 export type AuthenticatorState = 'disabled' | 'connecting' | 'authenticating' | 'authenticated' | 'held';
 type TimerKind = 'tx' | 'retrans' | 'server' | 'quiet' | 'reauth';
 
-export class AuthenticatorPae extends PaeBase<AuthenticatorAction, TimerKind> {
-  private st: AuthenticatorState = 'disabled';
+export class AuthenticatorPae extends PaeBase<AuthenticatorState, AuthenticatorAction, TimerKind> {
+  protected st: AuthenticatorState = 'disabled';
   private supp: Uint8Array | undefined;
   private authorizedFlag = false;
   private session = 0;
@@ -77,9 +77,6 @@ export class AuthenticatorPae extends PaeBase<AuthenticatorAction, TimerKind> {
     super(config.portMac, 'portMac', config.eapolVersion);
   }
 
-  get state(): AuthenticatorState {
-    return this.st;
-  }
   get authorized(): boolean {
     return this.authorizedFlag;
   }

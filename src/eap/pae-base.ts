@@ -13,7 +13,8 @@ export interface PaeOutput<A> {
 
 export type PaeLogAction = { readonly type: 'log'; readonly level: EapLogLevel; readonly msg: string; readonly fields?: Record<string, unknown> };
 
-export abstract class PaeBase<A extends { readonly type: string }, K extends string> {
+export abstract class PaeBase<S extends string, A extends { readonly type: string }, K extends string> {
+  protected abstract st: S;
   protected timer: { kind: K; at: number } | undefined;
   protected out: PaeOutput<A> = { frames: [], actions: [] };
   /** EAPOL protocol version written in our frames. */
@@ -27,6 +28,10 @@ export abstract class PaeBase<A extends { readonly type: string }, K extends str
   ) {
     if (localMac.length !== 6) throw new RangeError(`${macName} must be 6 octets`);
     this.version = eapolVersion ?? 3;
+  }
+
+  get state(): S {
+    return this.st;
   }
 
   /** Absolute time (ms) at which tick() must be called, if any. */

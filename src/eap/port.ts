@@ -34,6 +34,30 @@ export interface AuthenticatorPortOptions extends AuthenticatorPaeConfig {
   readonly now?: () => number;
 }
 
+/** A port's EAP exchanges (backend sessions, peer methods) by PAE session number. */
+class Exchanges<T extends { close(): void }> extends Map<number, T> {
+  /** The exchange of `session`, made by `create` when there is none. */
+  ensure(session: number, create: () => T): T {
+    let x = this.get(session);
+    if (!x) {
+      x = create();
+      this.set(session, x);
+    }
+    return x;
+  }
+
+  /** Closes and forgets the exchange of `session`, if any. */
+  abort(session: number): void {
+    this.get(session)?.close();
+    this.delete(session);
+  }
+
+  closeAll(): void {
+    for (const x of this.values()) x.close();
+    this.clear();
+  }
+}
+
 /** What a port needs of its PAE: a receive entry, a timer deadline and its tick. */
 interface TimedPae<A> {
   receive(frame: Uint8Array, now: number): PaeOutput<A>;
@@ -68,8 +92,12 @@ abstract class PaePort<A extends { type: string }, P extends TimedPae<A>> extend
 
   /** Feeds a received Ethernet frame (ethertype 0x888e). */
   receive(frame: Uint8Array): void {
-    if (this.stopped) return;
-    this.apply(this.pae.receive(frame, this.now()));
+    this.unlessStopped((now) => this.pae.receive(frame, now));
+  }
+
+  /** Applies what `step` makes the PAE do now, unless the port has stopped. */
+  protected unlessStopped(step: (now: number) => PaeOutput<A>): void {
+    if (!this.stopped) this.apply(step(this.now()));
   }
 
   /** Marks the port stopped and cancels its timer. */
@@ -107,7 +135,7 @@ abstract class PaePort<A extends { type: string }, P extends TimedPae<A>> extend
  * (UnauthorizedEvent: reason).
  */
 export class AuthenticatorPort extends PaePort<AuthenticatorAction, AuthenticatorPae> {
-  private readonly sessions = new Map<number, EapBackendSession>();
+  private readonly sessions = new Exchanges<EapBackendSession>();
 
   constructor(readonly opts: AuthenticatorPortOptions) {
     super(new AuthenticatorPae(opts), opts);
@@ -121,46 +149,38 @@ export class AuthenticatorPort extends PaePort<AuthenticatorAction, Authenticato
   stop(): void {
     this.apply(this.pae.portDown(this.now()));
     this.halt();
-    for (const s of this.sessions.values()) s.close();
-    this.sessions.clear();
+    this.sessions.closeAll();
   }
 
   /** Re-authenticates the supplicant now (AuthenticatorPae.reauthenticate). */
   reauthenticate(reason: string): void {
-    if (this.stopped) return;
-    this.apply(this.pae.reauthenticate(this.now(), reason));
+    this.unlessStopped((now) => this.pae.reauthenticate(now, reason));
   }
 
   protected handle(a: AuthenticatorAction): void {
     switch (a.type) {
       case 'backend-eap': {
-        let s = this.sessions.get(a.session);
-        if (!s) {
-          s = this.opts.backend.createSession({
+        const sess = this.sessions.ensure(a.session, () =>
+          this.opts.backend.createSession({
             supplicantMac: a.peer,
             authenticatorMac: this.opts.portMac,
             ...(this.opts.portName ? { portName: this.opts.portName } : {}),
-          });
-          this.sessions.set(a.session, s);
-        }
-        const sess = s;
+          }),
+        );
         sess.handle(a.eap).then(
           (step) => {
             if (step.kind === 'success' || step.kind === 'failure') {
               sess.close();
               this.sessions.delete(a.session);
             }
-            if (!this.stopped) this.apply(this.pae.backendStep(a.session, step, this.now()));
+            this.unlessStopped((now) => this.pae.backendStep(a.session, step, now));
           },
-          (e: Error) => {
-            if (!this.stopped) this.apply(this.pae.backendStep(a.session, { kind: 'failure', reason: `backend error: ${e.message}` }, this.now()));
-          },
+          (e: Error) => this.unlessStopped((now) => this.pae.backendStep(a.session, { kind: 'failure', reason: `backend error: ${e.message}` }, now)),
         );
         break;
       }
       case 'backend-abort':
-        this.sessions.get(a.session)?.close();
-        this.sessions.delete(a.session);
+        this.sessions.abort(a.session);
         break;
       case 'authorized':
         this.emit('authorized', a);
@@ -182,7 +202,7 @@ export interface SupplicantPortOptions extends SupplicantPaeConfig {
 
 /** Events: 'authenticated' (AuthenticatedEvent), 'unauthenticated' (UnauthenticatedEvent). */
 export class SupplicantPort extends PaePort<SupplicantAction, SupplicantPae> {
-  private readonly methods = new Map<number, EapPeerMethod>();
+  private readonly methods = new Exchanges<EapPeerMethod>();
 
   constructor(readonly opts: SupplicantPortOptions) {
     super(new SupplicantPae(opts), opts);
@@ -199,33 +219,24 @@ export class SupplicantPort extends PaePort<SupplicantAction, SupplicantPae> {
 
   stop(): void {
     this.halt();
-    for (const m of this.methods.values()) m.close();
-    this.methods.clear();
+    this.methods.closeAll();
   }
 
   protected handle(a: SupplicantAction): void {
     switch (a.type) {
       case 'method-eap': {
-        let m = this.methods.get(a.session);
-        if (!m) {
-          m = this.opts.method();
-          this.methods.set(a.session, m);
-        }
-        const meth = m;
+        const meth = this.methods.ensure(a.session, () => this.opts.method());
         meth.handle(a.eap).then(
           (step) => {
             if (step.kind === 'success' || step.kind === 'failure') this.methods.delete(a.session);
-            if (!this.stopped) this.apply(this.pae.methodStep(a.session, step, this.now()));
+            this.unlessStopped((now) => this.pae.methodStep(a.session, step, now));
           },
-          (e: Error) => {
-            if (!this.stopped) this.apply(this.pae.methodStep(a.session, { kind: 'failure', reason: e.message }, this.now()));
-          },
+          (e: Error) => this.unlessStopped((now) => this.pae.methodStep(a.session, { kind: 'failure', reason: e.message }, now)),
         );
         break;
       }
       case 'method-abort':
-        this.methods.get(a.session)?.close();
-        this.methods.delete(a.session);
+        this.methods.abort(a.session);
         break;
       case 'authenticated':
         this.emit('authenticated', a);

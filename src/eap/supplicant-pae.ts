@@ -43,8 +43,8 @@ export type SupplicantAction =
 export type SupplicantState = 'disabled' | 'connecting' | 'authenticating' | 'authenticated' | 'held' | 'logoff';
 type TimerKind = 'start' | 'auth' | 'held';
 
-export class SupplicantPae extends PaeBase<SupplicantAction, TimerKind> {
-  private st: SupplicantState = 'disabled';
+export class SupplicantPae extends PaeBase<SupplicantState, SupplicantAction, TimerKind> {
+  protected st: SupplicantState = 'disabled';
   private auth: Uint8Array | undefined;
   private session = 0;
   private active: number | undefined;
@@ -58,9 +58,6 @@ export class SupplicantPae extends PaeBase<SupplicantAction, TimerKind> {
     super(config.ownMac, 'ownMac', config.eapolVersion);
   }
 
-  get state(): SupplicantState {
-    return this.st;
-  }
   get authenticated(): boolean {
     return this.authenticatedFlag;
   }
