@@ -183,10 +183,8 @@ export class AuthenticatorPort extends PaePort<AuthenticatorAction, Authenticato
         this.sessions.abort(a.session);
         break;
       case 'authorized':
-        this.emit('authorized', a);
-        break;
       case 'unauthorized':
-        this.emit('unauthorized', a);
+        this.emit(a.type, a);
         break;
     }
   }
@@ -239,10 +237,8 @@ export class SupplicantPort extends PaePort<SupplicantAction, SupplicantPae> {
         this.methods.abort(a.session);
         break;
       case 'authenticated':
-        this.emit('authenticated', a);
-        break;
       case 'unauthenticated':
-        this.emit('unauthenticated', a);
+        this.emit(a.type, a);
         break;
     }
   }
