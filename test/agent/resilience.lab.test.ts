@@ -35,9 +35,12 @@ lab_stop "$LOST" KILL
 # gone by then. Both bounds hold however slow a poll is.
 T_SA_GONE=null T_SC_GONE=null T_SA_SEEN=null
 while (( $(now_ms) - T_KILL < 15000 )); do
-  t0="$(now_ms)" sas=0 scs=0
-  read -r sas scs < <(lab_macsec_json "$SURV_NS" macsec0 \
-    | jq -r '"\([.[]?.rx_sc[]?.sa_list[]? | select(.active == true)] | length) \([.[]?.rx_sc[]?] | length)"')
+  t0="$(now_ms)" sas=0 scs=1
+  # (no process substitution: the lab's /dev has no /dev/fd)
+  counts="$(lab_macsec_json "$SURV_NS" macsec0 \
+    | jq -r '"\([.[]?.rx_sc[]?.sa_list[]? | select(.active == true)] | length) \([.[]?.rx_sc[]?] | length)"')"
+  if [[ -z $counts ]]; then sleep 0.1; continue; fi
+  read -r sas scs <<<"$counts"
   t1="$(now_ms)"
   if (( sas > 0 )); then T_SA_SEEN="$t0"; elif [[ $T_SA_GONE == null ]]; then T_SA_GONE="$t1"; fi
   if (( scs == 0 )); then
