@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { ethernetFrame } from '../../src/link/link.js';
 import type { FrameLink } from '../../src/link/link.js';
 import { PAE_GROUP_ADDRESS } from '../../src/mka/constants.js';
-import type { ContractCase } from '../secy/contract.js';
+import type { ContractCase } from '../support/secy-contract.js';
 
 /** Three links on one LAN, fresh for each case; `close` releases whatever they share. */
 export type LanMaker = () => Promise<{ links: [FrameLink, FrameLink, FrameLink]; close(): void | Promise<void> }>;
