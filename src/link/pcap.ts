@@ -14,6 +14,7 @@
  *   counts and drops). Errors (inject failures, throwing receivers) are
  *   reported to onError listeners and never crash the process.
  */
+import { MacsecError } from '../common/errors.js';
 import { endianness } from 'node:os';
 import pcap from 'pcap';
 import { ETHERTYPE_EAPOL, PAE_GROUP_ADDRESS } from '../mka/constants.js';
@@ -55,8 +56,10 @@ export interface EapolLinkStats {
   callbackErrors: number;
 }
 
-export class EapolLinkError extends Error {
-  override readonly name = 'EapolLinkError';
+export class EapolLinkError extends MacsecError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('link_failed', message, options);
+  }
 }
 
 /** The BPF expression for an EapolLink (exported for tests). */

@@ -57,9 +57,10 @@ export interface DecodeOptions {
 
 const align4 = (n: number) => (n + 3) & ~3;
 
-class Fail extends Error {
+/** Unwinds the decoder to its one catch, which returns `detail`; never escapes it. */
+class Fail extends MacsecError {
   constructor(readonly detail: MkpduError) {
-    super(detail.message);
+    super('invalid_argument', detail.message);
   }
 }
 const fail = (field: string, message: string, offset: number): never => {

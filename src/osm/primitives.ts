@@ -32,9 +32,7 @@ import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../common/log.js';
-import { ChannelState, channelStateToJSON, type CreateSecureChannelRequest, type Endpoint, type SecureChannel } from '../control/gen/macsec/v1/manager.js';
-import { CipherSuite, PortMode, portStateToJSON, type PortPolicy, type RadiusSettings } from '../control/gen/macsec/v1/types.js';
-import type { OpenPortRequest } from '../control/gen/macsec/v1/manager.js';
+import { ChannelState, type CreateSecureChannelRequest, type SecureChannel } from '../control/gen/macsec/v1/manager.js';
 import {
   type ConfigStore,
   configFingerprint,
@@ -48,10 +46,12 @@ import {
 } from './config.js';
 import { ManagerApi, ManagerCallError, type ManagerConnection } from '../control/client.js';
 import { ConfigError, MacsecError } from '../common/errors.js';
-import { IFNAME_RE, IFNAME_RULE, NAME_RE, NAME_RULE } from '../common/names.js';
-import { CIPHER_SUITE_NAMES, cipherSuiteNamed, portModeNamed } from '../control/vocabulary.js';
+import { channelName, endpointsOf, hexOctets, portSpecsOf } from './channel-params.js';
+import { NAME_RE, NAME_RULE } from '../common/names.js';
+import { portStateToJSON } from '../control/gen/macsec/v1/types.js';
 import { OwnedChannels } from './owned.js';
-import { clip, ParamError, Params, paramsOf } from './params.js';
+import { clip, ParamError, Params } from './params.js';
+import { describeChannel, ScopeError, scrub, stateName, UNAUTH } from './replies.js';
 
 export type Status = 'OK' | 'PROCESSING' | 'ERROR';
 export interface Reply {
@@ -118,64 +118,11 @@ type Handler = (p: Params, ctx: PrimitiveContext) => Promise<Reply>;
 
 const ADDRESS_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$/;
 
-/** Key material in hex as the manager accepts it: octets, optionally separated by space, ':' or '-'. */
-function hexOctets(p: Params, name: string, lens: number[] | [number, number], rule: string): string | undefined {
-  const v = p.str(name, { secret: true });
-  if (v === undefined) return undefined;
-  const clean = v.replace(/[\s:-]/g, '');
-  const n = clean.length / 2;
-  const lenOk = lens.length === 2 && lens[0]! < lens[1]! - 1 ? n >= lens[0]! && n <= lens[1]! : lens.includes(n);
-  if (!/^([0-9A-Fa-f]{2})+$/.test(clean) || !lenOk) throw new ParamError(`parameter '${name}' must be ${rule} (the value is secret and not shown)`);
-  return clean.toLowerCase();
-}
-
-/** Removes every given secret (and its hex variants) from a message. */
-export function scrub(message: string, secrets: string[]): string {
-  let m = message;
-  for (const sec of secrets) {
-    if (sec.length < 8) continue;
-    const clean = sec.replace(/[\s:-]/g, '');
-    for (const v of new Set([sec, clean, clean.toLowerCase(), clean.toUpperCase()])) {
-      if (v.length >= 8) m = m.split(v).join('[redacted]');
-    }
-    // Also the separated forms the manager accepts (00:11:..., 00-11-...).
-    const pairs = clean.match(/../g);
-    if (pairs) for (const sep of [':', '-', ' ']) for (const v of [pairs.join(sep), pairs.join(sep).toUpperCase()]) m = m.split(v).join('[redacted]');
-  }
-  return m;
-}
-
 /** Longest message passed on from the manager (its messages name a field and are short). */
 const MANAGER_DETAIL_MAX = 300;
 
-/** A refusal of this EE's own rules or the manager's ownership rule, as a final ERROR. */
-/** A request outside what this adapter may do (plaintext caller, or a resource it does not own). */
-export class ScopeError extends MacsecError {
-  constructor(message: string) {
-    super('permission_denied', message);
-  }
-}
-
-const UNAUTH = 'unauthenticated (plaintext) callers';
-
 const ok = (message: string): Reply => ({ status: 'OK', message });
 const error = (message: string): Reply => ({ status: 'ERROR', message });
-
-export function stateName(s: ChannelState): string {
-  return channelStateToJSON(s).replace(/^CHANNEL_STATE_/, '');
-}
-
-export function describeChannel(ch: SecureChannel): string {
-  const eps = ch.endpointStatus.length
-    ? ch.endpointStatus.map((s) => {
-        const e = s.endpoint;
-        const where = e ? `${e.agentId}/${e.switchPort} <-> ${e.vnfId || '?'}:${e.vnfInterface || '?'}` : s.portId;
-        const st = s.status ? portStateToJSON(s.status.state).replace(/^PORT_STATE_/, '') : 'UNKNOWN';
-        return `${where} ${st}${s.agentConnected ? '' : ' (agent disconnected)'}`;
-      })
-    : ch.endpoints.map((e) => `${e.agentId}/${e.switchPort} <-> ${e.vnfId || '?'}:${e.vnfInterface || '?'}`);
-  return `secure channel '${ch.name}' (id ${ch.id}) is ${stateName(ch.state)}; endpoints: ${eps.join(', ') || 'none'}`;
-}
 
 function ignoredSuffix(p: Params, quiet: string[] = []): string {
   const extra = p.unused().filter((k) => !quiet.includes(k));
@@ -473,121 +420,15 @@ export class PrimitiveRunner {
 
   // ---------------------------------------------------------------- create-secure-channel
 
-  private channelName(p: Params): string {
-    return p.str(['channel_name', 'channel', 'channel_id'], { required: true, pattern: NAME_RE, patternText: NAME_RULE })!;
-  }
-
-  private endpoints(p: Params, cfg: EeConfig): Endpoint[] {
-    const idText = NAME_RULE;
-    const ifText = `an interface name (${IFNAME_RULE})`;
-    const defVnf = p.str('vnf_id', { pattern: NAME_RE, patternText: idText }) ?? cfg.vnfId ?? '';
-    const defAgent = p.str('agent_id', { pattern: NAME_RE, patternText: idText }) ?? cfg.agentId;
-    const list = p.list('endpoints');
-    if (list) {
-      if (list.length === 0) throw new ParamError(`parameter 'endpoints' must list at least one endpoint`);
-      return list.map((raw, i) => {
-        const q = paramsOf(raw, `endpoints[${i}]`);
-        const agentId = q.str('agent_id', { pattern: NAME_RE, patternText: idText }) ?? defAgent;
-        if (!agentId) throw new ParamError(`parameter 'endpoints[${i}].agent_id' is required (or give a default agent_id)`);
-        const ep: Endpoint = {
-          agentId,
-          switchPort: q.str(['switch_port', 'port'], { required: true, pattern: IFNAME_RE, patternText: ifText })!,
-          vnfId: q.str('vnf_id', { pattern: NAME_RE, patternText: idText }) ?? defVnf,
-          vnfInterface: q.str(['vnf_interface', 'interface'], { pattern: IFNAME_RE, patternText: ifText }) ?? '',
-        };
-        const extra = q.unused();
-        if (extra.length)
-          throw new ParamError(
-            `endpoints[${i}] has unknown fields: ${extra
-              .slice(0, 5)
-              .map((k) => clip(k, 40))
-              .join(', ')} (known: agent_id, switch_port, vnf_id, vnf_interface)`,
-          );
-        return ep;
-      });
-    }
-    // Flat form, convenient in a VNFD: one agent, parallel lists of switch ports and VNF interfaces.
-    if (!defAgent) throw new ParamError(`parameter 'agent_id' is required (or give 'endpoints')`);
-    const ports = p.list(['switch_ports', 'switch_port']);
-    if (!ports || ports.length === 0) throw new ParamError(`parameter 'switch_ports' is required (or give 'endpoints')`);
-    const ifs = p.list(['vnf_interfaces', 'vnf_interface']) ?? [];
-    if (ifs.length !== 0 && ifs.length !== ports.length) {
-      throw new ParamError(`parameter 'vnf_interfaces' lists ${ifs.length} interfaces for ${ports.length} switch ports`);
-    }
-    return ports.map((sp, i) => {
-      const s = String(sp);
-      if (!IFNAME_RE.test(s)) throw new ParamError(`parameter 'switch_ports[${i}]' ${JSON.stringify(clip(s))} must be ${ifText}`);
-      const vi = ifs[i] === undefined ? '' : String(ifs[i]);
-      if (vi && !IFNAME_RE.test(vi)) throw new ParamError(`parameter 'vnf_interfaces[${i}]' ${JSON.stringify(clip(vi))} must be ${ifText}`);
-      return { agentId: defAgent, switchPort: s, vnfId: defVnf, vnfInterface: vi };
-    });
-  }
-
-  /**
-   * Optional: the authenticator ports to open before the channel (`port_mode` set). The manager's
-   * OpenPort is idempotent for an identical spec, so a retried primitive opens nothing twice.
-   */
-  private portSpecs(p: Params, endpoints: Endpoint[], ctx: PrimitiveContext): OpenPortRequest[] {
-    const modeText = p.str('port_mode', { pattern: /^(psk|eap-radius|eap-embedded)$/i, patternText: 'one of psk, eap-radius, eap-embedded' });
-    // RADIUS servers decide admission and supply the session keys: not from an unauthenticated caller.
-    if (!ctx.authenticated && (modeText?.toLowerCase() === 'eap-radius' || p.has('radius_servers') || p.has('radius_secret_ref'))) {
-      throw new ScopeError(`port_mode eap-radius (RADIUS servers): ${UNAUTH} may not choose the servers that hand out keys; use mutual TLS`);
-    }
-    const extras = [
-      'ovs_bridge',
-      'cipher_suite',
-      'key_server_priority',
-      'rekey_period_seconds',
-      'radius_servers',
-      'radius_secret_ref',
-      'nas_identifier',
-    ].filter((k) => p.has(k));
-    if (!modeText) {
-      if (extras.length)
-        throw new ParamError(
-          `parameter${extras.length > 1 ? 's' : ''} ${extras.join(', ')} need${extras.length > 1 ? '' : 's'} 'port_mode' (the EE opens ports only when port_mode is given)`,
-        );
-      return [];
-    }
-    const mode = portModeNamed(modeText)!;
-    const suiteText = p.str('cipher_suite', {
-      pattern: /^gcm-aes-(xpn-)?(128|256)$/i,
-      patternText: `one of ${CIPHER_SUITE_NAMES.join(', ')}`,
-    });
-    const policy: PortPolicy = {
-      cipherSuite: suiteText ? cipherSuiteNamed(suiteText)! : CipherSuite.CIPHER_SUITE_UNSPECIFIED,
-      keyServerPriority: p.int('key_server_priority', { min: 0, max: 255 }),
-      securePolicy: 0,
-      replayWindow: 0,
-      confidentialityOffset: 0,
-      rekeyPeriodSeconds: p.int('rekey_period_seconds', { min: 0, max: 86_400 * 30, default: 0 })!,
-    };
-    const bridge = p.str('ovs_bridge', { pattern: IFNAME_RE, patternText: `a bridge name (${IFNAME_RULE})` }) ?? '';
-    let radius: RadiusSettings | undefined;
-    if (mode === PortMode.PORT_MODE_EAP_RADIUS) {
-      const servers = (p.list('radius_servers', { required: true }) ?? []).map(String);
-      radius = { servers, sharedSecretRef: p.str('radius_secret_ref', { required: true })!, nasIdentifier: p.str('nas_identifier') ?? '' };
-    }
-    const seen = new Set<string>();
-    const out: OpenPortRequest[] = [];
-    for (const e of endpoints) {
-      const k = `${e.agentId}/${e.switchPort}`;
-      if (seen.has(k)) continue;
-      seen.add(k);
-      out.push({ agentId: e.agentId, interface: e.switchPort, mode, policy, ovsBridge: bridge, radius });
-    }
-    return out;
-  }
-
   private async createChannel(p: Params, ctx: PrimitiveContext): Promise<Reply> {
-    const name = this.channelName(p);
+    const name = channelName(p);
     const cfg = this.requireConfig();
     if (!ctx.authenticated) {
       const keys = ['psk_cak_hex', 'psk_ckn_hex'].filter((k) => p.has(k));
       if (keys.length) throw new ScopeError(`${keys.join(', ')}: ${UNAUTH} may not hand over key material; use mutual TLS, or leave the key to the manager`);
     }
-    const endpoints = this.endpoints(p, cfg);
-    let ports = this.portSpecs(p, endpoints, ctx);
+    const endpoints = endpointsOf(p, cfg);
+    let ports = portSpecsOf(p, endpoints, ctx.authenticated);
     const waitSecured = p.bool('wait_secured', false);
     const waitTimeoutS = p.int('wait_timeout_seconds', { min: 1, max: 3600, default: 60 })!;
     const timeoutS = p.int('timeout_seconds', { min: 1, max: 3600, default: 120 })!;
@@ -694,7 +535,7 @@ export class PrimitiveRunner {
   // ---------------------------------------------------------------- channel-status
 
   private async channelStatus(p: Params, ctx: PrimitiveContext): Promise<Reply> {
-    const name = this.channelName(p);
+    const name = channelName(p);
     const expectText = p.str(['expect_state', 'expected_state'], {
       pattern: /^(PENDING|READY|SECURED|DEGRADED|FAILED)$/i,
       patternText: 'one of PENDING, READY, SECURED, DEGRADED, FAILED',
@@ -734,13 +575,13 @@ export class PrimitiveRunner {
   // ---------------------------------------------------------------- delete-secure-channel
 
   private async deleteChannel(p: Params, ctx: PrimitiveContext): Promise<Reply> {
-    const name = this.channelName(p);
+    const name = channelName(p);
     const cfg = this.requireConfig();
     const timeoutS = p.int('timeout_seconds', { min: 1, max: 3600, default: 60 })!;
     const closePorts = p.bool('close_ports', false);
     const client = this.clientFor(cfg);
     const record = this.owned.get(name);
-    const explicitPorts = closePorts && (p.has('endpoints') || p.has('switch_ports')) ? this.endpoints(p, cfg).map((e) => `${e.agentId}/${e.switchPort}`) : [];
+    const explicitPorts = closePorts && (p.has('endpoints') || p.has('switch_ports')) ? endpointsOf(p, cfg).map((e) => `${e.agentId}/${e.switchPort}`) : [];
     const getChannel = () =>
       this.withRetry(
         () => client.getSecureChannel(name, 10_000),
@@ -798,7 +639,7 @@ export class PrimitiveRunner {
   // ---------------------------------------------------------------- force-rekey
 
   private async forceRekey(p: Params, ctx: PrimitiveContext): Promise<Reply> {
-    const name = this.channelName(p);
+    const name = channelName(p);
     const cfg = this.requireConfig();
     this.requireOwned(name, ctx, 'rekey');
     const client = this.clientFor(cfg);

@@ -3,6 +3,7 @@
  * order) and pcapng, link types Ethernet and Linux cooked (SLL). Pure functions over bytes,
  * so the capture decoder works on any file an operator brings, on any machine.
  */
+import { MacsecError } from '../common/errors.js';
 
 export interface CapturedFrame {
   /** 1-based frame number, as Wireshark counts. */
@@ -13,7 +14,11 @@ export interface CapturedFrame {
   data: Uint8Array;
 }
 
-export class PcapError extends Error {}
+export class PcapError extends MacsecError {
+  constructor(message: string) {
+    super('pcap_invalid', message);
+  }
+}
 
 const LINKTYPE_ETHERNET = 1;
 const LINKTYPE_LINUX_SLL = 113;

@@ -3,6 +3,8 @@
  * YAML or JSON. Every problem is reported with the path of the field, e.g.
  * `ports[1].cak: must be 32 or 64 hex digits`, and all problems are reported at once.
  */
+import { ConfigError } from '../../common/errors.js';
+import { IFNAME_RE, IFNAME_RULE } from '../../common/names.js';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -51,13 +53,7 @@ export interface PskAgentConfig {
   ports: AgentPortConfig[];
 }
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
-  }
-}
-
-const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+export { ConfigError };
 const MAC = /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/;
 
 /** Collects every problem of a file; adds CAK/CKN parsing to the shared field checks. */
@@ -126,17 +122,17 @@ export function validateConfig(raw: unknown, opts: { baseDir?: string } = {}): P
     if (!isObj(p)) return c.bad(path, 'must be a mapping');
     c.unknownKeys(p, path, PORT_FIELDS);
     const iface =
-      typeof p.interface === 'string' && IFNAME.test(p.interface)
+      typeof p.interface === 'string' && IFNAME_RE.test(p.interface)
         ? p.interface
-        : (c.bad(`${path}.interface`, 'required, an interface name of 1..15 characters'), 'invalid');
+        : (c.bad(`${path}.interface`, `required, an interface name (${IFNAME_RULE})`), 'invalid');
     if (seenIf.has(iface)) c.bad(`${path}.interface`, `${iface} is configured twice`);
     seenIf.add(iface);
     const macsecName =
       p.macsecName === undefined
         ? `ms${iface}`.slice(0, 15)
-        : typeof p.macsecName === 'string' && IFNAME.test(p.macsecName)
+        : typeof p.macsecName === 'string' && IFNAME_RE.test(p.macsecName)
           ? p.macsecName
-          : (c.bad(`${path}.macsecName`, 'must be an interface name of 1..15 characters'), 'invalid');
+          : (c.bad(`${path}.macsecName`, `must be an interface name (${IFNAME_RULE})`), 'invalid');
     const mode = c.oneOf(p.mode, `${path}.mode`, PORT_MODES, 'psk');
     const eapMode = mode === 'eap-authenticator' || mode === 'eap-supplicant';
     if (eapMode)

@@ -95,7 +95,7 @@ ports:
     });
     expect(p).toEqual(
       expect.arrayContaining([
-        'ports[0].interface: required, an interface name of 1..15 characters',
+        'ports[0].interface: required, an interface name (1-15 characters [A-Za-z0-9_.@-], not starting with . - or @)',
         'ports[0].cak: must be 32 or 64 hex digits (a 128- or 256-bit CAK)',
         'ports[0].ckn: must be 2 to 64 hex digits (a 1..32-octet CKN)',
         'ports[0].cipherSuite: must be one of GCM-AES-128, GCM-AES-256, GCM-AES-XPN-128, GCM-AES-XPN-256',

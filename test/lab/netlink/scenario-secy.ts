@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { CipherSuiteName } from '../../../src/mka/constants.js';
 import type { SecyAction } from '../../../src/mka/secy.js';
-import { attachMacsecPort, createMacsecPort, MacsecNetlinkError, Rtnl, type KernelSecy } from '../../../src/netlink/index.js';
+import { MacsecNetlinkError } from '../../../src/netlink/errors.js';
+import { attachMacsecPort, createMacsecPort, type KernelSecy } from '../../../src/netlink/kernel-secy.js';
+import { Rtnl } from '../../../src/netlink/rtnl.js';
 
 const run = promisify(execFile);
 const [side, syncDir, outDir] = process.argv.slice(2) as ['a' | 'b', string, string];
