@@ -1,13 +1,13 @@
 /**
  * The FrameLink contract: what ports rely on from every link (src/link/link.ts), written once
- * and run against each implementation (link.test.ts). Framework-free (node:assert), like the
+ * and run against each implementation (test/link/link.test.ts). Framework-free (node:assert), like the
  * SecY contract, so a lab scenario can run it against a link on a real interface too.
  */
 import assert from 'node:assert/strict';
 import { ethernetFrame } from '../../src/link/link.js';
 import type { FrameLink } from '../../src/link/link.js';
 import { PAE_GROUP_ADDRESS } from '../../src/mka/constants.js';
-import type { ContractCase } from '../support/secy-contract.js';
+import type { ContractCase } from './secy-contract.js';
 
 /** Three links on one LAN, fresh for each case; `close` releases whatever they share. */
 export type LanMaker = () => Promise<{ links: [FrameLink, FrameLink, FrameLink]; close(): void | Promise<void> }>;
