@@ -103,6 +103,16 @@ export class CommandRegistry {
   }
 }
 
+/** Prints `json` (pretty) with --json, else `text()`. */
+export function out(ctx: CommandContext, json: unknown, text: () => string): void {
+  ctx.io.out(ctx.options.json ? JSON.stringify(json, null, 2) : text());
+}
+
+/** The positional part of a command that takes exactly `n` arguments, shown as `args` in its usage. */
+export function positionals(args: string, n: number): Pick<CommandSpec, 'args' | 'minPositionals' | 'maxPositionals'> {
+  return { args, minPositionals: n, maxPositionals: n };
+}
+
 /** Reads a required string option or throws a UsageError naming it. */
 export function requireString(ctx: CommandContext, name: string): string {
   const v = ctx.options[name];

@@ -1,7 +1,7 @@
 /** MKA commands of macsecctl. */
 import { fromHex } from '../common/hex.js';
 import { PcapError } from '../pcap/file.js';
-import { type CommandSpec, requireString, UsageError } from './command.js';
+import { type CommandSpec, out, positionals, requireString, UsageError } from './command.js';
 import { decodeCapture, formatReports, loadCapture } from './mka-decode.js';
 
 function parseKey(hex: string, name: string, lengths: (n: number) => boolean, expect: string): Uint8Array {
@@ -18,9 +18,7 @@ function parseKey(hex: string, name: string, lengths: (n: number) => boolean, ex
 export const mkaDecodeCommand: CommandSpec = {
   path: ['mka', 'decode'],
   summary: 'Decode the EAPOL-MKA frames of a capture, verify ICVs and unwrap distributed SAKs',
-  args: '<file.pcap>',
-  minPositionals: 1,
-  maxPositionals: 1,
+  ...positionals('<file.pcap>', 1),
   options: {
     cak: { type: 'string', description: 'CAK, 32 or 64 hex digits (required)' },
     ckn: { type: 'string', description: 'CKN, 2..64 hex digits (required)' },
@@ -43,8 +41,7 @@ export const mkaDecodeCommand: CommandSpec = {
     } finally {
       cak.fill(0);
     }
-    if (ctx.options.json) ctx.io.out(JSON.stringify(res.reports, null, 2));
-    else ctx.io.out(formatReports(res));
+    out(ctx, res.reports, () => formatReports(res));
     for (const e of res.errors) ctx.io.err(`${path}: ${e}`);
     return res.errors.length > 0 ? 1 : 0;
   },

@@ -4,9 +4,10 @@
  * no timers: the caller calls tick(now) at nextTimeout().
  */
 import type { BackendStep } from './backend.js';
-import { type EapLogLevel, formatDecodeError } from './decode.js';
+import { formatDecodeError } from './decode.js';
 import { EapCode, EapType, decodeEap, eapIdentityText, encodeEap, encodeIdentityRequest } from './eap.js';
-import { EapolType, PAE_GROUP_ADDRESS, decodeEapolFrame, encodeEapolFrame } from './eapol.js';
+import { EapolType, PAE_GROUP_ADDRESS, encodeEapolFrame } from './eapol.js';
+import { PaeBase, type PaeLogAction, type PaeOutput } from './pae-base.js';
 import { deriveMkaKeysFromEap } from './keys.js';
 import { bytesEqual, macToString } from '../common/hex.js';
 
@@ -53,18 +54,13 @@ export type AuthenticatorAction =
     }
   /** The port is (or stays) unauthorized; `peer` is the supplicant concerned, if any. */
   | { readonly type: 'unauthorized'; readonly peer?: Uint8Array; readonly reason: string }
-  | { readonly type: 'log'; readonly level: EapLogLevel; readonly msg: string; readonly fields?: Record<string, unknown> };
-
-export interface PaeOutput<A> {
-  readonly frames: Uint8Array[];
-  readonly actions: A[];
-}
+  | PaeLogAction;
 
 export type AuthenticatorState = 'disabled' | 'connecting' | 'authenticating' | 'authenticated' | 'held';
 type TimerKind = 'tx' | 'retrans' | 'server' | 'quiet' | 'reauth';
 
-export class AuthenticatorPae {
-  private st: AuthenticatorState = 'disabled';
+export class AuthenticatorPae extends PaeBase<AuthenticatorState, AuthenticatorAction, TimerKind> {
+  protected st: AuthenticatorState = 'disabled';
   private supp: Uint8Array | undefined;
   private authorizedFlag = false;
   private session = 0;
@@ -75,40 +71,17 @@ export class AuthenticatorPae {
   private lastReqId = -1;
   private lastReqIsIdentity = false;
   private retrans = 0;
-  private timer: { kind: TimerKind; at: number } | undefined;
   private identity: string | undefined;
-  private out: PaeOutput<AuthenticatorAction> = { frames: [], actions: [] };
-  private readonly version: number;
 
   constructor(readonly config: AuthenticatorPaeConfig) {
-    if (config.portMac.length !== 6) throw new RangeError('portMac must be 6 octets');
-    this.version = config.eapolVersion ?? 3;
+    super(config.portMac, 'portMac', config.eapolVersion);
   }
 
-  get state(): AuthenticatorState {
-    return this.st;
-  }
   get authorized(): boolean {
     return this.authorizedFlag;
   }
   get supplicant(): Uint8Array | undefined {
     return this.supp;
-  }
-  /** Absolute time (ms) at which tick() must be called, if any. */
-  nextTimeout(): number | undefined {
-    return this.timer?.at;
-  }
-
-  private begin(): void {
-    this.out = { frames: [], actions: [] };
-  }
-  private end(): PaeOutput<AuthenticatorAction> {
-    const o = this.out;
-    this.out = { frames: [], actions: [] };
-    return o;
-  }
-  private log(level: EapLogLevel, msg: string, fields?: Record<string, unknown>): void {
-    this.out.actions.push(fields ? { type: 'log', level, msg, fields } : { type: 'log', level, msg });
   }
   private setTimer(kind: TimerKind, now: number, ms: number): void {
     this.timer = { kind, at: now + ms };
@@ -182,21 +155,10 @@ export class AuthenticatorPae {
     return this.end();
   }
 
-  receive(frame: Uint8Array, now: number): PaeOutput<AuthenticatorAction> {
-    this.begin();
-    this.onFrame(frame, now);
-    return this.end();
-  }
-
-  private onFrame(frame: Uint8Array, now: number): void {
-    const d = decodeEapolFrame(frame);
-    if (!d.ok) {
-      this.log('debug', 'ignored malformed EAPOL frame', { error: formatDecodeError(d.error) });
-      return;
-    }
-    const { src, dst, pdu } = d.value;
-    if (bytesEqual(src, this.config.portMac)) return; // our own frame (capture echo)
-    if (!bytesEqual(dst, PAE_GROUP_ADDRESS) && !bytesEqual(dst, this.config.portMac)) return;
+  protected onFrame(frame: Uint8Array, now: number): void {
+    const f = this.decodeOwnFrame(frame);
+    if (!f) return;
+    const { src, pdu } = f;
     if (this.st === 'disabled') return;
     const from = macToString(src);
     const bound = this.supp !== undefined;
@@ -332,10 +294,7 @@ export class AuthenticatorPae {
 
   tick(now: number): PaeOutput<AuthenticatorAction> {
     this.begin();
-    const t = this.timer;
-    if (!t || t.at > now) return this.end();
-    this.timer = undefined;
-    switch (t.kind) {
+    switch (this.takeDueTimer(now)) {
       case 'tx':
         this.sendIdentityRequest(now);
         break;

@@ -5,7 +5,8 @@
 import { EventEmitter } from 'node:events';
 import type { EapBackend, EapBackendSession } from './backend.js';
 import { type EapLogger, nullLogger } from './decode.js';
-import { type AuthenticatorAction, AuthenticatorPae, type AuthenticatorPaeConfig, type PaeOutput } from './authenticator-pae.js';
+import { type AuthenticatorAction, AuthenticatorPae, type AuthenticatorPaeConfig } from './authenticator-pae.js';
+import type { PaeOutput } from './pae-base.js';
 import { type SupplicantAction, SupplicantPae, type SupplicantPaeConfig } from './supplicant-pae.js';
 import type { EapPeerMethod } from './eaptls-peer.js';
 
@@ -33,98 +34,90 @@ export interface AuthenticatorPortOptions extends AuthenticatorPaeConfig {
   readonly now?: () => number;
 }
 
+/** A port's EAP exchanges (backend sessions, peer methods) by PAE session number. */
+class Exchanges<T extends { close(): void }> extends Map<number, T> {
+  /** The exchange of `session`, made by `create` when there is none. */
+  ensure(session: number, create: () => T): T {
+    let x = this.get(session);
+    if (!x) {
+      x = create();
+      this.set(session, x);
+    }
+    return x;
+  }
+
+  /** Closes and forgets the exchange of `session`, if any. */
+  abort(session: number): void {
+    this.get(session)?.close();
+    this.delete(session);
+  }
+
+  closeAll(): void {
+    for (const x of this.values()) x.close();
+    this.clear();
+  }
+}
+
+/** What a port needs of its PAE: a receive entry, a timer deadline and its tick. */
+interface TimedPae<A> {
+  receive(frame: Uint8Array, now: number): PaeOutput<A>;
+  nextTimeout(): number | undefined;
+  tick(now: number): PaeOutput<A>;
+}
+
+interface PortIo {
+  readonly send: FrameSender;
+  readonly logger?: EapLogger;
+  readonly now?: () => number;
+}
+
 /**
- * Events: 'authorized' (AuthorizedEvent: peer, msk, sessionId, cak, ckn), 'unauthorized'
- * (UnauthorizedEvent: reason).
+ * What both ports share: the PAE's one timer, the stopped flag, frame sending and the logging of
+ * log actions. A subclass handles its PAE's other actions in `handle`.
  */
-export class AuthenticatorPort extends EventEmitter {
-  readonly pae: AuthenticatorPae;
-  private readonly sessions = new Map<number, EapBackendSession>();
+abstract class PaePort<A extends { type: string }, P extends TimedPae<A>> extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
-  private readonly log: EapLogger;
-  private readonly now: () => number;
-  private stopped = false;
+  protected readonly log: EapLogger;
+  protected readonly now: () => number;
+  protected stopped = false;
 
-  constructor(readonly opts: AuthenticatorPortOptions) {
+  constructor(
+    readonly pae: P,
+    private readonly io: PortIo,
+  ) {
     super();
-    this.pae = new AuthenticatorPae(opts);
-    this.log = opts.logger ?? nullLogger;
-    this.now = opts.now ?? Date.now;
-  }
-
-  start(): void {
-    this.stopped = false;
-    this.apply(this.pae.portUp(this.now()));
-  }
-
-  stop(): void {
-    this.apply(this.pae.portDown(this.now()));
-    this.stopped = true;
-    clearTimeout(this.timer);
-    for (const s of this.sessions.values()) s.close();
-    this.sessions.clear();
+    this.log = io.logger ?? nullLogger;
+    this.now = io.now ?? Date.now;
   }
 
   /** Feeds a received Ethernet frame (ethertype 0x888e). */
   receive(frame: Uint8Array): void {
-    if (this.stopped) return;
-    this.apply(this.pae.receive(frame, this.now()));
+    this.unlessStopped((now) => this.pae.receive(frame, now));
   }
 
-  /** Re-authenticates the supplicant now (AuthenticatorPae.reauthenticate). */
-  reauthenticate(reason: string): void {
-    if (this.stopped) return;
-    this.apply(this.pae.reauthenticate(this.now(), reason));
+  /** Applies what `step` makes the PAE do now, unless the port has stopped. */
+  protected unlessStopped(step: (now: number) => PaeOutput<A>): void {
+    if (!this.stopped) this.apply(step(this.now()));
   }
 
-  private apply(out: PaeOutput<AuthenticatorAction>): void {
+  /** Marks the port stopped and cancels its timer. */
+  protected halt(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  protected abstract handle(action: A): void;
+
+  protected apply(out: PaeOutput<A>): void {
     for (const f of out.frames) {
       try {
-        this.opts.send(f);
+        this.io.send(f);
       } catch (e) {
         this.log('error', 'EAPOL send failed', { error: (e as Error).message });
       }
     }
     logActions(this.log, out.actions);
-    for (const a of out.actions) {
-      switch (a.type) {
-        case 'backend-eap': {
-          let s = this.sessions.get(a.session);
-          if (!s) {
-            s = this.opts.backend.createSession({
-              supplicantMac: a.peer,
-              authenticatorMac: this.opts.portMac,
-              ...(this.opts.portName ? { portName: this.opts.portName } : {}),
-            });
-            this.sessions.set(a.session, s);
-          }
-          const sess = s;
-          sess.handle(a.eap).then(
-            (step) => {
-              if (step.kind === 'success' || step.kind === 'failure') {
-                sess.close();
-                this.sessions.delete(a.session);
-              }
-              if (!this.stopped) this.apply(this.pae.backendStep(a.session, step, this.now()));
-            },
-            (e: Error) => {
-              if (!this.stopped) this.apply(this.pae.backendStep(a.session, { kind: 'failure', reason: `backend error: ${e.message}` }, this.now()));
-            },
-          );
-          break;
-        }
-        case 'backend-abort':
-          this.sessions.get(a.session)?.close();
-          this.sessions.delete(a.session);
-          break;
-        case 'authorized':
-          this.emit('authorized', a);
-          break;
-        case 'unauthorized':
-          this.emit('unauthorized', a);
-          break;
-      }
-    }
+    for (const a of out.actions) this.handle(a);
     this.schedule();
   }
 
@@ -134,6 +127,66 @@ export class AuthenticatorPort extends EventEmitter {
     if (at === undefined || this.stopped) return;
     this.timer = setTimeout(() => this.apply(this.pae.tick(this.now())), Math.max(0, at - this.now()));
     this.timer.unref?.();
+  }
+}
+
+/**
+ * Events: 'authorized' (AuthorizedEvent: peer, msk, sessionId, cak, ckn), 'unauthorized'
+ * (UnauthorizedEvent: reason).
+ */
+export class AuthenticatorPort extends PaePort<AuthenticatorAction, AuthenticatorPae> {
+  private readonly sessions = new Exchanges<EapBackendSession>();
+
+  constructor(readonly opts: AuthenticatorPortOptions) {
+    super(new AuthenticatorPae(opts), opts);
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.apply(this.pae.portUp(this.now()));
+  }
+
+  stop(): void {
+    this.apply(this.pae.portDown(this.now()));
+    this.halt();
+    this.sessions.closeAll();
+  }
+
+  /** Re-authenticates the supplicant now (AuthenticatorPae.reauthenticate). */
+  reauthenticate(reason: string): void {
+    this.unlessStopped((now) => this.pae.reauthenticate(now, reason));
+  }
+
+  protected handle(a: AuthenticatorAction): void {
+    switch (a.type) {
+      case 'backend-eap': {
+        const sess = this.sessions.ensure(a.session, () =>
+          this.opts.backend.createSession({
+            supplicantMac: a.peer,
+            authenticatorMac: this.opts.portMac,
+            ...(this.opts.portName ? { portName: this.opts.portName } : {}),
+          }),
+        );
+        sess.handle(a.eap).then(
+          (step) => {
+            if (step.kind === 'success' || step.kind === 'failure') {
+              sess.close();
+              this.sessions.delete(a.session);
+            }
+            this.unlessStopped((now) => this.pae.backendStep(a.session, step, now));
+          },
+          (e: Error) => this.unlessStopped((now) => this.pae.backendStep(a.session, { kind: 'failure', reason: `backend error: ${e.message}` }, now)),
+        );
+        break;
+      }
+      case 'backend-abort':
+        this.sessions.abort(a.session);
+        break;
+      case 'authorized':
+      case 'unauthorized':
+        this.emit(a.type, a);
+        break;
+    }
   }
 }
 
@@ -146,19 +199,11 @@ export interface SupplicantPortOptions extends SupplicantPaeConfig {
 }
 
 /** Events: 'authenticated' (AuthenticatedEvent), 'unauthenticated' (UnauthenticatedEvent). */
-export class SupplicantPort extends EventEmitter {
-  readonly pae: SupplicantPae;
-  private readonly methods = new Map<number, EapPeerMethod>();
-  private timer: NodeJS.Timeout | undefined;
-  private readonly log: EapLogger;
-  private readonly now: () => number;
-  private stopped = false;
+export class SupplicantPort extends PaePort<SupplicantAction, SupplicantPae> {
+  private readonly methods = new Exchanges<EapPeerMethod>();
 
   constructor(readonly opts: SupplicantPortOptions) {
-    super();
-    this.pae = new SupplicantPae(opts);
-    this.log = opts.logger ?? nullLogger;
-    this.now = opts.now ?? Date.now;
+    super(new SupplicantPae(opts), opts);
   }
 
   start(): void {
@@ -171,66 +216,30 @@ export class SupplicantPort extends EventEmitter {
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    for (const m of this.methods.values()) m.close();
-    this.methods.clear();
+    this.halt();
+    this.methods.closeAll();
   }
 
-  receive(frame: Uint8Array): void {
-    if (this.stopped) return;
-    this.apply(this.pae.receive(frame, this.now()));
-  }
-
-  private apply(out: PaeOutput<SupplicantAction>): void {
-    for (const f of out.frames) {
-      try {
-        this.opts.send(f);
-      } catch (e) {
-        this.log('error', 'EAPOL send failed', { error: (e as Error).message });
+  protected handle(a: SupplicantAction): void {
+    switch (a.type) {
+      case 'method-eap': {
+        const meth = this.methods.ensure(a.session, () => this.opts.method());
+        meth.handle(a.eap).then(
+          (step) => {
+            if (step.kind === 'success' || step.kind === 'failure') this.methods.delete(a.session);
+            this.unlessStopped((now) => this.pae.methodStep(a.session, step, now));
+          },
+          (e: Error) => this.unlessStopped((now) => this.pae.methodStep(a.session, { kind: 'failure', reason: e.message }, now)),
+        );
+        break;
       }
+      case 'method-abort':
+        this.methods.abort(a.session);
+        break;
+      case 'authenticated':
+      case 'unauthenticated':
+        this.emit(a.type, a);
+        break;
     }
-    logActions(this.log, out.actions);
-    for (const a of out.actions) {
-      switch (a.type) {
-        case 'method-eap': {
-          let m = this.methods.get(a.session);
-          if (!m) {
-            m = this.opts.method();
-            this.methods.set(a.session, m);
-          }
-          const meth = m;
-          meth.handle(a.eap).then(
-            (step) => {
-              if (step.kind === 'success' || step.kind === 'failure') this.methods.delete(a.session);
-              if (!this.stopped) this.apply(this.pae.methodStep(a.session, step, this.now()));
-            },
-            (e: Error) => {
-              if (!this.stopped) this.apply(this.pae.methodStep(a.session, { kind: 'failure', reason: e.message }, this.now()));
-            },
-          );
-          break;
-        }
-        case 'method-abort':
-          this.methods.get(a.session)?.close();
-          this.methods.delete(a.session);
-          break;
-        case 'authenticated':
-          this.emit('authenticated', a);
-          break;
-        case 'unauthenticated':
-          this.emit('unauthenticated', a);
-          break;
-      }
-    }
-    this.schedule();
-  }
-
-  private schedule(): void {
-    clearTimeout(this.timer);
-    const at = this.pae.nextTimeout();
-    if (at === undefined || this.stopped) return;
-    this.timer = setTimeout(() => this.apply(this.pae.tick(this.now())), Math.max(0, at - this.now()));
-    this.timer.unref?.();
   }
 }

@@ -4,11 +4,11 @@
  * actions, repeats its last response when the authenticator retransmits, and restarts on silence.
  */
 import type { PeerStep } from './eaptls-peer.js';
-import { type EapLogLevel, formatDecodeError } from './decode.js';
+import { formatDecodeError } from './decode.js';
 import { EapCode, EapType, decodeEap, encodeIdentityResponse } from './eap.js';
-import { EapolType, PAE_GROUP_ADDRESS, decodeEapolFrame, encodeEapolFrame } from './eapol.js';
+import { EapolType, PAE_GROUP_ADDRESS, encodeEapolFrame } from './eapol.js';
 import { deriveMkaKeysFromEap } from './keys.js';
-import type { PaeOutput } from './authenticator-pae.js';
+import { PaeBase, type PaeLogAction, type PaeOutput } from './pae-base.js';
 import { bytesEqual, macToString } from '../common/hex.js';
 
 export interface SupplicantPaeConfig {
@@ -38,53 +38,31 @@ export type SupplicantAction =
       readonly ckn: Uint8Array;
     }
   | { readonly type: 'unauthenticated'; readonly reason: string }
-  | { readonly type: 'log'; readonly level: EapLogLevel; readonly msg: string; readonly fields?: Record<string, unknown> };
+  | PaeLogAction;
 
 export type SupplicantState = 'disabled' | 'connecting' | 'authenticating' | 'authenticated' | 'held' | 'logoff';
 type TimerKind = 'start' | 'auth' | 'held';
 
-export class SupplicantPae {
-  private st: SupplicantState = 'disabled';
+export class SupplicantPae extends PaeBase<SupplicantState, SupplicantAction, TimerKind> {
+  protected st: SupplicantState = 'disabled';
   private auth: Uint8Array | undefined;
   private session = 0;
   private active: number | undefined;
   private inFlight = false;
   private lastReq: Uint8Array | undefined;
   private lastResp: Uint8Array | undefined;
-  private timer: { kind: TimerKind; at: number } | undefined;
   private starts = 0;
   private authenticatedFlag = false;
-  private out: PaeOutput<SupplicantAction> = { frames: [], actions: [] };
-  private readonly version: number;
 
   constructor(readonly config: SupplicantPaeConfig) {
-    if (config.ownMac.length !== 6) throw new RangeError('ownMac must be 6 octets');
-    this.version = config.eapolVersion ?? 3;
+    super(config.ownMac, 'ownMac', config.eapolVersion);
   }
 
-  get state(): SupplicantState {
-    return this.st;
-  }
   get authenticated(): boolean {
     return this.authenticatedFlag;
   }
   get authenticator(): Uint8Array | undefined {
     return this.auth;
-  }
-  nextTimeout(): number | undefined {
-    return this.timer?.at;
-  }
-
-  private begin(): void {
-    this.out = { frames: [], actions: [] };
-  }
-  private end(): PaeOutput<SupplicantAction> {
-    const o = this.out;
-    this.out = { frames: [], actions: [] };
-    return o;
-  }
-  private log(level: EapLogLevel, msg: string, fields?: Record<string, unknown>): void {
-    this.out.actions.push(fields ? { type: 'log', level, msg, fields } : { type: 'log', level, msg });
   }
   private send(type: EapolType, body?: Uint8Array): void {
     // Group address: works through bridges and is what wpa_supplicant's wired driver uses.
@@ -125,22 +103,11 @@ export class SupplicantPae {
     return this.end();
   }
 
-  receive(frame: Uint8Array, now: number): PaeOutput<SupplicantAction> {
-    this.begin();
-    this.onFrame(frame, now);
-    return this.end();
-  }
-
-  private onFrame(frame: Uint8Array, now: number): void {
+  protected onFrame(frame: Uint8Array, now: number): void {
     if (this.st === 'disabled' || this.st === 'logoff') return;
-    const d = decodeEapolFrame(frame);
-    if (!d.ok) {
-      this.log('debug', 'ignored malformed EAPOL frame', { error: formatDecodeError(d.error) });
-      return;
-    }
-    const { src, dst, pdu } = d.value;
-    if (bytesEqual(src, this.config.ownMac)) return;
-    if (!bytesEqual(dst, PAE_GROUP_ADDRESS) && !bytesEqual(dst, this.config.ownMac)) return;
+    const f = this.decodeOwnFrame(frame);
+    if (!f) return;
+    const { src, pdu } = f;
     if (pdu.type !== EapolType.EapPacket) return;
     const e = decodeEap(pdu.body);
     if (!e.ok) {
@@ -250,15 +217,14 @@ export class SupplicantPae {
 
   tick(now: number): PaeOutput<SupplicantAction> {
     this.begin();
-    const t = this.timer;
-    if (!t || t.at > now) return this.end();
-    this.timer = undefined;
-    if (t.kind === 'start') {
+    const kind = this.takeDueTimer(now);
+    if (kind === undefined) return this.end();
+    if (kind === 'start') {
       if (this.st === 'connecting') {
         this.log(this.starts >= 3 ? 'warn' : 'debug', 'no authenticator answered EAPOL-Start, retrying', { starts: this.starts });
         this.sendStart(now);
       }
-    } else if (t.kind === 'auth') {
+    } else if (kind === 'auth') {
       this.log('warn', 'authenticator went silent, restarting', {});
       this.abortMethod();
       this.lastReq = undefined;

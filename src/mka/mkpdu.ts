@@ -228,27 +228,18 @@ function decodeSet(frame: Uint8Array, view: DataView, at: number, typeCode: numb
       if (len === 0) {
         return { type: 'distributedSak', an, confidentialityOffset, plain: true, kn: 0, cipherSuite: null, wrappedSak: new Uint8Array(0) };
       }
-      if (len === 28) {
-        return {
-          type: 'distributedSak',
-          an,
-          confidentialityOffset,
-          plain: false,
-          kn: view.getUint32(b),
-          cipherSuite: null,
-          wrappedSak: frame.slice(b + 4, b + 28),
-        };
-      }
-      const wrappedLen = len - 12;
-      if (len < 36 || wrappedLen % 8 !== 0) fail('distributedSak.bodyLength', `${len} is not 0, 28 or 12 + a key wrap (24, 32, 40 octets)`, at + 2);
+      // KN (4), then the cipher suite (8) unless it is the default (a 28-octet body), then the wrapped SAK.
+      const withSuite = len !== 28;
+      if (withSuite && (len < 36 || (len - 12) % 8 !== 0))
+        fail('distributedSak.bodyLength', `${len} is not 0, 28 or 12 + a key wrap (24, 32, 40 octets)`, at + 2);
       return {
         type: 'distributedSak',
         an,
         confidentialityOffset,
         plain: false,
         kn: view.getUint32(b),
-        cipherSuite: view.getBigUint64(b + 4),
-        wrappedSak: frame.slice(b + 12, b + len),
+        cipherSuite: withSuite ? view.getBigUint64(b + 4) : null,
+        wrappedSak: frame.slice(b + (withSuite ? 12 : 4), b + len),
       };
     }
     case PS_DISTRIBUTED_CAK: {

@@ -1,4 +1,5 @@
 /** `macsecctl agents list|get`. */
+import { positionals } from '../command.js';
 import { Agent, ListAgentsResponse } from '../../control/gen/macsec/v1/manager.js';
 import { managerCommand } from './manager.js';
 import { ago, table } from './table.js';
@@ -27,9 +28,7 @@ export const agentCommands = [
   managerCommand({
     path: ['agents', 'get'],
     summary: 'Show one agent',
-    args: '<agent-id>',
-    minPositionals: 1,
-    maxPositionals: 1,
+    ...positionals('<agent-id>', 1),
     call: (api, ctx) => api.getAgent(ctx.positionals[0]!),
     json: (a) => Agent.toJSON(a),
     text: (a) =>

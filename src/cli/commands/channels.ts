@@ -1,6 +1,6 @@
 /** `macsecctl channels create|get|list|delete` and `macsecctl rekey`. */
 import { randomUUID } from 'node:crypto';
-import { UsageError } from '../command.js';
+import { positionals, UsageError } from '../command.js';
 import { ManagerCallError } from '../../control/client.js';
 import {
   ChannelState,
@@ -41,9 +41,7 @@ export const channelCommands = [
   managerCommand({
     path: ['channels', 'create'],
     summary: 'Create a secure channel (returns when every authenticator is ready)',
-    args: '<name>',
-    minPositionals: 1,
-    maxPositionals: 1,
+    ...positionals('<name>', 1),
     options: {
       endpoint: { type: 'string', multiple: true, description: 'agent:switch-port:vnf-id:vnf-interface (repeatable, required)' },
       cak: { type: 'string', description: 'PSK CAK hex (default: generated and printed once)' },
@@ -95,9 +93,7 @@ export const channelCommands = [
   managerCommand({
     path: ['channels', 'get'],
     summary: 'Show a secure channel and its endpoints',
-    args: '<id|name>',
-    minPositionals: 1,
-    maxPositionals: 1,
+    ...positionals('<id|name>', 1),
     call: (api, ctx) => api.getSecureChannel(ctx.positionals[0]!),
     json: (c) => SecureChannel.toJSON(c),
     text: (c) => channelText(c),
@@ -116,9 +112,7 @@ export const channelCommands = [
   managerCommand({
     path: ['channels', 'delete'],
     summary: 'Delete a secure channel (ports stay open)',
-    args: '<id|name>',
-    minPositionals: 1,
-    maxPositionals: 1,
+    ...positionals('<id|name>', 1),
     options: { 'allow-missing': { type: 'boolean', description: 'succeed if it does not exist' } },
     call: (api, ctx) => api.deleteSecureChannel({ channelId: ctx.positionals[0]!, allowMissing: ctx.options['allow-missing'] === true }),
     json: (r) => r,

@@ -10,7 +10,7 @@
 import { status } from '@grpc/grpc-js';
 import { join } from 'node:path';
 import type { CommandContext, CommandSpec, OptionSpec } from '../command.js';
-import { UsageError } from '../command.js';
+import { out, UsageError } from '../command.js';
 import { ManagerApi, ManagerCallError } from '../../control/client.js';
 import { loadTls } from '../../control/tls.js';
 
@@ -70,11 +70,6 @@ export async function withApi(ctx: CommandContext, fn: (api: ManagerApi) => Prom
   } finally {
     api.close();
   }
-}
-
-/** Prints `json` (pretty) with --json, else `text()`. */
-export function out(ctx: CommandContext, json: unknown, text: () => string): void {
-  ctx.io.out(ctx.options.json ? JSON.stringify(json, null, 2) : text());
 }
 
 /** An enum value's name without its prefix, lower case with dashes: PORT_STATE_SECURED -> secured. */

@@ -1,9 +1,11 @@
 /** `macsecctl pki ...`: create a deployment CA and issue manager, agent and operator certificates. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CommandRegistry, CommandSpec } from '../command.js';
-import { requireString, UsageError } from '../command.js';
+import type { CommandRegistry, CommandSpec, OptionSpec } from '../command.js';
+import { out, positionals, requireString, UsageError } from '../command.js';
 import { describeCert, initCaDir, issue, loadCaDir, writePair, type IssueKind } from '../../pki/pki.js';
+
+const JSON_OPTION: OptionSpec = { type: 'boolean', description: 'JSON output' };
 
 const KINDS: IssueKind[] = ['manager', 'agent', 'admin', 'read-only', 'orchestrator', 'vnf', 'eap-server'];
 
@@ -15,7 +17,7 @@ export const pkiInitCommand: CommandSpec = {
     cn: { type: 'string', description: 'CA common name' },
     days: { type: 'string', description: 'validity in days (default 3650)' },
     force: { type: 'boolean', description: 'replace an existing CA' },
-    json: { type: 'boolean', description: 'JSON output' },
+    json: JSON_OPTION,
   },
   async run(ctx) {
     const dir = requireString(ctx, 'dir');
@@ -25,7 +27,7 @@ export const pkiInitCommand: CommandSpec = {
       force: ctx.options.force === true,
     });
     const info = { ...describeCert(ca.certPem), cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
-    ctx.io.out(ctx.options.json ? JSON.stringify(info, null, 2) : `created CA ${info.subject}\n  ${info.cert}\n  ${info.key} (keep it offline; mode 0600)`);
+    out(ctx, info, () => `created CA ${info.subject}\n  ${info.cert}\n  ${info.key} (keep it offline; mode 0600)`);
     return 0;
   },
 };
@@ -33,9 +35,7 @@ export const pkiInitCommand: CommandSpec = {
 export const pkiIssueCommand: CommandSpec = {
   path: ['pki', 'issue'],
   summary: 'Issue a manager, agent, admin, read-only, orchestrator, vnf (EAP-TLS client) or eap-server certificate signed by the CA in --dir',
-  args: '<kind> <name>',
-  minPositionals: 2,
-  maxPositionals: 2,
+  ...positionals('<kind> <name>', 2),
   options: {
     dir: { type: 'string', description: 'PKI directory holding ca.crt/ca.key (required)' },
     dns: { type: 'string', multiple: true, description: 'DNS name for manager/agent server certificates (repeatable)' },
@@ -43,7 +43,7 @@ export const pkiIssueCommand: CommandSpec = {
     days: { type: 'string', description: 'validity in days (default 825)' },
     out: { type: 'string', description: 'file base name (default <kind>-<name>, manager: manager)' },
     force: { type: 'boolean', description: 'replace an existing key and certificate of that name' },
-    json: { type: 'boolean', description: 'JSON output' },
+    json: JSON_OPTION,
   },
   async run(ctx) {
     const dir = requireString(ctx, 'dir');
@@ -60,9 +60,7 @@ export const pkiIssueCommand: CommandSpec = {
     const base = typeof ctx.options.out === 'string' ? ctx.options.out : kind === 'manager' ? 'manager' : `${kind}-${name}`;
     const files = writePair(dir, base, pair, { force: ctx.options.force === true });
     const info = { ...describeCert(pair.certPem), ...files };
-    ctx.io.out(
-      ctx.options.json ? JSON.stringify(info, null, 2) : `issued ${kind} certificate ${info.subjectAltName}\n  ${files.cert}\n  ${files.key} (mode 0600)`,
-    );
+    out(ctx, info, () => `issued ${kind} certificate ${info.subjectAltName}\n  ${files.cert}\n  ${files.key} (mode 0600)`);
     return 0;
   },
 };
@@ -70,18 +68,14 @@ export const pkiIssueCommand: CommandSpec = {
 export const pkiShowCommand: CommandSpec = {
   path: ['pki', 'show'],
   summary: 'Show a certificate: subject, identity, validity',
-  args: '<cert.pem>',
-  minPositionals: 1,
-  maxPositionals: 1,
-  options: { json: { type: 'boolean', description: 'JSON output' } },
+  ...positionals('<cert.pem>', 1),
+  options: { json: JSON_OPTION },
   async run(ctx) {
     const info = describeCert(readFileSync(ctx.positionals[0]!, 'utf8'));
-    ctx.io.out(
-      ctx.options.json
-        ? JSON.stringify(info, null, 2)
-        : Object.entries(info)
-            .map(([k, v]) => `${k.padEnd(16)} ${v}`)
-            .join('\n'),
+    out(ctx, info, () =>
+      Object.entries(info)
+        .map(([k, v]) => `${k.padEnd(16)} ${v}`)
+        .join('\n'),
     );
     return 0;
   },

@@ -1,5 +1,5 @@
 /** `macsecctl ports open|list|get|close|orphans`. */
-import { UsageError } from '../command.js';
+import { positionals, UsageError } from '../command.js';
 import { ListOrphanedPortsResponse, ListPortsResponse, Port } from '../../control/gen/macsec/v1/manager.js';
 import { PortMode, PortState, SecurePolicy, type PortPolicy } from '../../control/gen/macsec/v1/types.js';
 import { CIPHER_SUITE_NAMES, cipherSuiteNamed, OFFSET_NAMES, offsetNamed, PORT_MODE_NAMES, portModeNamed } from '../../control/vocabulary.js';
@@ -30,9 +30,7 @@ export const portCommands = [
   managerCommand({
     path: ['ports', 'open'],
     summary: 'Open an authenticator port on an agent (returns when the agent is ready)',
-    args: '<agent-id> <interface>',
-    minPositionals: 2,
-    maxPositionals: 2,
+    ...positionals('<agent-id> <interface>', 2),
     options: {
       mode: { type: 'string', description: 'psk | eap-radius | eap-embedded (required)' },
       cipher: { type: 'string', description: 'gcm-aes-128 (default) | gcm-aes-256 | gcm-aes-xpn-128 | gcm-aes-xpn-256' },
@@ -89,9 +87,7 @@ export const portCommands = [
   managerCommand({
     path: ['ports', 'get'],
     summary: 'Show one port',
-    args: '<agent-id>/<interface>',
-    minPositionals: 1,
-    maxPositionals: 1,
+    ...positionals('<agent-id>/<interface>', 1),
     call: (api, ctx) => api.getPort(ctx.positionals[0]!),
     json: (p) => Port.toJSON(p),
     text: (p) =>
@@ -101,9 +97,7 @@ export const portCommands = [
   managerCommand({
     path: ['ports', 'close'],
     summary: 'Close a port',
-    args: '<agent-id>/<interface>',
-    minPositionals: 1,
-    maxPositionals: 1,
+    ...positionals('<agent-id>/<interface>', 1),
     options: { 'allow-missing': { type: 'boolean', description: 'succeed if the port is not open' } },
     call: (api, ctx) => api.closePort({ portId: ctx.positionals[0]!, allowMissing: ctx.options['allow-missing'] === true }),
     json: (r) => r,
