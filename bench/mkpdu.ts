@@ -1,9 +1,8 @@
 /** MKPDU encode+ICV and decode+ICV-verify throughput on one core (issue target ≥ 50,000/s each). */
-import { PAE_GROUP_ADDRESS } from '../src/mka/constants.js';
 import { deriveIck, deriveKek, verifyIcv, wrapKey } from '../src/mka/crypto.js';
 import { fromHex } from '../src/common/hex.js';
 import { decodeMkpdu, encodeMkpdu } from '../src/mka/mkpdu.js';
-import type { Mkpdu } from '../src/mka/types.js';
+import { peerMkpdu } from '../test/support/mkpdu-fixtures.js';
 import { bench, printResult } from './harness.js';
 
 export function runMkpduBench(): void {
@@ -11,46 +10,28 @@ export function runMkpduBench(): void {
   const ckn = fromHex('96437a93ccf10d9dfe347846cce52c7d');
   const ick = deriveIck(cak, ckn);
   // A typical key-server MKPDU: Basic, Live Peer List (1 peer), SAK Use, Distributed SAK.
-  const pdu: Mkpdu = {
-    dst: PAE_GROUP_ADDRESS,
-    src: fromHex('020000000001'),
-    eapolVersion: 3,
-    basic: {
-      type: 'basic',
-      version: 2,
-      priority: 16,
-      keyServer: true,
-      macsecDesired: true,
-      macsecCapability: 3,
-      sci: { mac: fromHex('020000000001'), port: 1 },
-      actor: { mi: fromHex('0102030405060708090a0b0c'), mn: 1 },
-      algorithmAgility: 0x0080c201,
-      ckn,
+  const pdu = peerMkpdu({ sci: { mac: fromHex('020000000001'), port: 1 }, actor: { mi: fromHex('0102030405060708090a0b0c'), mn: 1 }, ckn }, [
+    { type: 'livePeers', keyServerSsci: 0, peers: [{ mi: fromHex('aabbccddeeff001122334455'), mn: 9 }] },
+    {
+      type: 'sakUse',
+      plainTx: false,
+      plainRx: false,
+      delayProtect: false,
+      reservedBit: false,
+      hasKeys: true,
+      latest: { an: 0, tx: true, rx: true, ki: { mi: fromHex('0102030405060708090a0b0c'), kn: 1 }, lowestPn: 1 },
+      old: { an: 0, tx: false, rx: false, ki: { mi: new Uint8Array(12), kn: 0 }, lowestPn: 0 },
     },
-    sets: [
-      { type: 'livePeers', keyServerSsci: 0, peers: [{ mi: fromHex('aabbccddeeff001122334455'), mn: 9 }] },
-      {
-        type: 'sakUse',
-        plainTx: false,
-        plainRx: false,
-        delayProtect: false,
-        reservedBit: false,
-        hasKeys: true,
-        latest: { an: 0, tx: true, rx: true, ki: { mi: fromHex('0102030405060708090a0b0c'), kn: 1 }, lowestPn: 1 },
-        old: { an: 0, tx: false, rx: false, ki: { mi: new Uint8Array(12), kn: 0 }, lowestPn: 0 },
-      },
-      {
-        type: 'distributedSak',
-        an: 0,
-        confidentialityOffset: 1,
-        plain: false,
-        kn: 1,
-        cipherSuite: null,
-        wrappedSak: wrapKey(deriveKek(cak, ckn), new Uint8Array(16)),
-      },
-    ],
-    icvIndicator: false,
-  };
+    {
+      type: 'distributedSak',
+      an: 0,
+      confidentialityOffset: 1,
+      plain: false,
+      kn: 1,
+      cipherSuite: null,
+      wrappedSak: wrapKey(deriveKek(cak, ckn), new Uint8Array(16)),
+    },
+  ]);
   const frame = encodeMkpdu(pdu, ick);
   console.log(`MKPDU of ${frame.length} octets (Basic, Live Peers, SAK Use, Distributed SAK)`);
   printResult(

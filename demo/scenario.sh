@@ -91,7 +91,7 @@ CONFIG=$(jq -nc --arg ca "$PKI/control/ca.crt" --arg c "$PKI/control/orchestrato
 CHANNEL=$(jq -nc '{channel_name: "demo", port_mode: "eap-embedded", ovs_bridge: "br0",
   endpoints: [{agent_id: "node-1", switch_port: "sw1", vnf_id: "vnf1", vnf_interface: "eth0"},
               {agent_id: "node-1", switch_port: "sw2", vnf_id: "vnf2", vnf_interface: "eth0"}]}')
-if $PY "$REPO/test/osm/lcm_client.py" --address localhost:50050 --ca "$PKI/osm/ca.crt" --cert "$PKI/osm/admin-lcm.crt" --key "$PKI/osm/admin-lcm.key" \
+if $PY "$REPO/test/support/osm/lcm_client.py" --address localhost:50050 --ca "$PKI/osm/ca.crt" --cert "$PKI/osm/admin-lcm.crt" --key "$PKI/osm/admin-lcm.key" \
   day1 --config-json "$CONFIG" --channel-json "$CHANNEL" >"$OUT/lcm-day1.jsonl" 2>"$OUT/lcm-day1.err"; then
   step orchestrator true "LCM day-1 over mTLS: $(jq -rs 'map(.primitive + " " + .status) | join(", ")' "$OUT/lcm-day1.jsonl")"
 else
@@ -99,7 +99,7 @@ else
 fi
 
 # An EE with TLS serves mutual TLS only: a plaintext caller (no certificate) gets no connection.
-if $PY "$REPO/test/osm/lcm_client.py" --address localhost:50050 --retry-seconds 0 run health-check \
+if $PY "$REPO/test/support/osm/lcm_client.py" --address localhost:50050 --retry-seconds 0 run health-check \
   >"$OUT/lcm-plaintext.jsonl" 2>"$OUT/lcm-plaintext.err"; then
   step plaintext-refused false "a plaintext client was served: $(tail -c 300 "$OUT/lcm-plaintext.jsonl")"
 elif jq -e 'select(.detailed_message | startswith("gRPC error UNAVAILABLE"))' "$OUT/lcm-plaintext.jsonl" >/dev/null; then
@@ -109,7 +109,7 @@ else
 fi
 
 # LCM retries: the same day-1 again over mTLS is idempotent and OK.
-if $PY "$REPO/test/osm/lcm_client.py" --address localhost:50050 --ca "$PKI/osm/ca.crt" --cert "$PKI/osm/admin-lcm.crt" --key "$PKI/osm/admin-lcm.key" \
+if $PY "$REPO/test/support/osm/lcm_client.py" --address localhost:50050 --ca "$PKI/osm/ca.crt" --cert "$PKI/osm/admin-lcm.crt" --key "$PKI/osm/admin-lcm.key" \
   day1 --config-json "$CONFIG" --channel-json "$CHANNEL" >"$OUT/lcm-day1-again.jsonl" 2>"$OUT/lcm-day1-again.err"; then
   step orchestrator-again true "LCM day-1 again: $(jq -rs 'map(.primitive + " " + .status + " (" + .transport + ")") | join(", ")' "$OUT/lcm-day1-again.jsonl")"
 else
@@ -185,7 +185,7 @@ else
 fi
 
 # --- 8. Teardown: the orchestrator's terminate primitive, then stop everything -------
-if $PY "$REPO/test/osm/lcm_client.py" --address localhost:50050 --ca "$PKI/osm/ca.crt" --cert "$PKI/osm/admin-lcm.crt" --key "$PKI/osm/admin-lcm.key" \
+if $PY "$REPO/test/support/osm/lcm_client.py" --address localhost:50050 --ca "$PKI/osm/ca.crt" --cert "$PKI/osm/admin-lcm.crt" --key "$PKI/osm/admin-lcm.key" \
   run delete-secure-channel --params-json '{"channel_name": "demo", "close_ports": true}' >"$OUT/lcm-terminate.jsonl" 2>&1; then
   step teardown-channel true "LCM terminate: delete-secure-channel OK"
 else

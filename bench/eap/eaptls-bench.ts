@@ -8,7 +8,7 @@
 import { EapTlsServer } from '../../src/eap/eaptls-server.js';
 import { EapTlsPeer } from '../../src/eap/eaptls-peer.js';
 import { EapCode, encodeEap, encodeIdentityResponse } from '../../src/eap/eap.js';
-import { makeTestPki } from '../../test/eap/helpers/pki.js';
+import { makeTestPki } from '../../test/support/pki.js';
 
 const seconds = Number(process.argv[2] ?? 4);
 const pki = makeTestPki();

@@ -33,7 +33,7 @@ const PAIRS: [Kind, Kind][] = [
 ];
 
 const SCRIPT = String.raw`
-source "$REPO/test/lab/scenarios/agent-lib.sh"
+source "$REPO/test/lab/agent/agent-lib.sh"
 lab_netns a b
 lab_veth a va b vb 02:00:00:00:00:0a 02:00:00:00:00:0b
 # active RX SAs on macsec0 from the text output (cheaper than ip -j | jq while polling)

@@ -2,12 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PAE_GROUP_ADDRESS } from '../../src/mka/constants.js';
 import { deriveIck, deriveKek, wrapKey } from '../../src/mka/crypto.js';
 import { fromHex, toHex } from '../../src/common/hex.js';
 import { encodeMkpdu } from '../../src/mka/mkpdu.js';
 import type { Mkpdu } from '../../src/mka/types.js';
 import { writePcap } from '../../src/pcap/file.js';
+import { peerMkpdu } from '../support/mkpdu-fixtures.js';
 import { macsecctl } from '../support/run-cli.js';
 
 const cak = fromHex('135bd758b0ee5c11c55ff6ab19fdb199');
@@ -17,40 +17,22 @@ const dir = mkdtempSync(join(tmpdir(), 'mka-decode-'));
 const keyArgs = ['--cak', toHex(cak), '--ckn', toHex(ckn)];
 
 function pdu(mn: number, withSak: boolean): Mkpdu {
-  return {
-    dst: PAE_GROUP_ADDRESS,
-    src: fromHex('020000000001'),
-    eapolVersion: 3,
-    basic: {
-      type: 'basic',
-      version: 2,
-      priority: 16,
-      keyServer: true,
-      macsecDesired: true,
-      macsecCapability: 3,
-      sci: { mac: fromHex('020000000001'), port: 1 },
-      actor: { mi: fromHex('0102030405060708090a0b0c'), mn },
-      algorithmAgility: 0x0080c201,
-      ckn,
-    },
-    sets: [
-      { type: 'livePeers', keyServerSsci: 0, peers: [{ mi: fromHex('aabbccddeeff001122334455'), mn: 3 }] },
-      ...(withSak
-        ? [
-            {
-              type: 'distributedSak' as const,
-              an: 2,
-              confidentialityOffset: 1,
-              plain: false,
-              kn: 5,
-              cipherSuite: null,
-              wrappedSak: wrapKey(deriveKek(cak, ckn), sak),
-            },
-          ]
-        : []),
-    ],
-    icvIndicator: false,
-  };
+  return peerMkpdu({ sci: { mac: fromHex('020000000001'), port: 1 }, actor: { mi: fromHex('0102030405060708090a0b0c'), mn }, ckn }, [
+    { type: 'livePeers', keyServerSsci: 0, peers: [{ mi: fromHex('aabbccddeeff001122334455'), mn: 3 }] },
+    ...(withSak
+      ? [
+          {
+            type: 'distributedSak' as const,
+            an: 2,
+            confidentialityOffset: 1,
+            plain: false,
+            kn: 5,
+            cipherSuite: null,
+            wrappedSak: wrapKey(deriveKek(cak, ckn), sak),
+          },
+        ]
+      : []),
+  ]);
 }
 
 let good: string, mixed: string, broken: string, notPcap: string;

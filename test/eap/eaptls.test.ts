@@ -3,7 +3,7 @@ import { EapTlsServer } from '../../src/eap/eaptls-server.js';
 import { EapTlsPeer } from '../../src/eap/eaptls-peer.js';
 import { deriveMkaKeysFromEap } from '../../src/eap/keys.js';
 import type { EapLogger } from '../../src/eap/decode.js';
-import { makeTestPki, type TestPki, type CertKey } from './helpers/pki.js';
+import { makeTestPki, type TestPki, type CertKey } from '../support/pki.js';
 import { runDirect } from './helpers/direct.js';
 
 const supMac = Uint8Array.of(0x02, 0, 0, 0, 0, 0x02);

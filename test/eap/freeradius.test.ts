@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { RadiusBackend } from '../../src/eap/radius-backend.js';
 import { EapTlsPeer } from '../../src/eap/eaptls-peer.js';
 import type { EapLogger } from '../../src/eap/decode.js';
-import { makeTestPki, type TestPki } from './helpers/pki.js';
-import { type FreeRadius, freeUdpPort, startFreeRadius } from './helpers/freeradius.js';
+import { makeTestPki, type TestPki } from '../support/pki.js';
+import { type FreeRadius, freeUdpPort, startFreeRadius } from '../support/freeradius.js';
 import { runDirect } from './helpers/direct.js';
 import { AuthenticatorPort, SupplicantPort, type AuthorizedEvent, type AuthenticatedEvent } from '../../src/eap/port.js';
 

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { makeTestPki, type TestPki } from './helpers/pki.js';
+import { makeTestPki, type TestPki } from '../support/pki.js';
 import { canUseNetns, createVethLab, type VethLab } from './helpers/netns.js';
 import { hexdumpFromLog, startProc } from './helpers/proc.js';
 

@@ -6,7 +6,7 @@ import { EapTlsServer } from '../../src/eap/eaptls-server.js';
 import { EapTlsPeer } from '../../src/eap/eaptls-peer.js';
 import { EapolType, PAE_GROUP_ADDRESS, decodeEapolFrame, encodeEapolFrame } from '../../src/eap/eapol.js';
 import { EapCode, EapType, decodeEap, encodeEap, encodeIdentityResponse } from '../../src/eap/eap.js';
-import { makeTestPki, type TestPki, type CertKey } from './helpers/pki.js';
+import { makeTestPki, type TestPki, type CertKey } from '../support/pki.js';
 
 const AUTH = Uint8Array.of(0x02, 0, 0, 0, 0xa0, 0x01);
 const SUPP = Uint8Array.of(0x02, 0, 0, 0, 0xb0, 0x02);

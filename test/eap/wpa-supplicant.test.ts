@@ -9,10 +9,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { makeTestPki, type TestPki, type CertKey } from './helpers/pki.js';
+import { makeTestPki, type TestPki, type CertKey } from '../support/pki.js';
 import { canUseNetns, createVethLab, type VethLab } from './helpers/netns.js';
 import { hexdumpFromLog, startProc } from './helpers/proc.js';
-import { startFreeRadius } from './helpers/freeradius.js';
+import { startFreeRadius } from '../support/freeradius.js';
 import { deriveMkaKeysFromEap } from '../../src/eap/keys.js';
 import { fromHex, toHex } from '../../src/common/hex.js';
 

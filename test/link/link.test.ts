@@ -1,9 +1,9 @@
-/** The FrameLink contract (contract.ts) against the simulated links: memory hub (both kinds of link) and UDP relay. */
+/** The FrameLink contract (test/support/link-contract.ts) against the simulated links: memory hub (both kinds of link) and UDP relay. */
 import { describe, it } from 'vitest';
 import type { FrameLink } from '../../src/link/link.js';
 import { MemoryHub } from '../../src/link/memory.js';
 import { UdpLink, UdpRelay } from '../../src/link/udp.js';
-import { linkContract, type LanMaker } from './contract.js';
+import { linkContract, type LanMaker } from '../support/link-contract.js';
 
 const three = <T>(f: (i: number) => T): [T, T, T] => [f(0), f(1), f(2)];
 

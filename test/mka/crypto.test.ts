@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { aesCmac, computeIcv, deriveIck, deriveKek, deriveSak, deriveXpnSalt, kdf, macEqual, unwrapKey, verifyIcv, wrapKey } from '../../src/mka/crypto.js';
 import { fromHex, toHex } from '../../src/common/hex.js';
 
-const vectors = JSON.parse(readFileSync(new URL('../fixtures/mka-kdf.json', import.meta.url), 'utf8'));
+const vectors = JSON.parse(readFileSync(new URL('../support/fixtures/mka-kdf.json', import.meta.url), 'utf8'));
 
 describe('AES-CMAC (RFC 4493)', () => {
   for (const v of vectors.aes_cmac_rfc4493) {

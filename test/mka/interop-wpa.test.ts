@@ -1,5 +1,5 @@
 /**
- * Replays MKPDUs captured from wpa_supplicant 2.10 (test/fixtures/wpa-2party.*) against our KaY
+ * Replays MKPDUs captured from wpa_supplicant 2.10 (test/support/fixtures/wpa-2party.*) against our KaY
  * standing in for one of the two parties, with that party's MI, MAC and priority.
  * Only the first seconds are replayed: later recorded MKPDUs acknowledge the recorded party's
  * MNs, which our KaY (sending on its own schedule) has not necessarily reached.
@@ -12,8 +12,8 @@ import { decodeMkpdu, findSet } from '../../src/mka/mkpdu.js';
 import { readCapture } from '../../src/pcap/file.js';
 import { SimulatedSecy, seededRandom } from '../../src/mka/sim/index.js';
 
-const fx = JSON.parse(readFileSync(new URL('../fixtures/wpa-2party.json', import.meta.url), 'utf8'));
-const frames = readCapture(readFileSync(new URL('../fixtures/wpa-2party.pcap', import.meta.url)));
+const fx = JSON.parse(readFileSync(new URL('../support/fixtures/wpa-2party.json', import.meta.url), 'utf8'));
+const frames = readCapture(readFileSync(new URL('../support/fixtures/wpa-2party.pcap', import.meta.url)));
 const t0 = frames[0]!.time;
 const ms = (t: number) => Math.round((t - t0) * 1000);
 const decoded = frames.map((f) => {

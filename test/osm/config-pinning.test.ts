@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, issue } from '../../src/pki/pki.js';
-import { eeClient, runPrimitive } from './ee-client.js';
-import { setup, type Env } from './fixture.js';
-import { ManagerServiceTestDouble } from './manager-double.js';
+import { eeClient, runPrimitive } from '../support/osm/ee-client.js';
+import { setup, type Env } from '../support/osm/fixture.js';
+import { ManagerServiceTestDouble } from '../support/osm/manager-double.js';
 
 const y = (o: Record<string, unknown>) => stringify(o);
 let env: Env;

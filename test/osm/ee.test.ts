@@ -8,8 +8,8 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, issue } from '../../src/pki/pki.js';
 import { openSshEd25519, resolveSshPublicKey } from '../../src/osm/ssh-key.js';
-import { eeClient, getSshKey, runPrimitive } from './ee-client.js';
-import { setup, type Env } from './fixture.js';
+import { eeClient, getSshKey, runPrimitive } from '../support/osm/ee-client.js';
+import { setup, type Env } from '../support/osm/fixture.js';
 
 let env: Env;
 beforeAll(async () => {

@@ -8,8 +8,8 @@ import { credentials } from '@grpc/grpc-js';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eeClient, runPrimitive } from './ee-client.js';
-import { setup, type Env } from './fixture.js';
+import { eeClient, runPrimitive } from '../support/osm/ee-client.js';
+import { setup, type Env } from '../support/osm/fixture.js';
 
 let env: Env;
 beforeAll(async () => {

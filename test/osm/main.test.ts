@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findPython, lcm, setup, tlsArgs, type Env } from './fixture.js';
+import { findPython, lcm, setup, tlsArgs, type Env } from '../support/osm/fixture.js';
 import { buildDescriptorSet, DESCRIPTOR_SETS } from '../../scripts/gen-descriptors.js';
 import { EE_DESCRIPTOR_SET_B64 } from '../../src/osm/gen/descriptors.js';
 

@@ -2,12 +2,12 @@
  * Defect: the EE acted with a fabric-wide admin certificate and accepted any channel name, so one
  * NS's EE could delete or rekey any channel. Now it must be given an orchestrator certificate
  * (the manager limits its writes to what it created) and reports the manager's PERMISSION_DENIED
- * as an ERROR naming the channel or port. (The real manager: real-manager.test.ts.)
+ * as an ERROR naming the channel or port. (The real manager: test/e2e/osm-real-manager.test.ts.)
  */
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eeClient, runPrimitive } from './ee-client.js';
-import { setup, type Env } from './fixture.js';
+import { eeClient, runPrimitive } from '../support/osm/ee-client.js';
+import { setup, type Env } from '../support/osm/fixture.js';
 
 const y = (o: Record<string, unknown>) => stringify(o);
 let env: Env;

@@ -14,8 +14,8 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
 import { createLogger } from '../../src/common/log.js';
-import { eeClient, runPrimitive } from './ee-client.js';
-import { findPython, lcm, setup, tlsArgs, type Env } from './fixture.js';
+import { eeClient, runPrimitive } from '../support/osm/ee-client.js';
+import { findPython, lcm, setup, tlsArgs, type Env } from '../support/osm/fixture.js';
 
 const y = (o: Record<string, unknown>) => stringify(o);
 let env: Env;

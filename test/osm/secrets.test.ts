@@ -9,8 +9,8 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/common/log.js';
 import { ECHO_MAX } from '../../src/osm/params.js';
-import { eeClient, runPrimitive } from './ee-client.js';
-import { setup, type Env } from './fixture.js';
+import { eeClient, runPrimitive } from '../support/osm/ee-client.js';
+import { setup, type Env } from '../support/osm/fixture.js';
 
 const y = (o: Record<string, unknown>) => stringify(o);
 let env: Env;

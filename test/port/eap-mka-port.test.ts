@@ -12,7 +12,7 @@ import { EapTlsServer } from '../../src/eap/eaptls-server.js';
 import { EapMkaPort } from '../../src/port/eap-mka-port.js';
 import type { SweepableSecy } from '../../src/port/session-secy.js';
 import type { SecyDump } from '../../src/netlink/macsec-genl.js';
-import { makeTestPki, type CertKey, type TestPki } from '../eap/helpers/pki.js';
+import { makeTestPki, type CertKey, type TestPki } from '../support/pki.js';
 
 /** RecordingSecy plus the dump() the sweep uses. */
 class DumpSecy extends RecordingSecy implements SweepableSecy {

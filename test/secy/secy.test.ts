@@ -1,8 +1,8 @@
-/** The SecY contract (contract.ts) against the simulated SecYs; the kernel one runs it in UML (kernel-contract.lab.test.ts). */
+/** The SecY contract (test/support/secy-contract.ts) against the simulated SecYs; the kernel one runs it in UML (test/lab/secy/kernel-contract.lab.test.ts). */
 import { describe, it } from 'vitest';
 import { RecordingSecy } from '../../src/secy/recording.js';
 import { SimulatedSecy } from '../../src/secy/simulated.js';
-import { secyContract, type SecyMaker } from './contract.js';
+import { secyContract, type SecyMaker } from '../support/secy-contract.js';
 
 const IMPLEMENTATIONS: [string, SecyMaker][] = [
   ['RecordingSecy', async () => new RecordingSecy()],
