@@ -51,6 +51,9 @@ while (( $(now_ms) - T_KILL < 15000 )); do
   sleep 0.1
 done
 sleep 0.5
+# When our agent declared the peer lost: its log, on the same clock as now_ms.
+T_PEER_LOST="$(jq -r 'select(.msg == "mka peerLost") | .ts' "$OUT/$SURVIVOR.log" 2>/dev/null | tail -1)"
+if [[ -n $T_PEER_LOST ]]; then T_PEER_LOST="$(date -d "$T_PEER_LOST" +%s%3N)"; else T_PEER_LOST=null; fi
 STATUS_LOST="$(agent_status "$SURVIVOR")"
 STATE_LOST="$(macsec_state "$SURV_NS")"
 PING_LOST="$(ping_json "$SURV_NS" "$LOST_IP" 2 0.2)"
@@ -67,14 +70,14 @@ if lab_wait_for 15 ping_once "$SURV_NS" "$LOST_IP"; then T_PING2="$(now_ms)"; fi
 PINGS2="$({ ping_json "$SURV_NS" "$LOST_IP" 5; ping_json "$LOST_NS" "$SURV_IP" 5; } | jq -s .)"
 sleep 0.5
 lab_json result.json --argjson status0 "$STATUS0" --argjson statusLost "$STATUS_LOST" --argjson status2 "$(agent_status "$SURVIVOR")" \
-  --argjson rx0 "$RX0" --argjson sc0 "$SC0" --argjson tSaSeen "$T_SA_SEEN" \
+  --argjson rx0 "$RX0" --argjson sc0 "$SC0" --argjson tSaSeen "$T_SA_SEEN" --argjson tPeerLost "$T_PEER_LOST" \
   --argjson tKill "$T_KILL" --argjson tSaGone "$T_SA_GONE" --argjson tScGone "$T_SC_GONE" \
   --argjson tRestart "$T_RESTART" --argjson tResecured "$T_RESECURED" --argjson tPing2 "$T_PING2" \
   --argjson stateLost "$STATE_LOST" --argjson pingLost "$PING_LOST" --argjson pings2 "$PINGS2" \
   --argjson state2 "$(macsec_state a b)" --argjson staleLeft "$STALE_LEFT" \
   --argjson staleDeleted "$(grep -c 'deleted a stale macsec link' "$OUT/$LOST.log")" \
   --argjson samePid "$(kill -0 "$SURV_PID" 2>/dev/null && [[ "$(lab_pid "$SURVIVOR")" == "$SURV_PID" ]] && echo true || echo false)" \
-  '{status0: $status0, statusLost: $statusLost, status2: $status2, rx0: $rx0, sc0: $sc0, tSaSeen: $tSaSeen,
+  '{status0: $status0, statusLost: $statusLost, status2: $status2, rx0: $rx0, sc0: $sc0, tSaSeen: $tSaSeen, tPeerLost: $tPeerLost,
     tKill: $tKill, tSaGone: $tSaGone, tScGone: $tScGone, tRestart: $tRestart, tResecured: $tResecured, tPing2: $tPing2,
     stateLost: $stateLost, pingLost: $pingLost, pings2: $pings2, state2: $state2, samePid: $samePid,
     staleLeft: $staleLeft, staleDeleted: $staleDeleted}'
@@ -114,6 +117,8 @@ interface PeerLoss {
   sc0: number;
   /** Start of the last poll that still saw the peer's RX SA. */
   tSaSeen: number | null;
+  /** When the survivor's log says the peer was lost. */
+  tPeerLost: number | null;
   tKill: number;
   tSaGone: number | null;
   tScGone: number | null;
@@ -137,7 +142,7 @@ function checkPeerLoss(name: string, survivor: 'a' | 'b', survivorIsKeyServer: b
   const r = readOutJson<PeerLoss>(s, 'result.json');
   const gone = r.tScGone === null ? null : r.tScGone - r.tKill;
   console.log(
-    `${name}: peer killed; RX SA last seen after ${secs(r.tSaSeen && r.tSaSeen - r.tKill)}, gone after ${secs(r.tSaGone && r.tSaGone - r.tKill)}, RX SC gone after ${secs(gone)}; ` +
+    `${name}: peer killed; lost after ${secs(r.tPeerLost && r.tPeerLost - r.tKill)}; RX SA last seen after ${secs(r.tSaSeen && r.tSaSeen - r.tKill)}, gone after ${secs(r.tSaGone && r.tSaGone - r.tKill)}, RX SC gone after ${secs(gone)}; ` +
       `peer restarted, both RX SAs again after ${secs(r.tResecured && r.tResecured - r.tRestart)}, ping after ${secs(r.tPing2 && r.tPing2 - r.tRestart)}\n` +
       `survivor while peer gone:\n${r.stateLost[survivor]!.text}\nafter return:\n${r.state2.a!.text}\n${r.state2.b!.text}`,
   );
@@ -147,14 +152,20 @@ function checkPeerLoss(name: string, survivor: 'a' | 'b', survivorIsKeyServer: b
   expect(r.status0.kay.secured).toBe(true);
   expect(r.status0.kay.livePeers).toHaveLength(1);
   const lostMi = r.status0.kay.livePeers[0]!.mi;
-  // the peer's SA stays while it may still be live (its last MKPDU was at most one hello, 2 s,
-  // before the kill, so for at least 4 s; 1 s left for polling), and goes after the life time
-  // (6 s; +1 hello + polling)
+  // The peer stays live while it may still be: its last MKPDU was at most one hello (2 s) before
+  // the kill, so it is lost no earlier than 4 s after (0.5 s left for scheduling), and no later
+  // than the life time (6 s) plus one hello tick.
+  expect(r.tPeerLost, 'peer lost (survivor log)').not.toBeNull();
+  expect(r.tPeerLost! - r.tKill, 'peer declared lost at least 3.5 s after it died').toBeGreaterThanOrEqual(3_500);
+  expect(r.tPeerLost! - r.tKill).toBeLessThanOrEqual(8_500);
+  // The kernel agrees: the RX SA went between the last poll that saw it and the first that did
+  // not, and the peer-loss decision lies in that window (200 ms for the log line), however slow
+  // the polls were.
   expect(r.tSaSeen, 'RX SA seen after the kill').not.toBeNull();
-  expect(r.tSaSeen! - r.tKill, 'RX SA kept at least 3 s after the peer died').toBeGreaterThanOrEqual(3_000);
   expect(gone, 'RX SC removed').not.toBeNull();
   expect(r.tSaGone).not.toBeNull();
-  expect(r.tSaGone! - r.tKill).toBeGreaterThan(r.tSaSeen! - r.tKill);
+  expect(r.tSaSeen!, 'RX SA still there when the peer was lost').toBeLessThanOrEqual(r.tPeerLost! + 200);
+  expect(r.tPeerLost!, 'RX SA gone once the peer was lost').toBeLessThanOrEqual(r.tSaGone! + 200);
   expect(gone!).toBeLessThanOrEqual(9_000);
   expect(r.statusLost.kay.livePeers).toHaveLength(0);
   expect(r.statusLost.kay.secured).toBe(false);
