@@ -2,11 +2,10 @@
  * Shared pieces of the agent lab tests: scenario wrappers around
  * test/lab/agent/agent-lib.sh and typed readers for what the scenarios write.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { PskPortStatus } from '../../../src/agent/standalone/agent.js';
-import { type LabResult, type LabScenario, readOutJson, type ScenarioResult } from '../uml.js';
+import { type LabScenario, readOutJson, type ScenarioResult } from '../uml.js';
+import { explain, readOut, scenarioOk } from '../scenario-checks.js';
 
 /** Prefix of every agent scenario: strict-ish bash plus the agent helpers. */
 export const AGENT_PRELUDE = 'source "$REPO/test/lab/agent/agent-lib.sh"\n';
@@ -54,25 +53,7 @@ export interface PairResult {
   [k: string]: unknown;
 }
 
-export function readOut(s: ScenarioResult, file: string): string {
-  const p = join(s.outDir, file);
-  return existsSync(p) ? readFileSync(p, 'utf8') : `(no ${file})`;
-}
-
-/** Everything useful to print when a scenario failed. */
-export function explain(s: ScenarioResult, logs: string[] = []): string {
-  const parts = [`scenario ${s.name}: exit ${s.exitCode}${s.timedOut ? ' (timed out)' : ''}`, `stderr:\n${s.stderr}`, `stdout:\n${s.stdout}`];
-  for (const l of logs) parts.push(`--- ${l} (tail) ---\n${readOut(s, l).slice(-4000)}`);
-  return parts.join('\n');
-}
-
-export function scenarioOk(lab: LabResult, name: string, logs: string[] = []): ScenarioResult {
-  const s = lab.scenario(name);
-  expect(s.ran, `scenario ${name} did not run`).toBe(true);
-  expect(s.timedOut, explain(s, logs)).toBe(false);
-  expect(s.exitCode, explain(s, logs)).toBe(0);
-  return s;
-}
+export { explain, readOut, scenarioOk };
 
 export function readPair(s: ScenarioResult, file = 'result.json'): PairResult {
   return readOutJson<PairResult>(s, file);

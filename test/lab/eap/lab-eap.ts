@@ -4,13 +4,14 @@
  * wrappers and readers for what the scenarios write.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { REPO_ROOT, readOutJson, type LabResult, type LabScenario, type ScenarioResult } from '../uml.js';
+import { REPO_ROOT, readOutJson, type LabScenario, type ScenarioResult } from '../uml.js';
 import { makeTestPki, type TestPki } from '../../support/pki.js';
 import { writeFreeRadiusConfig } from '../../support/freeradius.js';
 import type { EapAgentPortStatus } from '../../../src/agent/standalone/agent.js';
+import { explain, readOut, scenarioOk } from '../scenario-checks.js';
 
 export const PRELUDE = 'set -u\nsource "$REPO/test/lab/eap/eap-lib.sh"\n';
 
@@ -86,24 +87,7 @@ export function scenario(name: string, script: string, timeoutMs: number, env: R
   return { name, script: PRELUDE + script, timeoutMs, env };
 }
 
-export function readOut(s: ScenarioResult, file: string): string {
-  const p = join(s.outDir, file);
-  return existsSync(p) ? readFileSync(p, 'utf8') : `(no ${file})`;
-}
-
-export function explain(s: ScenarioResult, logs: string[] = []): string {
-  const parts = [`scenario ${s.name}: exit ${s.exitCode}${s.timedOut ? ' (timed out)' : ''}`, `stderr:\n${s.stderr.slice(-3000)}`];
-  for (const l of logs) parts.push(`--- ${l} (tail) ---\n${readOut(s, l).slice(-3000)}`);
-  return parts.join('\n');
-}
-
-export function scenarioOk(lab: LabResult, name: string, logs: string[] = []): ScenarioResult {
-  const s = lab.scenario(name);
-  expect(s.ran, `scenario ${name} did not run`).toBe(true);
-  expect(s.timedOut, explain(s, logs)).toBe(false);
-  expect(s.exitCode, explain(s, logs)).toBe(0);
-  return s;
-}
+export { explain, readOut, scenarioOk };
 
 export interface AgentStatusFile {
   time: number;
