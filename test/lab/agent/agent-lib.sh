@@ -264,3 +264,318 @@ udp_errors() {
   lab_in "$1" awk '/^Udp:/ { if (!h) { for (i = 2; i <= NF; i++) k[i] = $i; h = 1 } else { for (i = 2; i <= NF; i++) v[k[i]] = $i } }
     END { printf "{\"InErrors\":%d,\"RcvbufErrors\":%d}\n", v["InErrors"], v["RcvbufErrors"] }' /proc/net/snmp
 }
+
+# --- mixed MKA groups on a bridge ----------------------------------------------------
+#
+# group_run: one MKA group of our agents and wpa_supplicant peers on bridge br0 (namespace
+# sw), each member in its own namespace (named after it) on eth0, all with the same CAK.
+# Driven by the environment:
+#   GROUP_MEMBERS     "NAME/KIND/MAC/PRIO ..." in start order; KIND ours | wpa; PRIO is the
+#                     key server priority (lower wins; equal: the lowest SCI wins)
+#   GROUP_START       simultaneous | staggered | late (see group_run)
+#   GROUP_STAGGER_MS  default 700
+#   GROUP_TIMEOUT     seconds to wait for every RX SA after the last launch, per phase (default 20)
+#   GROUP_WARMUP      seconds for one clean ping round (ARP) before counting (default 6)
+#   GROUP_PINGS       pings per ordered pair (default 5)
+# Member i (from 1) gets 10.9.2.i/24 on macsec0; its SCI is MAC || 0001.
+#
+# Our agents run from dist/ through warm-start.mjs: node loads the agent's modules first
+# (about 8 s each inside UML), and launching a member is touching its go file, so a start
+# pattern is what the members do on the wire, not how long node takes to load.
+# Everything inside UML competes with the members for the one guest CPU (an exec costs
+# 0.05-0.1 s of it), so the scenario does few execs: the poll (lab_wait_every, 0.3 s) reads
+# `ip -n NS macsec show` with bash alone and stops at the first member still lacking an RX SA,
+# links are made with one `ip` each, pings run through nsenter (`ip netns exec` remounts /sys:
+# 0.4 s each), and the scenario only dumps raw output;
+# mixed-groups.lab.test.ts reads and judges it on the host:
+#   run.json                      start pattern, launch times, per phase: timings, missing RX SAs
+#   NAME.PHASE.macsec.json/.txt   ip -s -j macsec show / ip macsec show in NAME's namespace
+#   NAME.PHASE.status.json        our agent's status file at that moment
+#   pings-PHASE/SRC-DST.txt       ping's output, then "rc=N"
+#   NAME.log                      agent / wpa_supplicant (-dd) log
+# PHASE is "all" (every member), and "first" for a late join (before the last member joins).
+: "${GROUP_START:=simultaneous}" "${GROUP_STAGGER_MS:=700}" "${GROUP_TIMEOUT:=20}" "${GROUP_WARMUP:=6}" "${GROUP_PINGS:=5}"
+
+# _now: G_NOW = ms since the epoch, without a fork.
+_now() { G_NOW=$(( ${EPOCHREALTIME/./} / 1000 )); }
+
+# _pause SECONDS: sleep without an exec (read -t on the FIFO lab_wait_every uses).
+_pause() { read -r -t "$1" _ <>"$LAB_STATE/.wait-fifo"; }
+
+group_parse() {
+  declare -gA G_KIND G_MAC G_PRIO G_IP G_SCI G_LAUNCH G_DONE G_LACKS G_ADDR G_PINGOK
+  G_NAMES=()
+  local spec name kind mac prio i=0
+  for spec in $GROUP_MEMBERS; do
+    IFS=/ read -r name kind mac prio <<<"$spec"
+    i=$((i + 1))
+    G_NAMES+=("$name")
+    G_KIND[$name]=$kind G_MAC[$name]=$mac G_PRIO[$name]=$prio G_IP[$name]=10.9.2.$i
+    G_SCI[$name]="${mac//:/}0001"
+    G_SCI[$name]="${G_SCI[$name],,}"
+  done
+  (( ${#G_NAMES[@]} >= 2 )) || lab_die "GROUP_MEMBERS needs at least 2 members: '$GROUP_MEMBERS'"
+  [[ -p "$LAB_STATE/.wait-fifo" ]] || mkfifo "$LAB_STATE/.wait-fifo" || lab_die "mkfifo"
+}
+
+# agent_warm NS NAME: our compiled agent with its modules loaded, waiting for agent_go NAME.
+agent_warm() {
+  local ns="$1" name="$2"
+  rm -f "$OUT/$name.status.json" "$LAB_STATE/go-$name"
+  lab_ns_bg "$ns" "$name" env WARM_START_GO="$LAB_STATE/go-$name" WARM_START_POLL_MS=50 node "$REPO/test/lab/agent/warm-start.mjs" \
+    "$REPO/dist/src/agent/standalone/main.js" --config "$OUT/$name.yaml" --status-file "$OUT/$name.status.json"
+}
+agent_is_warm() { grep -qx warm "$OUT/$1.log"; }
+agent_go() { : >"$LAB_STATE/go-$1"; }
+
+# group_prepare: namespaces, configs, our agents loading while the bridge is built (each
+# member's veth made in place by one `ip link add ... netns`).
+group_prepare() {
+  local n ours=()
+  _now; G_T_PREP=$G_NOW
+  lab_netns sw "${G_NAMES[@]}"
+  for n in "${G_NAMES[@]}"; do
+    case "${G_KIND[$n]}" in
+      ours) agent_conf "$n" eth0 "priority=${G_PRIO[$n]}"; agent_warm "$n" "$n"; ours+=("$n") ;;
+      wpa) wpa_conf "$n" "${G_PRIO[$n]}" ;;
+      *) lab_die "unknown member kind ${G_KIND[$n]}" ;;
+    esac
+  done
+  _now; G_T_NS=$G_NOW
+  ip -n sw link add br0 type bridge stp_state 0 forward_delay 0 group_fwd_mask 8 || lab_die "bridge br0"
+  ip -n sw link set br0 up
+  for n in "${G_NAMES[@]}"; do
+    ip link add eth0 netns "$n" address "${G_MAC[$n]}" type veth peer name "br0-$n" netns sw || lab_die "veth for $n"
+    ip -n sw link set "br0-$n" master br0 up || lab_die "enslave br0-$n"
+    ip -n "$n" link set eth0 up
+  done
+  _now; G_T_LINKS=$G_NOW
+  for n in "${ours[@]}"; do
+    lab_wait_every 0.2 60 agent_is_warm "$n" || lab_die "$n: agent modules not loaded after 60 s"
+  done
+  _now; G_T_WARM=$G_NOW
+}
+
+# group_launch NAME...: start them on the wire, wpa_supplicant first (a fork each), then our
+# agents (a go file each); G_LAUNCH[NAME] = when.
+group_launch() {
+  local n
+  for n in "$@"; do
+    [[ ${G_KIND[$n]} == wpa ]] || continue
+    _now; G_LAUNCH[$n]=$G_NOW
+    ip netns exec "$n" wpa_supplicant -dd -t -D macsec_linux -i eth0 -c "$OUT/$n.conf" >"$OUT/$n.log" 2>&1 &
+    echo $! >"$LAB_STATE/$n.pid"
+  done
+  for n in "$@"; do
+    [[ ${G_KIND[$n]} == ours ]] || continue
+    _now; G_LAUNCH[$n]=$G_NOW
+    agent_go "$n"
+  done
+}
+
+# _rx_on TEXT: G_HAVE = " SCI SCI ... " of the RX SCs in `ip macsec show` TEXT that are on
+# and hold an SA that is on.
+_rx_on() {
+  local line sc="" have=" "
+  while IFS= read -r line; do
+    if [[ $line =~ RXSC:\ ([0-9a-fA-F]{16}),\ state\ ([a-z]+) ]]; then
+      sc=""
+      [[ ${BASH_REMATCH[2]} == on ]] && sc="${BASH_REMATCH[1],,}"
+    elif [[ $line =~ ^[[:space:]]+[0-9]+:\ PN\ [0-9]+,\ state\ ([a-z]+) ]]; then
+      if [[ -n $sc && ${BASH_REMATCH[1]} == on ]]; then have+="$sc "; sc=""; fi
+    else
+      sc=""
+    fi
+  done <<<"$1"
+  G_HAVE="$have"
+}
+
+# _member_check NS MEMBER...: G_LACKS[NS] = the MEMBERs (comma separated) NS has no RX SC
+# (on) with an active SA for; notes in G_DONE[$G_PHASE-NS] when NS was first seen complete.
+# True if NS lacks none.
+_member_check() {
+  local ns="$1" m lacks=""; shift
+  _rx_on "$(ip -n "$ns" macsec show macsec0 2>/dev/null)"
+  for m in "$@"; do
+    [[ $m == "$ns" ]] && continue
+    [[ $G_HAVE == *" ${G_SCI[$m]} "* ]] || lacks+="${lacks:+,}$m"
+  done
+  G_LACKS[$ns]=$lacks
+  [[ -z $lacks ]] || return 1
+  if [[ -z ${G_DONE[$G_PHASE-$ns]:-} ]]; then _now; G_DONE[$G_PHASE-$ns]=$G_NOW; fi
+}
+
+# group_complete MEMBER...: every member has an RX SC (on) with an active SA for every other
+# one (checks them all; G_LACKS is complete afterwards).
+group_complete() {
+  local ns rc=0
+  for ns in "$@"; do _member_check "$ns" "$@" || rc=1; done
+  return $rc
+}
+
+# group_complete_quick MEMBER...: group_complete for polling: starts with the member that
+# lacked an RX SA at the last poll and stops at the first one that still does (one exec per
+# poll while the group is incomplete).
+group_complete_quick() {
+  local ns first="${G_LAST_LACKING:-}"
+  [[ " $* " == *" $first "* ]] || first=""
+  if [[ -n $first ]] && ! _member_check "$first" "$@"; then return 1; fi
+  for ns in "$@"; do
+    [[ $ns == "$first" ]] && continue
+    if ! _member_check "$ns" "$@"; then G_LAST_LACKING=$ns; return 1; fi
+  done
+  return 0
+}
+
+# _lacks_json MEMBER...: {"NS": ["member", ...], ...} from the last group_complete.
+_lacks_json() {
+  local ns m out="" list _l
+  for ns in "$@"; do
+    list=""
+    IFS=, read -r -a _l <<<"${G_LACKS[$ns]:-}"
+    for m in "${_l[@]}"; do list+="${list:+,}\"$m\""; done
+    out+="${out:+,}\"$ns\":[$list]"
+  done
+  echo "{$out}"
+}
+
+# group_ping_round MEMBER...: one ping, all at once, for every ordered pair that has not
+# passed one yet (G_PINGOK); true once every pair has.
+group_ping_round() {
+  local src dst i pids=() keys=() rc=0
+  for src in "$@"; do
+    for dst in "$@"; do
+      [[ $src == "$dst" || -n ${G_PINGOK[$src-$dst]:-} ]] && continue
+      nsenter --net="/run/netns/$src" ping -n -c 1 -W 1 -I macsec0 "${G_IP[$dst]}" >/dev/null 2>&1 &
+      pids+=($!) keys+=("$src-$dst")
+    done
+  done
+  for i in "${!pids[@]}"; do
+    if wait "${pids[$i]}"; then G_PINGOK[${keys[$i]}]=1; else rc=1; fi
+  done
+  return $rc
+}
+
+# group_pings DIR COUNT MEMBER...: COUNT pings (0.2 s apart) for every ordered pair, all at
+# once, into $OUT/DIR/SRC-DST.txt (ping's output, then "rc=N").
+group_pings() {
+  local d="$OUT/$1" count="$2" src dst i pids=() files=(); shift 2
+  mkdir -p "$d"
+  for src in "$@"; do
+    for dst in "$@"; do
+      [[ $src == "$dst" ]] && continue
+      nsenter --net="/run/netns/$src" ping -n -c "$count" -i 0.2 -W 2 -I macsec0 "${G_IP[$dst]}" >"$d/$src-$dst.txt" 2>&1 &
+      pids+=($!) files+=("$d/$src-$dst.txt")
+    done
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}"
+    echo "rc=$?" >>"${files[$i]}"
+  done
+}
+
+# group_dump PHASE MEMBER...: each member's macsec state and our agents' status files now
+# (stopping an agent rewrites its status file).
+group_dump() {
+  local phase="$1" n; shift
+  for n in "$@"; do
+    ip -n "$n" -s -j macsec show macsec0 >"$OUT/$n.$phase.macsec.json" 2>/dev/null
+    ip -n "$n" macsec show >"$OUT/$n.$phase.macsec.txt" 2>&1
+    if [[ ${G_KIND[$n]} == ours ]]; then cp "$OUT/$n.status.json" "$OUT/$n.$phase.status.json" 2>/dev/null; fi
+  done
+}
+
+# group_settle PHASE MEMBER...: wait up to GROUP_TIMEOUT s for every RX SA among MEMBERs,
+# give each an address, one clean ping round (skipped when RX SAs are missing), GROUP_PINGS
+# pings per ordered pair, dump. Appends the phase's JSON for run.json to G_PHASES.
+group_settle() {
+  local phase="$1" n t_rx=null t_warm=null lacks_deadline lacks_final; shift
+  G_PHASE=$phase G_LAST_LACKING="" G_PINGOK=()
+  if lab_wait_every 0.3 "$GROUP_TIMEOUT" group_complete_quick "$@"; then _now; t_rx=$G_NOW; fi
+  group_complete "$@"
+  lacks_deadline="$(_lacks_json "$@")"
+  [[ $t_rx != null ]] || lab_log "$phase: RX SAs missing $GROUP_TIMEOUT s after the last launch: $lacks_deadline"
+  for n in "$@"; do
+    [[ -n ${G_ADDR[$n]:-} ]] && continue
+    if ip -n "$n" link show macsec0 >/dev/null 2>&1 || lab_wait_every 0.5 3 ip -n "$n" link show macsec0; then
+      ip -n "$n" addr add "${G_IP[$n]}/24" dev macsec0 && ip -n "$n" link set macsec0 up && G_ADDR[$n]=1
+    else
+      lab_log "$n: no macsec0"
+    fi
+  done
+  if [[ $t_rx != null ]] && lab_wait_every 0.2 "$GROUP_WARMUP" group_ping_round "$@"; then _now; t_warm=$G_NOW; fi
+  group_pings "pings-$phase" "$GROUP_PINGS" "$@"
+  _now; local t_pinged=$G_NOW
+  group_complete "$@"
+  lacks_final="$(_lacks_json "$@")"
+  group_dump "$phase" "$@"
+  local names="" complete=""
+  for n in "$@"; do
+    names+="${names:+,}\"$n\""
+    complete+="${complete:+,}\"$n\":${G_DONE[$phase-$n]:-null}"
+  done
+  G_PHASES+="${G_PHASES:+,}\"$phase\":{\"members\":[$names],\"rxSas\":$t_rx,\"warm\":$t_warm,\"pinged\":$t_pinged,\"complete\":{$complete},\"missing\":{\"atDeadline\":$lacks_deadline,\"final\":$lacks_final}}"
+}
+
+# group_stop: SIGTERM every member at once; wait up to 5 s for the wpa_supplicants (their
+# logs are complete once they exit; our agents write theirs synchronously, the harness reaps them).
+group_stop() {
+  local n pids=() wpa=() i
+  for n in "${G_NAMES[@]}"; do
+    [[ -e "$LAB_STATE/$n.pid" ]] || continue
+    pids+=("$(<"$LAB_STATE/$n.pid")")
+    [[ ${G_KIND[$n]} == wpa ]] && wpa+=("${pids[-1]}")
+  done
+  (( ${#pids[@]} )) || return 0
+  kill -TERM "${pids[@]}" 2>/dev/null
+  (( ${#wpa[@]} )) || return 0
+  for (( i = 0; i < 50; i++ )); do
+    kill -0 "${wpa[@]}" 2>/dev/null || return 0
+    _pause 0.1
+  done
+  kill -KILL "${wpa[@]}" 2>/dev/null
+  return 0
+}
+
+# group_run: prepare, start pattern, settle, dump; writes $OUT/run.json and returns 0 (the
+# test judges). Start patterns:
+#   simultaneous  every member launched at once
+#   staggered     in GROUP_MEMBERS order, one every GROUP_STAGGER_MS
+#   late          all but the last member at once, settled (phase "first": RX SAs, pings);
+#                 then the last member joins
+# GROUP_TIMEOUT counts from the last launch of the phase.
+group_run() {
+  group_parse
+  group_prepare
+  local n all=("${G_NAMES[@]}") first last="${G_NAMES[-1]}" delay t_join=null
+  G_PHASES=""
+  delay="$(( GROUP_STAGGER_MS / 1000 )).$(printf '%03d' $(( GROUP_STAGGER_MS % 1000 )))"
+  _now; local t_start=$G_NOW
+  case "$GROUP_START" in
+    simultaneous) group_launch "${all[@]}" ;;
+    staggered)
+      for n in "${all[@]}"; do
+        group_launch "$n"
+        [[ $n == "$last" ]] || _pause "$delay"
+      done ;;
+    late)
+      first=("${all[@]:0:${#all[@]}-1}")
+      group_launch "${first[@]}"
+      group_settle first "${first[@]}"
+      group_launch "$last"
+      t_join="${G_LAUNCH[$last]}" ;;
+    *) lab_die "unknown GROUP_START $GROUP_START" ;;
+  esac
+  group_settle all "${all[@]}"
+  local members=""
+  for n in "${all[@]}"; do
+    members+="${members:+,}{\"name\":\"$n\",\"kind\":\"${G_KIND[$n]}\",\"mac\":\"${G_MAC[$n]}\",\"priority\":${G_PRIO[$n]},\"ip\":\"${G_IP[$n]}\",\"sci\":\"${G_SCI[$n]}\",\"launch\":${G_LAUNCH[$n]:-null}}"
+  done
+  cat >"$OUT/run.json" <<EOF
+{"start":"$GROUP_START","timeoutS":$GROUP_TIMEOUT,"pingCount":$GROUP_PINGS,"staggerMs":$GROUP_STAGGER_MS,
+ "timing":{"prepare":$G_T_PREP,"namespaces":$G_T_NS,"links":$G_T_LINKS,"warm":$G_T_WARM,"start":$t_start,"join":$t_join},
+ "members":[$members],
+ "phases":{$G_PHASES}}
+EOF
+  group_stop
+}
