@@ -507,7 +507,7 @@ describe('mixed MKA groups: our PSK agent and wpa_supplicant 2.10 on a bridge (U
     if (stale.length > 0) throw new Error(`dist/ is older than ${stale.join(', ')}: run \`npm run build\` first (the lab runs the compiled agent)`);
     lab = await runLab({
       scenarios: CASES.map((x) =>
-        agentScenario(x.name, 'group_run\n', (x.start === 'late' ? 150 : 100) * 1000, {
+        agentScenario(x.name, 'group_run\n', (x.start === 'late' ? 180 : 120) * 1000, {
           GROUP_MEMBERS: x.group.members.map((y) => `${y.name}/${y.kind}/${y.mac}/${y.prio}`).join(' '),
           GROUP_START: x.start,
           GROUP_TIMEOUT: String(SECURE_TIMEOUT_S),
