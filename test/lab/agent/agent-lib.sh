@@ -285,7 +285,7 @@ udp_errors() {
 # Everything inside UML competes with the members for the one guest CPU (an exec costs
 # 0.05-0.1 s of it), so the scenario does few execs: the poll (lab_wait_every, 0.3 s) reads
 # `ip -n NS macsec show` with bash alone and stops at the first member still lacking an RX SA,
-# links are made with one `ip` each, pings run through nsenter (`ip netns exec` remounts /sys:
+# links are made in one `ip -b` batch per namespace, pings run through nsenter (`ip netns exec` remounts /sys:
 # 0.4 s each), and the scenario only dumps raw output;
 # mixed-groups.lab.test.ts reads and judges it on the host:
 #   run.json                      start pattern, launch times, per phase: timings, missing RX SAs
@@ -328,27 +328,33 @@ agent_warm() {
 agent_is_warm() { grep -qx warm "$OUT/$1.log"; }
 agent_go() { : >"$LAB_STATE/go-$1"; }
 
-# group_prepare: namespaces, configs, our agents loading while the bridge is built (each
-# member's veth made in place by one `ip link add ... netns`).
+# group_prepare: namespaces; our agents start loading as soon as theirs exists; configs; the
+# bridge and every member's veth (in place, one batch per namespace).
 group_prepare() {
-  local n ours=()
+  local n ours=() batch="" sw=""
   _now; G_T_PREP=$G_NOW
-  lab_netns sw "${G_NAMES[@]}"
   for n in "${G_NAMES[@]}"; do
-    case "${G_KIND[$n]}" in
-      ours) agent_conf "$n" eth0 "priority=${G_PRIO[$n]}"; agent_warm "$n" "$n"; ours+=("$n") ;;
-      wpa) wpa_conf "$n" "${G_PRIO[$n]}" ;;
-      *) lab_die "unknown member kind ${G_KIND[$n]}" ;;
-    esac
+    [[ ${G_KIND[$n]} == ours ]] || continue
+    ip netns add "$n" || lab_die "cannot create netns $n"
+    printf '{"logLevel":"%s","ports":[{"name":"eth0","interface":"eth0","macsecName":"macsec0","cak":"%s","ckn":"%s","priority":%s}]}\n' \
+      "$AGENT_LOG_LEVEL" "$LAB_CAK" "$LAB_CKN" "${G_PRIO[$n]}" >"$OUT/$n.yaml"
+    agent_warm "$n" "$n"
+    ours+=("$n")
+  done
+  for n in sw "${G_NAMES[@]}"; do
+    [[ $n == sw || ${G_KIND[$n]} == wpa ]] || continue
+    ip netns add "$n" || lab_die "cannot create netns $n"
+    [[ $n == sw ]] || wpa_conf "$n" "${G_PRIO[$n]}"
   done
   _now; G_T_NS=$G_NOW
-  ip -n sw link add br0 type bridge stp_state 0 forward_delay 0 group_fwd_mask 8 || lab_die "bridge br0"
-  ip -n sw link set br0 up
+  sw+="link add br0 type bridge stp_state 0 forward_delay 0 group_fwd_mask 8"$'\n'"link set br0 up"$'\n'
   for n in "${G_NAMES[@]}"; do
-    ip link add eth0 netns "$n" address "${G_MAC[$n]}" type veth peer name "br0-$n" netns sw || lab_die "veth for $n"
-    ip -n sw link set "br0-$n" master br0 up || lab_die "enslave br0-$n"
-    ip -n "$n" link set eth0 up
+    batch+="link add eth0 netns $n address ${G_MAC[$n]} type veth peer name br0-$n netns sw"$'\n'
+    sw+="link set br0-$n master br0 up"$'\n'
   done
+  ip -b - <<<"$batch" || lab_die "veths"
+  ip -n sw -b - <<<"$sw" || lab_die "bridge br0"
+  for n in "${G_NAMES[@]}"; do ip -n "$n" link set eth0 up || lab_die "eth0 up in $n"; done
   _now; G_T_LINKS=$G_NOW
   for n in "${ours[@]}"; do
     lab_wait_every 0.2 60 agent_is_warm "$n" || lab_die "$n: agent modules not loaded after 60 s"
