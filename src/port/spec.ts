@@ -19,7 +19,7 @@ export interface SecyPolicy {
   replayWindow: number | null;
 }
 
-/** KaY settings that come neither from the keys nor from the SecY policy (the SCI is the link's MAC, port 1). */
+/** KaY settings that come neither from the keys nor from the SecY policy (the SCI is the link's MAC and `sciPort`). */
 export type MkaSettings = Omit<KayConfig, 'sci' | 'primary' | 'fallback' | 'cipherSuite' | 'confidentialityOffset'>;
 
 export interface PskAuth {
@@ -55,6 +55,11 @@ export interface PortSpec {
   secy: SecyPolicy;
   mka: MkaSettings;
   auth: PortAuth;
+  /**
+   * Port identifier of the SCI (the KaY's and the macsec link's). startPort sets it from the
+   * agent's SciPorts before it opens the SecY; absent: 1.
+   */
+  sciPort?: number;
 }
 
 /** The KaY settings of a port before its MAC and CAK are known. */
@@ -64,5 +69,5 @@ export function kaySettings(spec: PortSpec): Omit<KayConfig, 'sci' | 'primary' |
 
 /** The KaY configuration of a port once its MAC and CAK are known. */
 export function kayConfig(spec: PortSpec, mac: Uint8Array, primary: CakConfig, fallback?: CakConfig): KayConfig {
-  return { ...kaySettings(spec), sci: { mac, port: 1 }, primary, ...(fallback ? { fallback } : {}) };
+  return { ...kaySettings(spec), sci: { mac, port: spec.sciPort ?? 1 }, primary, ...(fallback ? { fallback } : {}) };
 }

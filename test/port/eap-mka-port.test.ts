@@ -68,6 +68,8 @@ describe('EapMkaPort (in memory)', () => {
       mkaRecoveryMs?: number;
       /** Drop the supplicant's MKPDUs while this says so. */
       muteSupplicantMka?: () => boolean;
+      /** SCI port identifier of the supplicant port. */
+      supplicantSciPort?: number;
     } = {},
   ) {
     const hub = new MemoryHub();
@@ -112,6 +114,7 @@ describe('EapMkaPort (in memory)', () => {
         pae: { identity: 'client1.vnf.example', startPeriodMs: 1000, heldPeriodMs: 60_000 },
       },
       mka: { helloTimeMs: 500, priority: 32 },
+      ...(opts.supplicantSciPort !== undefined ? { sciPort: opts.supplicantSciPort } : {}),
       log: lb.log,
     });
     ports.push(a, b);
@@ -152,6 +155,18 @@ describe('EapMkaPort (in memory)', () => {
     expect(secyB.saCount()).toBe(0);
     expect(secyA.controlledPortEnabled).toBe(false);
     expect(a.status().lastReason).toMatch(/logoff/i);
+  }, 30_000);
+
+  it("each session's KaY uses the port's SCI port identifier", async () => {
+    const { a, b } = pair({ supplicantSciPort: 2 });
+    await a.start();
+    await b.start();
+    await until('both secured', () => !!a.status().kay?.secured && !!b.status().kay?.secured);
+    expect(b.status().kay!.sci).toBe('02000000000b0002');
+    expect(a.status().kay!.sci).toBe('02000000000a0001');
+    expect(a.status().kay!.livePeers.map((p) => p.sci)).toEqual(['02000000000b0002']);
+    await a.stop();
+    await b.stop();
   }, 30_000);
 
   it('re-authentication restarts MKA with the new CAK/CKN and secures again', async () => {
