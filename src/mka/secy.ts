@@ -50,8 +50,16 @@ export interface SecyPnStatus {
   rxLowestPn?: Map<string, bigint>;
 }
 
+/**
+ * MACsec capability of a SecY (802.1X-2020 Table 11-6, as in the Basic Parameter Set): 1
+ * integrity only, 2 integrity and confidentiality with offset 0, 3 also offsets 30 and 50.
+ */
+export type SecyMacsecCapability = 1 | 2 | 3;
+
 /** A SecY the driver applies actions to. Implementations: SimulatedSecy, KernelSecy. */
 export interface Secy {
+  /** What this SecY implements; the port code passes it to the KaY (KayConfig.macsecCapability). Absent: unknown. */
+  readonly macsecCapability?: SecyMacsecCapability;
   apply(action: SecyAction): Promise<void>;
   readPn(): Promise<SecyPnStatus>;
   close(): Promise<void>;
