@@ -28,6 +28,8 @@ export interface KayConfig {
   policy?: MacsecPolicy;
   /** null = integrity only; default 0. */
   confidentialityOffset?: 0 | 30 | 50 | null;
+  /** What the SecY implements: 1 integrity only, 2 confidentiality with offset 0, 3 offsets 0/30/50. */
+  macsecCapability?: 1 | 2 | 3;
   /** Default 2000. */
   helloTimeMs?: number;
   /** Default 6000. */

@@ -293,7 +293,13 @@ export class EapMkaPort extends EventEmitter {
   }
 
   private startSession(cak: Uint8Array, ckn: Uint8Array): void {
-    const cfg: KayConfig = { ...this.opts.mka, sci: { mac: this.opts.link.mac, port: this.opts.sciPort ?? 1 }, primary: { cak, ckn } };
+    const capability = this.opts.mka.macsecCapability ?? this.opts.secy.macsecCapability; // what the SecY implements
+    const cfg: KayConfig = {
+      ...this.opts.mka,
+      ...(capability !== undefined ? { macsecCapability: capability } : {}),
+      sci: { mac: this.opts.link.mac, port: this.opts.sciPort ?? 1 },
+      primary: { cak, ckn },
+    };
     const kay = (this.opts.kayFactory ?? defaultKayFactory)(cfg); // copies the CAK
     const channel = this.demux.openMkaChannel();
     const secy = new SessionSecy(this.opts.secy);

@@ -111,7 +111,7 @@ export async function startPort(desired: PortSpec, deps: StartDeps): Promise<Run
     let driver: KayDriver;
     const mkaEvents: Record<string, number> = {};
     try {
-      kay = kayFactory(kayConfig(spec, link.mac, auth.primary, auth.fallback));
+      kay = kayFactory(kayConfig(spec, secy.secy, link.mac, auth.primary, auth.fallback));
       driver = driveKay(kay, secy.secy, link, deps.log, mkaEvents, (ev) => emit(state.onKayEvent(ev)), deps.clock);
     } catch (e) {
       await Promise.resolve(link.close()).catch(() => undefined);
@@ -136,7 +136,7 @@ export async function startPort(desired: PortSpec, deps: StartDeps): Promise<Run
       name: spec.name,
       link,
       secy: secy.secy,
-      mka: kaySettings(spec),
+      mka: kaySettings(spec, secy.secy),
       sciPort: spec.sciPort,
       log: deps.log,
       kayFactory,

@@ -9,6 +9,8 @@ import { validateConfig } from '../../src/agent/standalone/config.js';
 import { createLogger, silentLogger } from '../../src/common/log.js';
 import { MemoryHub } from '../../src/link/memory.js';
 import type { PortIo } from '../../src/port/io.js';
+import { fromHex } from '../../src/common/hex.js';
+import { defaultKayFactory, type KayFactory } from '../../src/port/driver.js';
 import { SciPorts } from '../../src/port/sci-ports.js';
 import type { PortSpec } from '../../src/port/spec.js';
 import { SecuredState, startPort } from '../../src/port/start.js';
@@ -193,5 +195,84 @@ describe('SCI port identifiers of 802.1X ports', () => {
     }
     expect(sciPorts.inUse(macB)).toEqual([1]);
     expect(sciPorts.inUse(macA)).toEqual([]);
+  }, 30_000);
+});
+
+describe("the KaY is told the SecY's MACsec capability", () => {
+  it('a PSK port passes secy.macsecCapability into its KayConfig', async () => {
+    const hub = new MemoryHub();
+    const seen: (number | undefined)[] = [];
+    const kayFactory: KayFactory = (cfg) => {
+      seen.push(cfg.macsecCapability);
+      return defaultKayFactory(cfg);
+    };
+    for (const capability of [2, undefined] as const) {
+      const io: PortIo = {
+        openSecy: (spec) => ({ secy: new RecordingSecy(capability ? { macsecCapability: capability } : {}), ifname: spec.macsecName }),
+        openLink: () => hub.connect(Uint8Array.of(2, 0, 0, 0, 0, 0xa)),
+      };
+      const spec: PortSpec = {
+        name: 'va',
+        interface: 'va',
+        macsecName: 'msva',
+        secy: { cipherSuite: 'GCM-AES-128', confidentialityOffset: 0, replayWindow: 0 },
+        mka: {},
+        auth: { kind: 'psk', primary: { cak: fromHex(CAK), ckn: fromHex(CKN) } },
+      };
+      const p = await startPort(spec, { io, log: silentLogger, kayFactory });
+      await p.stop();
+    }
+    expect(seen).toEqual([2, 3]);
+  });
+
+  it("an 802.1X session's KaY gets the capability of the port's SecY", async () => {
+    const pki = makeTestPki();
+    const hub = new MemoryHub();
+    const seen: (number | undefined)[] = [];
+    const kayFactory: KayFactory = (cfg) => {
+      seen.push(cfg.macsecCapability);
+      return defaultKayFactory(cfg);
+    };
+    const macs: Record<string, Uint8Array> = { va: Uint8Array.of(2, 0, 0, 0, 0, 0xa), vb: Uint8Array.of(2, 0, 0, 0, 0, 0xb) };
+    const io: PortIo = {
+      openSecy: (spec) => ({ secy: new RecordingSecy({ macsecCapability: spec.interface === 'va' ? 2 : 1 }), ifname: spec.macsecName }),
+      openLink: (spec) => hub.connect(macs[spec.interface]!),
+    };
+    const base = { secy: { cipherSuite: 'GCM-AES-128' as const, confidentialityOffset: 0 as const, replayWindow: 0 }, mka: { helloTimeMs: 300 } };
+    const a = await startPort(
+      {
+        ...base,
+        name: 'va',
+        interface: 'va',
+        macsecName: 'msva',
+        auth: {
+          kind: 'eap-authenticator',
+          backend: () => new EapTlsServer({ ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key, identityPolicy: { subjectCn: ['*.vnf.example'] } }),
+          pae: { reAuthPeriodMs: 0 },
+        },
+      },
+      { io, log: silentLogger, kayFactory },
+    );
+    const b = await startPort(
+      {
+        ...base,
+        name: 'vb',
+        interface: 'vb',
+        macsecName: 'msvb',
+        auth: {
+          kind: 'eap-supplicant',
+          method: () => new EapTlsPeer({ identity: 'client1.vnf.example', ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key, logger: () => {} }),
+          pae: { identity: 'client1.vnf.example', startPeriodMs: 1000 },
+        },
+      },
+      { io, log: silentLogger, kayFactory },
+    );
+    try {
+      await until('both sessions started', () => seen.length === 2);
+      expect([...seen].sort()).toEqual([1, 2]);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
   }, 30_000);
 });
