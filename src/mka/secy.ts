@@ -56,6 +56,20 @@ export interface SecyPnStatus {
  */
 export type SecyMacsecCapability = 1 | 2 | 3;
 
+/** The Linux macsec driver (KernelSecy) encrypts everything after the SecTAG or nothing: capability 2. */
+export const LINUX_MACSEC_CAPABILITY: SecyMacsecCapability = 2;
+
+/**
+ * Why a port cannot use this confidentiality offset (octets; null: integrity only) on the Linux
+ * SecY, or undefined when it can. The one check behind every configuration path: the
+ * standalone agent's file, the manager's port requests and the managed agent's DesiredPort.
+ * `noneName`: how integrity only is spelled where the value came from.
+ */
+export function unsupportedConfidentialityOffset(offset: number | null, noneName = 'none'): string | undefined {
+  if (offset === 0 || offset === null) return undefined;
+  return `${offset} is not supported by the Linux MACsec driver (offset 0 or ${noneName} only)`;
+}
+
 /** A SecY the driver applies actions to. Implementations: SimulatedSecy, KernelSecy. */
 export interface Secy {
   /** What this SecY implements; the port code passes it to the KaY (KayConfig.macsecCapability). Absent: unknown. */

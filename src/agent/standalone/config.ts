@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CIPHER_SUITES, type CipherSuiteName, PAE_GROUP_ADDRESS } from '../../mka/constants.js';
+import { unsupportedConfidentialityOffset } from '../../mka/secy.js';
 import { fromHex } from '../../common/hex.js';
 import { FieldChecker, isObj, type Raw } from '../../common/field-checker.js';
 import { type EapAuthenticatorSettings, type EapSupplicantSettings, validateEapAuthenticator, validateEapSupplicant } from './eap-config.js';
@@ -28,7 +29,7 @@ export interface PskPortConfig {
   policy: 'must-secure' | 'should-secure';
   /** 0 = strict ordering; >0 = replay window in packets; null = replay protection off. */
   replayWindow: number | null;
-  /** Octets left in clear (0, 30, 50), or null for integrity only. */
+  /** Octets left in clear (0; the Linux SecY implements no other offset), or null for integrity only. */
   confidentialityOffset: 0 | 30 | 50 | null;
   rekeyPeriodMs: number;
   helloTimeMs: number;
@@ -151,10 +152,9 @@ export function validateConfig(raw: unknown, opts: { baseDir?: string } = {}): P
     const cipherSuite = c.oneOf(p.cipherSuite, `${path}.cipherSuite`, Object.keys(CIPHER_SUITES) as CipherSuiteName[], 'GCM-AES-128');
     let confidentialityOffset: PskPortConfig['confidentialityOffset'] = 0;
     if (p.confidentialityOffset === 'integrity-only' || p.confidentialityOffset === null) confidentialityOffset = null;
-    else if (p.confidentialityOffset !== undefined) {
-      if (p.confidentialityOffset === 0 || p.confidentialityOffset === 30 || p.confidentialityOffset === 50) confidentialityOffset = p.confidentialityOffset;
-      else c.bad(`${path}.confidentialityOffset`, 'must be 0, 30, 50 or "integrity-only"');
-    }
+    else if (p.confidentialityOffset === 30 || p.confidentialityOffset === 50)
+      c.bad(`${path}.confidentialityOffset`, unsupportedConfidentialityOffset(p.confidentialityOffset, '"integrity-only"')!);
+    else if (p.confidentialityOffset !== undefined && p.confidentialityOffset !== 0) c.bad(`${path}.confidentialityOffset`, 'must be 0 or "integrity-only"');
     let replayWindow: number | null = 0;
     if (p.replayWindow === null || p.replayWindow === 'off') replayWindow = null;
     else replayWindow = c.int(p.replayWindow, `${path}.replayWindow`, 0, 2 ** 32 - 1, 0);
