@@ -22,9 +22,12 @@ export interface KeyServerInfo {
 }
 
 /** The elected key server among us and the live peers; null while nobody is live or elected. */
-export function electedKeyServer(me: { priority: number; sciHex: string; miHex: string }, live: readonly Peer[]): KeyServerInfo | null {
+export function electedKeyServer(
+  me: { priority: number; sciHex: string; miHex: string; canBeKeyServer?: boolean },
+  live: readonly Peer[],
+): KeyServerInfo | null {
   const res = electKeyServer(
-    { priority: me.priority, sciHex: me.sciHex, canBeKeyServer: true },
+    { priority: me.priority, sciHex: me.sciHex, canBeKeyServer: me.canBeKeyServer ?? true },
     live.map((p) => ({ priority: p.priority, sciHex: p.sciHex, keyServer: p.keyServer, miHex: p.miHex })),
   );
   if (live.length === 0 || !res) return null;

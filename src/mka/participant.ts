@@ -176,7 +176,12 @@ export class Participant {
     if (listing.kind === 'collision') {
       this.newMi(now, true);
     } else if (listing.kind === 'listed') {
-      peer.expiresAt = now + this.cfg.lifeTimeMs;
+      // Live for a life time after this MKPDU, but never longer than a life time plus a hello time
+      // after we sent the newest MN it confirmed (9.4.3: removed between the two): a peer that no
+      // longer hears us goes within 8 s even while we still hear it.
+      const { lifeTimeMs, helloTimeMs } = this.cfg;
+      const until = Math.min(now + lifeTimeMs, listing.sentAt + lifeTimeMs + helloTimeMs);
+      peer.expiresAt = peer.live ? Math.max(peer.expiresAt, until) : until;
       peer.listsUsLive = listing.live;
       if (!peer.live) {
         this.makeLive(peer, now);
@@ -217,7 +222,6 @@ export class Participant {
       if (other !== peer) this.removePeer(other);
     }
     peer.live = true;
-    peer.expiresAt = now + this.cfg.lifeTimeMs;
     this.out.events.push({ kind: 'peerLive', sci: peer.sciHex, mi: peer.miHex });
     if (this.principal) this.keys.ensureRxSc(peer.sciHex);
   }
@@ -237,7 +241,14 @@ export class Participant {
       return;
     }
     const keys = this.keys;
-    const receiver = { kek: this.kek, mi: this.actor.mi, sciHex: this.cfg.sciHex, peers: this.peers, known: (ki: KeyIdentifier) => keys.knows(ki) };
+    const receiver = {
+      kek: this.kek,
+      mi: this.actor.mi,
+      sciHex: this.cfg.sciHex,
+      capability: this.cfg.secyCapability,
+      peers: this.peers,
+      known: (ki: KeyIdentifier) => keys.knows(ki),
+    };
     const r = openDistributedSak(set, liveList, from, receiver, now);
     if (r.kind === 'plain') {
       keys.dropKeys('key server advises not to use MACsec');
@@ -305,7 +316,8 @@ export class Participant {
   // Election and key use
 
   private reelect(): void {
-    const next = electedKeyServer({ priority: this.cfg.priority, sciHex: this.cfg.sciHex, miHex: this.actor.miHex }, this.peers.live());
+    const { priority, sciHex, canBeKeyServer } = this.cfg;
+    const next = electedKeyServer({ priority, sciHex, miHex: this.actor.miHex, canBeKeyServer }, this.peers.live());
     const prev = this.ks;
     this.ks = next;
     if (!next) return;
@@ -439,14 +451,19 @@ export class Participant {
    * The SecY refused an action of ours (e.g. the kernel rejected an SA). A key whose receive or
    * transmit SA could not be installed is dropped and never installed again, so our MKPDUs stop
    * claiming to receive with it and no key server switches to a key we cannot use; a key server
-   * waits one life time before trying a new SAK. Failures of deletes and port settings change
-   * nothing here. Returns the KI of the dropped key, if any.
+   * waits one life time before trying a new SAK. A refused cipher suite or confidentiality offset
+   * drops the key it was set for; failures of deletes and other port settings change nothing here. Returns the KI of the dropped key, if any.
    */
   secyFailed(a: SecyAction, error: string, now: number): string | null {
     const held = this.keys.held();
     let key: KeyState | undefined;
     if (a.kind === 'installRxSa' || a.kind === 'installTxSa') key = held.find((k) => k.kiHex === a.ki);
     else if ((a.kind === 'enableRxSa' || a.kind === 'enableTxSa') && a.enable) key = held.find((k) => k.an === a.an);
+    else if (a.kind === 'setCipherSuite') {
+      // The setting of the key being installed: without it its SAs protect nothing we agreed on.
+      this.env.port.suiteRefused = true;
+      key = held.find((k) => k.cipherSuite === a.cipherSuite && k.confidentialityOffset === a.confidentialityOffset && !k.tx);
+    }
     if (!key || !this.keys.refuse(key)) return null;
     this.server.generateNotBefore = now + this.cfg.lifeTimeMs;
     if (!this.keys.latest?.tx && !this.keys.old?.tx) this.keys.setUnsecured(`SecY refused key ${key.kiHex} (${a.kind}: ${error})`);

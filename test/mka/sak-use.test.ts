@@ -21,6 +21,7 @@ const port = (over: Partial<PortState> = {}): PortState => ({
   validate: 'strict',
   cipherSuite: 'GCM-AES-128',
   confidentialityOffset: 0,
+  suiteRefused: false,
   secured: true,
   ...over,
 });
