@@ -93,7 +93,7 @@ export class Actor {
 }
 
 /** A potential peer from the first MKPDU of its MI. */
-export function newPeer(b: BasicParamSet, sciHex: string, expiresAt: number): Peer {
+export function newPeer(b: BasicParamSet, sciHex: string, expiresAt: number, firstSeenAt = expiresAt): Peer {
   return {
     mi: Uint8Array.from(b.actor.mi),
     miHex: toHex(b.actor.mi),
@@ -109,6 +109,8 @@ export function newPeer(b: BasicParamSet, sciHex: string, expiresAt: number): Pe
     listsUsLive: false,
     sakUse: null,
     xpn: null,
+    lists: new Map(),
+    firstSeenAt,
   };
 }
 

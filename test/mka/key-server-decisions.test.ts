@@ -19,6 +19,8 @@ import { CAK, CKN } from './helpers.js';
 const KEK = deriveKek(CAK, CKN);
 
 const view = (over: Partial<KeyServerView>): KeyServerView => ({
+  lifeTimeMs: 6_000,
+  potentialPending: false,
   live: [],
   latest: null,
   old: null,
