@@ -6,7 +6,7 @@
  * MKPDUs when tx-schedule.ts says so (mkpdu-build.ts). Pure: time comes in as `now`, effects go
  * out through env.out (MKPDUs, SecY actions, events).
  */
-import { ALGORITHM_AGILITY_8021X_2010, MKA_BOUNDED_HELLO_TIME_MS, PAE_GROUP_ADDRESS } from './constants.js';
+import { ALGORITHM_AGILITY_8021X_2010, MKA_BOUNDED_HELLO_TIME_MS, MKA_SUSPENSION_LIMIT_MS, PAE_GROUP_ADDRESS } from './constants.js';
 import { deriveIck, deriveKek, verifyIcv, zeroize } from './crypto.js';
 import { openDistributedSak } from './distributed-sak.js';
 import { bytesEqual, toHex } from '../common/hex.js';
@@ -202,6 +202,10 @@ export class Participant {
         liveChanged = true;
       }
       if (!peer.listsUsLive) this.schedule.soft(now);
+      // In-service suspension (802.1Xbx, XPN set octet 2): a live peer that says it stops sending
+      // MKPDUs for S seconds keeps its place (and its SAs) that long, up to our limit.
+      const suspendS = findSet(pdu, 'xpn')?.suspendedFor ?? 0;
+      if (suspendS > 0 && peer.live) peer.expiresAt = Math.max(peer.expiresAt, now + Math.min(suspendS * 1000, MKA_SUSPENSION_LIMIT_MS));
     }
 
     if (peer.live) {

@@ -320,3 +320,43 @@ describe('MKA version', () => {
     expect(decoded(new Kay(cfg(1, { cipherSuite: 'GCM-AES-XPN-128' })).start(0).frames[0]!).basic.version).toBe(3);
   });
 });
+
+describe('in-service suspension of a peer (802.1Xbx, MKA version 2 and later)', () => {
+  it('a live peer announcing a suspension time stays live (with its SAs) that long, bounded', () => {
+    const k = new Kay(cfg(1, { priority: 1 }));
+    const secy = new SimulatedSecy();
+    const apply = (o: { actions: SecyAction[] }) => o.actions.forEach((a) => secy.applySync(a));
+    apply(k.start(0));
+    const peerMi = new Uint8Array(12).fill(7);
+    const from = (mn: number, suspendedFor: number) =>
+      encodeMkpdu(
+        peerMkpdu({ sci: { mac: mac(7), port: 1 }, actor: { mi: peerMi, mn }, ckn: CKN, priority: 200 }, [
+          { type: 'livePeers', keyServerSsci: 0, peers: [{ mi: fromHex(k.status().mi), mn: k.status().mn }] },
+          { type: 'xpn', suspendedFor, latestLowestPnHigh: 0, oldLowestPnHigh: 0 },
+        ]),
+        ick,
+      );
+    apply(k.receive(from(1, 0), 10));
+    expect(k.status().livePeers.length).toBe(1);
+    apply(k.receive(from(2, 30), 1_000));
+    for (let t = 2_000; t <= 30_000; t += 1_000) apply(k.tick(t, secy.readPnSync()));
+    expect(k.status().livePeers.length).toBe(1);
+    for (let t = 31_000; t <= 40_000; t += 1_000) apply(k.tick(t, secy.readPnSync()));
+    expect(k.status().livePeers.length).toBe(0);
+    // more than the limit is cut to it
+    apply(
+      k.receive(
+        encodeMkpdu(
+          peerMkpdu({ sci: { mac: mac(8), port: 1 }, actor: { mi: new Uint8Array(12).fill(8), mn: 1 }, ckn: CKN, priority: 200 }, [
+            { type: 'livePeers', keyServerSsci: 0, peers: [{ mi: fromHex(k.status().mi), mn: k.status().mn }] },
+            { type: 'xpn', suspendedFor: 255, latestLowestPnHigh: 0, oldLowestPnHigh: 0 },
+          ]),
+          ick,
+        ),
+        41_000,
+      ),
+    );
+    for (let t = 42_000; t <= 162_000; t += 2_000) apply(k.tick(t, secy.readPnSync()));
+    expect(k.status().livePeers.length).toBe(0);
+  });
+});
