@@ -160,8 +160,7 @@ export class Kay {
         c.malformed++;
         return this.drop('not a frame');
       }
-      let res = decodeMkpdu(frame);
-      if (!res.ok && res.error.field.startsWith('distributedCak')) res = decodeMkpdu(frame, { cakLength: 32 });
+      const res = decodeMkpdu(frame);
       if (!res.ok) {
         c.malformed++;
         return this.drop(`malformed MKPDU: ${res.error.field}: ${res.error.message}`);

@@ -26,6 +26,8 @@ export interface PskPortConfig {
   fallback?: { cak: Uint8Array; ckn: Uint8Array };
   cipherSuite: CipherSuiteName;
   priority: number;
+  /** false: never key server (`keyServer: never`). */
+  canBeKeyServer: boolean;
   policy: 'must-secure' | 'should-secure';
   /** 0 = strict ordering; >0 = replay window in packets; null = replay protection off. */
   replayWindow: number | null;
@@ -99,6 +101,7 @@ const PORT_FIELDS = [
   'fallback',
   'cipherSuite',
   'priority',
+  'keyServer',
   'policy',
   'replayWindow',
   'confidentialityOffset',
@@ -170,6 +173,9 @@ export function validateConfig(raw: unknown, opts: { baseDir?: string } = {}): P
       cipherSuite,
       // eap-supplicant defaults to a lower key-server priority than its authenticator (16).
       priority: c.int(p.priority, `${path}.priority`, 0, 255, mode === 'eap-supplicant' ? 32 : 16),
+      // never: the Key Server flag stays clear and this port is never elected (some vendors
+      // treat priority 255 so; here it is explicit and priority keeps its meaning).
+      canBeKeyServer: c.oneOf(p.keyServer, `${path}.keyServer`, ['auto', 'never'] as const, 'auto') === 'auto',
       policy: c.oneOf(p.policy, `${path}.policy`, ['must-secure', 'should-secure'] as const, 'must-secure'),
       replayWindow,
       confidentialityOffset,

@@ -25,6 +25,7 @@ describe('PSK agent configuration', () => {
       macsecName: 'msveth0',
       cipherSuite: 'GCM-AES-128',
       priority: 16,
+      canBeKeyServer: true,
       policy: 'must-secure',
       replayWindow: 0,
       confidentialityOffset: 0,
@@ -32,6 +33,11 @@ describe('PSK agent configuration', () => {
       helloTimeMs: 2000,
     });
     expect(Buffer.from(c.ports[0]!.destination).toString('hex')).toBe('0180c2000003');
+  });
+
+  it('keyServer: never keeps the port from ever being key server; other values are refused by name', () => {
+    expect(validateConfig({ ports: [{ interface: 'veth0', cak: CAK, ckn: CKN, keyServer: 'never' }] }).ports[0]!.canBeKeyServer).toBe(false);
+    expect(problems({ ports: [{ interface: 'veth0', cak: CAK, ckn: CKN, keyServer: 'no' }] }).join('\n')).toMatch(/ports\[0\]\.keyServer/);
   });
 
   it('reads every field, from YAML', () => {
