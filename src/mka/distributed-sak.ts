@@ -41,6 +41,10 @@ export function openDistributedSak(
   const suite: CipherSuiteName | undefined = set.cipherSuite === null ? 'GCM-AES-128' : cipherSuiteById(set.cipherSuite);
   if (!suite) return { kind: 'ignored', reason: `Distributed SAK with unsupported cipher suite 0x${set.cipherSuite!.toString(16)}` };
   if (r.known({ mi: from.mi, kn: set.kn })) return { kind: 'ignored' };
+  // Not distributed to us: the key server and its members install no RX SA for our frames with it.
+  if (!liveList?.peers.some((e) => bytesEqual(e.mi, r.mi))) {
+    return { kind: 'ignored', reason: 'Distributed SAK not addressed to us (our MI is not in the key server Live Peer List)' };
+  }
   const offset = CONF_OFFSET_BY_CODE[set.confidentialityOffset] ?? null;
   const needs = offset === null ? 1 : offset === 0 ? 2 : 3;
   if (needs > r.capability) {

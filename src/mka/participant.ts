@@ -222,7 +222,12 @@ export class Participant {
     if (liveChanged || electionInputChanged) this.reelect();
 
     const dist = findSet(pdu, 'distributedSak');
-    if (dist && peer.live && this.principal) this.receiveDistributedSak(dist, liveList, peer, now);
+    if (dist && peer.live && this.principal) {
+      // The same MKPDU's SAK Use may say the key server already transmits our latest key: take
+      // that step first, so the new key does not abandon a key that is on the wire.
+      this.evaluate(now);
+      this.receiveDistributedSak(dist, liveList, peer, now);
+    }
 
     c.mkpdusAccepted++;
     this.evaluate(now);
@@ -399,10 +404,14 @@ export class Participant {
     return false;
   }
 
-  /** A key server waits (at most MESH_HOLD_MS after a live-set change) for the live members to list each other. */
+  /**
+   * A key server waits (at most MESH_HOLD_MS after a live-set change) for potential peers to
+   * become live and for the live members to list each other, so that one SAK covers them all.
+   */
   private meshHoldUntil(): number {
     const live = this.peers.live();
-    return live.length > 1 && !meshComplete(live) ? this.liveChangedAt + MESH_HOLD_MS : -Infinity;
+    const pending = this.peers.potential().length > 0 || this.relayedPotential(this.lastNow).length > 0;
+    return pending || (live.length > 1 && !meshComplete(live)) ? this.liveChangedAt + MESH_HOLD_MS : -Infinity;
   }
 
   /**

@@ -204,7 +204,15 @@ describe('Distributed SAK', () => {
     const xk = ourKey([b], 2, 1, 'GCM-AES-XPN-128');
     const xset = distributedSakSet(xk, [b], KEK)!;
     expect(open(xset, rx(), list(0))).toEqual({ kind: 'ignored', reason: 'XPN Distributed SAK without a key server SSCI' });
-    expect(open(xset, rx(), list(2, livePeer(9)))).toEqual({ kind: 'ignored', reason: 'XPN Distributed SAK: our MI is not in the key server Live Peer List' });
+    // Any suite: a key distributed to others (our MI not in that MKPDU's Live Peer List) is not ours to use.
+    expect(open(xset, rx(), list(2, livePeer(9)))).toEqual({
+      kind: 'ignored',
+      reason: 'Distributed SAK not addressed to us (our MI is not in the key server Live Peer List)',
+    });
+    expect(open(good, rx(), list(0, livePeer(9)))).toEqual({
+      kind: 'ignored',
+      reason: 'Distributed SAK not addressed to us (our MI is not in the key server Live Peer List)',
+    });
     expect(open(xset, rx(), list(2)).kind).toBe('key');
   });
 

@@ -360,3 +360,16 @@ describe('in-service suspension of a peer (802.1Xbx, MKA version 2 and later)', 
     expect(k.status().livePeers.length).toBe(0);
   });
 });
+
+describe('a late joiner that wins the election', () => {
+  it('its first key is on the wire before its second arrives: members switch to it rather than abandon it (no gap)', () => {
+    const l = lan(4, (i) => ({ priority: i === 4 ? 1 : 16 }));
+    const ms = l.members;
+    for (const m of ms.slice(0, 3)) l.start(m);
+    expect(l.runUntilQuiescent(15_000)).toBe(true);
+    l.start(ms[3]!);
+    expect(l.runUntilQuiescent(20_000)).toBe(true);
+    l.runFor(10_000);
+    expect(l.violations).toEqual([]);
+  });
+});
