@@ -49,6 +49,8 @@ export interface DecodedFrameReport {
   distributedCak: null | { ckn: string; unwrapped: boolean; cak?: string };
   xpn: null | { latestLowestPnHigh: number; oldLowestPnHigh: number };
   announcedCipherSuites: string[];
+  /** Known parameter sets the decoder ignored (impossible length, repeated type), with why. */
+  ignoredSets: { type: number; reason: string }[];
 }
 
 interface KeyUseReport {
@@ -128,6 +130,7 @@ function report(index: number, time: number, p: DecodedMkpdu, keys: DecodeKeys, 
     distributedCak: null,
     xpn: null,
     announcedCipherSuites: [],
+    ignoredSets: p.ignored.map((i) => ({ type: i.type, reason: i.reason })),
   };
   for (const s of p.sets) {
     switch (s.type) {
@@ -208,6 +211,7 @@ export function formatReports(res: DecodeCaptureResult): string {
       );
     if (r.xpn) lines.push(`    XPN: latest LPN high ${r.xpn.latestLowestPnHigh} old ${r.xpn.oldLowestPnHigh}`);
     if (r.announcedCipherSuites.length) lines.push(`    announced suites: ${r.announcedCipherSuites.join(', ')}`);
+    for (const i of r.ignoredSets) lines.push(`    ignored set (type ${i.type}): ${i.reason}`);
   }
   lines.push(`${res.reports.length} MKPDUs, ${res.errors.length} malformed, ${res.skipped} other frames skipped`);
   return lines.join('\n');

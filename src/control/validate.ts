@@ -2,6 +2,8 @@
 import { echo, invalidArgument } from '../common/errors.js';
 import { CipherSuite, ConfidentialityOffset, PortMode, SecurePolicy, type PortPolicy, type RadiusSettings } from './gen/macsec/v1/types.js';
 import { IFNAME_RE, IFNAME_RULE, NAME_RE, NAME_RULE } from '../common/names.js';
+import { unsupportedConfidentialityOffset } from '../mka/secy.js';
+import { offsetOctets } from './vocabulary.js';
 
 const show = (v: string) => echo(v);
 
@@ -43,6 +45,8 @@ export function normalizePolicy(field: string, p: PortPolicy | undefined): PortP
   if (!(pol.confidentialityOffset in ConfidentialityOffset) || pol.confidentialityOffset < 0) {
     throw invalidArgument(`${field}.confidentiality_offset`, `unknown value ${pol.confidentialityOffset}`);
   }
+  const offsetProblem = unsupportedConfidentialityOffset(offsetOctets(pol.confidentialityOffset) ?? 0);
+  if (offsetProblem) throw invalidArgument(`${field}.confidentiality_offset`, offsetProblem);
   const prio = pol.keyServerPriority!;
   if (!Number.isInteger(prio) || prio < 0 || prio > 255) throw invalidArgument(`${field}.key_server_priority`, `${prio} is outside 0..255`);
   if (pol.rekeyPeriodSeconds !== 0 && (pol.rekeyPeriodSeconds < 10 || pol.rekeyPeriodSeconds > 30 * 86_400)) {

@@ -35,6 +35,8 @@ export const MKA_HELLO_TIME_MS = 2000;
 export const MKA_BOUNDED_HELLO_TIME_MS = 500;
 export const MKA_LIFE_TIME_MS = 6000;
 export const MKA_SAK_RETIRE_TIME_MS = 3000;
+/** Longest in-service suspension of a peer we honour (802.1Xbx "MKA Suspension Time", seconds). */
+export const MKA_SUSPENSION_LIMIT_MS = 120_000;
 
 export const CIPHER_SUITES = {
   'GCM-AES-128': { id: 0x0080c20001000001n, keyLen: 16, xpn: false },

@@ -22,6 +22,8 @@ export interface SakReceiver {
   kek: Uint8Array;
   mi: Uint8Array;
   sciHex: string;
+  /** Our SecY's MACsec Capability: an offset beyond it cannot be used. */
+  capability: number;
   peers: PeerTable;
   /** A key we hold already or the SecY refused: never taken again. */
   known(ki: KeyIdentifier): boolean;
@@ -39,6 +41,15 @@ export function openDistributedSak(
   const suite: CipherSuiteName | undefined = set.cipherSuite === null ? 'GCM-AES-128' : cipherSuiteById(set.cipherSuite);
   if (!suite) return { kind: 'ignored', reason: `Distributed SAK with unsupported cipher suite 0x${set.cipherSuite!.toString(16)}` };
   if (r.known({ mi: from.mi, kn: set.kn })) return { kind: 'ignored' };
+  // Not distributed to us: the key server and its members install no RX SA for our frames with it.
+  if (!liveList?.peers.some((e) => bytesEqual(e.mi, r.mi))) {
+    return { kind: 'ignored', reason: 'Distributed SAK not addressed to us (our MI is not in the key server Live Peer List)' };
+  }
+  const offset = CONF_OFFSET_BY_CODE[set.confidentialityOffset] ?? null;
+  const needs = offset === null ? 1 : offset === 0 ? 2 : 3;
+  if (needs > r.capability) {
+    return { kind: 'ignored', reason: `Distributed SAK asks for confidentiality offset ${offset}, beyond our MACsec capability ${r.capability}` };
+  }
   const keyLen = CIPHER_SUITES[suite].keyLen;
   if (set.wrappedSak.length !== keyLen + 8) {
     return { kind: 'ignored', reason: `Distributed SAK wrap of ${set.wrappedSak.length} octets does not fit ${suite}` };
@@ -58,7 +69,7 @@ export function openDistributedSak(
     an: set.an,
     sak,
     cipherSuite: suite,
-    confidentialityOffset: CONF_OFFSET_BY_CODE[set.confidentialityOffset] ?? null,
+    confidentialityOffset: offset,
     members: new Set(),
     // The MIs it was distributed to: the key server's Live Peer List in this MKPDU.
     holders: (liveList?.peers ?? []).map((e) => toHex(e.mi)),

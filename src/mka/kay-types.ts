@@ -28,19 +28,30 @@ export interface KayConfig {
   policy?: MacsecPolicy;
   /** null = integrity only; default 0. */
   confidentialityOffset?: 0 | 30 | 50 | null;
+  /**
+   * What the SecY can do (802.1X-2010 Table 11-6): 1 integrity only, 2 confidentiality with
+   * offset 0, 3 offsets 0, 30 and 50. Default 2, the Linux SecY. We announce it (1 when configured
+   * integrity-only) and refuse offsets and Distributed SAKs beyond it.
+   */
+  macsecCapability?: 1 | 2 | 3;
+  /** False: never key server (Key Server flag clear, never elected). Default true. */
+  canBeKeyServer?: boolean;
   /** Default 2000. */
   helloTimeMs?: number;
   /** Default 6000. */
   lifeTimeMs?: number;
   /** 0/undefined = no periodic rekey. */
   rekeyPeriodMs?: number;
-  /** Default 0xC0000000n (non-XPN), 2n**62n (XPN). */
+  /** Default three quarters of the PN space: 0xC0000000n (non-XPN), 0xC000000000000000n (XPN). */
   pnExhaustionThreshold?: bigint;
   /** Default PAE group address. */
   destination?: Mac;
   /** Default 3. */
   eapolVersion?: number;
-  /** Default: 3 for XPN suites, else 2. wpa_supplicant 2.10 sends 1 and accepts any value. */
+  /**
+   * Default: 1 without XPN (802.1X-2010), 3 with XPN (802.1Xbx XPN and in-service suspension of
+   * peers honoured, SSCI-ordered Live Peer List). wpa_supplicant 2.10 sends 1 and accepts any value.
+   */
   mkaVersion?: number;
   /** Injectable RNG for deterministic tests; default crypto.randomBytes. */
   random?: (n: number) => Uint8Array;

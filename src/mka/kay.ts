@@ -64,12 +64,19 @@ function resolveConfig(cfg: KayConfig): ResolvedConfig {
   if (!(lifeTimeMs > helloTimeMs)) fail('lifeTimeMs must exceed helloTimeMs');
   const off = cfg.confidentialityOffset === undefined ? 0 : cfg.confidentialityOffset;
   if (off !== null && off !== 0 && off !== 30 && off !== 50) fail('confidentialityOffset must be 0, 30, 50 or null');
+  const secyCapability = cfg.macsecCapability ?? 2;
+  if (secyCapability !== 1 && secyCapability !== 2 && secyCapability !== 3) fail('macsecCapability must be 1, 2 or 3');
+  if ((off === 30 || off === 50) && secyCapability < 3)
+    fail(`confidentialityOffset ${off} is beyond the SecY's MACsec capability ${secyCapability} (offset 0 or none only)`);
+  if (off === 0 && secyCapability < 2) fail("confidentialityOffset 0 is beyond the SecY's MACsec capability 1 (integrity only)");
+  const canBeKeyServer = cfg.canBeKeyServer ?? true;
+  if (typeof canBeKeyServer !== 'boolean') fail('canBeKeyServer must be a boolean');
   const destination = cfg.destination ?? PAE_GROUP_ADDRESS;
   if (!(destination instanceof Uint8Array) || destination.length !== 6) fail('destination must be 6 octets');
   const policy = cfg.policy ?? 'must-secure';
   if (policy !== 'must-secure' && policy !== 'should-secure') fail('policy must be must-secure or should-secure');
   const eapolVersion = cfg.eapolVersion ?? 3;
-  const mkaVersion = cfg.mkaVersion ?? (xpn ? 3 : 2);
+  const mkaVersion = cfg.mkaVersion ?? (xpn ? 3 : 1);
   if (!Number.isInteger(eapolVersion) || eapolVersion < 1 || eapolVersion > 255) fail('eapolVersion must be 1..255');
   if (!Number.isInteger(mkaVersion) || mkaVersion < 1 || mkaVersion > 255) fail('mkaVersion must be 1..255');
   const rekeyPeriodMs = cfg.rekeyPeriodMs ?? 0;
@@ -83,10 +90,13 @@ function resolveConfig(cfg: KayConfig): ResolvedConfig {
     cipherSuite,
     policy,
     confidentialityOffset: off,
+    macsecCapability: off === null ? 1 : secyCapability,
+    secyCapability,
+    canBeKeyServer,
     helloTimeMs,
     lifeTimeMs,
     rekeyPeriodMs,
-    pnExhaustionThreshold: cfg.pnExhaustionThreshold ?? (xpn ? 2n ** 62n : 0xc0000000n),
+    pnExhaustionThreshold: cfg.pnExhaustionThreshold ?? (xpn ? 0xc000000000000000n : 0xc0000000n),
     destination: Uint8Array.from(destination),
     eapolVersion,
     mkaVersion,
@@ -109,6 +119,7 @@ export class Kay {
       validate: resolved.policy === 'must-secure' ? 'strict' : 'check',
       cipherSuite: resolved.cipherSuite,
       confidentialityOffset: resolved.confidentialityOffset,
+      suiteRefused: false,
       secured: false,
     };
     this.env = { cfg: resolved, port, counters: newCounters(), out: new OutputSink() };
@@ -149,8 +160,7 @@ export class Kay {
         c.malformed++;
         return this.drop('not a frame');
       }
-      let res = decodeMkpdu(frame);
-      if (!res.ok && res.error.field.startsWith('distributedCak')) res = decodeMkpdu(frame, { cakLength: 32 });
+      const res = decodeMkpdu(frame);
       if (!res.ok) {
         c.malformed++;
         return this.drop(`malformed MKPDU: ${res.error.field}: ${res.error.message}`);

@@ -22,9 +22,12 @@ export interface KeyServerInfo {
 }
 
 /** The elected key server among us and the live peers; null while nobody is live or elected. */
-export function electedKeyServer(me: { priority: number; sciHex: string; miHex: string }, live: readonly Peer[]): KeyServerInfo | null {
+export function electedKeyServer(
+  me: { priority: number; sciHex: string; miHex: string; canBeKeyServer?: boolean },
+  live: readonly Peer[],
+): KeyServerInfo | null {
   const res = electKeyServer(
-    { priority: me.priority, sciHex: me.sciHex, canBeKeyServer: true },
+    { priority: me.priority, sciHex: me.sciHex, canBeKeyServer: me.canBeKeyServer ?? true },
     live.map((p) => ({ priority: p.priority, sciHex: p.sciHex, keyServer: p.keyServer, miHex: p.miHex })),
   );
   if (live.length === 0 || !res) return null;
@@ -59,6 +62,16 @@ export function chooseOffset(configured: number | null, peers: readonly Peer[]):
   return off;
 }
 
+/**
+ * Every live member lists every other live member in its Live Peer List (the key server itself
+ * counts: the live peers listed it). A member that does not yet list another has no receive SC
+ * for it; wpa_supplicant 2.10 never adds an SA to a receive SC created after it installed the key.
+ */
+export function meshComplete(live: readonly Peer[]): boolean {
+  for (const p of live) for (const q of live) if (p !== q && !p.lists.has(q.miHex)) return false;
+  return true;
+}
+
 /** What the key server decides on: the live set, the keys in use and its own identity. */
 export interface KeyServerView {
   live: readonly Peer[];
@@ -67,6 +80,9 @@ export interface KeyServerView {
   mi: Uint8Array;
   rekeyPeriodMs: number;
   pnExhaustionThreshold: bigint;
+  lifeTimeMs: number;
+  /** Our Potential Peer List is not empty (members not yet live, ours or relayed). */
+  potentialPending: boolean;
 }
 
 /** The key server's own state: the rekey it owes and the numbering of its SAKs. */
@@ -74,6 +90,8 @@ export class KeyServerState {
   pendingRekey: RekeyReason | null = null;
   /** After a SecY refusal, a key server waits until then before generating another SAK. */
   generateNotBefore = -Infinity;
+  /** When the last SAK was generated (and first distributed). */
+  lastGeneratedAt = -Infinity;
   private nextKn = 1;
   private nextAn = 0;
 
@@ -109,7 +127,16 @@ export class KeyServerState {
       now: p.now,
     });
     this.pendingRekey = null;
+    this.lastGeneratedAt = p.now;
     return key;
+  }
+
+  /**
+   * 9.8: a fresh SAK for a changed live set waits while potential peers are pending, until MKA
+   * Life Time has passed since the prior SAK was first distributed (or the list empties).
+   */
+  holdOffUntil(v: KeyServerView): number {
+    return v.potentialPending ? this.lastGeneratedAt + v.lifeTimeMs : -Infinity;
   }
 
   /** Why a new SAK is due now, if it is. Marks the key in use exhausted when a peer says so. */
@@ -121,7 +148,9 @@ export class KeyServerState {
     if (!isKeyOf(newest, v.mi)) return this.pendingRekey ?? 'peer-change'; // keys of a former key server
     if (this.pendingRekey) return this.pendingRekey;
     const members = newest.members;
-    if (members.size !== live.length || live.some((p) => !members.has(p.miHex))) return 'peer-change';
+    if (members.size !== live.length || live.some((p) => !members.has(p.miHex))) return now >= this.holdOffUntil(v) ? 'peer-change' : null;
+    // Made while some member did not list another yet: once all do, make one for the full mesh.
+    if (newest.meshIncomplete && live.length > 1 && meshComplete(live)) return 'peer-change';
     const cur = currentTxKey(v.latest, v.old);
     if (!cur || !isKeyOf(cur, v.mi)) return null;
     if (cur.txAt !== null && v.rekeyPeriodMs > 0 && now >= cur.txAt + v.rekeyPeriodMs && cur === newest) return 'period';

@@ -68,7 +68,8 @@ export class KeyUse {
       this.old = null;
     }
     const port = this.env.port;
-    if (port.cipherSuite !== key.cipherSuite || port.confidentialityOffset !== key.confidentialityOffset) {
+    if (port.suiteRefused || port.cipherSuite !== key.cipherSuite || port.confidentialityOffset !== key.confidentialityOffset) {
+      port.suiteRefused = false;
       port.cipherSuite = key.cipherSuite;
       port.confidentialityOffset = key.confidentialityOffset;
       this.emit({ kind: 'setCipherSuite', cipherSuite: key.cipherSuite, confidentialityOffset: key.confidentialityOffset });

@@ -15,8 +15,11 @@ export type Listing =
   | { kind: 'none' }
   /** With an MN we never sent: another participant uses our MI. */
   | { kind: 'collision' }
-  /** With an acceptably recent MN; `live` when that was in its Live Peer List. */
-  | { kind: 'listed'; live: boolean };
+  /**
+   * With an acceptably recent MN; `live` when that was in its Live Peer List. `sentAt` is when we
+   * sent the newest MN it confirmed: the peer stays live for one life time from then (9.4.3).
+   */
+  | { kind: 'listed'; live: boolean; sentAt: number };
 
 /** Our member identity: the MI, the MN of our latest MKPDU and the MNs sent within a life time. */
 export class Actor {
@@ -73,7 +76,14 @@ export class Actor {
     if (listed === undefined) return { kind: 'none' };
     if (listed > this.mn) return { kind: 'collision' };
     if (!this.acceptable(listed, now)) return { kind: 'none' };
-    return { kind: 'listed', live: inLive !== undefined && this.acceptable(inLive, now) };
+    const live = inLive !== undefined && this.acceptable(inLive, now);
+    const newest = live && inLive !== undefined ? Math.max(inLive, listed) : listed;
+    return { kind: 'listed', live, sentAt: this.sentAt(newest) ?? now };
+  }
+
+  /** When we sent the MKPDU with this MN (within the remembered window). */
+  sentAt(mn: number): number | undefined {
+    return this.sent.find((s) => s.mn === mn)?.at;
   }
 
   private prune(now: number): void {
@@ -83,7 +93,7 @@ export class Actor {
 }
 
 /** A potential peer from the first MKPDU of its MI. */
-export function newPeer(b: BasicParamSet, sciHex: string, expiresAt: number): Peer {
+export function newPeer(b: BasicParamSet, sciHex: string, expiresAt: number, firstSeenAt = expiresAt): Peer {
   return {
     mi: Uint8Array.from(b.actor.mi),
     miHex: toHex(b.actor.mi),
@@ -99,6 +109,8 @@ export function newPeer(b: BasicParamSet, sciHex: string, expiresAt: number): Pe
     listsUsLive: false,
     sakUse: null,
     xpn: null,
+    lists: new Map(),
+    firstSeenAt,
   };
 }
 

@@ -6,7 +6,7 @@ import { ALGORITHM_AGILITY_8021X_2010 } from './constants.js';
 import { encodeMkpdu } from './mkpdu.js';
 import type { ResolvedConfig } from './participant-env.js';
 import type { Peer } from './peers.js';
-import type { DistributedSakParamSet, ParamSet, SakUseParamSet, XpnParamSet } from './types.js';
+import type { DistributedSakParamSet, MemberId, ParamSet, SakUseParamSet, XpnParamSet } from './types.js';
 
 export interface OutgoingMkpdu {
   ckn: Uint8Array;
@@ -15,7 +15,8 @@ export interface OutgoingMkpdu {
   /** Key Server flag: set unless we decided another participant is (or will be) the key server. */
   keyServer: boolean;
   live: readonly Peer[];
-  potential: readonly Peer[];
+  /** Potential peers and members relayed from live peers' lists. */
+  potential: readonly MemberId[];
   /** Octet 2 of the Live Peer List (XPN: the key server's SSCI). */
   keyServerSsci: number;
   sakUse: SakUseParamSet | null;
@@ -26,7 +27,7 @@ export interface OutgoingMkpdu {
 
 export function buildMkpdu(cfg: ResolvedConfig, m: OutgoingMkpdu, ick: Uint8Array): Uint8Array {
   const sets: ParamSet[] = [];
-  const ids = (ps: readonly Peer[]) => ps.map((p) => ({ mi: p.mi, mn: p.mn }));
+  const ids = (ps: readonly MemberId[]) => ps.map((p) => ({ mi: p.mi, mn: p.mn }));
   if (m.live.length > 0) sets.push({ type: 'livePeers', keyServerSsci: m.keyServerSsci, peers: ids(m.live) });
   if (m.potential.length > 0) sets.push({ type: 'potentialPeers', keyServerSsci: 0, peers: ids(m.potential) });
   if (m.sakUse) sets.push(m.sakUse);
@@ -41,9 +42,9 @@ export function buildMkpdu(cfg: ResolvedConfig, m: OutgoingMkpdu, ick: Uint8Arra
         type: 'basic',
         version: cfg.mkaVersion,
         priority: cfg.priority,
-        keyServer: m.keyServer,
+        keyServer: m.keyServer && cfg.canBeKeyServer,
         macsecDesired: true,
-        macsecCapability: 3,
+        macsecCapability: cfg.macsecCapability,
         sci: cfg.sci,
         actor: { mi: m.mi, mn: m.mn },
         algorithmAgility: ALGORITHM_AGILITY_8021X_2010,

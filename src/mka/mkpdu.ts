@@ -1,9 +1,13 @@
 /**
  * MKPDU codec: Ethernet + EAPOL-MKA framing and every parameter set of 802.1X-2010/2020.
  *
- * decodeMkpdu never throws: malformed input yields { ok: false, error } naming the field.
+ * decodeMkpdu never throws: a structurally broken MKPDU (framing, Basic Parameter Set, a
+ * parameter set running past the end, a misplaced ICV Indicator) yields { ok: false, error }
+ * naming the field. A known parameter set that cannot be used (impossible body length, a
+ * repeated type) is left out of `sets` and listed in `ignored`; the rest of the MKPDU still
+ * counts (forward compatibility, docs/mka.md). Unknown types are kept as `unknown` sets.
  * encodeMkpdu appends the ICV computed with the ICK. encode(decode(x)) reproduces x octet
- * for octet when x has zero padding and no trailing Ethernet padding.
+ * for octet when x has zero padding, no trailing Ethernet padding and nothing ignored.
  */
 import { MacsecError } from '../common/errors.js';
 import {
@@ -25,7 +29,7 @@ import {
   TLV_MACSEC_CIPHER_SUITES,
 } from './constants.js';
 import { computeIcv } from './crypto.js';
-import type { AnnouncementTlv, BasicParamSet, CipherSuiteAnnouncement, DecodedMkpdu, MemberId, Mkpdu, ParamSet, SakUseKey } from './types.js';
+import type { AnnouncementTlv, BasicParamSet, CipherSuiteAnnouncement, DecodedMkpdu, IgnoredParamSet, MemberId, Mkpdu, ParamSet, SakUseKey } from './types.js';
 
 const ETH_HDR = 14;
 const VLAN_TPID = 0x8100;
@@ -51,7 +55,10 @@ export class MkpduError {
 export type DecodeResult = { ok: true; value: DecodedMkpdu } | { ok: false; error: MkpduError };
 
 export interface DecodeOptions {
-  /** Length of the CAK in use, to split a Distributed CAK body (default 16). */
+  /**
+   * Length of the CAK in use, to split a Distributed CAK body into key wrap and CKN. Default:
+   * a 16-octet CAK when the body fits one, else a 32-octet CAK.
+   */
   cakLength?: number;
 }
 
@@ -66,6 +73,13 @@ class Fail extends MacsecError {
 const fail = (field: string, message: string, offset: number): never => {
   throw new Fail(new MkpduError(field, message, offset));
 };
+
+/** A parameter set the decoder leaves out (see IgnoredParamSet), with the reason. */
+interface Ignore {
+  ignore: string;
+}
+const ignore = (field: string, message: string): Ignore => ({ ignore: `${field}: ${message}` });
+const isIgnore = (r: object): r is Ignore => 'ignore' in r;
 
 const SET_NAMES: Record<number, string> = {
   [PS_LIVE_PEERS]: 'livePeers',
@@ -122,6 +136,7 @@ function decodeOrThrow(frame: Uint8Array, opts: DecodeOptions): DecodedMkpdu {
   let pos = bodyStart + PS_HDR + align4(basicBodyLen(frame, bodyStart));
 
   const sets: ParamSet[] = [];
+  const ignored: IgnoredParamSet[] = [];
   const seen = new Set<number>();
   let icvIndicator = false;
   while (pos < regionEnd) {
@@ -140,11 +155,15 @@ function decodeOrThrow(frame: Uint8Array, opts: DecodeOptions): DecodedMkpdu {
     const name = SET_NAMES[typeCode] ?? `parameterSet[type ${typeCode}]`;
     const end = pos + PS_HDR + align4(len);
     if (end > regionEnd) fail(`${name}.bodyLength`, `${len} runs past the end of the MKPDU`, pos + 2);
-    if (SET_NAMES[typeCode] !== undefined) {
-      if (seen.has(typeCode)) fail(name, 'appears more than once', pos);
+    if (SET_NAMES[typeCode] !== undefined && seen.has(typeCode)) {
+      // The first set of a type decides (even one that was ignored itself), as wpa_supplicant does.
+      ignored.push({ type: typeCode, reason: `${name}: repeated (the first one is used)`, offset: pos });
+    } else {
       seen.add(typeCode);
+      const set = decodeSet(frame, view, pos, typeCode, len, name, opts);
+      if (isIgnore(set)) ignored.push({ type: typeCode, reason: set.ignore, offset: pos });
+      else sets.push(set);
     }
-    sets.push(decodeSet(frame, view, pos, typeCode, len, name, opts));
     pos = end;
   }
   const signedEnd = icvIndicator ? regionEnd + PS_HDR : regionEnd;
@@ -157,6 +176,7 @@ function decodeOrThrow(frame: Uint8Array, opts: DecodeOptions): DecodedMkpdu {
     icvIndicator,
     signed: frame.slice(0, signedEnd),
     icv,
+    ignored,
   };
 }
 
@@ -189,19 +209,24 @@ function decodeBasic(frame: Uint8Array, view: DataView, at: number, regionEnd: n
   };
 }
 
-function decodeSet(frame: Uint8Array, view: DataView, at: number, typeCode: number, len: number, name: string, opts: DecodeOptions): ParamSet {
+/**
+ * One parameter set whose body lies within the MKPDU. A body we cannot use yields Ignore, never
+ * a failure: longer bodies than we know (SAK Use, XPN) are read up to what we know.
+ */
+function decodeSet(frame: Uint8Array, view: DataView, at: number, typeCode: number, len: number, name: string, opts: DecodeOptions): ParamSet | Ignore {
   const b = at + PS_HDR;
   const octet2 = frame[at + 1]!;
   switch (typeCode) {
     case PS_LIVE_PEERS:
     case PS_POTENTIAL_PEERS: {
-      if (len % 16 !== 0) fail(`${name}.bodyLength`, `${len} is not a multiple of 16`, at + 2);
+      // A list we cannot split is not used at all (no half-read member identifiers).
+      if (len % 16 !== 0) return ignore(`${name}.bodyLength`, `${len} is not a multiple of 16`);
       const peers: MemberId[] = [];
       for (let p = b; p < b + len; p += 16) peers.push({ mi: frame.slice(p, p + MI_LEN), mn: view.getUint32(p + MI_LEN) });
       return { type: typeCode === PS_LIVE_PEERS ? 'livePeers' : 'potentialPeers', keyServerSsci: octet2, peers };
     }
     case PS_SAK_USE: {
-      if (len !== 0 && len !== SAK_USE_BODY) fail('sakUse.bodyLength', `${len}, expected 0 or ${SAK_USE_BODY}`, at + 2);
+      if (len !== 0 && len < SAK_USE_BODY) return ignore('sakUse.bodyLength', `${len}, expected 0 or at least ${SAK_USE_BODY}`);
       const o3 = frame[at + 2]!;
       const key = (an: number, tx: boolean, rx: boolean, p: number | null): SakUseKey => ({
         an,
@@ -210,7 +235,7 @@ function decodeSet(frame: Uint8Array, view: DataView, at: number, typeCode: numb
         ki: { mi: p === null ? new Uint8Array(MI_LEN) : frame.slice(p, p + MI_LEN), kn: p === null ? 0 : view.getUint32(p + 12) },
         lowestPn: p === null ? 0 : view.getUint32(p + 16),
       });
-      const has = len === SAK_USE_BODY;
+      const has = len >= SAK_USE_BODY; // octets after the 40 we know are ignored
       return {
         type: 'sakUse',
         plainTx: (o3 & 0x80) !== 0,
@@ -231,7 +256,7 @@ function decodeSet(frame: Uint8Array, view: DataView, at: number, typeCode: numb
       // KN (4), then the cipher suite (8) unless it is the default (a 28-octet body), then the wrapped SAK.
       const withSuite = len !== 28;
       if (withSuite && (len < 36 || (len - 12) % 8 !== 0))
-        fail('distributedSak.bodyLength', `${len} is not 0, 28 or 12 + a key wrap (24, 32, 40 octets)`, at + 2);
+        return ignore('distributedSak.bodyLength', `${len} is not 0, 28 or 12 + a key wrap (24, 32, 40 octets)`);
       return {
         type: 'distributedSak',
         an,
@@ -243,18 +268,23 @@ function decodeSet(frame: Uint8Array, view: DataView, at: number, typeCode: numb
       };
     }
     case PS_DISTRIBUTED_CAK: {
-      const wrapLen = (opts.cakLength ?? 16) + 8;
-      if (len < wrapLen + 1 || len > wrapLen + CKN_MAX_LEN) {
-        fail('distributedCak.bodyLength', `${len} does not hold a ${wrapLen}-octet key wrap and a 1..32-octet CKN`, at + 2);
+      const fits = (cakLen: number) => len >= cakLen + 8 + 1 && len <= cakLen + 8 + CKN_MAX_LEN;
+      const cakLen = opts.cakLength ?? [16, 32].find(fits);
+      if (cakLen === undefined || !fits(cakLen)) {
+        const wraps = cakLen === undefined ? '24- or 40-octet' : `${cakLen + 8}-octet`;
+        return ignore('distributedCak.bodyLength', `${len} does not hold a ${wraps} key wrap and a 1..32-octet CKN`);
       }
+      const wrapLen = cakLen + 8;
       return { type: 'distributedCak', wrappedCak: frame.slice(b, b + wrapLen), ckn: frame.slice(b + wrapLen, b + len) };
     }
     case PS_KMD:
       return { type: 'kmd', kmd: frame.slice(b, b + len) };
-    case PS_ANNOUNCEMENT:
-      return { type: 'announcement', tlvs: decodeTlvs(frame, b, b + len) };
+    case PS_ANNOUNCEMENT: {
+      const tlvs = decodeTlvs(frame, b, b + len);
+      return isIgnore(tlvs) ? tlvs : { type: 'announcement', tlvs };
+    }
     case PS_XPN:
-      if (len !== 8) fail('xpn.bodyLength', `${len}, expected 8`, at + 2);
+      if (len < 8) return ignore('xpn.bodyLength', `${len}, expected at least 8`); // octets after 8 are ignored
       return { type: 'xpn', suspendedFor: octet2, latestLowestPnHigh: view.getUint32(b), oldLowestPnHigh: view.getUint32(b + 4) };
     default:
       // Unknown parameter sets are skipped by the KaY (forward compatibility) but kept here.
@@ -262,18 +292,16 @@ function decodeSet(frame: Uint8Array, view: DataView, at: number, typeCode: numb
   }
 }
 
-function decodeTlvs(frame: Uint8Array, start: number, end: number): AnnouncementTlv[] {
+function decodeTlvs(frame: Uint8Array, start: number, end: number): AnnouncementTlv[] | Ignore {
   const tlvs: AnnouncementTlv[] = [];
   let p = start;
   while (p < end) {
-    if (p + 2 > end) fail('announcement.tlv', 'truncated TLV header', p);
+    if (p + 2 > end) return ignore('announcement.tlv', `truncated TLV header at octet ${p}`);
     const tlvType = frame[p]! >> 1;
     const len = ((frame[p]! & 1) << 8) | frame[p + 1]!;
-    if (p + 2 + len > end) fail(`announcement.tlv[${tlvType}].length`, `${len} runs past the parameter set`, p);
+    if (p + 2 + len > end) return ignore(`announcement.tlv[${tlvType}].length`, `${len} runs past the parameter set`);
     const value = frame.slice(p + 2, p + 2 + len);
-    if (tlvType === TLV_MACSEC_CIPHER_SUITES && len % 10 !== 0) {
-      fail('announcement.cipherSuites.length', `${len} is not a multiple of 10`, p);
-    }
+    if (tlvType === TLV_MACSEC_CIPHER_SUITES && len % 10 !== 0) return ignore('announcement.cipherSuites.length', `${len} is not a multiple of 10`);
     tlvs.push({ tlvType, value });
     p += 2 + len;
   }

@@ -17,6 +17,11 @@ export interface ResolvedConfig {
   cipherSuite: CipherSuiteName;
   policy: MacsecPolicy;
   confidentialityOffset: number | null;
+  /** MACsec Capability we announce: the SecY's, or 1 when configured integrity-only. */
+  macsecCapability: number;
+  /** What the SecY can do (refuses Distributed SAKs beyond it). */
+  secyCapability: number;
+  canBeKeyServer: boolean;
   helloTimeMs: number;
   lifeTimeMs: number;
   rekeyPeriodMs: number;
@@ -34,6 +39,8 @@ export interface PortState {
   validate: 'disabled' | 'check' | 'strict';
   cipherSuite: CipherSuiteName;
   confidentialityOffset: number | null;
+  /** The SecY refused the last setCipherSuite: send it again with the next key. */
+  suiteRefused: boolean;
   secured: boolean;
 }
 

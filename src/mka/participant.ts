@@ -6,7 +6,7 @@
  * MKPDUs when tx-schedule.ts says so (mkpdu-build.ts). Pure: time comes in as `now`, effects go
  * out through env.out (MKPDUs, SecY actions, events).
  */
-import { ALGORITHM_AGILITY_8021X_2010, PAE_GROUP_ADDRESS } from './constants.js';
+import { ALGORITHM_AGILITY_8021X_2010, MKA_BOUNDED_HELLO_TIME_MS, MKA_SUSPENSION_LIMIT_MS, PAE_GROUP_ADDRESS } from './constants.js';
 import { deriveIck, deriveKek, verifyIcv, zeroize } from './crypto.js';
 import { openDistributedSak } from './distributed-sak.js';
 import { bytesEqual, toHex } from '../common/hex.js';
@@ -21,18 +21,25 @@ import {
   electedKeyServer,
   isKeyOf,
   keyServerSsciOctet,
+  meshComplete,
 } from './key-server.js';
 import { KeyUse } from './key-use.js';
 import { Actor, newPeer, refreshPeer } from './liveness.js';
 import { buildMkpdu } from './mkpdu-build.js';
 import { findSet } from './mkpdu.js';
 import type { Env, ResolvedConfig } from './participant-env.js';
-import { type Peer, PeerTable, peerStatus, sciHex } from './peers.js';
-import { type KeyState, keyStatus } from './sak.js';
+import { MAX_PEERS, type Peer, PeerTable, peerStatus, sciHex } from './peers.js';
+import { type KeyState, keyStatus, samplePn } from './sak.js';
 import { sakUseSet, xpnSet } from './sak-use.js';
 import type { SecyAction, SecyPnStatus } from './secy.js';
 import { TxSchedule } from './tx-schedule.js';
-import type { DecodedMkpdu, DistributedSakParamSet, KeyIdentifier, PeerListParamSet } from './types.js';
+import type { DecodedMkpdu, DistributedSakParamSet, KeyIdentifier, MemberId, PeerListParamSet } from './types.js';
+
+/**
+ * How long a key server waits after a live-set change for every member to list every other
+ * before it makes the SAK anyway (then it makes another once they do, see meshComplete).
+ */
+export const MESH_HOLD_MS = MKA_BOUNDED_HELLO_TIME_MS;
 
 export class Participant {
   readonly ckn: Uint8Array;
@@ -50,6 +57,13 @@ export class Participant {
   private readonly schedule: TxSchedule;
   private lastNow = -Infinity;
   private started = false;
+  /** MIs our live peers list that we never heard, with when we first saw them listed. */
+  private readonly relayed = new Map<string, number>();
+  /** MIs we removed (expired or replaced by a restart), not relayed again until then. */
+  private readonly forgotten = new Map<string, number>();
+  private liveChangedAt = -Infinity;
+  /** When the SecY's PNs were last read (tick() with a PN status): at least once per hello time. */
+  private lastPnAt = -Infinity;
 
   constructor(
     private readonly env: Env,
@@ -159,7 +173,7 @@ export class Participant {
         return this.drop(`replayed or stale MN ${b.actor.mn} (last ${peer.mn})`);
       }
     } else {
-      peer = newPeer(b, peerSciHex, now + this.cfg.lifeTimeMs);
+      peer = newPeer(b, peerSciHex, now + this.cfg.lifeTimeMs, now);
       if (!this.peers.add(peer)) {
         c.peerTableFull++;
         return this.drop('peer table full');
@@ -176,25 +190,44 @@ export class Participant {
     if (listing.kind === 'collision') {
       this.newMi(now, true);
     } else if (listing.kind === 'listed') {
-      peer.expiresAt = now + this.cfg.lifeTimeMs;
+      // Live for a life time after this MKPDU, but never longer than a life time plus a hello time
+      // after we sent the newest MN it confirmed (9.4.3: removed between the two): a peer that no
+      // longer hears us goes within 8 s even while we still hear it.
+      const { lifeTimeMs, helloTimeMs } = this.cfg;
+      const until = Math.min(now + lifeTimeMs, listing.sentAt + lifeTimeMs + helloTimeMs);
+      peer.expiresAt = peer.live ? Math.max(peer.expiresAt, until) : until;
       peer.listsUsLive = listing.live;
       if (!peer.live) {
         this.makeLive(peer, now);
         liveChanged = true;
       }
       if (!peer.listsUsLive) this.schedule.soft(now);
+      // In-service suspension (802.1Xbx, XPN set octet 2): a live peer that says it stops sending
+      // MKPDUs for S seconds keeps its place (and its SAs) that long, up to our limit.
+      const suspendS = findSet(pdu, 'xpn')?.suspendedFor ?? 0;
+      if (suspendS > 0 && peer.live) peer.expiresAt = Math.max(peer.expiresAt, now + Math.min(suspendS * 1000, MKA_SUSPENSION_LIMIT_MS));
     }
 
     if (peer.live) {
-      peer.sakUse = findSet(pdu, 'sakUse') ?? null;
-      peer.xpn = findSet(pdu, 'xpn') ?? null;
+      // An MKPDU without SAK Use (see quiet()) leaves the peer's last report standing.
+      const su = findSet(pdu, 'sakUse');
+      if (su) {
+        peer.sakUse = su;
+        peer.xpn = findSet(pdu, 'xpn') ?? null;
+      }
+      peer.lists = new Map((liveList?.peers ?? []).map((e) => [toHex(e.mi), { mi: e.mi, mn: e.mn }]));
       // A key it now reports receiving with is one its current MI holds.
       this.keys.offerTo(peer.sciHex);
     }
     if (liveChanged || electionInputChanged) this.reelect();
 
     const dist = findSet(pdu, 'distributedSak');
-    if (dist && peer.live && this.principal) this.receiveDistributedSak(dist, liveList, peer, now);
+    if (dist && peer.live && this.principal) {
+      // The same MKPDU's SAK Use may say the key server already transmits our latest key: take
+      // that step first, so the new key does not abandon a key that is on the wire.
+      this.evaluate(now);
+      this.receiveDistributedSak(dist, liveList, peer, now);
+    }
 
     c.mkpdusAccepted++;
     this.evaluate(now);
@@ -217,14 +250,18 @@ export class Participant {
       if (other !== peer) this.removePeer(other);
     }
     peer.live = true;
-    peer.expiresAt = now + this.cfg.lifeTimeMs;
+    this.liveChangedAt = now;
+    // Our Live Peer List changed: the others (a key server waiting for the full mesh) learn it soon.
+    this.schedule.soft(now);
     this.out.events.push({ kind: 'peerLive', sci: peer.sciHex, mi: peer.miHex });
     if (this.principal) this.keys.ensureRxSc(peer.sciHex);
   }
 
   private removePeer(peer: Peer): void {
     this.peers.delete(peer.miHex);
+    this.forgotten.set(peer.miHex, this.lastNow + this.cfg.lifeTimeMs + this.cfg.helloTimeMs);
     if (!peer.live) return;
+    this.liveChangedAt = this.lastNow;
     this.env.counters.peersLost++;
     this.out.events.push({ kind: 'peerLost', sci: peer.sciHex, mi: peer.miHex });
     if (this.principal && this.peers.bySci(peer.sciHex).every((p) => !p.live)) this.keys.deleteRxSc(peer.sciHex);
@@ -237,7 +274,14 @@ export class Participant {
       return;
     }
     const keys = this.keys;
-    const receiver = { kek: this.kek, mi: this.actor.mi, sciHex: this.cfg.sciHex, peers: this.peers, known: (ki: KeyIdentifier) => keys.knows(ki) };
+    const receiver = {
+      kek: this.kek,
+      mi: this.actor.mi,
+      sciHex: this.cfg.sciHex,
+      capability: this.cfg.secyCapability,
+      peers: this.peers,
+      known: (ki: KeyIdentifier) => keys.knows(ki),
+    };
     const r = openDistributedSak(set, liveList, from, receiver, now);
     if (r.kind === 'plain') {
       keys.dropKeys('key server advises not to use MACsec');
@@ -257,7 +301,8 @@ export class Participant {
   tick(now: number, pn?: SecyPnStatus): void {
     this.lastNow = now;
     if (!this.started) return;
-    if (pn) this.takePnStatus(pn);
+    this.lastPnAt = now; // also when the read failed: retried a hello time later, never in a loop
+    if (pn) this.takePnStatus(pn, now);
     let liveChanged = false;
     for (const p of this.peers.all()) {
       if (now >= p.expiresAt) {
@@ -270,13 +315,12 @@ export class Participant {
     this.maybeSend(now);
   }
 
-  private takePnStatus(pn: SecyPnStatus): void {
+  private takePnStatus(pn: SecyPnStatus, now: number): void {
     for (const k of [this.keys.latest, this.keys.old]) {
       if (!k) continue;
       const v = pn.txNextPn.get(k.an);
       if (v === undefined) continue;
-      k.pnPrev = k.pnCur;
-      k.pnCur = v;
+      samplePn(k, v, now, this.cfg.helloTimeMs);
       if (k.tx && !k.exhausted && v >= this.cfg.pnExhaustionThreshold) {
         k.exhausted = true;
         if (this.ks?.self && isKeyOf(k, this.actor.mi)) this.server.requestRekey('pn-exhaustion');
@@ -292,10 +336,13 @@ export class Participant {
     const c = this.schedule.timers();
     for (const p of this.peers.all()) c.push(p.expiresAt);
     if (this.principal) c.push(...this.keys.timers(this.ks?.self === true));
+    // An MKPDU sent on receipt moves the hello timer; PN exhaustion is still checked every hello.
+    if (this.principal && (this.keys.latest || this.keys.old)) c.push(Math.max(this.lastPnAt + this.cfg.helloTimeMs, this.lastNow + 1));
     const cur = currentTxKey(this.keys.latest, this.keys.old);
     if (this.principal && this.ks?.self && cur && cur.txAt !== null && this.cfg.rekeyPeriodMs > 0) {
       c.push(cur.txAt + this.cfg.rekeyPeriodMs);
     }
+    if (this.principal && this.ks?.self) c.push(this.server.holdOffUntil(this.view()), this.meshHoldUntil());
     let d = Infinity;
     for (const t of c) if (t > this.lastNow && t < d) d = t;
     return d;
@@ -305,7 +352,8 @@ export class Participant {
   // Election and key use
 
   private reelect(): void {
-    const next = electedKeyServer({ priority: this.cfg.priority, sciHex: this.cfg.sciHex, miHex: this.actor.miHex }, this.peers.live());
+    const { priority, sciHex, canBeKeyServer } = this.cfg;
+    const next = electedKeyServer({ priority, sciHex, miHex: this.actor.miHex, canBeKeyServer }, this.peers.live());
     const prev = this.ks;
     this.ks = next;
     if (!next) return;
@@ -318,8 +366,52 @@ export class Participant {
 
   private view(): KeyServerView {
     const { latest, old } = this.keys;
-    const { rekeyPeriodMs, pnExhaustionThreshold } = this.cfg;
-    return { live: this.peers.live(), latest, old, mi: this.actor.mi, rekeyPeriodMs, pnExhaustionThreshold };
+    const { rekeyPeriodMs, pnExhaustionThreshold, lifeTimeMs } = this.cfg;
+    const potentialPending = this.peers.potential().length > 0 || this.relayedPotential(this.lastNow).length > 0;
+    return { live: this.peers.live(), latest, old, mi: this.actor.mi, rekeyPeriodMs, pnExhaustionThreshold, lifeTimeMs, potentialPending };
+  }
+
+  /**
+   * Members our live peers list live that we have not heard ourselves (9.4.3: they go into our
+   * Potential Peer List, so that such a member counts us live on our first MKPDU it hears).
+   * Never our own MI, a peer we know, or one we just removed.
+   */
+  private relayedPotential(now: number): MemberId[] {
+    const out = new Map<string, MemberId>();
+    for (const [mi, until] of this.forgotten) if (until <= now) this.forgotten.delete(mi);
+    for (const p of this.peers.live()) {
+      for (const [hex, e] of p.lists) {
+        if (hex === this.actor.miHex || this.peers.get(hex) || this.forgotten.has(hex)) continue;
+        const cur = out.get(hex);
+        if (!cur || e.mn > cur.mn) out.set(hex, e);
+      }
+    }
+    for (const hex of [...this.relayed.keys()]) if (!out.has(hex)) this.relayed.delete(hex);
+    for (const hex of out.keys()) if (!this.relayed.has(hex)) this.relayed.set(hex, now);
+    return [...out.values()].slice(0, MAX_PEERS);
+  }
+
+  /**
+   * A member first heard less than a hello time ago may not count us live yet. wpa_supplicant
+   * 2.10 selects a new MI whenever a sender it does not count live includes SAK Use without a
+   * Distributed SAK, so our MKPDUs leave SAK Use out meanwhile (peers keep our last report).
+   */
+  private quiet(now: number): boolean {
+    const fresh = (t: number) => now - t < this.cfg.helloTimeMs;
+    for (const p of this.peers.all()) if ((!p.live || !p.listsUsLive) && fresh(p.firstSeenAt)) return true;
+    this.relayedPotential(now);
+    for (const t of this.relayed.values()) if (fresh(t)) return true;
+    return false;
+  }
+
+  /**
+   * A key server waits (at most MESH_HOLD_MS after a live-set change) for potential peers to
+   * become live and for the live members to list each other, so that one SAK covers them all.
+   */
+  private meshHoldUntil(): number {
+    const live = this.peers.live();
+    const pending = this.peers.potential().length > 0 || this.relayedPotential(this.lastNow).length > 0;
+    return pending || (live.length > 1 && !meshComplete(live)) ? this.liveChangedAt + MESH_HOLD_MS : -Infinity;
   }
 
   /**
@@ -346,7 +438,9 @@ export class Participant {
       keys.stepRetire(now);
       if (this.ks?.self && now >= this.server.generateNotBefore) {
         const duty = this.server.duty(this.view(), now);
-        if (duty) {
+        if (duty && (duty === 'initial' || duty === 'peer-change') && now < this.meshHoldUntil()) {
+          // the live members do not all list each other yet: give them MESH_HOLD_MS
+        } else if (duty) {
           if (keys.latest?.tx && keys.old) {
             if (duty !== 'initial') this.server.requestRekey(duty); // TRANSMITTING: wait for RETIRE
           } else if (generate) {
@@ -371,7 +465,9 @@ export class Participant {
     const keys = this.keys;
     if (keys.latest && !keys.latest.tx) keys.abandon(now);
     const replaced = keys.latest !== null || keys.old !== null;
-    const key = this.server.generate({ cak: this.cak, mi: this.actor.mi, live: this.peers.live(), old: keys.old, cfg: this.cfg, now });
+    const live = this.peers.live();
+    const key = this.server.generate({ cak: this.cak, mi: this.actor.mi, live, old: keys.old, cfg: this.cfg, now });
+    key.meshIncomplete = live.length > 1 && !meshComplete(live);
     this.env.counters.saksGenerated++;
     if (replaced && reason !== 'initial') {
       this.env.counters.rekeys++;
@@ -404,7 +500,8 @@ export class Participant {
     const mn = this.actor.next(now);
     const { latest, old } = this.keys;
     const live = this.peers.live();
-    const withSakUse = this.principal && live.length > 0 && (latest !== null || old !== null);
+    const distributedSak = this.distributedSak(live);
+    const withSakUse = this.principal && live.length > 0 && (latest !== null || old !== null) && (distributedSak !== null || !this.quiet(now));
     const ksSelf = this.ks?.self === true;
     return buildMkpdu(
       this.cfg,
@@ -414,10 +511,10 @@ export class Participant {
         mn,
         keyServer: this.ks ? this.ks.self : true,
         live,
-        potential: this.peers.potential(),
+        potential: [...this.peers.potential(), ...this.relayedPotential(now)],
         keyServerSsci: ksSelf ? keyServerSsciOctet(latest ?? old, this.actor.mi, this.cfg.sciHex) : 0,
         sakUse: withSakUse ? sakUseSet(latest, old, this.env.port) : null,
-        distributedSak: this.distributedSak(live),
+        distributedSak,
         xpn: xpnSet(latest, old),
       },
       this.ick,
@@ -439,14 +536,19 @@ export class Participant {
    * The SecY refused an action of ours (e.g. the kernel rejected an SA). A key whose receive or
    * transmit SA could not be installed is dropped and never installed again, so our MKPDUs stop
    * claiming to receive with it and no key server switches to a key we cannot use; a key server
-   * waits one life time before trying a new SAK. Failures of deletes and port settings change
-   * nothing here. Returns the KI of the dropped key, if any.
+   * waits one life time before trying a new SAK. A refused cipher suite or confidentiality offset
+   * drops the key it was set for; failures of deletes and other port settings change nothing here. Returns the KI of the dropped key, if any.
    */
   secyFailed(a: SecyAction, error: string, now: number): string | null {
     const held = this.keys.held();
     let key: KeyState | undefined;
     if (a.kind === 'installRxSa' || a.kind === 'installTxSa') key = held.find((k) => k.kiHex === a.ki);
     else if ((a.kind === 'enableRxSa' || a.kind === 'enableTxSa') && a.enable) key = held.find((k) => k.an === a.an);
+    else if (a.kind === 'setCipherSuite') {
+      // The setting of the key being installed: without it its SAs protect nothing we agreed on.
+      this.env.port.suiteRefused = true;
+      key = held.find((k) => k.cipherSuite === a.cipherSuite && k.confidentialityOffset === a.confidentialityOffset && !k.tx);
+    }
     if (!key || !this.keys.refuse(key)) return null;
     this.server.generateNotBefore = now + this.cfg.lifeTimeMs;
     if (!this.keys.latest?.tx && !this.keys.old?.tx) this.keys.setUnsecured(`SecY refused key ${key.kiHex} (${a.kind}: ${error})`);

@@ -37,6 +37,10 @@ export interface Peer {
   /** Its latest MACsec SAK Use parameter set (only kept for live peers). */
   sakUse: SakUseParamSet | null;
   xpn: XpnParamSet | null;
+  /** The members (MI hex -> MN) its latest MKPDU listed in its Live Peer List (live peers only). */
+  lists: Map<string, { mi: Uint8Array; mn: number }>;
+  /** When its MI was first heard (it may not count us live for a while after). */
+  firstSeenAt: number;
 }
 
 export class PeerTable {

@@ -49,10 +49,14 @@ export function peerLowestPn(p: Peer, ki: KeyIdentifier): bigint | null {
   return null;
 }
 
-/** Lowest PN we accept as receiver is at most our next TX PN minus one (never 0). */
+/**
+ * The Lowest Acceptable PN we report: one below the next PN read a hello time ago (802.1X 9.10:
+ * the lowest PN used within the last hello time; never 0). With Delay Protect off receivers only
+ * use it for PN exhaustion; it must never exceed a PN still in flight.
+ */
 export function lowestPn(k: KeyState | null): bigint {
   if (!k) return 0n;
-  return k.pnCur > 1n ? k.pnCur - 1n : 1n;
+  return k.pnLow > 1n ? k.pnLow - 1n : 1n;
 }
 
 export function sakUseSet(latest: KeyState | null, old: KeyState | null, port: PortState): SakUseParamSet {

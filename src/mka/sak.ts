@@ -37,11 +37,16 @@ export interface KeyState {
   rxScs: Set<string>;
   createdAt: number;
   txAt: number | null;
-  /** Latest next-PN reports of our TX SA for this key (previous, current). */
-  pnPrev: bigint;
+  /** Our TX SA's next PN as last read from the SecY. */
   pnCur: bigint;
+  /** Next PN read at least a hello time ago: every frame sent since had at least this PN. */
+  pnLow: bigint;
+  /** Reads of the next PN within the last hello time, and the newest one before it. */
+  pnSamples: { at: number; pn: bigint }[];
   /** Key server: a rekey for PN exhaustion was already requested for this key. */
   exhausted: boolean;
+  /** Key server: made while some live member did not list every other (see meshComplete). */
+  meshIncomplete?: boolean;
 }
 
 export const ZERO_KI: KeyIdentifier = { mi: new Uint8Array(MI_LEN), kn: 0 };
@@ -138,10 +143,21 @@ export function newKeyState(p: {
     rxScs: new Set(),
     createdAt: p.now,
     txAt: null,
-    pnPrev: 0n,
     pnCur: 0n,
+    pnLow: 0n,
+    pnSamples: [],
     exhausted: false,
   };
+}
+
+/** Takes a read of the key's next TX PN at `now`; `pnLow` is then the newest read at least `helloTimeMs` old. */
+export function samplePn(k: KeyState, pn: bigint, now: number, helloTimeMs: number): void {
+  k.pnCur = pn;
+  k.pnSamples.push({ at: now, pn });
+  while (k.pnSamples.length > 1 && k.pnSamples[1]!.at <= now - helloTimeMs) k.pnSamples.shift();
+  const first = k.pnSamples[0]!;
+  // Younger than a hello time: the key's first frames (PN 1) were sent within it.
+  k.pnLow = first.at <= now - helloTimeMs ? first.pn : 0n;
 }
 
 export function keyStatus(k: KeyState | null): KayKeyStatus | null {

@@ -50,8 +50,30 @@ export interface SecyPnStatus {
   rxLowestPn?: Map<string, bigint>;
 }
 
+/**
+ * MACsec capability of a SecY (802.1X-2020 Table 11-6, as in the Basic Parameter Set): 1
+ * integrity only, 2 integrity and confidentiality with offset 0, 3 also offsets 30 and 50.
+ */
+export type SecyMacsecCapability = 1 | 2 | 3;
+
+/** The Linux macsec driver (KernelSecy) encrypts everything after the SecTAG or nothing: capability 2. */
+export const LINUX_MACSEC_CAPABILITY: SecyMacsecCapability = 2;
+
+/**
+ * Why a port cannot use this confidentiality offset (octets; null: integrity only) on the Linux
+ * SecY, or undefined when it can. The one check behind every configuration path: the
+ * standalone agent's file, the manager's port requests and the managed agent's DesiredPort.
+ * `noneName`: how integrity only is spelled where the value came from.
+ */
+export function unsupportedConfidentialityOffset(offset: number | null, noneName = 'none'): string | undefined {
+  if (offset === 0 || offset === null) return undefined;
+  return `${offset} is not supported by the Linux MACsec driver (offset 0 or ${noneName} only)`;
+}
+
 /** A SecY the driver applies actions to. Implementations: SimulatedSecy, KernelSecy. */
 export interface Secy {
+  /** What this SecY implements; the port code passes it to the KaY (KayConfig.macsecCapability). Absent: unknown. */
+  readonly macsecCapability?: SecyMacsecCapability;
   apply(action: SecyAction): Promise<void>;
   readPn(): Promise<SecyPnStatus>;
   close(): Promise<void>;

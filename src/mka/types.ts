@@ -167,9 +167,27 @@ export interface Mkpdu {
   icvIndicator: boolean;
 }
 
+/**
+ * A parameter set of a known type that the decoder left out of `sets` (forward compatibility:
+ * a set we cannot use is ignored, the rest of the MKPDU still counts).
+ */
+export interface IgnoredParamSet {
+  /** Parameter set type (octet 1 of its header). */
+  type: number;
+  /** Why, naming the field: e.g. "sakUse.bodyLength: 20, expected 0 or at least 40". */
+  reason: string;
+  /** Octet offset of the set's header in the frame. */
+  offset: number;
+}
+
 /** A parsed MKPDU together with what is needed to check its ICV. */
 export interface DecodedMkpdu extends Mkpdu {
   /** Octets covered by the ICV (destination MAC up to the ICV). */
   signed: Uint8Array;
   icv: Uint8Array;
+  /**
+   * Known parameter sets that were not decoded into `sets` (impossible lengths, repeats), in
+   * wire order; empty for a well-formed MKPDU. Unknown types are in `sets` as `unknown`.
+   */
+  ignored: IgnoredParamSet[];
 }

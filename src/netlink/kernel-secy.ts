@@ -16,7 +16,7 @@
  * Key material is never logged; the message copies are zeroed after sending.
  */
 import { CIPHER_SUITES, type CipherSuiteName } from '../mka/constants.js';
-import type { SciHex, Secy, SecyAction, SecyPnStatus } from '../mka/secy.js';
+import { LINUX_MACSEC_CAPABILITY, type SciHex, type Secy, type SecyAction, type SecyMacsecCapability, type SecyPnStatus } from '../mka/secy.js';
 import { MacsecNetlinkError } from './errors.js';
 import { MacsecGenl, sciLabel, type SecyDump } from './macsec-genl.js';
 import { IFF_UP } from './uapi.js';
@@ -90,6 +90,8 @@ export async function attachMacsecPort(ifname: string, opts: { deleteOnClose?: b
 }
 
 export class KernelSecy implements Secy {
+  /** Linux macsec encrypts everything after the SecTAG or nothing: no offsets 30/50. */
+  readonly macsecCapability: SecyMacsecCapability = LINUX_MACSEC_CAPABILITY;
   private link: LinkInfo;
   private opts: MacsecPortOptions;
   private closed = false;

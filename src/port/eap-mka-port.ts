@@ -54,7 +54,7 @@ import { SessionSecy, sweepSecy, type SweepableSecy } from './session-secy.js';
 
 export type EapRole = 'authenticator' | 'supplicant';
 
-/** KaY settings that do not come from EAP (the CAK/CKN do; the SCI is the link's MAC, port 1). */
+/** KaY settings that do not come from EAP (the CAK/CKN do; the SCI is the link's MAC and `sciPort`). */
 export type SessionKaySettings = Omit<KayConfig, 'sci' | 'primary' | 'fallback'>;
 
 export interface EapMkaPortOptions {
@@ -69,6 +69,8 @@ export interface EapMkaPortOptions {
   /** Supplicant role. */
   supplicant?: { method: () => EapPeerMethod; pae: Omit<SupplicantPaeConfig, 'ownMac'> };
   mka: SessionKaySettings;
+  /** Port identifier of the SCI (the same as the macsec link's; default 1). */
+  sciPort?: number;
   log: Logger;
   /** For tests: build the KaY (default `new Kay(cfg)`). */
   kayFactory?: KayFactory;
@@ -291,7 +293,13 @@ export class EapMkaPort extends EventEmitter {
   }
 
   private startSession(cak: Uint8Array, ckn: Uint8Array): void {
-    const cfg: KayConfig = { ...this.opts.mka, sci: { mac: this.opts.link.mac, port: 1 }, primary: { cak, ckn } };
+    const capability = this.opts.mka.macsecCapability ?? this.opts.secy.macsecCapability; // what the SecY implements
+    const cfg: KayConfig = {
+      ...this.opts.mka,
+      ...(capability !== undefined ? { macsecCapability: capability } : {}),
+      sci: { mac: this.opts.link.mac, port: this.opts.sciPort ?? 1 },
+      primary: { cak, ckn },
+    };
     const kay = (this.opts.kayFactory ?? defaultKayFactory)(cfg); // copies the CAK
     const channel = this.demux.openMkaChannel();
     const secy = new SessionSecy(this.opts.secy);

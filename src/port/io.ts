@@ -4,7 +4,9 @@
  * simulations and tests pass their own. Nothing here loads netlink or libpcap.
  */
 import type { Logger } from '../common/log.js';
+import { toHex } from '../common/hex.js';
 import type { MacFrameLink } from '../link/link.js';
+import type { SciPorts } from './sci-ports.js';
 import type { SweepableSecy } from './session-secy.js';
 import type { PortSpec } from './spec.js';
 
@@ -25,15 +27,41 @@ export interface PortIo {
 export interface OpenedIo {
   secy: SecyHandle;
   link: MacFrameLink;
+  /** The spec with the SCI port identifier the SecY was opened with. */
+  spec: PortSpec & { sciPort: number };
+  /** Frees the SCI port identifier (once the port has stopped). Idempotent. */
+  releaseSciPort(): void;
 }
 
-/** Opens the SecY, then the link; on failure nothing is left behind. */
-export async function openPortIo(spec: PortSpec, io: PortIo, log: Logger): Promise<OpenedIo> {
-  const secy = await io.openSecy(spec, log);
+/**
+ * Opens the link (its MAC is the SCI's), takes an SCI port identifier from `sciPorts` (without
+ * one: the spec's, else 1), then opens the SecY with it; on failure nothing is left behind.
+ */
+export async function openPortIo(spec: PortSpec, io: PortIo, log: Logger, sciPorts?: SciPorts): Promise<OpenedIo> {
+  const link = await io.openLink(spec, log);
+  let sciPort = spec.sciPort ?? 1;
+  let held = false;
+  const releaseSciPort = () => {
+    if (!held) return;
+    held = false;
+    sciPorts!.release(link.mac, sciPort);
+  };
   try {
-    return { secy, link: await io.openLink(spec, log) };
+    if (sciPorts) {
+      sciPort = sciPorts.allocate(link.mac);
+      held = true;
+    }
+    const withPort = { ...spec, sciPort };
+    log.info('SCI assigned', {
+      sci: `${toHex(link.mac)}${sciPort.toString(16).padStart(4, '0')}`,
+      sciPort,
+      ...(sciPort !== 1 ? { why: 'another port of this agent has the same MAC' } : {}),
+    });
+    const secy = await io.openSecy(withPort, log);
+    return { secy, link, spec: withPort, releaseSciPort };
   } catch (e) {
-    await secy.secy.close().catch(() => undefined);
+    releaseSciPort();
+    await Promise.resolve(link.close()).catch(() => undefined);
     throw e;
   }
 }

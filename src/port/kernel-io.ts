@@ -14,6 +14,7 @@ export async function openKernelSecy(spec: PortSpec, log: Logger): Promise<SecyH
   await removeStaleMacsecLink(spec.interface, spec.macsecName, log);
   const secy = await createMacsecPort(spec.interface, {
     name: spec.macsecName,
+    port: spec.sciPort ?? 1, // the KaY's SCI port identifier too
     cipherSuite: spec.secy.cipherSuite,
     encrypt: spec.secy.confidentialityOffset !== null,
     replayProtect: spec.secy.replayWindow !== null,

@@ -32,6 +32,10 @@ export class SessionSecy implements Secy {
   private queue: Promise<unknown> = Promise.resolve();
   constructor(private readonly secy: SweepableSecy) {}
 
+  get macsecCapability(): Secy['macsecCapability'] {
+    return this.secy.macsecCapability;
+  }
+
   private serial<T>(op: () => Promise<T>): Promise<T> {
     const run = this.queue.then(op);
     this.queue = run.catch(() => undefined);

@@ -5,6 +5,7 @@
  */
 import type { CipherSuiteName } from '../mka/constants.js';
 import type { CakConfig, KayConfig } from '../mka/kay-types.js';
+import type { Secy } from '../mka/secy.js';
 import type { EapBackend } from '../eap/backend.js';
 import type { EapPeerMethod } from '../eap/eaptls-peer.js';
 import type { AuthenticatorPaeConfig } from '../eap/authenticator-pae.js';
@@ -19,8 +20,11 @@ export interface SecyPolicy {
   replayWindow: number | null;
 }
 
-/** KaY settings that come neither from the keys nor from the SecY policy (the SCI is the link's MAC, port 1). */
-export type MkaSettings = Omit<KayConfig, 'sci' | 'primary' | 'fallback' | 'cipherSuite' | 'confidentialityOffset'>;
+/**
+ * KaY settings that come neither from the keys nor from the SecY policy nor from the SecY itself
+ * (the SCI is the link's MAC and `sciPort`; the MACsec capability is the SecY's).
+ */
+export type MkaSettings = Omit<KayConfig, 'sci' | 'primary' | 'fallback' | 'cipherSuite' | 'confidentialityOffset' | 'macsecCapability'>;
 
 export interface PskAuth {
   kind: 'psk';
@@ -55,14 +59,24 @@ export interface PortSpec {
   secy: SecyPolicy;
   mka: MkaSettings;
   auth: PortAuth;
+  /**
+   * Port identifier of the SCI (the KaY's and the macsec link's). startPort sets it from the
+   * agent's SciPorts before it opens the SecY; absent: 1.
+   */
+  sciPort?: number;
 }
 
-/** The KaY settings of a port before its MAC and CAK are known. */
-export function kaySettings(spec: PortSpec): Omit<KayConfig, 'sci' | 'primary' | 'fallback'> {
-  return { ...spec.mka, cipherSuite: spec.secy.cipherSuite, confidentialityOffset: spec.secy.confidentialityOffset };
+/** The KaY settings of a port before its MAC and CAK are known; the KaY announces no more than `secy` implements. */
+export function kaySettings(spec: PortSpec, secy: Pick<Secy, 'macsecCapability'>): Omit<KayConfig, 'sci' | 'primary' | 'fallback'> {
+  return {
+    ...spec.mka,
+    cipherSuite: spec.secy.cipherSuite,
+    confidentialityOffset: spec.secy.confidentialityOffset,
+    ...(secy.macsecCapability !== undefined ? { macsecCapability: secy.macsecCapability } : {}),
+  };
 }
 
 /** The KaY configuration of a port once its MAC and CAK are known. */
-export function kayConfig(spec: PortSpec, mac: Uint8Array, primary: CakConfig, fallback?: CakConfig): KayConfig {
-  return { ...kaySettings(spec), sci: { mac, port: 1 }, primary, ...(fallback ? { fallback } : {}) };
+export function kayConfig(spec: PortSpec, secy: Pick<Secy, 'macsecCapability'>, mac: Uint8Array, primary: CakConfig, fallback?: CakConfig): KayConfig {
+  return { ...kaySettings(spec, secy), sci: { mac, port: spec.sciPort ?? 1 }, primary, ...(fallback ? { fallback } : {}) };
 }

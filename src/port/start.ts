@@ -11,6 +11,7 @@ import type { KayCounters, KayEvent, KayStatus } from '../mka/kay-types.js';
 import { defaultKayFactory, driveKay, type DriverEvent, type KayDriver, type KayFactory, type KayLike } from './driver.js';
 import { EapMkaPort, type EapMkaPortStatus } from './eap-mka-port.js';
 import { openPortIo, type PortIo, type SecyHandle } from './io.js';
+import type { SciPorts } from './sci-ports.js';
 import { kayConfig, kaySettings, type PortKind, type PortSpec } from './spec.js';
 
 export interface StartDeps {
@@ -20,6 +21,11 @@ export interface StartDeps {
   kayFactory?: KayFactory;
   /** Monotonic clock for the KaY drivers (tests). */
   clock?: () => number;
+  /**
+   * The agent's SCI port identifiers (one instance per agent process), so that ports sharing a
+   * MAC get distinct SCIs. Absent: the spec's `sciPort`, else 1.
+   */
+  sciPorts?: SciPorts;
 }
 
 export type PortEvent =
@@ -81,14 +87,16 @@ export interface RunningPort {
   stop(graceful?: boolean): Promise<void>;
 }
 
-export async function startPort(spec: PortSpec, deps: StartDeps): Promise<RunningPort> {
-  const { secy, link } = await openPortIo(spec, deps.io, deps.log);
+export async function startPort(desired: PortSpec, deps: StartDeps): Promise<RunningPort> {
+  const { secy, link, spec, releaseSciPort } = await openPortIo(desired, deps.io, deps.log, deps.sciPorts);
   const events = new EventEmitter();
   const state = new SecuredState();
   const emit = (ev: PortEvent | null) => ev && events.emit('event', ev);
   const kayFactory = deps.kayFactory ?? defaultKayFactory;
   const port = (ops: Pick<RunningPort, 'status' | 'forceRekey' | 'stop'>): RunningPort => ({
     ...ops,
+    // The SCI port identifier is free again once the port (and its macsec link) is gone.
+    stop: (graceful) => ops.stop(graceful).finally(releaseSciPort),
     spec,
     secy,
     get secured() {
@@ -103,11 +111,12 @@ export async function startPort(spec: PortSpec, deps: StartDeps): Promise<Runnin
     let driver: KayDriver;
     const mkaEvents: Record<string, number> = {};
     try {
-      kay = kayFactory(kayConfig(spec, link.mac, auth.primary, auth.fallback));
+      kay = kayFactory(kayConfig(spec, secy.secy, link.mac, auth.primary, auth.fallback));
       driver = driveKay(kay, secy.secy, link, deps.log, mkaEvents, (ev) => emit(state.onKayEvent(ev)), deps.clock);
     } catch (e) {
       await Promise.resolve(link.close()).catch(() => undefined);
       await secy.secy.close().catch(() => undefined);
+      releaseSciPort();
       throw e;
     }
     return port({
@@ -123,7 +132,16 @@ export async function startPort(spec: PortSpec, deps: StartDeps): Promise<Runnin
 
   let eapPort: EapMkaPort | undefined;
   try {
-    const common = { name: spec.name, link, secy: secy.secy, mka: kaySettings(spec), log: deps.log, kayFactory, ...(deps.clock ? { clock: deps.clock } : {}) };
+    const common = {
+      name: spec.name,
+      link,
+      secy: secy.secy,
+      mka: kaySettings(spec, secy.secy),
+      sciPort: spec.sciPort,
+      log: deps.log,
+      kayFactory,
+      ...(deps.clock ? { clock: deps.clock } : {}),
+    };
     eapPort =
       auth.kind === 'eap-authenticator'
         ? new EapMkaPort({ ...common, role: 'authenticator', authenticator: { backend: auth.backend(), pae: auth.pae } })
@@ -144,6 +162,7 @@ export async function startPort(spec: PortSpec, deps: StartDeps): Promise<Runnin
       await eapPort.stop().catch(() => undefined); // closes the link and the backend
     else await Promise.resolve(link.close()).catch(() => undefined);
     await secy.secy.close().catch(() => undefined);
+    releaseSciPort();
     throw err;
   }
   const eap = eapPort;

@@ -3,9 +3,10 @@
  * them, so status and metrics have something to show. simulated.ts is the strict model the KaY
  * simulations check against; both pass test/secy/contract.ts.
  */
-import type { Secy, SecyAction, SecyPnStatus } from '../mka/secy.js';
+import type { Secy, SecyAction, SecyMacsecCapability, SecyPnStatus } from '../mka/secy.js';
 
 export class RecordingSecy implements Secy {
+  readonly macsecCapability: SecyMacsecCapability;
   readonly txSas = new Map<number, { ki: string; nextPn: bigint; enabled: boolean }>();
   readonly rxSas = new Map<string, { ki: string; enabled: boolean }>();
   readonly rxScs = new Set<string>();
@@ -14,6 +15,11 @@ export class RecordingSecy implements Secy {
   cipherSuite = 'GCM-AES-128';
   actions = 0;
   closed = false;
+
+  /** `macsecCapability`: what this SecY claims to implement (default 3, every offset). */
+  constructor(opts: { macsecCapability?: SecyMacsecCapability } = {}) {
+    this.macsecCapability = opts.macsecCapability ?? 3;
+  }
 
   async apply(a: SecyAction): Promise<void> {
     if (this.closed) throw new Error('SecY closed');

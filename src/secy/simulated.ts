@@ -4,7 +4,7 @@
  * would refuse (an SA on a missing SC, a duplicate SC, deleting what does not exist...).
  */
 import type { CipherSuiteName } from '../mka/constants.js';
-import type { Secy, SecyAction, SecyPnStatus, SciHex } from '../mka/secy.js';
+import type { Secy, SecyAction, SecyMacsecCapability, SecyPnStatus, SciHex } from '../mka/secy.js';
 
 export interface SimRxSa {
   an: number;
@@ -27,6 +27,7 @@ export interface SimTxSa {
 }
 
 export class SimulatedSecy implements Secy {
+  readonly macsecCapability: SecyMacsecCapability;
   cipherSuite: CipherSuiteName | null = null;
   confidentialityOffset: number | null = null;
   protectFrames = false;
@@ -40,6 +41,11 @@ export class SimulatedSecy implements Secy {
   /** Every action applied, in order, with key material replaced by its length. */
   readonly log: string[] = [];
   closed = false;
+
+  /** `macsecCapability`: what this SecY claims to implement (default 3, every offset). */
+  constructor(opts: { macsecCapability?: SecyMacsecCapability } = {}) {
+    this.macsecCapability = opts.macsecCapability ?? 3;
+  }
 
   applySync(a: SecyAction): void {
     this.log.push(describe(a));

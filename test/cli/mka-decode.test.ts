@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeCapture, formatReports } from '../../src/cli/mka-decode.js';
 import { deriveIck, deriveKek, wrapKey } from '../../src/mka/crypto.js';
 import { fromHex, toHex } from '../../src/common/hex.js';
 import { encodeMkpdu } from '../../src/mka/mkpdu.js';
@@ -124,5 +125,23 @@ describe('macsecctl mka decode', () => {
     expect(k.stderr).toMatch(/--cak is not a valid hex string/);
     const m = macsecctl(['mka', 'decode', good]);
     expect(m.stderr).toMatch(/--cak is required/);
+  });
+});
+
+describe('mka decode and ignored parameter sets', () => {
+  it('names each ignored set and still decodes the MKPDU', () => {
+    const p = pdu(4, true);
+    p.sets.push({ type: 'unknown', typeCode: 3, octet2: 0, body: new Uint8Array(12) }); // SAK Use of 12 octets
+    p.sets.push(p.sets[0]!); // a second Live Peer List
+    const file = writePcap([{ time: 1, data: encodeMkpdu(p, deriveIck(cak, ckn)) }]);
+    const res = decodeCapture(file, { cak, ckn });
+    expect(res.errors).toEqual([]);
+    expect(res.reports[0]!.icvValid).toBe(true);
+    expect(res.reports[0]!.distributedSak?.unwrapped).toBe(true);
+    expect(res.reports[0]!.ignoredSets).toEqual([
+      { type: 3, reason: 'sakUse.bodyLength: 12, expected 0 or at least 40' },
+      { type: 1, reason: 'livePeers: repeated (the first one is used)' },
+    ]);
+    expect(formatReports(res)).toContain('    ignored set (type 3): sakUse.bodyLength: 12, expected 0 or at least 40');
   });
 });

@@ -75,6 +75,30 @@ describe('checkOpenPort', () => {
   });
 });
 
+describe('checkOpenPort: confidentiality offset', () => {
+  const offset = (confidentialityOffset: ConfidentialityOffset) =>
+    open({ policy: { cipherSuite: 0, securePolicy: 0, replayWindow: 0, rekeyPeriodSeconds: 0, confidentialityOffset } });
+  it('accepts 0, NONE (integrity only) and unspecified (0)', () => {
+    expect(checkOpenPort(offset(ConfidentialityOffset.CONFIDENTIALITY_OFFSET_0)).policy.confidentialityOffset).toBe(
+      ConfidentialityOffset.CONFIDENTIALITY_OFFSET_0,
+    );
+    expect(checkOpenPort(offset(ConfidentialityOffset.CONFIDENTIALITY_OFFSET_NONE)).policy.confidentialityOffset).toBe(
+      ConfidentialityOffset.CONFIDENTIALITY_OFFSET_NONE,
+    );
+    expect(checkOpenPort(offset(ConfidentialityOffset.CONFIDENTIALITY_OFFSET_UNSPECIFIED)).policy.confidentialityOffset).toBe(
+      ConfidentialityOffset.CONFIDENTIALITY_OFFSET_0,
+    );
+  });
+  it('refuses 30 and 50, which the Linux SecY does not implement', () => {
+    expect(invalid(() => checkOpenPort(offset(ConfidentialityOffset.CONFIDENTIALITY_OFFSET_30))).message).toBe(
+      'policy.confidentiality_offset: 30 is not supported by the Linux MACsec driver (offset 0 or none only)',
+    );
+    expect(invalid(() => checkOpenPort(offset(ConfidentialityOffset.CONFIDENTIALITY_OFFSET_50))).message).toBe(
+      'policy.confidentiality_offset: 50 is not supported by the Linux MACsec driver (offset 0 or none only)',
+    );
+  });
+});
+
 describe('checkPortId', () => {
   it('accepts <agent_id>/<interface> and nothing else', () => {
     expect(checkPortId('port_id', 'a1/eth1')).toBe('a1/eth1');

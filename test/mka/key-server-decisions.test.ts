@@ -19,6 +19,8 @@ import { CAK, CKN } from './helpers.js';
 const KEK = deriveKek(CAK, CKN);
 
 const view = (over: Partial<KeyServerView>): KeyServerView => ({
+  lifeTimeMs: 6_000,
+  potentialPending: false,
   live: [],
   latest: null,
   old: null,
@@ -170,7 +172,7 @@ describe('Distributed SAK', () => {
           const server = livePeer(5, { mi: ME.mi, miHex: toHex(ME.mi) });
           const table = new PeerTable();
           for (const p of [server, ...members.slice(1)]) table.add(p);
-          const r = openDistributedSak(set, liveList, server, { kek: KEK, mi: me.mi, sciHex: me.sciHex, peers: table, known: () => false }, 7);
+          const r = openDistributedSak(set, liveList, server, { kek: KEK, mi: me.mi, sciHex: me.sciHex, capability: 3, peers: table, known: () => false }, 7);
           if (r.kind !== 'key') throw new Error(`not opened: ${JSON.stringify(r)}`);
           expect(toHex(r.key.sak)).toBe(toHex(k.sak));
           expect(r.key).toMatchObject({ an: k.an, kiHex: k.kiHex, cipherSuite: suite, confidentialityOffset: k.confidentialityOffset, createdAt: 7 });
@@ -185,7 +187,7 @@ describe('Distributed SAK', () => {
   it('unusable sets are ignored with a reason; known keys silently; plain text is reported', () => {
     const b = livePeer(7);
     const server = livePeer(5, { mi: ME.mi, miHex: toHex(ME.mi) });
-    const rx = (known = false): SakReceiver => ({ kek: KEK, mi: b.mi, sciHex: b.sciHex, peers: new PeerTable(), known: () => known });
+    const rx = (known = false): SakReceiver => ({ kek: KEK, mi: b.mi, sciHex: b.sciHex, capability: 3, peers: new PeerTable(), known: () => known });
     const k = ourKey([b]);
     const good = distributedSakSet(k, [b], KEK)!;
     const list = (ssci: number, who = b): PeerListParamSet => ({ type: 'livePeers', keyServerSsci: ssci, peers: [{ mi: who.mi, mn: 1 }] });
@@ -202,7 +204,15 @@ describe('Distributed SAK', () => {
     const xk = ourKey([b], 2, 1, 'GCM-AES-XPN-128');
     const xset = distributedSakSet(xk, [b], KEK)!;
     expect(open(xset, rx(), list(0))).toEqual({ kind: 'ignored', reason: 'XPN Distributed SAK without a key server SSCI' });
-    expect(open(xset, rx(), list(2, livePeer(9)))).toEqual({ kind: 'ignored', reason: 'XPN Distributed SAK: our MI is not in the key server Live Peer List' });
+    // Any suite: a key distributed to others (our MI not in that MKPDU's Live Peer List) is not ours to use.
+    expect(open(xset, rx(), list(2, livePeer(9)))).toEqual({
+      kind: 'ignored',
+      reason: 'Distributed SAK not addressed to us (our MI is not in the key server Live Peer List)',
+    });
+    expect(open(good, rx(), list(0, livePeer(9)))).toEqual({
+      kind: 'ignored',
+      reason: 'Distributed SAK not addressed to us (our MI is not in the key server Live Peer List)',
+    });
     expect(open(xset, rx(), list(2)).kind).toBe('key');
   });
 

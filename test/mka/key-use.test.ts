@@ -16,7 +16,15 @@ function setup(peers: Peer[], principal = true) {
   const cfg = { sciHex: ME.sciHex, policy: 'must-secure', lifeTimeMs: LIFE } as ResolvedConfig;
   const env: Env = {
     cfg,
-    port: { enabled: false, protectFrames: true, validate: 'strict', cipherSuite: 'GCM-AES-128', confidentialityOffset: 0, secured: false },
+    port: {
+      enabled: false,
+      protectFrames: true,
+      validate: 'strict',
+      cipherSuite: 'GCM-AES-128',
+      confidentialityOffset: 0,
+      suiteRefused: false,
+      secured: false,
+    },
     counters: newCounters(),
     out: new OutputSink(),
   };

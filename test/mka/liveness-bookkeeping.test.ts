@@ -47,8 +47,8 @@ describe('Actor: our MI and the MNs we sent', () => {
     const me = (mn: number) => [{ mi: a.mi, mn }];
     const other = [{ mi: new Uint8Array(12).fill(1), mn: 5 }];
     const now = 8_500;
-    expect(a.listing(list('livePeers', me(5)), undefined, now)).toEqual({ kind: 'listed', live: true });
-    expect(a.listing(undefined, list('potentialPeers', me(4)), now)).toEqual({ kind: 'listed', live: false });
+    expect(a.listing(list('livePeers', me(5)), undefined, now)).toEqual({ kind: 'listed', live: true, sentAt: 8_000 });
+    expect(a.listing(undefined, list('potentialPeers', me(4)), now)).toEqual({ kind: 'listed', live: false, sentAt: 6_000 });
     // The Live Peer List entry counts first, even when the potential list has a newer MN.
     expect(a.listing(list('livePeers', me(1)), list('potentialPeers', me(5)), now)).toEqual({ kind: 'none' });
     expect(a.listing(list('livePeers', me(6)), undefined, now)).toEqual({ kind: 'collision' });

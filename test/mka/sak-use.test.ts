@@ -21,6 +21,7 @@ const port = (over: Partial<PortState> = {}): PortState => ({
   validate: 'strict',
   cipherSuite: 'GCM-AES-128',
   confidentialityOffset: 0,
+  suiteRefused: false,
   secured: true,
   ...over,
 });
@@ -54,7 +55,7 @@ describe('SAK Use', () => {
   });
 
   it('reports our keys with lowest PN = next PN - 1 (at least 1), plain flags from the port', () => {
-    const k = Object.assign(ourKey([livePeer(7)], 1, 2), { rx: true, tx: true, pnCur: 1000n });
+    const k = Object.assign(ourKey([livePeer(7)], 1, 2), { rx: true, tx: true, pnLow: 1000n });
     const s = sakUseSet(k, null, port());
     expect(s).toMatchObject({
       type: 'sakUse',
@@ -67,12 +68,12 @@ describe('SAK Use', () => {
     expect(s.old.ki.kn).toBe(0);
     expect(sakUseSet(null, k, port({ protectFrames: false, validate: 'check' }))).toMatchObject({ plainTx: true, plainRx: true, old: { lowestPn: 999 } });
     expect(lowestPn(null)).toBe(0n);
-    expect(lowestPn({ ...k, pnCur: 0n })).toBe(1n);
+    expect(lowestPn({ ...k, pnLow: 0n })).toBe(1n);
   });
 
   it('adds the XPN set only for XPN keys, with the high halves of the lowest PNs', () => {
     expect(xpnSet(ourKey([livePeer(7)]), null)).toBeNull();
-    const x = Object.assign(ourKey([livePeer(7)], 1, 0, 'GCM-AES-XPN-128'), { pnCur: (5n << 32n) + 10n });
+    const x = Object.assign(ourKey([livePeer(7)], 1, 0, 'GCM-AES-XPN-128'), { pnLow: (5n << 32n) + 10n });
     expect(xpnSet(null, x)).toEqual({ type: 'xpn', suspendedFor: 0, latestLowestPnHigh: 0, oldLowestPnHigh: 5 });
     expect(xpnSet(x, null)).toEqual({ type: 'xpn', suspendedFor: 0, latestLowestPnHigh: 5, oldLowestPnHigh: 0 });
   });

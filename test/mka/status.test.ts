@@ -75,13 +75,13 @@ describe('status, events and configuration', () => {
     expect(() => new Kay(cfg(1, { fallback: { cak: CAK, ckn: Uint8Array.of(1) } }))).not.toThrow();
   });
 
-  it('defaults: MKA version 2 (3 for XPN), EAPOL 3, PAE group address, priority 16, 2 s hello', () => {
+  it('defaults: MKA version 1 (3 for XPN), EAPOL 3, PAE group address, priority 16, 2 s hello', () => {
     const k = new Kay(cfg(1));
     const f = k.start(0).frames;
     expect(f.length).toBe(1);
     const d = decodeMkpdu(f[0]!);
     if (!d.ok) throw new Error('bad');
-    expect(d.value.basic.version).toBe(2);
+    expect(d.value.basic.version).toBe(1);
     expect(d.value.eapolVersion).toBe(3);
     expect(toHex(d.value.dst)).toBe('0180c2000003');
     expect(d.value.basic.priority).toBe(16);

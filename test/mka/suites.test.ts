@@ -35,7 +35,7 @@ describe('cipher suites and offsets', () => {
     const { set, pdu } = distSak(l, 'a')!;
     expect(set.cipherSuite).toBe(CIPHER_SUITES['GCM-AES-256'].id);
     expect(set.wrappedSak.length).toBe(40);
-    expect(pdu.basic.version).toBe(2);
+    expect(pdu.basic.version).toBe(1); // the suite field is 802.1X-2010's own
     expect(l.violations).toEqual([]);
   });
 
@@ -100,7 +100,7 @@ describe('cipher suites and offsets', () => {
     });
   }
 
-  it('XPN: PN exhaustion threshold defaults to 2^62 and the high PN bits travel in the XPN set', () => {
+  it('XPN: PN exhaustion threshold defaults to three quarters of 2^64 and the high PN bits travel in the XPN set', () => {
     const l = lan(2, (i) => ({ cipherSuite: 'GCM-AES-XPN-128', priority: i === 2 ? 1 : 16 }));
     l.startAll();
     expect(l.runUntilQuiescent(10_000)).toBe(true);
@@ -112,7 +112,10 @@ describe('cipher suites and offsets', () => {
     const last = decodedFrom(l, 'a').at(-1)!;
     expect(findSet(last, 'xpn')!.oldLowestPnHigh).toBe(5);
     expect(findSet(last, 'sakUse')!.old.lowestPn).toBe(0x0f);
-    a.secy.setNextPn(an, 2n ** 62n + 1n);
+    a.secy.setNextPn(an, 2n ** 62n + 1n); // a quarter of the space: not yet
+    l.runFor(5_000);
+    expect(rekeyEvents(l, 'b')).toEqual([]);
+    a.secy.setNextPn(an, 0xc000000000000001n);
     expect(l.runUntil(() => rekeyEvents(l, 'b').length === 1, 5_000)).toBe(true);
     expect(rekeyEvents(l, 'b')[0]!.reason).toBe('pn-exhaustion');
     expect(l.runUntilQuiescent(10_000)).toBe(true);
@@ -127,7 +130,8 @@ describe('cipher suites and offsets', () => {
   ] as const) {
     it(`confidentiality offset ${offset === null ? 'none (integrity only)' : offset}: code ${code} on the wire, applied by every member`, () => {
       // only the key server's setting matters; b and c are configured differently
-      const l = lan(3, (i) => ({ confidentialityOffset: i === 1 ? offset : 0 }));
+      // a SecY with offsets 30 and 50 (capability 3); the Linux SecY has 0 only (capability 2)
+      const l = lan(3, (i) => ({ macsecCapability: 3, confidentialityOffset: i === 1 ? offset : 0 }));
       l.startAll();
       expect(l.runUntilQuiescent(10_000)).toBe(true);
       expect(distSak(l, 'a')!.set.confidentialityOffset).toBe(code);

@@ -9,6 +9,7 @@ import { RecordingSecy } from '../../src/secy/recording.js';
 import { silentLogger, createLogger, type Logger } from '../../src/common/log.js';
 import { EapTlsPeer } from '../../src/eap/eaptls-peer.js';
 import { EapTlsServer } from '../../src/eap/eaptls-server.js';
+import { defaultKayFactory, type KayFactory } from '../../src/port/driver.js';
 import { EapMkaPort } from '../../src/port/eap-mka-port.js';
 import type { SweepableSecy } from '../../src/port/session-secy.js';
 import type { SecyDump } from '../../src/netlink/macsec-genl.js';
@@ -68,10 +69,15 @@ describe('EapMkaPort (in memory)', () => {
       mkaRecoveryMs?: number;
       /** Drop the supplicant's MKPDUs while this says so. */
       muteSupplicantMka?: () => boolean;
+      /** SCI port identifier of the supplicant port. */
+      supplicantSciPort?: number;
+      /** MACsec capability of the authenticator's SecY. */
+      authenticatorCapability?: 1 | 2 | 3;
+      kayFactory?: KayFactory;
     } = {},
   ) {
     const hub = new MemoryHub();
-    const secyA = new DumpSecy();
+    const secyA = new DumpSecy(opts.authenticatorCapability ? { macsecCapability: opts.authenticatorCapability } : {});
     const secyB = new DumpSecy();
     const la = capture();
     const lb = capture();
@@ -92,6 +98,7 @@ describe('EapMkaPort (in memory)', () => {
         pae: { reAuthPeriodMs: opts.reAuthPeriodMs ?? 0, quietPeriodMs: 500, txPeriodMs: 1000 },
       },
       mka: { helloTimeMs: 500, priority: 16 },
+      ...(opts.kayFactory ? { kayFactory: opts.kayFactory } : {}),
       log: la.log,
       ...(opts.mkaRecoveryMs !== undefined ? { mkaRecoveryMs: opts.mkaRecoveryMs } : {}),
     });
@@ -112,6 +119,7 @@ describe('EapMkaPort (in memory)', () => {
         pae: { identity: 'client1.vnf.example', startPeriodMs: 1000, heldPeriodMs: 60_000 },
       },
       mka: { helloTimeMs: 500, priority: 32 },
+      ...(opts.supplicantSciPort !== undefined ? { sciPort: opts.supplicantSciPort } : {}),
       log: lb.log,
     });
     ports.push(a, b);
@@ -152,6 +160,33 @@ describe('EapMkaPort (in memory)', () => {
     expect(secyB.saCount()).toBe(0);
     expect(secyA.controlledPortEnabled).toBe(false);
     expect(a.status().lastReason).toMatch(/logoff/i);
+  }, 30_000);
+
+  it("each session's KaY uses the port's SCI port identifier", async () => {
+    const { a, b } = pair({ supplicantSciPort: 2 });
+    await a.start();
+    await b.start();
+    await until('both secured', () => !!a.status().kay?.secured && !!b.status().kay?.secured);
+    expect(b.status().kay!.sci).toBe('02000000000b0002');
+    expect(a.status().kay!.sci).toBe('02000000000a0001');
+    expect(a.status().kay!.livePeers.map((p) => p.sci)).toEqual(['02000000000b0002']);
+    await a.stop();
+    await b.stop();
+  }, 30_000);
+
+  it("each session's KaY is told its SecY's MACsec capability", async () => {
+    const seen: (number | undefined)[] = [];
+    const kayFactory: KayFactory = (cfg) => {
+      seen.push(cfg.macsecCapability);
+      return defaultKayFactory(cfg);
+    };
+    const { a, b } = pair({ authenticatorCapability: 2, kayFactory });
+    await a.start();
+    await b.start();
+    await until('both secured', () => !!a.status().kay?.secured && !!b.status().kay?.secured);
+    expect(seen).toEqual([2]);
+    await a.stop();
+    await b.stop();
   }, 30_000);
 
   it('re-authentication restarts MKA with the new CAK/CKN and secures again', async () => {

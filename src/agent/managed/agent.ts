@@ -13,6 +13,7 @@ import { AgentServiceClient, type AgentMessage, type DesiredState, type ManagerM
 import type { InterfaceInfo, PortStatus } from '../../control/gen/macsec/v1/types.js';
 import type { Logger } from '../../common/log.js';
 import { silentLogger } from '../../common/log.js';
+import { SciPorts } from '../../port/sci-ports.js';
 import { ManagedPort, type PortDeps } from './port.js';
 import { channelOptionsFor } from '../../control/client.js';
 
@@ -82,7 +83,7 @@ export class Agent {
   constructor(private readonly opts: AgentOptions) {
     this.log = (opts.log ?? silentLogger).child({ agent: opts.id });
     this.backoff = { initialMs: 200, maxMs: 15_000, factor: 2, jitter: 0.2, ...opts.backoff };
-    this.deps = { ...opts, agentId: opts.id, log: this.log };
+    this.deps = { ...opts, agentId: opts.id, log: this.log, sciPorts: opts.sciPorts ?? new SciPorts() };
   }
 
   get id(): string {

@@ -11,6 +11,7 @@ import type { Logger } from '../../common/log.js';
 import type { FrameLinkFactory, MacFrameLink } from '../../link/link.js';
 import type { KayFactory } from '../../port/driver.js';
 import type { PortIo } from '../../port/io.js';
+import type { SciPorts } from '../../port/sci-ports.js';
 import { startPort, type PortEvent, type RunningPort } from '../../port/start.js';
 import type { OvsClient } from './ovs.js';
 import { desiredSpec, isEapMode, type EapAgentSettings } from './spec.js';
@@ -37,6 +38,8 @@ export interface PortDeps {
   mka?: { helloTimeMs?: number; lifeTimeMs?: number };
   /** 802.1X authenticator settings; each EAP mode is available only when configured. */
   eap?: EapAgentSettings;
+  /** The agent's SCI port identifiers, shared by all its ports (the Agent makes one). */
+  sciPorts?: SciPorts;
 }
 
 /** Port events forwarded to the manager (others are visible through counters). */
@@ -99,7 +102,12 @@ export class ManagedPort extends EventEmitter {
       this.detail = 'MKA running; waiting for peers';
     }
     try {
-      const running = await startPort(out.spec, { io, log: this.log, ...(this.deps.kayFactory ? { kayFactory: this.deps.kayFactory } : {}) });
+      const running = await startPort(out.spec, {
+        io,
+        log: this.log,
+        ...(this.deps.kayFactory ? { kayFactory: this.deps.kayFactory } : {}),
+        ...(this.deps.sciPorts ? { sciPorts: this.deps.sciPorts } : {}),
+      });
       this.running = running;
       running.on('event', (ev) => this.onPortEvent(ev));
       if (this.eap) this.onPortEvent({ kind: 'changed' }); // the PAE started before we listened

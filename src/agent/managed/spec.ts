@@ -11,6 +11,7 @@ import type { EapBackend } from '../../eap/backend.js';
 import { EapTlsServer } from '../../eap/eaptls-server.js';
 import { createEapBackend } from '../../eap/select-backend.js';
 import { DEFAULT_CIPHER_SUITE } from '../../mka/constants.js';
+import { unsupportedConfidentialityOffset } from '../../mka/secy.js';
 import type { MkaSettings, PortAuth, PortSpec, SecyPolicy } from '../../port/spec.js';
 
 export interface EapAgentSettings {
@@ -42,6 +43,8 @@ export function desiredSpec(d: DesiredPort, ctx: SpecContext): SpecOutcome {
   const pol = d.policy!;
   // Managed ports always had replay protection on, with the desired window (0: strict).
   const offset = offsetOctets(pol.confidentialityOffset);
+  const offsetProblem = unsupportedConfidentialityOffset(offset ?? 0);
+  if (offsetProblem) return { fail: `policy.confidentiality_offset: ${offsetProblem}` };
   const secy: SecyPolicy = {
     cipherSuite: mkaCipherSuite(pol.cipherSuite) ?? DEFAULT_CIPHER_SUITE,
     // unspecified: offset 0 (everything after the SecTAG encrypted); null (NONE): integrity only

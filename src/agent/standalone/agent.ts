@@ -11,6 +11,7 @@ import type { KayCounters, KayStatus } from '../../mka/kay-types.js';
 import type { EapMkaPortStatus } from '../../port/eap-mka-port.js';
 import type { PortIo } from '../../port/io.js';
 import { kernelIo } from '../../port/kernel-io.js';
+import { SciPorts } from '../../port/sci-ports.js';
 import { startPort, type RunningPort } from '../../port/start.js';
 import { isEapPort, type AgentPortConfig, type EapPortConfig, type PskAgentConfig } from './config.js';
 import { portSpec } from './spec.js';
@@ -39,6 +40,8 @@ interface Port {
 
 export class StandaloneAgent {
   private readonly ports: Port[] = [];
+  /** SCI port identifiers of this agent's ports (ports sharing a MAC get distinct ones). */
+  private readonly sciPorts = new SciPorts();
   private statusTimer: NodeJS.Timeout | undefined;
   private writeQueued = false;
 
@@ -67,7 +70,7 @@ export class StandaloneAgent {
   private async startPort(p: AgentPortConfig): Promise<RunningPort> {
     const log = this.log.child(isEapPort(p) ? { port: p.name, mode: p.mode } : { port: p.name });
     const eapLog: EapLogger = (level, msg, fields) => log[level](`eap: ${msg}`, fields);
-    const running = await startPort(portSpec(p, eapLog), { io: this.io, log });
+    const running = await startPort(portSpec(p, eapLog), { io: this.io, log, sciPorts: this.sciPorts });
     running.on('event', () => this.queueWrite());
     if (p.mode === 'eap-authenticator') {
       const e = p.eap;

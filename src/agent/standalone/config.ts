@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CIPHER_SUITES, type CipherSuiteName, PAE_GROUP_ADDRESS } from '../../mka/constants.js';
+import { unsupportedConfidentialityOffset } from '../../mka/secy.js';
 import { fromHex } from '../../common/hex.js';
 import { FieldChecker, isObj, type Raw } from '../../common/field-checker.js';
 import { type EapAuthenticatorSettings, type EapSupplicantSettings, validateEapAuthenticator, validateEapSupplicant } from './eap-config.js';
@@ -25,10 +26,12 @@ export interface PskPortConfig {
   fallback?: { cak: Uint8Array; ckn: Uint8Array };
   cipherSuite: CipherSuiteName;
   priority: number;
+  /** false: never key server (`keyServer: never`). */
+  canBeKeyServer: boolean;
   policy: 'must-secure' | 'should-secure';
   /** 0 = strict ordering; >0 = replay window in packets; null = replay protection off. */
   replayWindow: number | null;
-  /** Octets left in clear (0, 30, 50), or null for integrity only. */
+  /** Octets left in clear (0; the Linux SecY implements no other offset), or null for integrity only. */
   confidentialityOffset: 0 | 30 | 50 | null;
   rekeyPeriodMs: number;
   helloTimeMs: number;
@@ -98,6 +101,7 @@ const PORT_FIELDS = [
   'fallback',
   'cipherSuite',
   'priority',
+  'keyServer',
   'policy',
   'replayWindow',
   'confidentialityOffset',
@@ -151,10 +155,9 @@ export function validateConfig(raw: unknown, opts: { baseDir?: string } = {}): P
     const cipherSuite = c.oneOf(p.cipherSuite, `${path}.cipherSuite`, Object.keys(CIPHER_SUITES) as CipherSuiteName[], 'GCM-AES-128');
     let confidentialityOffset: PskPortConfig['confidentialityOffset'] = 0;
     if (p.confidentialityOffset === 'integrity-only' || p.confidentialityOffset === null) confidentialityOffset = null;
-    else if (p.confidentialityOffset !== undefined) {
-      if (p.confidentialityOffset === 0 || p.confidentialityOffset === 30 || p.confidentialityOffset === 50) confidentialityOffset = p.confidentialityOffset;
-      else c.bad(`${path}.confidentialityOffset`, 'must be 0, 30, 50 or "integrity-only"');
-    }
+    else if (p.confidentialityOffset === 30 || p.confidentialityOffset === 50)
+      c.bad(`${path}.confidentialityOffset`, unsupportedConfidentialityOffset(p.confidentialityOffset, '"integrity-only"')!);
+    else if (p.confidentialityOffset !== undefined && p.confidentialityOffset !== 0) c.bad(`${path}.confidentialityOffset`, 'must be 0 or "integrity-only"');
     let replayWindow: number | null = 0;
     if (p.replayWindow === null || p.replayWindow === 'off') replayWindow = null;
     else replayWindow = c.int(p.replayWindow, `${path}.replayWindow`, 0, 2 ** 32 - 1, 0);
@@ -170,6 +173,9 @@ export function validateConfig(raw: unknown, opts: { baseDir?: string } = {}): P
       cipherSuite,
       // eap-supplicant defaults to a lower key-server priority than its authenticator (16).
       priority: c.int(p.priority, `${path}.priority`, 0, 255, mode === 'eap-supplicant' ? 32 : 16),
+      // never: the Key Server flag stays clear and this port is never elected (some vendors
+      // treat priority 255 so; here it is explicit and priority keeps its meaning).
+      canBeKeyServer: c.oneOf(p.keyServer, `${path}.keyServer`, ['auto', 'never'] as const, 'auto') === 'auto',
       policy: c.oneOf(p.policy, `${path}.policy`, ['must-secure', 'should-secure'] as const, 'must-secure'),
       replayWindow,
       confidentialityOffset,

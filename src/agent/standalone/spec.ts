@@ -17,7 +17,14 @@ export function portSpec(p: AgentPortConfig, eapLog: EapLogger): PortSpec {
     interface: p.interface,
     macsecName: p.macsecName,
     secy: { cipherSuite: p.cipherSuite, confidentialityOffset: p.confidentialityOffset, replayWindow: p.replayWindow },
-    mka: { priority: p.priority, policy: p.policy, helloTimeMs: p.helloTimeMs, rekeyPeriodMs: p.rekeyPeriodMs, destination: p.destination },
+    mka: {
+      priority: p.priority,
+      canBeKeyServer: p.canBeKeyServer,
+      policy: p.policy,
+      helloTimeMs: p.helloTimeMs,
+      rekeyPeriodMs: p.rekeyPeriodMs,
+      destination: p.destination,
+    },
     auth: authOf(p, eapLog),
   };
 }

@@ -37,7 +37,7 @@ export const portCommands = [
       priority: { type: 'string', description: 'key server priority 0..255 (default 16, lower wins)' },
       'should-secure': { type: 'boolean', description: 'allow unsecured traffic when MKA fails (default must-secure)' },
       'replay-window': { type: 'string', description: 'replay window in packets (default 0)' },
-      offset: { type: 'string', description: 'confidentiality offset 0 | 30 | 50 | none (integrity only)' },
+      offset: { type: 'string', description: 'confidentiality offset 0 | none (integrity only); the Linux SecY implements no 30 or 50' },
       'rekey-period': { type: 'string', description: 'periodic rekey in seconds (0 = off)' },
       'ovs-bridge': { type: 'string', description: 'OVS bridge to attach the secured port to' },
       'radius-server': { type: 'string', multiple: true, description: 'RADIUS server host:port (eap-radius; repeatable)' },

@@ -34,6 +34,8 @@ export interface LanOptions {
   latencyMs?: number;
   /** Return true to lose the frame on this link; a number to deliver it with that delay instead. */
   link?: (from: SimMember, to: SimMember, frame: Uint8Array) => boolean | number;
+  /** Called just before a frame is handed to its receiver (its state is still the one before). */
+  onDeliver?: (from: SimMember, to: SimMember, frame: Uint8Array) => void;
 }
 
 export type Checker = (lan: SimLan) => string[];
@@ -56,10 +58,12 @@ export class SimLan {
   private seq = 0;
   latencyMs: number;
   link: LanOptions['link'];
+  onDeliver: LanOptions['onDeliver'];
 
   constructor(opts: LanOptions = {}) {
     this.latencyMs = opts.latencyMs ?? 1;
     this.link = opts.link;
+    this.onDeliver = opts.onDeliver;
   }
 
   add(name: string, cfg: KayConfig): SimMember {
@@ -137,6 +141,7 @@ export class SimLan {
     for (const d of due) this.queue.splice(this.queue.indexOf(d), 1);
     for (const d of due) {
       if (!d.to.running || !d.to.connected) continue;
+      this.onDeliver?.(d.from, d.to, d.frame);
       this.process(d.to, d.to.kay.receive(d.frame, this.now));
     }
     for (const m of this.members) {

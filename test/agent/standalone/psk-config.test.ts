@@ -25,6 +25,7 @@ describe('PSK agent configuration', () => {
       macsecName: 'msveth0',
       cipherSuite: 'GCM-AES-128',
       priority: 16,
+      canBeKeyServer: true,
       policy: 'must-secure',
       replayWindow: 0,
       confidentialityOffset: 0,
@@ -32,6 +33,11 @@ describe('PSK agent configuration', () => {
       helloTimeMs: 2000,
     });
     expect(Buffer.from(c.ports[0]!.destination).toString('hex')).toBe('0180c2000003');
+  });
+
+  it('keyServer: never keeps the port from ever being key server; other values are refused by name', () => {
+    expect(validateConfig({ ports: [{ interface: 'veth0', cak: CAK, ckn: CKN, keyServer: 'never' }] }).ports[0]!.canBeKeyServer).toBe(false);
+    expect(problems({ ports: [{ interface: 'veth0', cak: CAK, ckn: CKN, keyServer: 'no' }] }).join('\n')).toMatch(/ports\[0\]\.keyServer/);
   });
 
   it('reads every field, from YAML', () => {
@@ -76,6 +82,17 @@ ports:
     expect(port.fallback!.ckn).toEqual(Uint8Array.of(1));
   });
 
+  it('confidentiality offsets 30 and 50 are refused: the Linux SecY implements offset 0 only', () => {
+    const port = (confidentialityOffset: unknown, iface = 'veth0') => ({ interface: iface, cak: CAK, ckn: CKN, confidentialityOffset });
+    expect(problems({ ports: [port(30), port(50, 'veth1')] })).toEqual([
+      'ports[0].confidentialityOffset: 30 is not supported by the Linux MACsec driver (offset 0 or "integrity-only" only)',
+      'ports[1].confidentialityOffset: 50 is not supported by the Linux MACsec driver (offset 0 or "integrity-only" only)',
+    ]);
+    expect(validateConfig({ ports: [port(0)] }).ports[0]!.confidentialityOffset).toBe(0);
+    expect(validateConfig({ ports: [port('integrity-only')] }).ports[0]!.confidentialityOffset).toBeNull();
+    expect(validateConfig({ ports: [port(null)] }).ports[0]!.confidentialityOffset).toBeNull();
+  });
+
   it('names every bad field at once', () => {
     const p = problems({
       ports: [
@@ -101,7 +118,7 @@ ports:
         'ports[0].cipherSuite: must be one of GCM-AES-128, GCM-AES-256, GCM-AES-XPN-128, GCM-AES-XPN-256',
         'ports[0].priority: must be an integer from 0 to 255',
         'ports[0].policy: must be one of must-secure, should-secure',
-        'ports[0].confidentialityOffset: must be 0, 30, 50 or "integrity-only"',
+        'ports[0].confidentialityOffset: must be 0 or "integrity-only"',
         'ports[0].destination: must be a MAC address like 01:80:c2:00:00:03',
         expect.stringMatching(/^ports\[0\]\.extra: unknown field/),
         'ports[1].fallback.ckn: required, 2 to 64 hex digits (a 1..32-octet CKN)',
