@@ -112,6 +112,8 @@ const ALL_CASES: Case[] = [1, 2].flatMap((run) => [
   c(WPA_KS, 'late', run),
 ]);
 const ONLY = process.env.MIXED_GROUPS?.split(',').filter(Boolean);
+/** MIXED_GROUPS_FROM=<.lab/run-...>: judge an earlier run's output again instead of booting UML. */
+const FROM = process.env.MIXED_GROUPS_FROM;
 const CASES = ALL_CASES.filter((x) => !ONLY || ONLY.includes(x.name));
 
 /** MKA key server election: lowest priority value, then lowest SCI. */
@@ -124,6 +126,8 @@ interface WpaStats {
   miResets: number;
   miResetsSakUse: number;
   miResetsPeerUsingMine: number;
+  /** MI resets by the member whose MKPDU wpa_supplicant was decoding (Ethernet source address). */
+  miResetsBy: Record<string, number>;
   /** "The peer (...) is not my live peer - ignore MACsec SAK Use parameter set". */
   sakUseFromNonLivePeer: number;
   /** As key server ("KaY: generated new SAK"). */
@@ -192,14 +196,23 @@ const wpaTime = (l: string) => Number.parseFloat(l) * 1000;
 /** Our agent's JSON log line's time (guest ms), or NaN. */
 const oursTime = (l: string) => (l.startsWith('{') ? Date.parse((JSON.parse(l) as { ts: string }).ts) : Number.NaN);
 
-function wpaStats(ls: string[]): WpaStats {
+/** `macName` maps a MAC address to a member name. */
+function wpaStats(ls: string[], macName: (mac: string) => string): WpaStats {
   const sakUse = count(ls, /KaY: Selected a new random MI/);
   const same = count(ls, /Peer using my MI - selected a new random MI/);
+  const by: Record<string, number> = {};
+  let from = '?';
+  for (const l of ls) {
+    const sa = / KaY: Ethernet header: .* SA=([0-9a-f:]{17}) /.exec(l)?.[1];
+    if (sa) from = macName(sa);
+    else if (/KaY: Selected a new random MI|Peer using my MI - selected a new random MI/.test(l)) by[from] = (by[from] ?? 0) + 1;
+  }
   const election = ls.filter((l) => /KaY: (I am elected as key server|Peer .* was elected as the key server)/.test(l)).at(-1);
   return {
     miResets: sakUse + same,
     miResetsSakUse: sakUse,
     miResetsPeerUsingMine: same,
+    miResetsBy: by,
     sakUseFromNonLivePeer: count(ls, /is not my live peer - ignore MACsec SAK Use/),
     saksGenerated: count(ls, /KaY: generated new SAK/),
     saksInstalled: count(ls, /AES Key Unwrap of SAK/),
@@ -272,7 +285,7 @@ function readPhase(cs: Case, s: ScenarioResult, run: RunJson, phase: PhaseName):
       // the first phase ends when the joiner is launched
       const ls = phase === 'first' && joinAt !== null ? all.filter((l) => !((x.kind === 'wpa' ? wpaTime(l) : oursTime(l)) >= joinAt)) : all;
       const base = { ...x, up: upAt(x.kind, ls), complete: p.complete[x.name] ?? null };
-      if (x.kind === 'wpa') return { ...base, wpa: wpaStats(ls) };
+      if (x.kind === 'wpa') return { ...base, wpa: wpaStats(ls, (mac) => run.members.find((y) => y.mac === mac)?.name ?? mac) };
       return { ...base, status: readJson<{ ports?: PskPortStatus[] } | null>(s, `${x.name}.${phase}.status.json`, null)?.ports?.[0] ?? null };
     });
   const state = Object.fromEntries(
@@ -356,6 +369,45 @@ function problems(r: PhaseResult): string[] {
   return out;
 }
 
+/** `ip macsec show`: the transmit SA in use, as "AN n KN k" (KN = the last 8 hex digits of the key identifier). */
+function txKey(text: string): string {
+  const an = /TXSC: \S+ on SA (\d+)/.exec(text)?.[1];
+  if (an === undefined) return 'none';
+  const sa = new RegExp(`^\\s+${an}: PN \\d+, state (\\w+), key ([0-9a-f]{32})`, 'm').exec(text);
+  return sa ? `AN ${an} KN ${kn(sa[2]!)}${sa[1] === 'on' ? '' : ' (off)'}` : `AN ${an} (no SA)`;
+}
+
+/** The KN of a key identifier as the kernel shows it: ours writes it big-endian, wpa_supplicant 2.10 in host order. */
+function kn(ki: string): number {
+  const hex = ki.slice(24);
+  return Math.min(Number.parseInt(hex, 16), Number.parseInt(hex.match(/../g)!.reverse().join(''), 16));
+}
+
+/** `ip macsec show`: the KNs of the active RX SAs per transmitting member, "o1 3, w1 2+3". */
+function rxKeys(r: PhaseResult, text: string): string {
+  const out: string[] = [];
+  let sc: string | null = null;
+  let kns: number[] = [];
+  const flush = () => {
+    if (sc) out.push(`${nameOf(r, sc)} ${kns.length ? kns.join('+') : '-'}`);
+  };
+  for (const l of lines(text)) {
+    const rx = /RXSC: ([0-9a-f]{16}),/.exec(l);
+    const sa = /^\s+\d+: PN \d+, state on, key ([0-9a-f]{32})/.exec(l);
+    if (rx) {
+      flush();
+      sc = rx[1]!;
+      kns = [];
+    } else if (sa && sc) kns.push(kn(sa[1]!));
+    else if (!/^\s+\d+: PN /.test(l)) {
+      flush();
+      sc = null;
+    }
+  }
+  flush();
+  return out.join(', ') || 'none';
+}
+
 function describePhase(label: string, r: PhaseResult): string {
   const rel = (t: number | null) => (t === null ? 'n/a' : `+${secs(t - r.t0)}`);
   const out = [
@@ -369,11 +421,18 @@ function describePhase(label: string, r: PhaseResult): string {
         (r.join.lastSakBeforeJoin !== null && r.join.joinerUp !== null ? ` (${secs(r.join.joinerUp - r.join.lastSakBeforeJoin)} later)` : ''),
     );
   for (const x of r.members) {
-    const head = `  ${x.name} (${x.kind}, ${x.mac}, prio ${x.priority}): launched ${rel(x.launch)}, up ${rel(x.up)}, complete ${rel(x.complete)}`;
+    const head =
+      `  ${x.name} (${x.kind}, ${x.mac}, prio ${x.priority}): launched ${rel(x.launch)}, up ${rel(x.up)}, complete ${rel(x.complete)}, ` +
+      `TX ${txKey(r.state[x.name]!.text)}, RX ${rxKeys(r, r.state[x.name]!.text)}`;
     if (x.wpa) {
       const w = x.wpa;
       out.push(
-        `${head}; MI resets ${w.miResets} (SAK Use decode ${w.miResetsSakUse}, peer using my MI ${w.miResetsPeerUsingMine}; SAK Use from a non-live peer ${w.sakUseFromNonLivePeer}), ` +
+        `${head}; MI resets ${w.miResets} (SAK Use decode ${w.miResetsSakUse}, peer using my MI ${w.miResetsPeerUsingMine}; ` +
+          `on MKPDUs from ${
+            Object.entries(w.miResetsBy)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ') || '-'
+          }; SAK Use from a non-live peer ${w.sakUseFromNonLivePeer}), ` +
           `SAKs generated ${w.saksGenerated}, installed ${w.saksInstalled}, distributions rate-limited ${w.distributionsRateLimited}, ` +
           `peers made live ${w.peersMadeLive}, removed ${w.livePeersRemoved}; ${w.lastElection || 'no election line'}`,
       );
@@ -437,6 +496,34 @@ function staleDist(): string[] {
     }
   };
   return sources.filter((f) => mtime(`dist/${f.replace(/\.ts$/, '.js')}`) < mtime(f));
+}
+
+/** A LabResult from the files an earlier run left (MIXED_GROUPS_FROM). */
+function earlierRun(dir: string): LabResult {
+  const runDir = join(REPO_ROOT, dir.replace(new RegExp(`^${REPO_ROOT}/`), ''));
+  const h = (name: string, ext: string) => {
+    const p = join(runDir, '_harness', `${name}.${ext}`);
+    return existsSync(p) ? readFileSync(p, 'utf8') : null;
+  };
+  const scenarios: ScenarioResult[] = CASES.map((x) => {
+    const rc = h(x.name, 'rc');
+    return {
+      name: x.name,
+      exitCode: rc === null ? null : Number(rc.trim()),
+      timedOut: rc === null && h(x.name, 'ms') !== null,
+      ran: h(x.name, 'ms') !== null,
+      durationMs: Number(h(x.name, 'ms') ?? 0),
+      stdout: h(x.name, 'stdout') ?? '',
+      stderr: h(x.name, 'stderr') ?? '',
+      outDir: join(runDir, x.name),
+    };
+  });
+  const scenario = (name: string) => {
+    const s = scenarios.find((y) => y.name === name);
+    if (!s) throw new Error(`no scenario ${name}`);
+    return s;
+  };
+  return { runId: runDir.replace(/.*\/run-/, ''), runDir, bootMs: null, totalMs: 0, console: '', scenarios, scenario };
 }
 
 interface SummaryRow {
@@ -503,6 +590,10 @@ function record(name: string, what: string, r: PhaseResult): void {
 
 describe('mixed MKA groups: our PSK agent and wpa_supplicant 2.10 on a bridge (UML lab)', () => {
   it('boots one UML and runs every group and start pattern', async () => {
+    if (FROM) {
+      lab = earlierRun(FROM);
+      return;
+    }
     const stale = staleDist();
     if (stale.length > 0) throw new Error(`dist/ is older than ${stale.join(', ')}: run \`npm run build\` first (the lab runs the compiled agent)`);
     lab = await runLab({
