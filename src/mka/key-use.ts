@@ -61,6 +61,8 @@ export class KeyUse {
 
   /** RECEIVE: install RX SAs on every RX SC and a (not yet enabled) TX SA, then report lrx. */
   receive(key: KeyState, now: number): void {
+    // Never drop a key that is on the wire: it becomes the old key (callers wait for RETIRE first).
+    if (this.latest?.tx) this.retire(now, false);
     if (this.old && this.old.an === key.an) {
       // A key server reusing the AN of the key still in use leaves no room for both.
       this.deleteKeySas(this.old);
@@ -89,7 +91,7 @@ export class KeyUse {
 
   /** A distributed key: waits while TRANSMITTING (Figure 12-2), else replaces a latest key not yet in use. */
   receiveDistributed(key: KeyState, from: string, now: number): void {
-    if (this.latest?.tx && this.old) {
+    if (this.latest?.tx) {
       this.dropPending();
       this.pendingKey = { key, from };
       return;
@@ -200,9 +202,13 @@ export class KeyUse {
    * RETIRE once the latest key transmits: at once when there is no old key, else after the
    * retire time, and not while a live peer still transmits with the old key (up to a life time).
    */
-  stepRetire(now: number): void {
+  stepRetire(now: number, ownKeyAsServer = false, rekeyPending = false): void {
     const L = this.latest;
     if (!L?.tx || L.txAt === null) return;
+    // A key server keeps its new key in the Latest slot for the retire time even without an old
+    // key (a rekey it owes cuts that short once an MKPDU has shown it): wpa_supplicant 2.10
+    // members see the key server transmit only in that slot (its ltx).
+    if (ownKeyAsServer && (L.txShownAt === null || (!rekeyPending && now < L.txAt + MKA_SAK_RETIRE_TIME_MS))) return;
     if (this.old) {
       if (now < L.txAt + MKA_SAK_RETIRE_TIME_MS) return;
       if (anyTransmitting(this.host.peers.live(), this.old) && now < L.txAt + this.env.cfg.lifeTimeMs) return;
@@ -210,8 +216,8 @@ export class KeyUse {
     this.retire(now);
   }
 
-  /** RETIRE: the old key goes, the latest becomes the old one. */
-  private retire(now: number): void {
+  /** RETIRE: the old key goes, the latest becomes the old one (then a pending key is received). */
+  private retire(now: number, takePending = true): void {
     if (this.old) {
       this.deleteKeySas(this.old);
       zeroize(this.old.sak);
@@ -219,7 +225,7 @@ export class KeyUse {
     this.old = this.latest;
     this.latest = null;
     this.host.schedule.urgent(now);
-    if (this.pendingKey) {
+    if (takePending && this.pendingKey) {
       const { key } = this.pendingKey;
       this.pendingKey = null;
       this.receive(key, now);

@@ -435,13 +435,13 @@ export class Participant {
     }
     for (let i = 0; i < 8; i++) {
       const before = this.signature();
-      keys.stepRetire(now);
+      keys.stepRetire(now, this.ownKeyAsServer(), this.server.pendingRekey !== null);
       if (this.ks?.self && now >= this.server.generateNotBefore) {
         const duty = this.server.duty(this.view(), now);
         if (duty && (duty === 'initial' || duty === 'peer-change') && now < this.meshHoldUntil()) {
           // the live members do not all list each other yet: give them MESH_HOLD_MS
         } else if (duty) {
-          if (keys.latest?.tx && keys.old) {
+          if (keys.latest?.tx) {
             if (duty !== 'initial') this.server.requestRekey(duty); // TRANSMITTING: wait for RETIRE
           } else if (generate) {
             this.generateSak(now, duty);
@@ -452,9 +452,15 @@ export class Participant {
         }
       }
       keys.stepTransmit(this.ks, this.actor.mi, now);
-      keys.stepRetire(now);
+      keys.stepRetire(now, this.ownKeyAsServer(), this.server.pendingRekey !== null);
       if (this.signature() === before) break;
     }
+  }
+
+  /** We are key server and the latest key is ours. */
+  private ownKeyAsServer(): boolean {
+    const L = this.keys.latest;
+    return this.ks?.self === true && L !== null && isKeyOf(L, this.actor.mi);
   }
 
   private signature(): string {
@@ -502,6 +508,7 @@ export class Participant {
     const live = this.peers.live();
     const distributedSak = this.distributedSak(live);
     const withSakUse = this.principal && live.length > 0 && (latest !== null || old !== null) && (distributedSak !== null || !this.quiet(now));
+    if (withSakUse && latest?.tx && latest.txShownAt === null) latest.txShownAt = now;
     const ksSelf = this.ks?.self === true;
     return buildMkpdu(
       this.cfg,

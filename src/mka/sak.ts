@@ -37,6 +37,8 @@ export interface KeyState {
   rxScs: Set<string>;
   createdAt: number;
   txAt: number | null;
+  /** When an MKPDU of ours first showed it as the Latest Key with Tx set. */
+  txShownAt: number | null;
   /** Our TX SA's next PN as last read from the SecY. */
   pnCur: bigint;
   /** Next PN read at least a hello time ago: every frame sent since had at least this PN. */
@@ -143,6 +145,7 @@ export function newKeyState(p: {
     rxScs: new Set(),
     createdAt: p.now,
     txAt: null,
+    txShownAt: null,
     pnCur: 0n,
     pnLow: 0n,
     pnSamples: [],
