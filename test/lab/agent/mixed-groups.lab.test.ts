@@ -128,6 +128,12 @@ interface WpaStats {
   miResetsPeerUsingMine: number;
   /** MI resets by the member whose MKPDU wpa_supplicant was decoding (Ethernet source address). */
   miResetsBy: Record<string, number>;
+  /**
+   * Of those, resets on an MKPDU that listed this member's MI (the sender had heard it, so it could
+   * have left SAK Use out), by sender. An MKPDU that does not list it was sent before its sender
+   * heard this member at all (e.g. a hello on its way while wpa_supplicant starts).
+   */
+  miResetsListedBy: Record<string, number>;
   /** "The peer (...) is not my live peer - ignore MACsec SAK Use parameter set". */
   sakUseFromNonLivePeer: number;
   /** As key server ("KaY: generated new SAK"). */
@@ -201,11 +207,19 @@ function wpaStats(ls: string[], macName: (mac: string) => string): WpaStats {
   const sakUse = count(ls, /KaY: Selected a new random MI/);
   const same = count(ls, /Peer using my MI - selected a new random MI/);
   const by: Record<string, number> = {};
+  const listedBy: Record<string, number> = {};
   let from = '?';
+  let listedMe = false;
   for (const l of ls) {
     const sa = / KaY: Ethernet header: .* SA=([0-9a-f:]{17}) /.exec(l)?.[1];
-    if (sa) from = macName(sa);
-    else if (/KaY: Selected a new random MI|Peer using my MI - selected a new random MI/.test(l)) by[from] = (by[from] ?? 0) + 1;
+    if (sa) {
+      from = macName(sa);
+      listedMe = false;
+    } else if (/KaY: My MI - received MN/.test(l)) listedMe = true;
+    else if (/KaY: Selected a new random MI|Peer using my MI - selected a new random MI/.test(l)) {
+      by[from] = (by[from] ?? 0) + 1;
+      if (listedMe) listedBy[from] = (listedBy[from] ?? 0) + 1;
+    }
   }
   const election = ls.filter((l) => /KaY: (I am elected as key server|Peer .* was elected as the key server)/.test(l)).at(-1);
   return {
@@ -213,6 +227,7 @@ function wpaStats(ls: string[], macName: (mac: string) => string): WpaStats {
     miResetsSakUse: sakUse,
     miResetsPeerUsingMine: same,
     miResetsBy: by,
+    miResetsListedBy: listedBy,
     sakUseFromNonLivePeer: count(ls, /is not my live peer - ignore MACsec SAK Use/),
     saksGenerated: count(ls, /KaY: generated new SAK/),
     saksInstalled: count(ls, /AES Key Unwrap of SAK/),
@@ -472,6 +487,13 @@ function assertPhase(r: PhaseResult): void {
     expect.soft(x.status.kay.keyServer?.sci, `${x.name}: key server (want ${ks.name})`).toBe(ks.sci);
     expect.soft(x.status.kay.keyServer?.self, `${x.name}: key server is self`).toBe(x.name === ks.name);
     expect.soft(x.status.kay.livePeers.map((y) => y.sci).sort(), `${x.name}: live peers`).toEqual(others(r, x).sort());
+  }
+  // Be conservative in what we send: no MKPDU of ours that already listed a wpa member makes it
+  // select a new MI (issue 11). Resets on MKPDUs sent before we heard it cannot be avoided.
+  const ours = new Set(r.members.filter((y) => y.kind === 'ours').map((y) => y.name));
+  for (const x of r.members.filter((y) => y.wpa)) {
+    const byUs = Object.entries(x.wpa!.miResetsListedBy).filter(([k]) => ours.has(k));
+    expect.soft(byUs, `${x.name}: MI resets on MKPDUs of ours that listed it`).toEqual([]);
   }
   expect(r.pings).toHaveLength(r.members.length * (r.members.length - 1));
   expectPingsClean(r.pings, r.pingCount);
