@@ -50,7 +50,7 @@ agent_status() { jq -c '.ports[0] // null' "$OUT/$1.status.json" 2>/dev/null || 
 # agent_secured NAME: true once the agent's status file says secured.
 agent_secured() { [[ "$(jq -r '.ports[0].kay.secured' "$OUT/$1.status.json" 2>/dev/null)" == true ]]; }
 
-# wpa_conf NAME PRIORITY [CAK [CKN]]: write $OUT/NAME.conf (PSK MKA, policy 1).
+# wpa_conf NAME PRIORITY [CAK [CKN]]: write $OUT/NAME.conf (PSK MKA, policy 1; WPA_INTEG_ONLY=1: integrity only).
 wpa_conf() {
   local name="$1" prio="$2" cak="${3:-$LAB_CAK}" ckn="${4:-$LAB_CKN}"
   cat >"$OUT/$name.conf" <<EOF
@@ -63,6 +63,7 @@ network={
   mka_cak=$cak
   mka_ckn=$ckn
   mka_priority=$prio
+  macsec_integ_only=${WPA_INTEG_ONLY:-0}
 }
 EOF
 }

@@ -134,6 +134,10 @@ describe('our PSK agent with wpa_supplicant 2.10 (UML lab)', () => {
           PAIR_TIMEOUT: '10',
         }),
         pair('wpa-ks-cak256', { A_KIND: 'ours', A_OPTS: 'priority=64 cipherSuite=GCM-AES-256', B_KIND: 'wpa', B_PRIO: '32', LAB_CAK: CAK256 }),
+        // Integrity-only negotiation (docs/mka.md: wpa_supplicant 2.10 encrypts by its own configuration).
+        pair('integ-wpa-ks', { A_KIND: 'ours', A_OPTS: 'priority=64', B_KIND: 'wpa', B_PRIO: '32', WPA_INTEG_ONLY: '1' }),
+        pair('integ-ours-ks', { A_KIND: 'ours', A_OPTS: 'priority=16 confidentialityOffset=integrity-only', B_KIND: 'wpa', B_PRIO: '32' }),
+        pair('integ-wpa-member', { A_KIND: 'ours', A_OPTS: 'priority=16', B_KIND: 'wpa', B_PRIO: '32', WPA_INTEG_ONLY: '1' }),
         agentScenario('bridge-3', BRIDGE, 90_000),
       ],
     });
@@ -186,6 +190,36 @@ describe('our PSK agent with wpa_supplicant 2.10 (UML lab)', () => {
   it('256-bit CAK, wpa_supplicant key server, ours configured GCM-AES-256: wpa distributes GCM-AES-128 and we follow (re-created link)', () => {
     const r = checkPair('wpa-ks-cak256', { cipher: 'GCM-AES-128', ourKeyServer: false });
     expect(currentKey(ours(r.participants.a))?.cipherSuite).toBe('GCM-AES-128');
+  });
+
+  /** Both RX SAs, pings both ways; `encrypt` per side from `ip -d link show macsec0`. */
+  function checkIntegrity(name: string, want: { ours: 'on' | 'off'; wpa: 'on' | 'off'; ourKeyServer: boolean; ourOffset: number | null }) {
+    const s = scenarioOk(lab, name, ['a.log', 'b.log']);
+    const r = readPair(s);
+    const a = r.state.a!;
+    const b = r.state.b!;
+    console.log(`${name}: a (ours): ${a.link}\nb (wpa_supplicant): ${b.link}`);
+    expect(activeRxSas(a)).toBe(1);
+    expect(activeRxSas(b)).toBe(1);
+    expect(a.link).toMatch(new RegExp(`encrypt ${want.ours}`));
+    expect(b.link).toMatch(new RegExp(`encrypt ${want.wpa}`));
+    expectPingsClean(r.pings, 5);
+    const st = ours(r.participants.a);
+    expect(st.kay.keyServer?.self).toBe(want.ourKeyServer);
+    expect(st.kay.confidentialityOffset).toBe(want.ourOffset);
+    expect(currentKey(st)?.confidentialityOffset).toBe(want.ourOffset);
+  }
+
+  it('integrity-only wpa_supplicant key server: we follow its Distributed SAK (offset not used), both ends encrypt off', () => {
+    checkIntegrity('integ-wpa-ks', { ours: 'off', wpa: 'off', ourKeyServer: false, ourOffset: null });
+  });
+
+  it('integrity-only ours as key server: our SAK says no confidentiality and we send integrity-only; wpa_supplicant 2.10 keeps encrypting by its own configuration (documented), traffic passes both ways', () => {
+    checkIntegrity('integ-ours-ks', { ours: 'off', wpa: 'on', ourKeyServer: true, ourOffset: null });
+  });
+
+  it('ours key server, wpa_supplicant integrity-only member: it announces capability 2 all the same, so we distribute offset 0; it sends integrity-only (documented)', () => {
+    checkIntegrity('integ-wpa-member', { ours: 'on', wpa: 'off', ourKeyServer: true, ourOffset: 0 });
   });
 
   it('three participants on a bridge (ours, ours, wpa_supplicant): 2 RX SAs each, pings between every pair', () => {
