@@ -19,7 +19,10 @@
  * Nothing polls during a restart; WAIT_S later `ip macsec show` on both sides is checked (the
  * logged new keys must be active on the RX SC of the other side), the "check" column.
  *
- *   tsx bench/lab/restart.ts [--reps 5] [--wait 10] [--cases oo-ks,oo-member,...] [--from <.lab/run-...>]
+ *   tsx bench/lab/restart.ts [--reps 5] [--wait 10] [--cases oo-ks,oo-member,...] [--debug] [--from <.lab/run-...>]
+ *
+ * --debug runs our agents at log level debug: the timelines then show each KaY step of theirs
+ * (time in the KaY, waiting for earlier steps, SecY actions over netlink, sending).
  *
  * --from re-reads an earlier run without booting UML. Per restart a timeline (frames on the wire
  * with peer lists, SAK use and distributed SAKs, and both sides' log milestones, relative to time
@@ -37,6 +40,7 @@ const { values } = parseArgs({
     wait: { type: 'string', default: '10' },
     cases: { type: 'string' },
     from: { type: 'string' },
+    debug: { type: 'boolean', default: false },
   },
 });
 const REPS = Number(values.reps);
@@ -107,6 +111,15 @@ function readOursLog(path: string): SideLog {
     const msg = String(rec.msg);
     if (msg === 'mka dropped') continue;
     const ki = typeof rec.ki === 'string' ? rec.ki : undefined;
+    if (msg === 'mka step') {
+      // debug: logged when the step's SecY actions and MKPDUs are done
+      const a = (rec.actions as string[]).join(',');
+      marks.push({
+        t,
+        what: `step ${rec.trigger}: kay ${rec.kayMs} + wait ${rec.waitMs} + secy ${rec.secyMs} + send ${rec.sendMs} ms [${a}] ${rec.frames} MKPDU`,
+      });
+      continue;
+    }
     const detail =
       msg === 'mka sakInstalled' ? ` ${String(rec.role)}` : msg === 'mka peerLive' || msg === 'mka peerLost' ? ` ${String(rec.mi).slice(0, 6)}` : '';
     marks.push({ t, what: `${msg}${detail}`, ...(ki ? { ki } : {}) });
@@ -225,6 +238,8 @@ interface RepResult {
   /** the restarted side / the survivor: its RX SA with a new key */
   rRxMs?: number;
   sRxMs?: number;
+  /** ours: its "first MKPDU sent" log line relative to the capture's first frame */
+  firstLogMs?: number;
   check?: string;
 }
 
@@ -284,6 +299,8 @@ function analyseRep(c: Case, dir: string, rep: RepLine, frames: DecodedFrameRepo
     `${c.name}: ${describeCase(c)}, restart ${rep.rep}; times in s from r's first MKPDU\n${lines.map(([t, l]) => (l.startsWith('+') || l.startsWith('-') ? l : `${rel(t, t0)}  ${l}`)).join('\n')}\n`,
   );
   const res: RepResult = { rep: rep.rep, ok: false, startupMs: t0 - rep.tLaunch };
+  const logged = r.marks.find((m) => m.what === 'first MKPDU sent' && m.t >= rep.tLaunch);
+  if (logged) res.firstLogMs = logged.t - t0;
   if (!rRx || !sRx) {
     res.why = `no RX SA with a new key: restarted ${rRx ? 'yes' : 'no'}, survivor ${sRx ? 'yes' : 'no'}`;
     return res;
@@ -332,7 +349,7 @@ async function main(): Promise<void> {
       name: c.name,
       script: SCRIPT,
       timeoutMs: 120_000 + REPS * (WAIT_S + 40) * 1000,
-      env: { R_KIND: c.r, S_KIND: c.s, R_KS: c.rKs ? '1' : '0', REPS: String(REPS), WAIT_S: String(WAIT_S), AGENT_LOG_LEVEL: 'info' },
+      env: { R_KIND: c.r, S_KIND: c.s, R_KS: c.rKs ? '1' : '0', REPS: String(REPS), WAIT_S: String(WAIT_S), AGENT_LOG_LEVEL: values.debug ? 'debug' : 'info' },
     }));
     console.log(`restart: ${CASES.length} cases x ${REPS} restarts in one UML run`);
     const lab = await runLab({ scenarios });
@@ -350,7 +367,7 @@ async function main(): Promise<void> {
     rows.push({ c, res });
     for (const x of res) {
       console.log(
-        `  ${c.name.padEnd(15)} #${x.rep}  ${x.ok ? `rx ${f3(x.rxMs)} (r ${f3(x.rRxMs)}, s ${f3(x.sRxMs)})  tx ${f3(x.txMs)}  startup ${f3(x.startupMs)}  check ${x.check}` : `FAILED: ${x.why}`}`,
+        `  ${c.name.padEnd(15)} #${x.rep}  ${x.ok ? `rx ${f3(x.rxMs)} (r ${f3(x.rRxMs)}, s ${f3(x.sRxMs)})  tx ${f3(x.txMs)}  startup ${f3(x.startupMs)}${x.firstLogMs !== undefined ? ` (log ${x.firstLogMs >= 0 ? '+' : ''}${x.firstLogMs} ms)` : ''}  check ${x.check}` : `FAILED: ${x.why}`}`,
       );
     }
   }
