@@ -40,10 +40,19 @@ function describe(a: SecyAction): Record<string, unknown> {
   return { action: kind, ...rest };
 }
 
+type StepTrigger = 'start' | 'rx' | 'tick' | 'rekey';
+/** When a KaY step ran (`at`) and was queued for the SecY and the link (`queued`), driver clock. */
+interface StepTiming {
+  trigger: StepTrigger;
+  at: number;
+  queued: number;
+}
+
 export class KayDriver extends EventEmitter {
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private firstSent = false;
   secyErrors = 0;
 
   constructor(
@@ -58,14 +67,18 @@ export class KayDriver extends EventEmitter {
 
   start(): void {
     this.link.onFrame((f) => {
-      if (!this.stopped) this.handle(this.kay.receive(f, this.clock()));
+      if (this.stopped) return;
+      const t = this.clock();
+      this.handle(this.kay.receive(f, t), 'rx', t);
     });
-    this.handle(this.kay.start(this.clock()));
+    const t = this.clock();
+    this.handle(this.kay.start(t), 'start', t);
   }
 
   forceRekey(): KayEvent[] {
-    const out = this.kay.forceRekey(this.clock());
-    this.handle(out);
+    const t = this.clock();
+    const out = this.kay.forceRekey(t);
+    this.handle(out, 'rekey', t);
     return out.events;
   }
 
@@ -93,17 +106,18 @@ export class KayDriver extends EventEmitter {
     await this.secy.close().catch(() => {});
   }
 
-  private handle(out: KayOutput): void {
-    this.enqueue(out);
+  private handle(out: KayOutput, trigger: StepTrigger, at: number): void {
+    this.enqueue(out, { trigger, at, queued: this.clock() });
     this.schedule();
   }
 
-  private enqueue(out: KayOutput): void {
+  private enqueue(out: KayOutput, step?: StepTiming): void {
     if (!out.actions.length && !out.frames.length && !out.events.length) return;
-    this.chain = this.chain.then(() => this.apply(out));
+    this.chain = this.chain.then(() => this.apply(out, step));
   }
 
-  private async apply(out: KayOutput): Promise<void> {
+  private async apply(out: KayOutput, step?: StepTiming): Promise<void> {
+    const begin = this.clock();
     const failed: { action: SecyAction; error: string }[] = [];
     for (const a of out.actions) {
       try {
@@ -123,14 +137,34 @@ export class KayDriver extends EventEmitter {
       this.schedule();
       return;
     }
+    const secyDone = this.clock();
+    let sent = 0;
     if (!this.stopped || out.frames.length) {
       for (const f of out.frames) {
         try {
           await this.link.send(f);
+          sent++;
         } catch (e) {
           this.log.warn('MKPDU send failed', { error: (e as Error).message });
         }
       }
+    }
+    if (sent && !this.firstSent) {
+      this.firstSent = true;
+      this.log.info('first MKPDU sent');
+    }
+    if (step && (out.actions.length || out.frames.length)) {
+      const ms = (x: number) => Math.round(x * 10) / 10;
+      // Where a step's time goes: the KaY, waiting for earlier steps, the SecY (netlink), the link.
+      this.log.debug('mka step', {
+        trigger: step.trigger,
+        kayMs: ms(step.queued - step.at),
+        waitMs: ms(begin - step.queued),
+        secyMs: ms(secyDone - begin),
+        sendMs: ms(this.clock() - secyDone),
+        actions: out.actions.map((a) => a.kind),
+        frames: sent,
+      });
     }
     for (const ev of out.events) this.emit('event', ev);
   }
@@ -152,7 +186,8 @@ export class KayDriver extends EventEmitter {
       this.log.warn('reading PNs failed', { error: (e as Error).message });
     }
     if (this.stopped) return;
-    this.handle(this.kay.tick(this.clock(), pn));
+    const t = this.clock();
+    this.handle(this.kay.tick(t, pn), 'tick', t);
   }
 }
 

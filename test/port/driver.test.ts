@@ -4,7 +4,7 @@
  * secyFailed like any other refused action, and the MKPDUs and events of that step are not sent.
  */
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/common/log.js';
+import { createLogger, silentLogger } from '../../src/common/log.js';
 import type { KayOutput } from '../../src/mka/kay-types.js';
 import type { SecyAction } from '../../src/mka/secy.js';
 import { KayDriver, type KayLike } from '../../src/port/driver.js';
@@ -70,6 +70,57 @@ describe('KayDriver: a refused setCipherSuite', () => {
     expect(events).toEqual(['secyError']);
     expect(driver.secyErrors).toBe(1);
     expect(secy.applied).toEqual(['setProtect']);
+    await driver.stop(false);
+  });
+});
+
+describe('KayDriver: step timing in the log', () => {
+  it('logs "first MKPDU sent" once, after the SecY actions and the send, and one debug line per step with action kinds only', async () => {
+    let receive: (f: Uint8Array) => void = () => {};
+    const order: string[] = [];
+    const sak = Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i);
+    const kay: KayLike = {
+      ...stubKay().kay,
+      start: () => out({ actions: [{ kind: 'setProtect', protectFrames: true, validate: 'strict' }], frames: [Uint8Array.of(1)] }),
+      receive: () =>
+        out({
+          actions: [{ kind: 'installRxSa', sci: '02000000000b0001', an: 0, lowestPn: 1n, ki: '00'.repeat(16), sak }],
+          frames: [Uint8Array.of(2)],
+        }),
+    };
+    const secy = new (class extends RecordingSecy {
+      override async apply(a: SecyAction): Promise<void> {
+        order.push(`secy ${a.kind}`);
+        return super.apply(a);
+      }
+    })();
+    const link = {
+      send: (f: Uint8Array) => void order.push(`send ${f[0]}`),
+      onFrame: (cb: (f: Uint8Array) => void) => {
+        receive = cb;
+      },
+      close: () => {},
+    };
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({}, { level: 'debug', write: (l) => lines.push(JSON.parse(l)) });
+    const origInfo = log.info;
+    log.info = (m, f) => {
+      order.push(`log ${m}`);
+      origInfo(m, f);
+    };
+    const driver = new KayDriver(kay, secy, link, log);
+    driver.start();
+    await driver.settled();
+    receive(Uint8Array.of(9));
+    await driver.settled();
+    expect(order).toEqual(['secy setProtect', 'send 1', 'log first MKPDU sent', 'secy installRxSa', 'send 2']);
+    const steps = lines.filter((l) => l.msg === 'mka step');
+    expect(steps.map((l) => [l.trigger, l.actions, l.frames])).toEqual([
+      ['start', ['setProtect'], 1],
+      ['rx', ['installRxSa'], 1],
+    ]);
+    for (const l of steps) for (const k of ['kayMs', 'waitMs', 'secyMs', 'sendMs']) expect(typeof l[k]).toBe('number');
+    expect(JSON.stringify(lines)).not.toMatch(/a0a1a2|160,161/);
     await driver.stop(false);
   });
 });
