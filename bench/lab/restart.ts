@@ -367,7 +367,7 @@ async function main(): Promise<void> {
     rows.push({ c, res });
     for (const x of res) {
       console.log(
-        `  ${c.name.padEnd(15)} #${x.rep}  ${x.ok ? `rx ${f3(x.rxMs)} (r ${f3(x.rRxMs)}, s ${f3(x.sRxMs)})  tx ${f3(x.txMs)}  startup ${f3(x.startupMs)}${x.firstLogMs !== undefined ? ` (log ${x.firstLogMs >= 0 ? "+" : ""}${Math.round(x.firstLogMs)} ms)` : ''}  check ${x.check}` : `FAILED: ${x.why}`}`,
+        `  ${c.name.padEnd(15)} #${x.rep}  ${x.ok ? `rx ${f3(x.rxMs)} (r ${f3(x.rRxMs)}, s ${f3(x.sRxMs)})  tx ${f3(x.txMs)}  startup ${f3(x.startupMs)}${x.firstLogMs !== undefined ? ` (log ${x.firstLogMs >= 0 ? '+' : ''}${Math.round(x.firstLogMs)} ms)` : ''}  check ${x.check}` : `FAILED: ${x.why}`}`,
       );
     }
   }
