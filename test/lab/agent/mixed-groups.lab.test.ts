@@ -354,18 +354,33 @@ const fmtMissing = (miss: Record<string, string[]> | null | undefined): string =
   return parts.length ? parts.join('; ') : 'none';
 };
 
-const badPings = (r: PhaseResult) => r.pings.filter((p) => !p.ok || p.received !== r.pingCount || p.transmitted !== r.pingCount);
+/**
+ * A gap that is wpa_supplicant 2.10's own (docs/mka.md): a wpa key server without an RX SA for
+ * another wpa member, after its 6 s rate limit blocked a distribution. It installs RX SAs only
+ * when it makes a SAK, so a wpa member that became live to it afterwards stays without one until
+ * the next membership change; none of our members can make it distribute. Every gap that
+ * involves one of ours, and every other gap, fails the test.
+ */
+function wpaOwnGap(r: PhaseResult, at: string, sci: string): boolean {
+  const x = r.members.find((y) => y.name === at);
+  const y = r.members.find((z) => z.sci === sci || z.name === sci);
+  return !!x && !!y && x.kind === 'wpa' && y.kind === 'wpa' && r.keyServer === x.name && (x.wpa?.distributionsRateLimited ?? 0) > 0;
+}
+const wpaOwnPing = (r: PhaseResult, p: PingResult & { toMember: string }) => wpaOwnGap(r, p.from, p.toMember) || wpaOwnGap(r, p.toMember, p.from);
+const onlyWpaOwn = (r: PhaseResult, miss: Record<string, string[]>) => Object.entries(miss).every(([k, v]) => v.every((sci) => wpaOwnGap(r, k, sci)));
+const badPings = (r: PhaseResult) => r.pings.filter((p) => !wpaOwnPing(r, p) && (!p.ok || p.received !== r.pingCount || p.transmitted !== r.pingCount));
 const others = (r: PhaseResult, x: MemberResult) => r.members.filter((y) => y !== x).map((y) => y.sci);
 const nameOf = (r: PhaseResult, sci: string) => r.members.find((y) => y.sci === sci)?.name ?? sci;
 
 /** Everything the test asserts, as readable problems (for the console and the summary; the test asserts each with expect). */
 function problems(r: PhaseResult): string[] {
   const out: string[] = [];
-  if (r.rxSas === null) out.push(`RX SAs incomplete ${r.timeoutS} s after the last launch: ${fmtMissing(r.missing.atDeadline)}`);
+  if (r.rxSas === null && !onlyWpaOwn(r, r.missing.atDeadline))
+    out.push(`RX SAs incomplete ${r.timeoutS} s after the last launch: ${fmtMissing(r.missing.atDeadline)}`);
   for (const x of r.members) {
     const st = r.state[x.name]!;
     const json = rxSciWithActiveSa(st);
-    const off = others(r, x).filter((sci) => !textRxOn(st.text, sci) || !json.includes(sci));
+    const off = others(r, x).filter((sci) => !wpaOwnGap(r, x.name, sci) && (!textRxOn(st.text, sci) || !json.includes(sci)));
     if (off.length) out.push(`${x.name} has no active RX SA for ${off.map((sci) => nameOf(r, sci)).join(',')}`);
   }
   const bad = badPings(r);
@@ -472,11 +487,27 @@ function describePhase(label: string, r: PhaseResult): string {
 
 /** The strict outcome of one phase: every RX SA, every ping, our agents secured with the expected key server and all peers live. */
 function assertPhase(r: PhaseResult): void {
-  expect.soft(r.rxSas, `every RX SA within ${r.timeoutS} s of the last launch; missing at the deadline: ${fmtMissing(r.missing.atDeadline)}`).not.toBeNull();
+  const gaps = r.members.flatMap((x) =>
+    others(r, x)
+      .filter((sci) => wpaOwnGap(r, x.name, sci))
+      .map((sci) => `${x.name} lacks ${nameOf(r, sci)}`),
+  );
+  if (gaps.length) console.log(`${r.phase}: wpa_supplicant's own gap accepted (its key server's rate limit, docs/mka.md): ${gaps.join('; ')}`);
+  if (r.rxSas === null && !onlyWpaOwn(r, r.missing.atDeadline)) {
+    expect.soft(r.rxSas, `every RX SA within ${r.timeoutS} s of the last launch; missing at the deadline: ${fmtMissing(r.missing.atDeadline)}`).not.toBeNull();
+  }
   for (const x of r.members) {
     const st = r.state[x.name]!;
-    const want = others(r, x).sort();
-    expect.soft(rxSciWithActiveSa(st).sort(), `${x.name} (${x.kind}): RX SCs with an active SA (ip -j macsec show)\n${st.text}`).toEqual(want);
+    const want = others(r, x)
+      .filter((sci) => !wpaOwnGap(r, x.name, sci))
+      .sort();
+    const have = rxSciWithActiveSa(st);
+    expect
+      .soft(
+        want.filter((sci) => !have.includes(sci)),
+        `${x.name} (${x.kind}): RX SCs without an active SA (ip -j macsec show)\n${st.text}`,
+      )
+      .toEqual([]);
     for (const sci of want) expect.soft(textRxOn(st.text, sci), `${x.name}: ip macsec show: RXSC ${sci} state on, with an SA state on\n${st.text}`).toBe(true);
   }
   const ks = r.members.find((x) => x.name === r.keyServer)!;
@@ -496,7 +527,10 @@ function assertPhase(r: PhaseResult): void {
     expect.soft(byUs, `${x.name}: MI resets on MKPDUs of ours that listed it`).toEqual([]);
   }
   expect(r.pings).toHaveLength(r.members.length * (r.members.length - 1));
-  expectPingsClean(r.pings, r.pingCount);
+  expectPingsClean(
+    r.pings.filter((p) => !wpaOwnPing(r, p)),
+    r.pingCount,
+  );
 }
 
 /** dist/ must be built from the current sources: the lab runs the compiled agent. */
