@@ -132,6 +132,8 @@ export interface KayKeyStatus {
 export interface KayParticipantStatus {
   ckn: string;
   principal: boolean;
+  /** principal: drives the SecY; successor: a newer CA installing its keys beside it; retiring: the former principal, still receiving; standby: no SA. */
+  role: 'principal' | 'successor' | 'retiring' | 'standby';
   mi: string;
   mn: number;
   keyServer: { sci: string; mi: string; self: boolean; priority: number } | null;

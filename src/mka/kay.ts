@@ -1,8 +1,12 @@
 /**
- * The KaY (802.1X-2010 clause 9): runs one MKA participant per configured CAK (primary and
- * optional fallback), picks the principal participant that drives the SecY, and turns frames
- * and time into MKPDUs, SecY actions and events. Pure: no I/O, no clock, no timers of its own;
- * the caller delivers frames, calls tick() by nextDeadline(), and applies the actions.
+ * The KaY (802.1X-2010 clause 9): runs one MKA participant per CAK (primary, optional fallback,
+ * and newer CAKs added while it runs), picks the principal participant that drives the SecY, and
+ * turns frames and time into MKPDUs, SecY actions and events. A CAK change is make before break:
+ * the new CA's participant (the successor) agrees its SAK beside the principal and installs it
+ * for receive under another AN; when the key may go into use it becomes principal and transmits,
+ * and the former principal keeps receiving until its peers have switched, then leaves. Pure: no
+ * I/O, no clock, no timers of its own; the caller delivers frames, calls tick() by
+ * nextDeadline(), and applies the actions.
  *
  * Design notes: docs/mka.md.
  */
@@ -13,6 +17,7 @@ import { bytesEqual } from '../common/hex.js';
 import { type CakConfig, type KayConfig, type KayCounters, type KayOutput, type KayStatus, newCounters, OutputSink } from './kay-types.js';
 import { decodeMkpdu } from './mkpdu.js';
 import { Participant } from './participant.js';
+import { SecyShare } from './secy-share.js';
 import type { Env, PortState, ResolvedConfig } from './participant-env.js';
 import { sciHex } from './peers.js';
 import type { SecyAction, SecyPnStatus } from './secy.js';
@@ -37,6 +42,15 @@ export class KayConfigError extends MacsecError {
   }
 }
 
+function checkCak(c: CakConfig | undefined, what: string): void {
+  if (!c) return;
+  if (!(c.cak instanceof Uint8Array) || (c.cak.length !== 16 && c.cak.length !== 32)) throw new KayConfigError(`${what}.cak must be 16 or 32 octets`);
+  if (!(c.ckn instanceof Uint8Array) || c.ckn.length < 1 || c.ckn.length > CKN_MAX_LEN) throw new KayConfigError(`${what}.ckn must be 1..32 octets`);
+}
+
+/** How long a removed principal waits for its successor to take over before it goes anyway (life times). */
+const REMOVE_GRACE_LIFETIMES = 2;
+
 function resolveConfig(cfg: KayConfig): ResolvedConfig {
   const fail = (m: string): never => {
     throw new KayConfigError(m);
@@ -44,11 +58,6 @@ function resolveConfig(cfg: KayConfig): ResolvedConfig {
   if (!cfg || !cfg.sci || !(cfg.sci.mac instanceof Uint8Array) || cfg.sci.mac.length !== 6) fail('sci.mac must be 6 octets');
   const port = cfg.sci.port ?? 1;
   if (!Number.isInteger(port) || port < 0 || port > 0xffff) fail('sci.port must be 0..65535');
-  const checkCak = (c: CakConfig | undefined, what: string) => {
-    if (!c) return;
-    if (!(c.cak instanceof Uint8Array) || (c.cak.length !== 16 && c.cak.length !== 32)) fail(`${what}.cak must be 16 or 32 octets`);
-    if (!(c.ckn instanceof Uint8Array) || c.ckn.length < 1 || c.ckn.length > CKN_MAX_LEN) fail(`${what}.ckn must be 1..32 octets`);
-  };
   checkCak(cfg.primary, 'primary');
   if (!cfg.primary) fail('primary CAK is required');
   checkCak(cfg.fallback, 'fallback');
@@ -106,10 +115,14 @@ function resolveConfig(cfg: KayConfig): ResolvedConfig {
 
 export class Kay {
   private readonly env: Env;
+  /** In order of preference: newest CAK first, the fallback last. */
   private readonly participants: Participant[];
+  /** Participants being removed, with when they go even without a successor in use. */
+  private readonly removeAt = new Map<Participant, number>();
   private principal: Participant | null = null;
   private running = false;
   private stopped = false;
+  private lastNow = -Infinity;
 
   constructor(cfg: KayConfig) {
     const resolved = resolveConfig(cfg);
@@ -122,9 +135,58 @@ export class Kay {
       suiteRefused: false,
       secured: false,
     };
-    this.env = { cfg: resolved, port, counters: newCounters(), out: new OutputSink() };
-    this.participants = [new Participant(this.env, cfg.primary.cak, cfg.primary.ckn, true)];
-    if (cfg.fallback) this.participants.push(new Participant(this.env, cfg.fallback.cak, cfg.fallback.ckn, false));
+    this.env = { cfg: resolved, port, counters: newCounters(), out: new OutputSink(), share: new SecyShare() };
+    this.participants = [this.newParticipant(cfg.primary, true)];
+    if (cfg.fallback) this.participants.push(this.newParticipant(cfg.fallback, false));
+  }
+
+  private newParticipant(c: CakConfig, isPrimary: boolean): Participant {
+    return new Participant(this.env, c.cak, c.ckn, isPrimary, { takeOver: (p, now) => this.takeOver(p, now) });
+  }
+
+  /**
+   * Adds a CA that is preferred to every one running (EAP re-authentication, the next key of a
+   * key chain). It takes over without a gap once its SAK is installed for receive by every peer;
+   * `replace`: the primary CAs it supersedes leave once it is in use (while their peers still
+   * use them and it has none, they stay: a peer that never got the new CAK keeps its link).
+   * Throws KayConfigError on a malformed CAK/CKN or a CKN already running.
+   */
+  addCak(c: CakConfig, now: number, opts: { replace?: boolean } = {}): KayOutput {
+    checkCak(c, 'cak');
+    if (this.participants.some((p) => bytesEqual(p.ckn, c.ckn))) throw new KayConfigError('ckn is already in use by this KaY');
+    return this.run(() => {
+      if (this.stopped) return;
+      if (opts.replace) for (const p of this.participants) if (p.isPrimary) p.replaced = true;
+      const np = this.newParticipant(c, true);
+      this.participants.unshift(np);
+      if (!this.running) return;
+      np.start(now);
+      this.updatePrincipal(now);
+    });
+  }
+
+  /**
+   * Removes a CA. The principal goes once a successor has taken over (at most two life times;
+   * then, or without a successor, at once: the port is unsecured until another CA secures it).
+   */
+  removeCak(ckn: Uint8Array, now: number): KayOutput {
+    return this.run(() => {
+      const p = this.participants.find((x) => bytesEqual(x.ckn, ckn));
+      if (!p) return this.env.out.events.push({ kind: 'dropped', reason: 'removeCak: no CA with this CKN' }) && undefined;
+      if (this.participants.filter((x) => !x.replaced).length <= 1 && !p.replaced) {
+        this.env.out.events.push({ kind: 'dropped', reason: 'removeCak: the last CA is not removed' });
+        return;
+      }
+      p.replaced = true;
+      const waits = p === this.principal && this.participants.some((x) => x.role === 'successor');
+      this.removeAt.set(p, waits ? now + REMOVE_GRACE_LIFETIMES * this.env.cfg.lifeTimeMs : now);
+      this.updatePrincipal(now);
+    });
+  }
+
+  /** CKNs (hex) of the CAs running, in order of preference. */
+  ckns(): string[] {
+    return this.participants.map((p) => p.cknHex);
   }
 
   /** Starts MKA: initial SecY configuration and the first MKPDU of each participant. */
@@ -190,6 +252,7 @@ export class Kay {
     if (!this.running) return Infinity;
     let d = Infinity;
     for (const p of this.participants) d = Math.min(d, p.deadline());
+    for (const t of this.removeAt.values()) if (t > this.lastNow) d = Math.min(d, t);
     return d;
   }
 
@@ -213,8 +276,14 @@ export class Kay {
   secyFailed(action: SecyAction, error: string, now: number): KayOutput {
     return this.run(() => {
       if (!this.running || !this.principal) return;
-      const ki = this.principal.secyFailed(action, error, now);
-      if (ki) this.env.out.events.push({ kind: 'keyRefused', ki, action: action.kind, reason: error });
+      // The principal first; an SA of a successor's key is the successor's.
+      for (const p of [this.principal, ...this.participants.filter((x) => x.role === 'successor')]) {
+        const ki = p.secyFailed(action, error, now);
+        if (ki) {
+          this.env.out.events.push({ kind: 'keyRefused', ki, action: action.kind, reason: error });
+          return;
+        }
+      }
     });
   }
 
@@ -266,14 +335,58 @@ export class Kay {
 
   // -------------------------------------------------------------------------------------------
 
+  /**
+   * The principal changes at once only when it has no live peers left or is removed (break
+   * before make: nothing else can carry traffic); otherwise the most preferred other CA with
+   * live peers becomes the successor and takes over itself (takeOver) when its key is ready.
+   */
   private updatePrincipal(now: number): void {
     if (!this.running) return;
-    const want = this.participants.find((p) => p.hasLivePeers()) ?? this.participants[0]!;
-    if (want === this.principal) return;
-    this.principal?.deactivate(now, 'principal participant changed');
-    this.principal = want;
-    want.activate(now);
-    this.env.out.events.push({ kind: 'principalChanged', ckn: want.cknHex });
+    this.lastNow = now;
+    const cur = this.principal;
+    const gone = (p: Participant) => (this.removeAt.get(p) ?? Infinity) <= now;
+    if (!cur || !cur.hasLivePeers() || gone(cur)) {
+      const want =
+        this.participants.find((p) => !p.replaced && p.hasLivePeers()) ??
+        (cur && !gone(cur) && cur.hasLivePeers() ? cur : undefined) ??
+        this.participants.find((p) => !p.replaced) ??
+        this.participants[0]!;
+      if (want !== cur) {
+        cur?.deactivate(now, 'principal participant changed');
+        this.principal = want;
+        want.activate(now);
+        this.env.out.events.push({ kind: 'principalChanged', ckn: want.cknHex });
+      }
+    }
+    const pr = this.principal!;
+    const before = this.participants.slice(0, this.participants.indexOf(pr));
+    const succ = before.find((p) => !p.replaced && p.hasLivePeers()) ?? null;
+    for (const p of this.participants) if (p !== this.principal) p.setSuccessor(p === succ, now);
+    for (const p of [...this.participants]) {
+      if (!p.replaced || p === this.principal || (p.keyed && !gone(p))) continue;
+      p.stop(now);
+      p.destroy();
+      this.participants.splice(this.participants.indexOf(p), 1);
+      this.removeAt.delete(p);
+    }
+  }
+
+  /**
+   * A successor's key may go into use: it becomes principal and the former one retires, once
+   * every peer the principal counts live receives with the new key (members of the old CA that
+   * are not in the new one yet keep the old CA in use).
+   */
+  private takeOver(p: Participant, now: number): boolean {
+    const cur = this.principal;
+    if (!this.running || !cur || p === cur || p.role !== 'successor') return false;
+    // Every system the principal still carries traffic with must receive the new key first.
+    const receiving = p.scisReceivingLatest();
+    for (const sci of cur.liveScis()) if (!receiving.has(sci)) return false;
+    cur.handOver(now);
+    p.promote();
+    this.principal = p;
+    this.env.out.events.push({ kind: 'principalChanged', ckn: p.cknHex });
+    return true;
   }
 
   private drop(reason: string): void {

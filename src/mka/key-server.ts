@@ -100,10 +100,13 @@ export class KeyServerState {
     if (this.pendingRekey === null || this.pendingRekey === 'peer-change') this.pendingRekey = reason;
   }
 
-  /** KN and AN for the next SAK; the AN skips the old key's, which is still in use. */
-  allocate(old: KeyState | null): { kn: number; an: number } {
+  /**
+   * KN and AN for the next SAK; the AN skips the old key's, which is still in use, and those
+   * another participant's keys hold on the same SecY (`busy`).
+   */
+  allocate(old: KeyState | null, busy: ReadonlySet<number> = new Set()): { kn: number; an: number } {
     let an = this.nextAn;
-    if (old && old.an === an) an = (an + 1) & 3;
+    for (let i = 0; i < 4 && ((old && old.an === an) || busy.has(an)); i++) an = (an + 1) & 3;
     const kn = this.nextKn;
     this.nextKn = this.nextKn >= MN_MAX ? 1 : this.nextKn + 1;
     this.nextAn = (an + 1) & 3;
@@ -111,8 +114,16 @@ export class KeyServerState {
   }
 
   /** A fresh SAK for us and the live peers (the rekey owed is then paid). */
-  generate(p: { cak: Uint8Array; mi: Uint8Array; live: readonly Peer[]; old: KeyState | null; cfg: ResolvedConfig; now: number }): KeyState {
-    const { kn, an } = this.allocate(p.old);
+  generate(p: {
+    cak: Uint8Array;
+    mi: Uint8Array;
+    live: readonly Peer[];
+    old: KeyState | null;
+    busyAns?: ReadonlySet<number>;
+    cfg: ResolvedConfig;
+    now: number;
+  }): KeyState {
+    const { kn, an } = this.allocate(p.old, p.busyAns);
     const key = generateKey({
       cak: p.cak,
       keyServerMi: p.mi,

@@ -10,6 +10,7 @@ import { zeroize } from './crypto.js';
 import { toHex } from '../common/hex.js';
 import { type KeyServerInfo, capablePeers, isKeyOf } from './key-server.js';
 import type { Env } from './participant-env.js';
+import type { ShareUser } from './secy-share.js';
 import type { PeerTable } from './peers.js';
 import { type KeyState, kiEqual, kiHex } from './sak.js';
 import { allReceiving, anyTransmitting, holdsKey, membersReceiving, reportsTx } from './sak-use.js';
@@ -20,19 +21,32 @@ import type { KeyIdentifier } from './types.js';
 /** Keys (KIs) whose RX SA installs a participant remembers, to never install one twice. */
 const MAX_REMEMBERED_RX_KIS = 64;
 
+/**
+ * How the participant stands on the SecY: the principal drives it; a successor (a newer CA
+ * getting ready to take over) installs its keys beside the principal's but neither transmits
+ * nor touches the port; a retiring participant (the former principal) keeps receiving with its
+ * keys until its peers have switched too; a standby one holds no SA.
+ */
+export type SecyRole = 'principal' | 'successor' | 'retiring' | 'standby';
+
 export interface KeyUseHost {
   env: Env;
   peers: PeerTable;
   schedule: TxSchedule;
-  isPrincipal(): boolean;
+  role(): SecyRole;
+  /** A successor whose key may go into use asks to become principal; true when it now is. */
+  takeOver(now: number): boolean;
 }
 
-export class KeyUse {
+/** SecY actions only the principal takes: they act on the port and on what it transmits. */
+const PRINCIPAL_ONLY = new Set<SecyAction['kind']>(['setProtect', 'setCipherSuite', 'setControlledPortEnabled', 'enableTxSa']);
+
+export class KeyUse implements ShareUser {
   latest: KeyState | null = null;
   old: KeyState | null = null;
   /** Non key server: a distributed key that arrived while the previous one was still retiring. */
   pendingKey: { key: KeyState; from: string } | null = null;
-  /** RX SCs created for this participant (principal only), by SCI hex. */
+  /** RX SCs this participant uses (shared with the KaY's other participants), by SCI hex. */
   readonly rxScs = new Set<string>();
   /** Keys (KI hex) the SecY refused to install: never installed again. */
   readonly refusedKis = new Set<string>();
@@ -47,6 +61,39 @@ export class KeyUse {
 
   private get env(): Env {
     return this.host.env;
+  }
+
+  private get principal(): boolean {
+    return this.host.role() === 'principal';
+  }
+
+  /** May install SAs: the principal and a successor. */
+  private get installs(): boolean {
+    const r = this.host.role();
+    return r === 'principal' || r === 'successor';
+  }
+
+  ansInUse(): number[] {
+    return [this.latest, this.old].filter((k): k is KeyState => !!k).map((k) => k.an);
+  }
+
+  /**
+   * A successor takes a key only if the SecY can hold it beside the principal's: the same cipher
+   * suite and offset (one per SecY) and an AN no other participant's key holds.
+   */
+  canHold(key: { an: number; cipherSuite: KeyState['cipherSuite']; confidentialityOffset: number | null }): string | null {
+    if (this.principal) return null;
+    const port = this.env.port;
+    if (port.suiteRefused || port.cipherSuite !== key.cipherSuite || port.confidentialityOffset !== key.confidentialityOffset)
+      return 'its cipher suite or offset differs from the one in use';
+    if (this.env.share.ansOfOthers(this).has(key.an)) return `AN ${key.an} is in use by another CA's key`;
+    return null;
+  }
+
+  /** Handover: the new principal transmits now; our keys stay for receive only. */
+  stopTransmitting(): void {
+    for (const k of [this.latest, this.old]) if (k) k.tx = false;
+    this.dropPending();
   }
 
   /** Every key held, the pending one included. */
@@ -102,7 +149,7 @@ export class KeyUse {
 
   /** Installs the keys held on the peer's RX SC, where its current MI may now receive them. */
   offerTo(sci: string): void {
-    if (this.host.isPrincipal() && this.rxScs.has(sci)) for (const k of [this.old, this.latest]) if (k) this.installRxSa(k, sci);
+    if (this.installs && this.rxScs.has(sci)) for (const k of [this.old, this.latest]) if (k) this.installRxSa(k, sci);
   }
 
   /**
@@ -152,14 +199,17 @@ export class KeyUse {
    */
   stepTransmit(ks: KeyServerInfo | null, mi: Uint8Array, now: number): void {
     const L = this.latest;
-    if (!L || L.tx || !ks) return;
+    if (!L || L.tx || !ks || !this.installs) return;
     const capable = capablePeers(this.host.peers.live());
+    let ready = false;
     if (ks.self && isKeyOf(L, mi)) {
-      if (membersReceiving(capable, L) || now >= L.createdAt + this.env.cfg.lifeTimeMs) this.transmit(now);
+      // A successor switches only once every member receives: the old CA still carries traffic.
+      ready = membersReceiving(capable, L) || (this.principal && now >= L.createdAt + this.env.cfg.lifeTimeMs);
     } else if (!ks.self && toHex(L.ki.mi) === ks.miHex) {
       const serverTx = reportsTx(this.host.peers.get(ks.miHex)?.sakUse ?? null, L.ki);
-      if (serverTx || (!this.env.port.secured && allReceiving(capable, L))) this.transmit(now);
+      ready = serverTx || (!this.env.port.secured && allReceiving(capable, L));
     }
+    if (ready && (this.principal || this.host.takeOver(now))) this.transmit(now);
   }
 
   /** TRANSMIT (and TRANSMITTING): switch transmission to the latest key. */
@@ -290,6 +340,7 @@ export class KeyUse {
   }
 
   setUnsecured(reason: string): void {
+    if (!this.principal) return; // the port is the principal's
     const port = this.env.port;
     if (port.secured) this.env.out.events.push({ kind: 'unsecured', reason });
     port.secured = false;
@@ -312,9 +363,9 @@ export class KeyUse {
   }
 
   ensureRxSc(sci: string): void {
-    if (!this.host.isPrincipal() || this.rxScs.has(sci)) return;
+    if (!this.installs || this.rxScs.has(sci)) return;
     this.rxScs.add(sci);
-    this.emit({ kind: 'createRxSc', sci });
+    if (this.env.share.acquireRxSc(this, sci)) this.emit({ kind: 'createRxSc', sci });
     for (const k of [this.old, this.latest]) if (k) this.installRxSa(k, sci);
   }
 
@@ -326,8 +377,14 @@ export class KeyUse {
         k.rxScs.delete(sci);
       }
     }
-    this.emit({ kind: 'deleteRxSc', sci });
+    if (this.env.share.releaseRxSc(this, sci)) this.emit({ kind: 'deleteRxSc', sci });
     this.rxScs.delete(sci);
+  }
+
+  /** Deletes every key and lets go of every RX SC (principal change, successor dropped, retired). */
+  dropAll(reason: string): void {
+    this.dropKeys(reason);
+    for (const sci of [...this.rxScs]) this.deleteRxSc(sci);
   }
 
   /** Changes of key use show here; evaluation repeats until it stays the same. */
@@ -337,6 +394,7 @@ export class KeyUse {
   }
 
   private emit(a: SecyAction): void {
-    if (this.host.isPrincipal()) this.env.out.actions.push(a);
+    const r = this.host.role();
+    if (r === 'principal' || (r !== 'standby' && !PRINCIPAL_ONLY.has(a.kind))) this.env.out.actions.push(a);
   }
 }

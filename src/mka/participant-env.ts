@@ -5,6 +5,7 @@
  */
 import type { CipherSuiteName } from './constants.js';
 import type { KayCounters, MacsecPolicy, OutputSink } from './kay-types.js';
+import type { SecyShare } from './secy-share.js';
 import type { Mac, Sci } from './types.js';
 
 /** MNs and KNs are 32-bit; at this value the MN space is spent and a new MI is chosen. */
@@ -49,4 +50,6 @@ export interface Env {
   port: PortState;
   counters: KayCounters;
   out: OutputSink;
+  /** RX SCs and ANs, shared by the KaY's participants. */
+  share: SecyShare;
 }

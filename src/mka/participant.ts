@@ -6,7 +6,7 @@
  * MKPDUs when tx-schedule.ts says so (mkpdu-build.ts). Pure: time comes in as `now`, effects go
  * out through env.out (MKPDUs, SecY actions, events).
  */
-import { ALGORITHM_AGILITY_8021X_2010, MKA_BOUNDED_HELLO_TIME_MS, MKA_SUSPENSION_LIMIT_MS, PAE_GROUP_ADDRESS } from './constants.js';
+import { ALGORITHM_AGILITY_8021X_2010, MKA_BOUNDED_HELLO_TIME_MS, MKA_SAK_RETIRE_TIME_MS, MKA_SUSPENSION_LIMIT_MS, PAE_GROUP_ADDRESS } from './constants.js';
 import { deriveIck, deriveKek, verifyIcv, zeroize } from './crypto.js';
 import { openDistributedSak } from './distributed-sak.js';
 import { bytesEqual, toHex } from '../common/hex.js';
@@ -23,14 +23,14 @@ import {
   keyServerSsciOctet,
   meshComplete,
 } from './key-server.js';
-import { KeyUse } from './key-use.js';
+import { KeyUse, type SecyRole } from './key-use.js';
 import { Actor, newPeer, refreshPeer } from './liveness.js';
 import { buildMkpdu } from './mkpdu-build.js';
 import { findSet } from './mkpdu.js';
 import type { Env, ResolvedConfig } from './participant-env.js';
 import { MAX_PEERS, type Peer, PeerTable, peerStatus, sciHex } from './peers.js';
 import { type KeyState, keyStatus, samplePn } from './sak.js';
-import { sakUseSet, xpnSet } from './sak-use.js';
+import { anyTransmitting, reportsRx, sakUseSet, xpnSet } from './sak-use.js';
 import type { SecyAction, SecyPnStatus } from './secy.js';
 import { TxSchedule } from './tx-schedule.js';
 import type { DecodedMkpdu, DistributedSakParamSet, KeyIdentifier, MemberId, PeerListParamSet } from './types.js';
@@ -40,6 +40,12 @@ import type { DecodedMkpdu, DistributedSakParamSet, KeyIdentifier, MemberId, Pee
  * before it makes the SAK anyway (then it makes another once they do, see meshComplete).
  */
 export const MESH_HOLD_MS = MKA_BOUNDED_HELLO_TIME_MS;
+
+/** What a participant asks of its KaY. */
+export interface ParticipantHost {
+  /** A successor whose key may go into use: make it principal now (true when done). */
+  takeOver(p: Participant, now: number): boolean;
+}
 
 export class Participant {
   readonly ckn: Uint8Array;
@@ -51,6 +57,12 @@ export class Participant {
   private readonly actor: Actor;
   readonly peers = new PeerTable();
   principal = false;
+  /** A newer CA getting ready to take over from the principal (make before break). */
+  private successor = false;
+  /** When it handed over to a successor: it keeps receiving with its keys for a while. */
+  private retiringSince: number | null = null;
+  /** Its KaY removes it once it holds no SA (replaced by a newer CAK, or removed). */
+  replaced = false;
   private ks: KeyServerInfo | null = null;
   private readonly server = new KeyServerState();
   private readonly keys: KeyUse;
@@ -70,6 +82,7 @@ export class Participant {
     cak: Uint8Array,
     ckn: Uint8Array,
     readonly isPrimary: boolean,
+    private readonly host: ParticipantHost = { takeOver: () => false },
   ) {
     this.cak = Uint8Array.from(cak);
     this.ckn = Uint8Array.from(ckn);
@@ -78,7 +91,30 @@ export class Participant {
     this.ick = deriveIck(this.cak, this.ckn);
     this.actor = new Actor(env.cfg.lifeTimeMs, env.cfg.random);
     this.schedule = new TxSchedule(env.cfg.helloTimeMs);
-    this.keys = new KeyUse({ env, peers: this.peers, schedule: this.schedule, isPrincipal: () => this.principal });
+    this.keys = new KeyUse({
+      env,
+      peers: this.peers,
+      schedule: this.schedule,
+      role: () => this.role,
+      takeOver: (now) => this.host.takeOver(this, now),
+    });
+    env.share.join(this.keys);
+  }
+
+  get role(): SecyRole {
+    if (this.principal) return 'principal';
+    if (this.successor) return 'successor';
+    return this.retiringSince !== null ? 'retiring' : 'standby';
+  }
+
+  /** Holds SAs on the SecY (or may install them). */
+  get keyed(): boolean {
+    return this.role !== 'standby';
+  }
+
+  /** May take keys: the principal and a successor. */
+  private get keying(): boolean {
+    return this.principal || this.successor;
   }
 
   private get cfg(): ResolvedConfig {
@@ -98,15 +134,19 @@ export class Participant {
     this.maybeSend(now);
   }
 
-  /** Leave: forget peers and keys (the Kay deletes SAs and SCs through deactivate()). */
+  /** Leave: deletes its SAs and SCs, forgets peers and keys. */
   stop(now: number): void {
     if (this.principal) this.deactivate(now, 'stopped');
+    else if (this.keyed) this.keys.dropAll('stopped');
+    this.successor = false;
+    this.retiringSince = null;
     this.keys.wipe();
     this.peers.clear();
     this.started = false;
   }
 
   destroy(): void {
+    this.env.share.leave(this.keys);
     zeroize(this.cak, this.kek, this.ick);
   }
 
@@ -118,6 +158,8 @@ export class Participant {
   activate(now: number): void {
     if (this.principal) return;
     this.principal = true;
+    this.successor = false;
+    this.retiringSince = null;
     for (const p of this.peers.live()) this.keys.ensureRxSc(p.sciHex);
     this.lastNow = Math.max(this.lastNow, now);
     this.reelect();
@@ -129,11 +171,84 @@ export class Participant {
   /** Stops being principal: its SAs and RX SCs go away. */
   deactivate(now: number, reason: string): void {
     if (!this.principal) return;
-    this.keys.dropKeys(reason);
-    for (const sci of [...this.keys.rxScs]) this.keys.deleteRxSc(sci);
+    this.keys.dropAll(reason);
     this.principal = false;
     this.schedule.urgent(now);
     this.maybeSend(now);
+  }
+
+  /**
+   * Becomes (or stops being) the successor: a newer CA that runs its key agreement beside the
+   * principal's and installs its SAK for receive on the shared RX SCs under another AN; once the
+   * key may go into use it takes over (ParticipantHost.takeOver). No longer successor: its SAs go.
+   */
+  setSuccessor(on: boolean, now: number): void {
+    if (this.principal || on === this.successor) return;
+    if (!on) {
+      this.keys.dropAll('no longer the successor');
+      this.successor = false;
+      return;
+    }
+    if (this.retiringSince !== null) {
+      this.keys.dropAll('retired');
+      this.retiringSince = null;
+    }
+    this.successor = true;
+    this.lastNow = Math.max(this.lastNow, now);
+    for (const p of this.peers.live()) this.keys.ensureRxSc(p.sciHex);
+    this.reelect();
+    this.evaluate(now);
+    this.schedule.urgent(now);
+    this.maybeSend(now);
+  }
+
+  /** SCIs of the live peers. */
+  liveScis(): Set<string> {
+    return new Set(this.peers.live().map((p) => p.sciHex));
+  }
+
+  /** SCIs of the live peers that report receiving with our latest key. */
+  scisReceivingLatest(): Set<string> {
+    const L = this.keys.latest;
+    if (!L) return new Set();
+    return new Set(
+      this.peers
+        .live()
+        .filter((p) => reportsRx(p.sakUse, L.ki))
+        .map((p) => p.sciHex),
+    );
+  }
+
+  /** Successor to principal, as part of its key going into use (no SecY action of its own). */
+  promote(): void {
+    this.successor = false;
+    this.retiringSince = null;
+    this.principal = true;
+  }
+
+  /** The principal hands over: it stops transmitting and keeps its keys for receive, for now. */
+  handOver(now: number): void {
+    if (!this.principal) return;
+    this.principal = false;
+    this.retiringSince = now;
+    this.keys.stopTransmitting();
+    this.schedule.urgent(now);
+  }
+
+  /**
+   * A retiring participant lets its keys go once its peers are done with them: after the retire
+   * time, when no live peer still reports transmitting with one, at the latest a life time after
+   * the handover.
+   */
+  private stepRetiring(now: number): void {
+    const since = this.retiringSince!;
+    if (now < since + MKA_SAK_RETIRE_TIME_MS) return;
+    const keys = [this.keys.latest, this.keys.old].filter((k) => k !== null);
+    const live = this.peers.live();
+    if (keys.some((k) => anyTransmitting(live, k)) && now < since + this.cfg.lifeTimeMs) return;
+    this.keys.dropAll('retired: the new CA is in use');
+    this.retiringSince = null;
+    this.schedule.urgent(now);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -222,7 +337,7 @@ export class Participant {
     if (liveChanged || electionInputChanged) this.reelect();
 
     const dist = findSet(pdu, 'distributedSak');
-    if (dist && peer.live && this.principal) {
+    if (dist && peer.live && this.keying) {
       // The same MKPDU's SAK Use may say the key server already transmits our latest key: take
       // that step first, so the new key does not abandon a key that is on the wire.
       this.evaluate(now);
@@ -254,7 +369,7 @@ export class Participant {
     // Our Live Peer List changed: the others (a key server waiting for the full mesh) learn it soon.
     this.schedule.soft(now);
     this.out.events.push({ kind: 'peerLive', sci: peer.sciHex, mi: peer.miHex });
-    if (this.principal) this.keys.ensureRxSc(peer.sciHex);
+    if (this.keying) this.keys.ensureRxSc(peer.sciHex);
   }
 
   private removePeer(peer: Peer): void {
@@ -264,7 +379,7 @@ export class Participant {
     this.liveChangedAt = this.lastNow;
     this.env.counters.peersLost++;
     this.out.events.push({ kind: 'peerLost', sci: peer.sciHex, mi: peer.miHex });
-    if (this.principal && this.peers.bySci(peer.sciHex).every((p) => !p.live)) this.keys.deleteRxSc(peer.sciHex);
+    if (this.keyed && this.peers.bySci(peer.sciHex).every((p) => !p.live)) this.keys.deleteRxSc(peer.sciHex);
   }
 
   /** Non key server: a Distributed SAK from a live peer. */
@@ -289,6 +404,12 @@ export class Participant {
     }
     if (r.kind === 'ignored') {
       if (r.reason) this.out.events.push({ kind: 'dropped', reason: r.reason });
+      return;
+    }
+    const why = keys.canHold(r.key);
+    if (why) {
+      zeroize(r.key.sak);
+      this.out.events.push({ kind: 'dropped', reason: `Distributed SAK not taken while another CA is in use: ${why}` });
       return;
     }
     this.env.counters.saksReceived++;
@@ -335,14 +456,15 @@ export class Participant {
     if (!this.started) return Infinity;
     const c = this.schedule.timers();
     for (const p of this.peers.all()) c.push(p.expiresAt);
-    if (this.principal) c.push(...this.keys.timers(this.ks?.self === true));
+    if (this.keying) c.push(...this.keys.timers(this.ks?.self === true));
+    if (this.retiringSince !== null) c.push(this.retiringSince + MKA_SAK_RETIRE_TIME_MS, this.retiringSince + this.cfg.lifeTimeMs);
     // An MKPDU sent on receipt moves the hello timer; PN exhaustion is still checked every hello.
     if (this.principal && (this.keys.latest || this.keys.old)) c.push(Math.max(this.lastPnAt + this.cfg.helloTimeMs, this.lastNow + 1));
     const cur = currentTxKey(this.keys.latest, this.keys.old);
-    if (this.principal && this.ks?.self && cur && cur.txAt !== null && this.cfg.rekeyPeriodMs > 0) {
+    if (this.keying && this.ks?.self && cur && cur.txAt !== null && this.cfg.rekeyPeriodMs > 0) {
       c.push(cur.txAt + this.cfg.rekeyPeriodMs);
     }
-    if (this.principal && this.ks?.self) c.push(this.server.holdOffUntil(this.view()), this.meshHoldUntil());
+    if (this.keying && this.ks?.self) c.push(this.server.holdOffUntil(this.view()), this.meshHoldUntil());
     let d = Infinity;
     for (const t of c) if (t > this.lastNow && t < d) d = t;
     return d;
@@ -420,7 +542,8 @@ export class Participant {
    * liveness of several peers in one burst) lead to one SAK, not one per peer.
    */
   private evaluate(now: number, generate = false): void {
-    if (!this.principal || !this.started) return;
+    if (!this.keyed || !this.started) return;
+    if (this.retiringSince !== null) return this.stepRetiring(now);
     const keys = this.keys;
     if (this.peers.live().length === 0) {
       if (keys.latest || keys.old) keys.dropKeys('no live peers');
@@ -472,7 +595,15 @@ export class Participant {
     if (keys.latest && !keys.latest.tx) keys.abandon(now);
     const replaced = keys.latest !== null || keys.old !== null;
     const live = this.peers.live();
-    const key = this.server.generate({ cak: this.cak, mi: this.actor.mi, live, old: keys.old, cfg: this.cfg, now });
+    const key = this.server.generate({ cak: this.cak, mi: this.actor.mi, live, old: keys.old, busyAns: this.env.share.ansOfOthers(keys), cfg: this.cfg, now });
+    const why = keys.canHold(key);
+    if (why) {
+      // A successor's key must fit beside the principal's; try again a life time later.
+      zeroize(key.sak);
+      this.server.generateNotBefore = now + this.cfg.lifeTimeMs;
+      this.out.events.push({ kind: 'dropped', reason: `SAK not made while another CA is in use: ${why}` });
+      return;
+    }
     key.meshIncomplete = live.length > 1 && !meshComplete(live);
     this.env.counters.saksGenerated++;
     if (replaced && reason !== 'initial') {
@@ -507,7 +638,7 @@ export class Participant {
     const { latest, old } = this.keys;
     const live = this.peers.live();
     const distributedSak = this.distributedSak(live);
-    const withSakUse = this.principal && live.length > 0 && (latest !== null || old !== null) && (distributedSak !== null || !this.quiet(now));
+    const withSakUse = this.keyed && live.length > 0 && (latest !== null || old !== null) && (distributedSak !== null || !this.quiet(now));
     if (withSakUse && latest?.tx && latest.txShownAt === null) latest.txShownAt = now;
     const ksSelf = this.ks?.self === true;
     return buildMkpdu(
@@ -530,7 +661,7 @@ export class Participant {
 
   /** Key server: the Distributed SAK of our newest key, while it is still due. */
   private distributedSak(live: readonly Peer[]): DistributedSakParamSet | null {
-    if (!this.principal || !this.ks?.self) return null;
+    if (!this.keying || !this.ks?.self) return null;
     const k = this.keys.latest ?? this.keys.old;
     if (!k || !isKeyOf(k, this.actor.mi)) return null;
     return distributedSakSet(k, live, this.kek);
@@ -579,6 +710,7 @@ export class Participant {
     return {
       ckn: this.cknHex,
       principal: this.principal,
+      role: this.role,
       mi: this.actor.miHex,
       mn: this.actor.mn,
       keyServer: ks ? { sci: ks.sciHex, mi: ks.self ? this.actor.miHex : ks.miHex, self: ks.self, priority: ks.priority } : null,

@@ -63,6 +63,9 @@ export class SimulatedSecy implements Secy {
           this.errors.push(`installRxSa ${a.sci}/${a.an}: no such SC`);
           break;
         }
+        // Two keys on one AN of an SC (e.g. two CAs' keys) would silently replace one another.
+        const had = sc.get(a.an);
+        if (had && had.ki !== a.ki) this.errors.push(`installRxSa ${a.sci}/${a.an}: replaces the SA of another key`);
         const sa: SimRxSa = { an: a.an, ki: a.ki, sak: Uint8Array.from(a.sak), lowestPn: a.lowestPn, enabled: false };
         if (a.ssci !== undefined) sa.ssci = a.ssci;
         if (a.salt) sa.salt = Uint8Array.from(a.salt);
@@ -80,6 +83,7 @@ export class SimulatedSecy implements Secy {
         break;
       case 'installTxSa': {
         if (this.encodingAn === a.an && this.txSas.get(a.an)?.enabled) this.errors.push(`installTxSa ${a.an}: replaces the SA in use`);
+        else if (this.txSas.has(a.an) && this.txSas.get(a.an)!.ki !== a.ki) this.errors.push(`installTxSa ${a.an}: replaces the SA of another key`);
         const sa: SimTxSa = { an: a.an, ki: a.ki, sak: Uint8Array.from(a.sak), nextPn: a.nextPn, enabled: false };
         if (a.ssci !== undefined) sa.ssci = a.ssci;
         if (a.salt) sa.salt = Uint8Array.from(a.salt);

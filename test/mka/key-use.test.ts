@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MKA_SAK_RETIRE_TIME_MS } from '../../src/mka/constants.js';
 import { newCounters, OutputSink } from '../../src/mka/kay-types.js';
 import { KeyUse } from '../../src/mka/key-use.js';
+import { SecyShare } from '../../src/mka/secy-share.js';
 import type { Env, ResolvedConfig } from '../../src/mka/participant-env.js';
 import { type Peer, PeerTable } from '../../src/mka/peers.js';
 import type { SecyAction } from '../../src/mka/secy.js';
@@ -27,10 +28,11 @@ function setup(peers: Peer[], principal = true) {
     },
     counters: newCounters(),
     out: new OutputSink(),
+    share: new SecyShare(),
   };
   const table = new PeerTable();
   for (const p of peers) table.add(p);
-  const keys = new KeyUse({ env, peers: table, schedule: new TxSchedule(2_000), isPrincipal: () => principal });
+  const keys = new KeyUse({ env, peers: table, schedule: new TxSchedule(2_000), role: () => (principal ? 'principal' : 'standby'), takeOver: () => false });
   const take = (): string[] => env.out.actions.splice(0).map(show);
   return { env, table, keys, take };
 }

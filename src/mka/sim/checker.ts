@@ -2,7 +2,8 @@
  * Frame-by-frame checks for SimLan.
  *
  * Make-before-break: whenever a participant X transmits protected frames with the SA of key
- * ki, every other running participant Y that counts X as a live peer and is a member of ki
+ * ki, every other running KaY Y that counts X as a live peer (in any of its participants) and
+ * is a member of ki
  * (the key server derived ki for Y's MI, or Y is that key server) has an enabled RX SA for
  * (X's SCI, AN, ki). Members that joined after ki was made, or that do not (yet) see X as live,
  * could never receive X's frames with any key and are not a key-change gap. When the key server
@@ -32,8 +33,10 @@ export function makeBeforeBreakViolations(lan: SimLan): string[] {
     for (const y of act) {
       if (y === x) continue;
       const ys = y.kay.status();
-      if (!ys.livePeers.some((p) => p.sci === x.sci)) continue;
-      if (km && ys.mi !== km.server && !km.members.has(ys.mi)) continue;
+      // Several CAs (a CAK change): Y counts X live in any of its participants, and is a member
+      // of ki through whichever participant the key was made for.
+      if (!ys.participants.some((p) => p.livePeers.some((l) => l.sci === x.sci))) continue;
+      if (km && !ys.participants.some((p) => p.mi === km.server || km.members.has(p.mi))) continue;
       // The key server that made ki is gone (e.g. restarted with a new MI): its members are
       // unknown, so only those that still hold ki count.
       if (!km && !ys.participants.some((p) => p.latestKey?.ki === tx.ki || p.oldKey?.ki === tx.ki)) continue;
