@@ -345,7 +345,7 @@ export class Kay {
     this.lastNow = now;
     const cur = this.principal;
     const gone = (p: Participant) => (this.removeAt.get(p) ?? Infinity) <= now;
-    if (!cur || !cur.hasLivePeers() || gone(cur)) {
+    if (!cur?.hasLivePeers() || gone(cur)) {
       const want =
         this.participants.find((p) => !p.replaced && p.hasLivePeers()) ??
         (cur && !gone(cur) && cur.hasLivePeers() ? cur : undefined) ??

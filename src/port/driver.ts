@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Kay } from '../mka/kay.js';
-import type { KayConfig, KayCounters, KayEvent, KayOutput, KayStatus } from '../mka/kay-types.js';
+import type { CakConfig, KayConfig, KayCounters, KayEvent, KayOutput, KayStatus } from '../mka/kay-types.js';
 import type { Secy, SecyAction, SecyPnStatus } from '../mka/secy.js';
 import type { Logger } from '../common/log.js';
 import type { FrameLink } from '../link/link.js';
@@ -18,6 +18,10 @@ export interface KayLike {
   tick(now: number, pn?: SecyPnStatus): KayOutput;
   nextDeadline(): number;
   forceRekey(now: number): KayOutput;
+  /** Adds a CA that takes over without a gap (make before break); throws on a bad or running CKN. */
+  addCak?(c: CakConfig, now: number, opts?: { replace?: boolean }): KayOutput;
+  /** Removes a CA (after the handover when a successor is ready). */
+  removeCak?(ckn: Uint8Array, now: number): KayOutput;
   /** The SecY refused an action; returns the KaY's corrected output. */
   secyFailed(action: SecyAction, error: string, now: number): KayOutput;
   stop(now: number): KayOutput;
@@ -40,7 +44,7 @@ function describe(a: SecyAction): Record<string, unknown> {
   return { action: kind, ...rest };
 }
 
-type StepTrigger = 'start' | 'rx' | 'tick' | 'rekey';
+type StepTrigger = 'start' | 'rx' | 'tick' | 'rekey' | 'cak';
 /** When a KaY step ran (`at`) and was queued for the SecY and the link (`queued`), driver clock. */
 interface StepTiming {
   trigger: StepTrigger;
@@ -80,6 +84,24 @@ export class KayDriver extends EventEmitter {
     const out = this.kay.forceRekey(t);
     this.handle(out, 'rekey', t);
     return out.events;
+  }
+
+  /**
+   * A new CAK beside the running ones (EAP re-authentication, a key chain's next key); false when
+   * the KaY cannot add CAs (then the caller restarts it). Throws KayConfigError on a bad CAK/CKN.
+   */
+  addCak(c: CakConfig, opts: { replace?: boolean } = {}): boolean {
+    if (!this.kay.addCak || this.stopped) return false;
+    const t = this.clock();
+    this.handle(this.kay.addCak(c, t, opts), 'cak', t);
+    return true;
+  }
+
+  removeCak(ckn: Uint8Array): boolean {
+    if (!this.kay.removeCak || this.stopped) return false;
+    const t = this.clock();
+    this.handle(this.kay.removeCak(ckn, t), 'cak', t);
+    return true;
   }
 
   /** Resolves once the SecY actions and MKPDUs of every step so far are applied and sent. */

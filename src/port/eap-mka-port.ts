@@ -14,10 +14,11 @@
  *   then the SessionSecy sweeps whatever the kernel still reports and disables the controlled
  *   port: no macsec SA remains.
  * - re-authentication success with a new CAK (EAP-TLS always yields a new MSK, so a new CAK and
- *   CKN): the KaY is restarted with the new CAK (the old one leaves first). The Kay API has no
- *   way to add a participant to a running KaY (src/mka is fixed here), so this is
- *   break-before-make: protected traffic stops for the time MKA needs to secure again (a few
- *   seconds; one MKA hello plus SAK distribution). See docs/eap.md.
+ *   CKN) from the same peer: the new CAK joins the running KaY as a second participant
+ *   (Kay.addCak, replace) that takes over without a gap once the peer receives its SAK; the old
+ *   CA leaves after the handover, or stays while the peer still uses only it (wpa_supplicant 2.10
+ *   often fails to bring up its new participant, see below). A different peer, or a KaY that
+ *   cannot add CAs: the KaY restarts with the new CAK (break before make). See docs/eap.md.
  *
  * - MKA recovery (authenticator): a session that is not secured `mkaRecoveryMs` after it started
  *   (or after it lost security) makes the authenticator re-authenticate the supplicant, so both
@@ -100,6 +101,8 @@ export interface EapMkaPortStatus {
   reauthentications: number;
   failures: number;
   kayStarts: number;
+  /** New CAKs added to a running MKA session by re-authentication (make before break). */
+  cakChanges: number;
   /** Re-authentications the authenticator started because MKA did not secure the port. */
   mkaRecoveries: number;
   kay: KayStatus | null;
@@ -110,6 +113,7 @@ export interface EapMkaPortStatus {
 interface Session {
   driver: KayDriver;
   kay: KayLike;
+  /** CKN the session started with. */
   ckn: string;
 }
 
@@ -119,6 +123,8 @@ export class EapMkaPort extends EventEmitter {
   private readonly supp: SupplicantPort | undefined;
   private readonly log: Logger;
   private session: Session | undefined;
+  /** Peer PAE the running session was started for. */
+  private sessionPeer: string | null = null;
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly st = {
@@ -136,6 +142,7 @@ export class EapMkaPort extends EventEmitter {
   /** Recoveries in a row without the port getting secured (the backoff exponent). */
   private recoveriesInARow = 0;
   private readonly mkaEvents: Record<string, number> = {};
+  private cakChanges = 0;
 
   constructor(private readonly opts: EapMkaPortOptions) {
     super();
@@ -221,7 +228,8 @@ export class EapMkaPort extends EventEmitter {
       role: this.opts.role,
       paeState: pae.state,
       ...this.st,
-      ckn: this.session?.ckn ?? null,
+      cakChanges: this.cakChanges,
+      ckn: this.session ? (this.session.kay.status().principalCkn ?? this.session.ckn) : null,
       kay: this.session ? this.session.kay.status() : null,
       mkaEvents: { ...this.mkaEvents },
       demux: { ...this.demux.counters, dropped: { ...this.demux.counters.dropped } },
@@ -255,16 +263,19 @@ export class EapMkaPort extends EventEmitter {
     this.st.lastReason = null;
     if (reauth && wasAuthorized) this.st.reauthentications++;
     else this.st.authentications++;
-    this.log.info(reauth && wasAuthorized ? 'port re-authenticated: restarting MKA with the new CAK' : 'port authorized: starting MKA', {
+    const samePeer = reauth && wasAuthorized && this.sessionPeer === peerStr;
+    this.log.info(samePeer ? 'port re-authenticated: new CAK joins MKA beside the running one' : 'port authorized: starting MKA', {
       peer: peerStr,
       ...(this.st.identity ? { identity: this.st.identity } : {}),
       ckn: toHex(ckn),
     });
     void this.enqueue(async () => {
       try {
+        if (this.session && samePeer && !this.stopped && this.st.authorized && this.addSessionCak(this.session, cak, ckn)) return;
         if (this.session) await this.stopSession('re-authentication: new CAK');
         if (this.stopped || !this.st.authorized) return;
         this.startSession(cak, ckn);
+        this.sessionPeer = peerStr;
       } finally {
         zero(cak);
       }
@@ -290,6 +301,19 @@ export class EapMkaPort extends EventEmitter {
     const next = this.chain.then(op).catch((e: Error) => this.log.error('port transition failed', { error: e.message }));
     this.chain = next;
     return next;
+  }
+
+  /** Make before break: the new CA runs beside the old one and takes over; false: restart instead. */
+  private addSessionCak(s: Session, cak: Uint8Array, ckn: Uint8Array): boolean {
+    try {
+      if (!s.driver.addCak({ cak, ckn }, { replace: true })) return false;
+    } catch (e) {
+      this.log.warn('new CAK not added to the running MKA session: restarting it', { error: (e as Error).message });
+      return false;
+    }
+    this.cakChanges++;
+    this.log.info('mka: new CA added, old one leaves once the new is in use', { ckn: toHex(ckn) });
+    return true;
   }
 
   private startSession(cak: Uint8Array, ckn: Uint8Array): void {
@@ -336,6 +360,7 @@ export class EapMkaPort extends EventEmitter {
       return;
     }
     this.session = undefined;
+    this.sessionPeer = null;
     this.disarmRecovery();
     await s.driver.stop(true); // KaY leaves; SessionSecy.close() sweeps the kernel
     this.log.info('mka stopped, SAs removed', { reason, ckn: s.ckn });

@@ -12,6 +12,8 @@ export class RecordingSecy implements Secy {
   readonly rxScs = new Set<string>();
   controlledPortEnabled = false;
   protectFrames = false;
+  /** AN of the TX SA in use (the last one enabled), as the kernel's encoding SA. */
+  encodingAn: number | null = null;
   cipherSuite = 'GCM-AES-128';
   actions = 0;
   closed = false;
@@ -46,6 +48,7 @@ export class RecordingSecy implements Secy {
       case 'enableTxSa': {
         const s = this.txSas.get(a.an);
         if (s) s.enabled = a.enable;
+        if (s && a.enable) this.encodingAn = a.an;
         break;
       }
       case 'deleteRxSa':
@@ -53,6 +56,7 @@ export class RecordingSecy implements Secy {
         break;
       case 'deleteTxSa':
         this.txSas.delete(a.an);
+        if (this.encodingAn === a.an) this.encodingAn = null;
         break;
       case 'setProtect':
         this.protectFrames = a.protectFrames;

@@ -189,25 +189,50 @@ describe('EapMkaPort (in memory)', () => {
     await b.stop();
   }, 30_000);
 
-  it('re-authentication restarts MKA with the new CAK/CKN and secures again', async () => {
-    const { a, b, secyA } = pair({ reAuthPeriodMs: 2500, maxVersion: 'TLSv1.2' });
+  it('re-authentication: the new CAK takes over in the running MKA session without a gap; the old CA leaves', async () => {
+    const { a, b, secyA, secyB } = pair({ reAuthPeriodMs: 7000, maxVersion: 'TLSv1.2' });
     await a.start();
     await b.start();
     await until('secured', () => !!a.status().kay?.secured && !!b.status().kay?.secured);
     const ckn1 = a.status().ckn;
-    await until('re-authenticated', () => a.status().reauthentications >= 1 && b.status().kayStarts >= 2, 20_000);
-    await until('secured again', () => !!a.status().kay?.secured && !!b.status().kay?.secured);
+    // From now on, sampled every 5 ms: each end always has an RX SA for the key the other sends with.
+    const gaps: string[] = [];
+    const probe = setInterval(() => {
+      for (const [x, y, n] of [
+        [secyA, secyB, 'a->b'],
+        [secyB, secyA, 'b->a'],
+      ] as const) {
+        const an = x.encodingAn;
+        const tx = an === null ? undefined : x.txSas.get(an);
+        const rx = !!tx && tx.enabled && [...y.rxSas.entries()].some(([k, sa]) => sa.enabled && k.endsWith(`/${an}`) && sa.ki === tx.ki);
+        if (!rx) gaps.push(`${n} at ${Date.now()}`);
+      }
+    }, 5);
+    try {
+      await until('re-authenticated', () => a.status().reauthentications >= 1 && b.status().cakChanges >= 1, 12_000);
+      await until('new CA in use, old one gone', () => {
+        const sa = a.status().kay;
+        const sb = b.status().kay;
+        return !!sa && !!sb && sa.participants.length === 1 && sb.participants.length === 1 && sa.principalCkn !== ckn1 && sa.principalCkn === sb.principalCkn;
+      });
+    } finally {
+      clearInterval(probe);
+    }
+    expect(gaps).toEqual([]);
     const sa = a.status();
     expect(sa.ckn).not.toBe(ckn1);
     expect(b.status().ckn).toBe(sa.ckn);
-    expect(sa.kayStarts).toBe(2);
+    expect(sa.kayStarts).toBe(1);
+    expect(sa.cakChanges).toBeGreaterThanOrEqual(1);
+    expect(sa.mkaEvents.unsecured ?? 0).toBe(0);
+    expect(b.status().mkaEvents.unsecured ?? 0).toBe(0);
     expect(sa.authorized).toBe(true);
-    // The old session's SAs are gone: only SAs of the current key remain.
-    // (the KaY may report its key as latestKey or, briefly, as oldKey)
-    const ki = (sa.kay!.latestKey ?? sa.kay!.oldKey)!.ki;
-    expect(ki.slice(0, 24)).toBe(sa.kay!.mi);
+    // Only SAs of the new CA's keys remain.
+    const mi = sa.kay!.participants[0]!.mi;
+    const ksMi = sa.kay!.keyServer!.mi;
     expect(secyA.txSas.size).toBeGreaterThan(0);
-    for (const s of secyA.txSas.values()) expect(s.ki.slice(0, 24)).toBe(sa.kay!.mi);
+    for (const s of secyA.txSas.values()) expect(s.ki.slice(0, 24)).toBe(ksMi);
+    expect([mi, b.status().kay!.participants[0]!.mi]).toContain(ksMi);
   }, 40_000);
 
   it('MKA not secured after authentication: the authenticator re-authenticates, and the new session secures', async () => {
@@ -215,7 +240,7 @@ describe('EapMkaPort (in memory)', () => {
     // new participant after a re-authentication; without recovery the port would stay unsecured
     // (no periodic re-authentication here).
     let b: EapMkaPort | undefined;
-    const p = pair({ mkaRecoveryMs: 2000, muteSupplicantMka: () => b!.status().kayStarts < 2 });
+    const p = pair({ mkaRecoveryMs: 2000, muteSupplicantMka: () => b!.status().reauthentications < 1 });
     b = p.b;
     const a = p.a;
     await a.start();
@@ -225,8 +250,8 @@ describe('EapMkaPort (in memory)', () => {
     expect(a.status().kay?.secured).toBe(false);
     expect(a.status().mkaRecoveries).toBe(0);
     await until('re-authenticated by the recovery', () => a.status().mkaRecoveries === 1 && a.status().reauthentications === 1, 10_000);
-    await until('secured with the new CAK', () => !!a.status().kay?.secured && !!b!.status().kay?.secured, 15_000);
-    expect(a.status().kayStarts).toBe(2);
+    await until('secured with the new CAK', () => !!a.status().kay?.secured && !!b!.status().kay?.secured && a.status().cakChanges === 1, 15_000);
+    expect(a.status().kayStarts).toBe(1);
     expect(b.status().ckn).toBe(a.status().ckn);
     expect(p.la.lines.join('\n')).toContain('MKA has not secured the port since authentication: re-authenticating the supplicant');
     // secured: no further recovery

@@ -129,7 +129,13 @@ eap_ping_stats() {
   lab_json "$2" --argjson tx "${tx:-0}" --argjson rx "${rx:-0}" --arg line "$line" '{transmitted: $tx, received: $rx, lost: ($tx - $rx), summary: $line}'
 }
 
-# eap_wait_restarted TIMEOUT NAME N: the agent's port runs its N-th KaY and it is secured.
-eap_wait_restarted() {
-  lab_wait_for "$1" eap_status "$2" ".ports[0].kayStarts >= $3 and .ports[0].authorized == true and .ports[0].kay.secured == true and (.ports[0].kay.livePeers | length) >= 1"
+# eap_wait_reauthenticated TIMEOUT NAME N: the agent's port was re-authenticated N times and is secured.
+eap_wait_reauthenticated() {
+  lab_wait_for "$1" eap_status "$2" ".ports[0].reauthentications >= $3 and .ports[0].authorized == true and .ports[0].kay.secured == true and (.ports[0].kay.livePeers | length) >= 1"
+}
+
+# eap_wait_ca_changed TIMEOUT NAME N: N CAKs were added to the running KaY (re-authentication,
+# make before break), the newest is in use and the old CA has left.
+eap_wait_ca_changed() {
+  lab_wait_for "$1" eap_status "$2" ".ports[0].cakChanges >= $3 and .ports[0].kay.secured == true and (.ports[0].kay.participants | length) == 1 and .ports[0].kay.principalCkn == .ports[0].kay.participants[0].ckn"
 }

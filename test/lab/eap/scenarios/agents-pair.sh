@@ -1,7 +1,7 @@
 # Scenario: our agent in mode eap-supplicant (netns supp, vb) <-> our agent in mode
 # eap-authenticator (netns auth, va), test/lab/eap/eap-agents.lab.test.ts.
 # Env: AUTH_CFG, SUPP_CFG, RADIUS_DIR (optional FreeRADIUS config), REAUTH (0|1: wait for one
-#      re-authentication and check MKA secures again with the new CKN).
+#      re-authentication and its new CKN taking over).
 # Out: auth.*, supp.* (logs, status), *.secured.json, sa-*.json, ping*.json, result.json.
 eap_pair_netns
 [[ -n "${RADIUS_DIR:-}" ]] && eap_freeradius auth "$RADIUS_DIR"
@@ -21,9 +21,10 @@ cp "$OUT/auth.status.json" "$OUT/auth.secured.json"
 cp "$OUT/supp.status.json" "$OUT/supp.secured.json"
 reauth=false
 if [[ "${REAUTH:-0}" == 1 ]]; then
-  # Re-authentication (reauthPeriodSeconds in AUTH_CFG) restarts MKA on both ends with a new CAK.
+  # Re-authentication (reauthPeriodSeconds in AUTH_CFG): the new CAK takes over on both ends
+  # in the running KaY (make before break) and the old CA leaves.
   eap_ping_bg supp 10.9.0.1 pingbg
-  eap_wait_restarted 60 auth 2 && eap_wait_restarted 30 supp 2 && reauth=true
+  eap_wait_ca_changed 60 auth 1 && eap_wait_ca_changed 30 supp 1 && reauth=true
   eap_wait_rx_sa 30 supp ms0; eap_wait_rx_sa 30 auth ms0
   sleep 2
   lab_stop pingbg INT
