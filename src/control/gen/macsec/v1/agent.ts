@@ -116,6 +116,26 @@ export interface DesiredPort {
    * and fingerprint are set).
    */
   keepAsIs: boolean;
+  /**
+   * ---- CAK key chains ----
+   * The channel's key chain when it has more than one key (empty: psk is the only key). The first
+   * entry is always psk (the current key, which agents without key chains run alone); the others
+   * are next keys by start time. An agent with capability "psk-key-chain" runs the first key at
+   * once and adds each next key to the port's KaY at its start time (a CA beside the current one,
+   * make before break); a key that leaves the list is removed from the KaY. The fingerprint covers
+   * the whole chain, and such an agent applies a change of the chain alone to the running port.
+   */
+  pskKeys: PskChainKey[];
+}
+
+/** One key of a PSK channel's key chain. Only ever sent on the agent stream (mTLS). */
+export interface PskChainKey {
+  cak: Buffer;
+  ckn: Buffer;
+  /** Unix time (ms) from which the KaY runs this CA (0 or past: at once). */
+  startTimeMs: number;
+  /** 0: none. For information: the manager retires expired keys, the agent does not. */
+  lifetimeSeconds: number;
 }
 
 /** The full desired state of one agent. The agent converges to it and answers with a StateAck. */
@@ -958,6 +978,7 @@ function createBaseDesiredPort(): DesiredPort {
     allowedVnfIds: [],
     fingerprint: "",
     keepAsIs: false,
+    pskKeys: [],
   };
 }
 
@@ -995,6 +1016,9 @@ export const DesiredPort: MessageFns<DesiredPort> = {
     }
     if (message.keepAsIs !== false) {
       writer.uint32(88).bool(message.keepAsIs);
+    }
+    for (const v of message.pskKeys) {
+      PskChainKey.encode(v!, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -1100,6 +1124,14 @@ export const DesiredPort: MessageFns<DesiredPort> = {
             message.keepAsIs = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.pskKeys.push(PskChainKey.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1145,6 +1177,11 @@ export const DesiredPort: MessageFns<DesiredPort> = {
         : isSet(object.keep_as_is)
         ? globalThis.Boolean(object.keep_as_is)
         : false,
+      pskKeys: globalThis.Array.isArray(object?.pskKeys)
+        ? object.pskKeys.map((e: any) => PskChainKey.fromJSON(e))
+        : globalThis.Array.isArray(object?.psk_keys)
+        ? object.psk_keys.map((e: any) => PskChainKey.fromJSON(e))
+        : [],
     };
   },
 
@@ -1183,6 +1220,9 @@ export const DesiredPort: MessageFns<DesiredPort> = {
     if (message.keepAsIs !== false) {
       obj.keepAsIs = message.keepAsIs;
     }
+    if (message.pskKeys?.length) {
+      obj.pskKeys = message.pskKeys.map((e) => PskChainKey.toJSON(e));
+    }
     return obj;
   },
 
@@ -1206,6 +1246,132 @@ export const DesiredPort: MessageFns<DesiredPort> = {
     message.allowedVnfIds = object.allowedVnfIds?.map((e) => e) || [];
     message.fingerprint = object.fingerprint ?? "";
     message.keepAsIs = object.keepAsIs ?? false;
+    message.pskKeys = object.pskKeys?.map((e) => PskChainKey.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePskChainKey(): PskChainKey {
+  return { cak: Buffer.alloc(0), ckn: Buffer.alloc(0), startTimeMs: 0, lifetimeSeconds: 0 };
+}
+
+export const PskChainKey: MessageFns<PskChainKey> = {
+  encode(message: PskChainKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cak.length !== 0) {
+      writer.uint32(10).bytes(message.cak);
+    }
+    if (message.ckn.length !== 0) {
+      writer.uint32(18).bytes(message.ckn);
+    }
+    if (message.startTimeMs !== 0) {
+      writer.uint32(24).int64(message.startTimeMs);
+    }
+    if (message.lifetimeSeconds !== 0) {
+      writer.uint32(32).uint32(message.lifetimeSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PskChainKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePskChainKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cak = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ckn = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.startTimeMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.lifetimeSeconds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PskChainKey {
+    return {
+      cak: isSet(object.cak) ? Buffer.from(bytesFromBase64(object.cak)) : Buffer.alloc(0),
+      ckn: isSet(object.ckn) ? Buffer.from(bytesFromBase64(object.ckn)) : Buffer.alloc(0),
+      startTimeMs: isSet(object.startTimeMs)
+        ? globalThis.Number(object.startTimeMs)
+        : isSet(object.start_time_ms)
+        ? globalThis.Number(object.start_time_ms)
+        : 0,
+      lifetimeSeconds: isSet(object.lifetimeSeconds)
+        ? globalThis.Number(object.lifetimeSeconds)
+        : isSet(object.lifetime_seconds)
+        ? globalThis.Number(object.lifetime_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: PskChainKey): unknown {
+    const obj: any = {};
+    if (message.cak.length !== 0) {
+      obj.cak = base64FromBytes(message.cak);
+    }
+    if (message.ckn.length !== 0) {
+      obj.ckn = base64FromBytes(message.ckn);
+    }
+    if (message.startTimeMs !== 0) {
+      obj.startTimeMs = Math.round(message.startTimeMs);
+    }
+    if (message.lifetimeSeconds !== 0) {
+      obj.lifetimeSeconds = Math.round(message.lifetimeSeconds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PskChainKey>, I>>(base?: I): PskChainKey {
+    return PskChainKey.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PskChainKey>, I>>(object: I): PskChainKey {
+    const message = createBasePskChainKey();
+    message.cak = object.cak ?? Buffer.alloc(0);
+    message.ckn = object.ckn ?? Buffer.alloc(0);
+    message.startTimeMs = object.startTimeMs ?? 0;
+    message.lifetimeSeconds = object.lifetimeSeconds ?? 0;
     return message;
   },
 };

@@ -123,6 +123,17 @@ export enum EventType {
   EVENT_TYPE_CHANNEL_DELETED = 15,
   EVENT_TYPE_ERROR = 16,
   EVENT_TYPE_KEY_SERVER_ELECTED = 17,
+  /**
+   * EVENT_TYPE_CHANNEL_KEY_ADDED - ---- CAK key chains (attributes "ckn", and "start_time_ms", "lifetime_seconds", "reason") ----
+   * A next key was added to a channel and distributed to its agents.
+   */
+  EVENT_TYPE_CHANNEL_KEY_ADDED = 19,
+  /** EVENT_TYPE_CHANNEL_KEY_IN_USE - Every PSK endpoint of the channel transmits with this key (its principal CA). */
+  EVENT_TYPE_CHANNEL_KEY_IN_USE = 20,
+  /** EVENT_TYPE_CHANNEL_KEY_RETIRED - A key was retired (reason "operator" or "lifetime"): its CAK is gone from the store and the agents. */
+  EVENT_TYPE_CHANNEL_KEY_RETIRED = 21,
+  /** EVENT_TYPE_CHANNEL_KEY_EXPIRED - A key's lifetime ended while no later key is in use on every endpoint: it stays until one is. */
+  EVENT_TYPE_CHANNEL_KEY_EXPIRED = 22,
   UNRECOGNIZED = -1,
 }
 
@@ -182,6 +193,18 @@ export function eventTypeFromJSON(object: any): EventType {
     case 17:
     case "EVENT_TYPE_KEY_SERVER_ELECTED":
       return EventType.EVENT_TYPE_KEY_SERVER_ELECTED;
+    case 19:
+    case "EVENT_TYPE_CHANNEL_KEY_ADDED":
+      return EventType.EVENT_TYPE_CHANNEL_KEY_ADDED;
+    case 20:
+    case "EVENT_TYPE_CHANNEL_KEY_IN_USE":
+      return EventType.EVENT_TYPE_CHANNEL_KEY_IN_USE;
+    case 21:
+    case "EVENT_TYPE_CHANNEL_KEY_RETIRED":
+      return EventType.EVENT_TYPE_CHANNEL_KEY_RETIRED;
+    case 22:
+    case "EVENT_TYPE_CHANNEL_KEY_EXPIRED":
+      return EventType.EVENT_TYPE_CHANNEL_KEY_EXPIRED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -227,7 +250,73 @@ export function eventTypeToJSON(object: EventType): string {
       return "EVENT_TYPE_ERROR";
     case EventType.EVENT_TYPE_KEY_SERVER_ELECTED:
       return "EVENT_TYPE_KEY_SERVER_ELECTED";
+    case EventType.EVENT_TYPE_CHANNEL_KEY_ADDED:
+      return "EVENT_TYPE_CHANNEL_KEY_ADDED";
+    case EventType.EVENT_TYPE_CHANNEL_KEY_IN_USE:
+      return "EVENT_TYPE_CHANNEL_KEY_IN_USE";
+    case EventType.EVENT_TYPE_CHANNEL_KEY_RETIRED:
+      return "EVENT_TYPE_CHANNEL_KEY_RETIRED";
+    case EventType.EVENT_TYPE_CHANNEL_KEY_EXPIRED:
+      return "EVENT_TYPE_CHANNEL_KEY_EXPIRED";
     case EventType.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum ChannelKeyState {
+  CHANNEL_KEY_STATE_UNSPECIFIED = 0,
+  /** CHANNEL_KEY_STATE_PENDING - Distributed to the endpoints' agents; its start time has not come yet. */
+  CHANNEL_KEY_STATE_PENDING = 1,
+  /**
+   * CHANNEL_KEY_STATE_ACTIVE - Started: the endpoints' KaYs run its CA, but not every PSK endpoint transmits with it (yet,
+   * or any more: the key before the one in use, until it is retired).
+   */
+  CHANNEL_KEY_STATE_ACTIVE = 2,
+  /** CHANNEL_KEY_STATE_IN_USE - Every PSK endpoint transmits with it (reports its CKN as the principal CA's). */
+  CHANNEL_KEY_STATE_IN_USE = 3,
+  /** CHANNEL_KEY_STATE_RETIRED - Retired: its CAK is deleted (RetireChannelKeyResponse and events only). */
+  CHANNEL_KEY_STATE_RETIRED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function channelKeyStateFromJSON(object: any): ChannelKeyState {
+  switch (object) {
+    case 0:
+    case "CHANNEL_KEY_STATE_UNSPECIFIED":
+      return ChannelKeyState.CHANNEL_KEY_STATE_UNSPECIFIED;
+    case 1:
+    case "CHANNEL_KEY_STATE_PENDING":
+      return ChannelKeyState.CHANNEL_KEY_STATE_PENDING;
+    case 2:
+    case "CHANNEL_KEY_STATE_ACTIVE":
+      return ChannelKeyState.CHANNEL_KEY_STATE_ACTIVE;
+    case 3:
+    case "CHANNEL_KEY_STATE_IN_USE":
+      return ChannelKeyState.CHANNEL_KEY_STATE_IN_USE;
+    case 4:
+    case "CHANNEL_KEY_STATE_RETIRED":
+      return ChannelKeyState.CHANNEL_KEY_STATE_RETIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ChannelKeyState.UNRECOGNIZED;
+  }
+}
+
+export function channelKeyStateToJSON(object: ChannelKeyState): string {
+  switch (object) {
+    case ChannelKeyState.CHANNEL_KEY_STATE_UNSPECIFIED:
+      return "CHANNEL_KEY_STATE_UNSPECIFIED";
+    case ChannelKeyState.CHANNEL_KEY_STATE_PENDING:
+      return "CHANNEL_KEY_STATE_PENDING";
+    case ChannelKeyState.CHANNEL_KEY_STATE_ACTIVE:
+      return "CHANNEL_KEY_STATE_ACTIVE";
+    case ChannelKeyState.CHANNEL_KEY_STATE_IN_USE:
+      return "CHANNEL_KEY_STATE_IN_USE";
+    case ChannelKeyState.CHANNEL_KEY_STATE_RETIRED:
+      return "CHANNEL_KEY_STATE_RETIRED";
+    case ChannelKeyState.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -367,6 +456,11 @@ export interface SecureChannel {
   ckn: string;
   /** Principal that created the channel; an orchestrator may only change its own channels. */
   owner: string;
+  /**
+   * CAK key chains: the channel's keys (PSK endpoints), current first, then the next keys by start
+   * time. CKNs, times and states only: a CAK is never returned.
+   */
+  keys: ChannelKey[];
 }
 
 export interface CreateSecureChannelRequest {
@@ -461,6 +555,69 @@ export interface WatchEventsRequest {
   agentId: string;
   channelId: string;
   types: EventType[];
+}
+
+export interface ChannelKey {
+  /** Connectivity association key name, hex (not secret). */
+  ckn: string;
+  /** Unix time (ms) from which the agents run this CA; the channel's creation for its first key. */
+  startTimeMs: number;
+  /**
+   * 0: no lifetime. Otherwise the key expires lifetime_seconds after its start; an expired key is
+   * retired by the manager as soon as a later key is in use on every PSK endpoint.
+   */
+  lifetimeSeconds: number;
+  state: ChannelKeyState;
+  createdMs: number;
+  /** start_time_ms + lifetime (0 = never). */
+  expiresMs: number;
+  /** PSK endpoints (port ids) whose agents report this key as their principal CA's. */
+  inUsePortIds: string[];
+}
+
+export interface AddChannelKeyRequest {
+  /** id or name */
+  channelId: string;
+  /**
+   * Unix time (ms) at which the endpoints start running the new CA; 0 = at once. Not in the past,
+   * at most 366 days ahead, not before the start of the channel's latest key.
+   */
+  startTimeMs: number;
+  /** 0 = no lifetime; else 1 .. 315360000 (10 years). */
+  lifetimeSeconds: number;
+  /**
+   * Idempotency key chosen by the client ([A-Za-z0-9._:-]{1,128}): a retry with the same channel
+   * and request_id returns the key the first call added (created = false) while it exists.
+   */
+  requestId: string;
+}
+
+export interface AddChannelKeyResponse {
+  /** The new key: CKN, times, state. Never the CAK. */
+  key: ChannelKey | undefined;
+  channel: SecureChannel | undefined;
+  created: boolean;
+}
+
+export interface RetireChannelKeyRequest {
+  /** id or name */
+  channelId: string;
+  /** CKN (hex) of the key to retire, as in ChannelKey.ckn. */
+  ckn: string;
+  /**
+   * Retire it even though an endpoint still transmits with it and no other key is in use on every
+   * PSK endpoint (those endpoints are unsecured until their KaYs agree on another key).
+   */
+  force: boolean;
+  /** Succeed when the channel has no such key (idempotent retirement). */
+  allowMissing: boolean;
+}
+
+export interface RetireChannelKeyResponse {
+  existed: boolean;
+  /** The retired key (state RETIRED), when it existed. */
+  key: ChannelKey | undefined;
+  channel: SecureChannel | undefined;
 }
 
 function createBaseListOrphanedPortsRequest(): ListOrphanedPortsRequest {
@@ -2359,6 +2516,7 @@ function createBaseSecureChannel(): SecureChannel {
     securedSinceMs: 0,
     ckn: "",
     owner: "",
+    keys: [],
   };
 }
 
@@ -2390,6 +2548,9 @@ export const SecureChannel: MessageFns<SecureChannel> = {
     }
     if (message.owner !== "") {
       writer.uint32(74).string(message.owner);
+    }
+    for (const v of message.keys) {
+      ChannelKey.encode(v!, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -2479,6 +2640,14 @@ export const SecureChannel: MessageFns<SecureChannel> = {
             message.owner = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.keys.push(ChannelKey.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2516,6 +2685,9 @@ export const SecureChannel: MessageFns<SecureChannel> = {
         : 0,
       ckn: isSet(object.ckn) ? globalThis.String(object.ckn) : "",
       owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      keys: globalThis.Array.isArray(object?.keys)
+        ? object.keys.map((e: any) => ChannelKey.fromJSON(e))
+        : [],
     };
   },
 
@@ -2548,6 +2720,9 @@ export const SecureChannel: MessageFns<SecureChannel> = {
     if (message.owner !== "") {
       obj.owner = message.owner;
     }
+    if (message.keys?.length) {
+      obj.keys = message.keys.map((e) => ChannelKey.toJSON(e));
+    }
     return obj;
   },
 
@@ -2565,6 +2740,7 @@ export const SecureChannel: MessageFns<SecureChannel> = {
     message.securedSinceMs = object.securedSinceMs ?? 0;
     message.ckn = object.ckn ?? "";
     message.owner = object.owner ?? "";
+    message.keys = object.keys?.map((e) => ChannelKey.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3959,6 +4135,655 @@ export const WatchEventsRequest: MessageFns<WatchEventsRequest> = {
   },
 };
 
+function createBaseChannelKey(): ChannelKey {
+  return { ckn: "", startTimeMs: 0, lifetimeSeconds: 0, state: 0, createdMs: 0, expiresMs: 0, inUsePortIds: [] };
+}
+
+export const ChannelKey: MessageFns<ChannelKey> = {
+  encode(message: ChannelKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ckn !== "") {
+      writer.uint32(10).string(message.ckn);
+    }
+    if (message.startTimeMs !== 0) {
+      writer.uint32(16).int64(message.startTimeMs);
+    }
+    if (message.lifetimeSeconds !== 0) {
+      writer.uint32(24).uint32(message.lifetimeSeconds);
+    }
+    if (message.state !== 0) {
+      writer.uint32(32).int32(message.state);
+    }
+    if (message.createdMs !== 0) {
+      writer.uint32(40).int64(message.createdMs);
+    }
+    if (message.expiresMs !== 0) {
+      writer.uint32(48).int64(message.expiresMs);
+    }
+    for (const v of message.inUsePortIds) {
+      writer.uint32(58).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChannelKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ckn = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.startTimeMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lifetimeSeconds = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.createdMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.expiresMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.inUsePortIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChannelKey {
+    return {
+      ckn: isSet(object.ckn) ? globalThis.String(object.ckn) : "",
+      startTimeMs: isSet(object.startTimeMs)
+        ? globalThis.Number(object.startTimeMs)
+        : isSet(object.start_time_ms)
+        ? globalThis.Number(object.start_time_ms)
+        : 0,
+      lifetimeSeconds: isSet(object.lifetimeSeconds)
+        ? globalThis.Number(object.lifetimeSeconds)
+        : isSet(object.lifetime_seconds)
+        ? globalThis.Number(object.lifetime_seconds)
+        : 0,
+      state: isSet(object.state) ? channelKeyStateFromJSON(object.state) : 0,
+      createdMs: isSet(object.createdMs)
+        ? globalThis.Number(object.createdMs)
+        : isSet(object.created_ms)
+        ? globalThis.Number(object.created_ms)
+        : 0,
+      expiresMs: isSet(object.expiresMs)
+        ? globalThis.Number(object.expiresMs)
+        : isSet(object.expires_ms)
+        ? globalThis.Number(object.expires_ms)
+        : 0,
+      inUsePortIds: globalThis.Array.isArray(object?.inUsePortIds)
+        ? object.inUsePortIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.in_use_port_ids)
+        ? object.in_use_port_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ChannelKey): unknown {
+    const obj: any = {};
+    if (message.ckn !== "") {
+      obj.ckn = message.ckn;
+    }
+    if (message.startTimeMs !== 0) {
+      obj.startTimeMs = Math.round(message.startTimeMs);
+    }
+    if (message.lifetimeSeconds !== 0) {
+      obj.lifetimeSeconds = Math.round(message.lifetimeSeconds);
+    }
+    if (message.state !== 0) {
+      obj.state = channelKeyStateToJSON(message.state);
+    }
+    if (message.createdMs !== 0) {
+      obj.createdMs = Math.round(message.createdMs);
+    }
+    if (message.expiresMs !== 0) {
+      obj.expiresMs = Math.round(message.expiresMs);
+    }
+    if (message.inUsePortIds?.length) {
+      obj.inUsePortIds = message.inUsePortIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChannelKey>, I>>(base?: I): ChannelKey {
+    return ChannelKey.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChannelKey>, I>>(object: I): ChannelKey {
+    const message = createBaseChannelKey();
+    message.ckn = object.ckn ?? "";
+    message.startTimeMs = object.startTimeMs ?? 0;
+    message.lifetimeSeconds = object.lifetimeSeconds ?? 0;
+    message.state = object.state ?? 0;
+    message.createdMs = object.createdMs ?? 0;
+    message.expiresMs = object.expiresMs ?? 0;
+    message.inUsePortIds = object.inUsePortIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseAddChannelKeyRequest(): AddChannelKeyRequest {
+  return { channelId: "", startTimeMs: 0, lifetimeSeconds: 0, requestId: "" };
+}
+
+export const AddChannelKeyRequest: MessageFns<AddChannelKeyRequest> = {
+  encode(message: AddChannelKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channelId !== "") {
+      writer.uint32(10).string(message.channelId);
+    }
+    if (message.startTimeMs !== 0) {
+      writer.uint32(16).int64(message.startTimeMs);
+    }
+    if (message.lifetimeSeconds !== 0) {
+      writer.uint32(24).uint32(message.lifetimeSeconds);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(34).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddChannelKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddChannelKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.startTimeMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lifetimeSeconds = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddChannelKeyRequest {
+    return {
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      startTimeMs: isSet(object.startTimeMs)
+        ? globalThis.Number(object.startTimeMs)
+        : isSet(object.start_time_ms)
+        ? globalThis.Number(object.start_time_ms)
+        : 0,
+      lifetimeSeconds: isSet(object.lifetimeSeconds)
+        ? globalThis.Number(object.lifetimeSeconds)
+        : isSet(object.lifetime_seconds)
+        ? globalThis.Number(object.lifetime_seconds)
+        : 0,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: AddChannelKeyRequest): unknown {
+    const obj: any = {};
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.startTimeMs !== 0) {
+      obj.startTimeMs = Math.round(message.startTimeMs);
+    }
+    if (message.lifetimeSeconds !== 0) {
+      obj.lifetimeSeconds = Math.round(message.lifetimeSeconds);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AddChannelKeyRequest>, I>>(base?: I): AddChannelKeyRequest {
+    return AddChannelKeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AddChannelKeyRequest>, I>>(object: I): AddChannelKeyRequest {
+    const message = createBaseAddChannelKeyRequest();
+    message.channelId = object.channelId ?? "";
+    message.startTimeMs = object.startTimeMs ?? 0;
+    message.lifetimeSeconds = object.lifetimeSeconds ?? 0;
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseAddChannelKeyResponse(): AddChannelKeyResponse {
+  return { key: undefined, channel: undefined, created: false };
+}
+
+export const AddChannelKeyResponse: MessageFns<AddChannelKeyResponse> = {
+  encode(message: AddChannelKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== undefined) {
+      ChannelKey.encode(message.key, writer.uint32(10).fork()).join();
+    }
+    if (message.channel !== undefined) {
+      SecureChannel.encode(message.channel, writer.uint32(18).fork()).join();
+    }
+    if (message.created !== false) {
+      writer.uint32(24).bool(message.created);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddChannelKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddChannelKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = ChannelKey.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.channel = SecureChannel.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.created = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddChannelKeyResponse {
+    return {
+      key: isSet(object.key) ? ChannelKey.fromJSON(object.key) : undefined,
+      channel: isSet(object.channel) ? SecureChannel.fromJSON(object.channel) : undefined,
+      created: isSet(object.created) ? globalThis.Boolean(object.created) : false,
+    };
+  },
+
+  toJSON(message: AddChannelKeyResponse): unknown {
+    const obj: any = {};
+    if (message.key !== undefined) {
+      obj.key = ChannelKey.toJSON(message.key);
+    }
+    if (message.channel !== undefined) {
+      obj.channel = SecureChannel.toJSON(message.channel);
+    }
+    if (message.created !== false) {
+      obj.created = message.created;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AddChannelKeyResponse>, I>>(base?: I): AddChannelKeyResponse {
+    return AddChannelKeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AddChannelKeyResponse>, I>>(object: I): AddChannelKeyResponse {
+    const message = createBaseAddChannelKeyResponse();
+    message.key = (object.key !== undefined && object.key !== null) ? ChannelKey.fromPartial(object.key) : undefined;
+    message.channel = (object.channel !== undefined && object.channel !== null)
+      ? SecureChannel.fromPartial(object.channel)
+      : undefined;
+    message.created = object.created ?? false;
+    return message;
+  },
+};
+
+function createBaseRetireChannelKeyRequest(): RetireChannelKeyRequest {
+  return { channelId: "", ckn: "", force: false, allowMissing: false };
+}
+
+export const RetireChannelKeyRequest: MessageFns<RetireChannelKeyRequest> = {
+  encode(message: RetireChannelKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channelId !== "") {
+      writer.uint32(10).string(message.channelId);
+    }
+    if (message.ckn !== "") {
+      writer.uint32(18).string(message.ckn);
+    }
+    if (message.force !== false) {
+      writer.uint32(24).bool(message.force);
+    }
+    if (message.allowMissing !== false) {
+      writer.uint32(32).bool(message.allowMissing);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetireChannelKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetireChannelKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ckn = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.allowMissing = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetireChannelKeyRequest {
+    return {
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      ckn: isSet(object.ckn) ? globalThis.String(object.ckn) : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+      allowMissing: isSet(object.allowMissing)
+        ? globalThis.Boolean(object.allowMissing)
+        : isSet(object.allow_missing)
+        ? globalThis.Boolean(object.allow_missing)
+        : false,
+    };
+  },
+
+  toJSON(message: RetireChannelKeyRequest): unknown {
+    const obj: any = {};
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.ckn !== "") {
+      obj.ckn = message.ckn;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    if (message.allowMissing !== false) {
+      obj.allowMissing = message.allowMissing;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetireChannelKeyRequest>, I>>(base?: I): RetireChannelKeyRequest {
+    return RetireChannelKeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetireChannelKeyRequest>, I>>(object: I): RetireChannelKeyRequest {
+    const message = createBaseRetireChannelKeyRequest();
+    message.channelId = object.channelId ?? "";
+    message.ckn = object.ckn ?? "";
+    message.force = object.force ?? false;
+    message.allowMissing = object.allowMissing ?? false;
+    return message;
+  },
+};
+
+function createBaseRetireChannelKeyResponse(): RetireChannelKeyResponse {
+  return { existed: false, key: undefined, channel: undefined };
+}
+
+export const RetireChannelKeyResponse: MessageFns<RetireChannelKeyResponse> = {
+  encode(message: RetireChannelKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.existed !== false) {
+      writer.uint32(8).bool(message.existed);
+    }
+    if (message.key !== undefined) {
+      ChannelKey.encode(message.key, writer.uint32(18).fork()).join();
+    }
+    if (message.channel !== undefined) {
+      SecureChannel.encode(message.channel, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetireChannelKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetireChannelKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.existed = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = ChannelKey.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.channel = SecureChannel.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetireChannelKeyResponse {
+    return {
+      existed: isSet(object.existed) ? globalThis.Boolean(object.existed) : false,
+      key: isSet(object.key) ? ChannelKey.fromJSON(object.key) : undefined,
+      channel: isSet(object.channel) ? SecureChannel.fromJSON(object.channel) : undefined,
+    };
+  },
+
+  toJSON(message: RetireChannelKeyResponse): unknown {
+    const obj: any = {};
+    if (message.existed !== false) {
+      obj.existed = message.existed;
+    }
+    if (message.key !== undefined) {
+      obj.key = ChannelKey.toJSON(message.key);
+    }
+    if (message.channel !== undefined) {
+      obj.channel = SecureChannel.toJSON(message.channel);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetireChannelKeyResponse>, I>>(base?: I): RetireChannelKeyResponse {
+    return RetireChannelKeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetireChannelKeyResponse>, I>>(object: I): RetireChannelKeyResponse {
+    const message = createBaseRetireChannelKeyResponse();
+    message.existed = object.existed ?? false;
+    message.key = (object.key !== undefined && object.key !== null) ? ChannelKey.fromPartial(object.key) : undefined;
+    message.channel = (object.channel !== undefined && object.channel !== null)
+      ? SecureChannel.fromPartial(object.channel)
+      : undefined;
+    return message;
+  },
+};
+
 export type ManagerServiceService = typeof ManagerServiceService;
 export const ManagerServiceService = {
   listAgents: {
@@ -4100,6 +4925,40 @@ export const ManagerServiceService = {
       Buffer.from(ListOrphanedPortsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListOrphanedPortsResponse => ListOrphanedPortsResponse.decode(value),
   },
+  /**
+   * ---- CAK key chains of PSK channels (openconfig-macsec mka-key-chain) -------------------
+   * Adds a next key to a PSK channel's key chain. The manager generates its CAK and CKN (key
+   * material is never accepted from or returned to this API) and distributes the CAK to every
+   * PSK endpoint's agent; returns once every one of them acknowledged it, before its start time.
+   * At the start time each endpoint's KaY runs the new CA beside the current one and switches to
+   * it without a gap (make before break). FAILED_PRECONDITION on channels without PSK endpoints.
+   */
+  addChannelKey: {
+    path: "/macsec.v1.ManagerService/AddChannelKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddChannelKeyRequest): Buffer => Buffer.from(AddChannelKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddChannelKeyRequest => AddChannelKeyRequest.decode(value),
+    responseSerialize: (value: AddChannelKeyResponse): Buffer =>
+      Buffer.from(AddChannelKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AddChannelKeyResponse => AddChannelKeyResponse.decode(value),
+  },
+  /**
+   * Retires a key of a channel's key chain: the agents remove its CA from their KaYs and the
+   * manager deletes its CAK from the store. A key some endpoint still transmits with is retired
+   * only once another key is in use on every PSK endpoint (or with force).
+   */
+  retireChannelKey: {
+    path: "/macsec.v1.ManagerService/RetireChannelKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetireChannelKeyRequest): Buffer =>
+      Buffer.from(RetireChannelKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetireChannelKeyRequest => RetireChannelKeyRequest.decode(value),
+    responseSerialize: (value: RetireChannelKeyResponse): Buffer =>
+      Buffer.from(RetireChannelKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RetireChannelKeyResponse => RetireChannelKeyResponse.decode(value),
+  },
 } as const;
 
 export interface ManagerServiceServer extends UntypedServiceImplementation {
@@ -4129,6 +4988,21 @@ export interface ManagerServiceServer extends UntypedServiceImplementation {
    * configuration) or closes them (ClosePort).
    */
   listOrphanedPorts: handleUnaryCall<ListOrphanedPortsRequest, ListOrphanedPortsResponse>;
+  /**
+   * ---- CAK key chains of PSK channels (openconfig-macsec mka-key-chain) -------------------
+   * Adds a next key to a PSK channel's key chain. The manager generates its CAK and CKN (key
+   * material is never accepted from or returned to this API) and distributes the CAK to every
+   * PSK endpoint's agent; returns once every one of them acknowledged it, before its start time.
+   * At the start time each endpoint's KaY runs the new CA beside the current one and switches to
+   * it without a gap (make before break). FAILED_PRECONDITION on channels without PSK endpoints.
+   */
+  addChannelKey: handleUnaryCall<AddChannelKeyRequest, AddChannelKeyResponse>;
+  /**
+   * Retires a key of a channel's key chain: the agents remove its CA from their KaYs and the
+   * manager deletes its CAK from the store. A key some endpoint still transmits with is retired
+   * only once another key is in use on every PSK endpoint (or with force).
+   */
+  retireChannelKey: handleUnaryCall<RetireChannelKeyRequest, RetireChannelKeyResponse>;
 }
 
 export interface ManagerServiceClient extends Client {
@@ -4321,6 +5195,49 @@ export interface ManagerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListOrphanedPortsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ---- CAK key chains of PSK channels (openconfig-macsec mka-key-chain) -------------------
+   * Adds a next key to a PSK channel's key chain. The manager generates its CAK and CKN (key
+   * material is never accepted from or returned to this API) and distributes the CAK to every
+   * PSK endpoint's agent; returns once every one of them acknowledged it, before its start time.
+   * At the start time each endpoint's KaY runs the new CA beside the current one and switches to
+   * it without a gap (make before break). FAILED_PRECONDITION on channels without PSK endpoints.
+   */
+  addChannelKey(
+    request: AddChannelKeyRequest,
+    callback: (error: ServiceError | null, response: AddChannelKeyResponse) => void,
+  ): ClientUnaryCall;
+  addChannelKey(
+    request: AddChannelKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AddChannelKeyResponse) => void,
+  ): ClientUnaryCall;
+  addChannelKey(
+    request: AddChannelKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AddChannelKeyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Retires a key of a channel's key chain: the agents remove its CA from their KaYs and the
+   * manager deletes its CAK from the store. A key some endpoint still transmits with is retired
+   * only once another key is in use on every PSK endpoint (or with force).
+   */
+  retireChannelKey(
+    request: RetireChannelKeyRequest,
+    callback: (error: ServiceError | null, response: RetireChannelKeyResponse) => void,
+  ): ClientUnaryCall;
+  retireChannelKey(
+    request: RetireChannelKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RetireChannelKeyResponse) => void,
+  ): ClientUnaryCall;
+  retireChannelKey(
+    request: RetireChannelKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RetireChannelKeyResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -315,6 +315,7 @@ export interface PortStatus {
   keyNumber: number;
   /** Key identifier (MI||KN hex) of the SAK in use for transmit; not secret. */
   keyIdentifier: string;
+  /** CKN (hex) of the CA the port transmits with (its KaY's principal participant); not secret. */
   ckn: string;
   rekeys: number;
   mkpdusSent: number;
