@@ -71,6 +71,10 @@ export class CachedStore implements Store {
     return r;
   }
 
+  wipeDeleted(): void {
+    this.backing.wipeDeleted();
+  }
+
   reserveSeq(n: number): number {
     return this.backing.reserveSeq(n);
   }

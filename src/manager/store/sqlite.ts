@@ -21,6 +21,10 @@ CREATE INDEX IF NOT EXISTS ports_agent ON ports(agent_id);
 CREATE TABLE IF NOT EXISTS channels (
   id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, endpoints TEXT NOT NULL, cak BLOB NOT NULL,
   ckn BLOB NOT NULL, key_id TEXT NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS channel_keys (
+  channel_id TEXT NOT NULL, position INTEGER NOT NULL, cak BLOB NOT NULL, ckn BLOB NOT NULL,
+  key_id TEXT NOT NULL, start_ms INTEGER NOT NULL, lifetime_s INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL, request_id TEXT NOT NULL, PRIMARY KEY (channel_id, position));
 `;
 
 /** Columns added after schema version 1 (ALTER TABLE ... ADD COLUMN on open). */
@@ -30,6 +34,12 @@ const ADDED_COLUMNS: Array<[table: string, column: string, decl: string]> = [
   ['channels', 'request_id', `TEXT NOT NULL DEFAULT ''`],
   ['channels', 'generated_psk', 'INTEGER NOT NULL DEFAULT 0'],
   ['channels', 'committed', 'INTEGER NOT NULL DEFAULT 1'],
+  // CAK key chains: the current key (key_created_ms 0: the first key, never re-keyed).
+  ['channels', 'current_key_id', `TEXT NOT NULL DEFAULT ''`],
+  ['channels', 'key_start_ms', 'INTEGER NOT NULL DEFAULT 0'],
+  ['channels', 'key_lifetime_s', 'INTEGER NOT NULL DEFAULT 0'],
+  ['channels', 'key_created_ms', 'INTEGER NOT NULL DEFAULT 0'],
+  ['channels', 'key_request_id', `TEXT NOT NULL DEFAULT ''`],
 ];
 
 /** The store file is missing or was never initialised, and creating one was not asked for. */
@@ -74,6 +84,22 @@ interface ChannelRow {
   request_id: string;
   generated_psk: number;
   committed: number;
+  current_key_id: string;
+  key_start_ms: number;
+  key_lifetime_s: number;
+  key_created_ms: number;
+  key_request_id: string;
+}
+interface ChannelKeyRow {
+  channel_id: string;
+  position: number;
+  cak: Buffer;
+  ckn: Buffer;
+  key_id: string;
+  start_ms: number;
+  lifetime_s: number;
+  created_ms: number;
+  request_id: string;
 }
 
 export interface SqliteStoreOptions {
@@ -103,6 +129,8 @@ export class SqliteStore implements Store {
       if (!initialised && !memory && !opts.create) throw new StoreMissingError(path);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
+      // Deleted content (retired CAKs, deleted channels) is overwritten, not left in free pages.
+      this.db.pragma('secure_delete = ON');
       this.db.exec(SCHEMA);
       for (const [table, column, decl] of ADDED_COLUMNS) {
         const cols = this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
@@ -142,6 +170,15 @@ export class SqliteStore implements Store {
     };
   }
   private channelOf(r: ChannelRow): StoredChannel {
+    const next = (this.db.prepare('SELECT * FROM channel_keys WHERE channel_id = ? ORDER BY position').all(r.id) as ChannelKeyRow[]).map((k) => ({
+      cak: new Uint8Array(k.cak),
+      ckn: new Uint8Array(k.ckn),
+      keyId: k.key_id,
+      startMs: k.start_ms,
+      lifetimeS: k.lifetime_s,
+      createdMs: k.created_ms,
+      requestId: k.request_id,
+    }));
     return {
       id: r.id,
       name: r.name,
@@ -154,6 +191,18 @@ export class SqliteStore implements Store {
       requestId: r.request_id,
       generatedPsk: r.generated_psk === 1,
       committed: r.committed === 1,
+      ...(r.key_created_ms
+        ? {
+            currentKey: {
+              keyId: r.current_key_id,
+              startMs: r.key_start_ms,
+              lifetimeS: r.key_lifetime_s,
+              createdMs: r.key_created_ms,
+              requestId: r.key_request_id,
+            },
+          }
+        : {}),
+      ...(next.length ? { nextKeys: next } : {}),
     };
   }
 
@@ -200,28 +249,54 @@ export class SqliteStore implements Store {
   listChannels(): StoredChannel[] {
     return (this.db.prepare('SELECT * FROM channels ORDER BY name').all() as ChannelRow[]).map((r) => this.channelOf(r));
   }
+  /** The channel and its key chain, in one transaction (a retired key's row goes with it). */
   putChannel(c: StoredChannel): void {
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO channels (id, name, endpoints, cak, ckn, key_id, created_ms, owner, request_id, generated_psk, committed)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        c.id,
-        c.name,
-        JSON.stringify(c.endpoints),
-        Buffer.from(c.cak),
-        Buffer.from(c.ckn),
-        c.keyId,
-        c.createdMs,
-        c.owner,
-        c.requestId,
-        c.generatedPsk ? 1 : 0,
-        c.committed ? 1 : 0,
+    this.transaction(() => {
+      const k = c.currentKey;
+      this.db
+        .prepare(
+          `INSERT OR REPLACE INTO channels (id, name, endpoints, cak, ckn, key_id, created_ms, owner, request_id, generated_psk, committed,
+             current_key_id, key_start_ms, key_lifetime_s, key_created_ms, key_request_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          c.id,
+          c.name,
+          JSON.stringify(c.endpoints),
+          Buffer.from(c.cak),
+          Buffer.from(c.ckn),
+          c.keyId,
+          c.createdMs,
+          c.owner,
+          c.requestId,
+          c.generatedPsk ? 1 : 0,
+          c.committed ? 1 : 0,
+          k?.keyId ?? '',
+          k?.startMs ?? 0,
+          k?.lifetimeS ?? 0,
+          k?.createdMs ?? 0,
+          k?.requestId ?? '',
+        );
+      this.db.prepare('DELETE FROM channel_keys WHERE channel_id = ?').run(c.id);
+      const insert = this.db.prepare(
+        `INSERT INTO channel_keys (channel_id, position, cak, ckn, key_id, start_ms, lifetime_s, created_ms, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
+      (c.nextKeys ?? []).forEach((n, i) =>
+        insert.run(c.id, i, Buffer.from(n.cak), Buffer.from(n.ckn), n.keyId, n.startMs, n.lifetimeS, n.createdMs, n.requestId),
+      );
+    });
   }
   deleteChannel(id: string): boolean {
-    return this.db.prepare('DELETE FROM channels WHERE id = ?').run(id).changes > 0;
+    return this.transaction(() => {
+      this.db.prepare('DELETE FROM channel_keys WHERE channel_id = ?').run(id);
+      return this.db.prepare('DELETE FROM channels WHERE id = ?').run(id).changes > 0;
+    });
+  }
+
+  wipeDeleted(): void {
+    // secure_delete zeroes what a delete frees in the database pages; older page images (with the
+    // deleted CAKs) can still sit in the write-ahead log: copy it back and empty it.
+    if (this.path !== ':memory:') this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
   reserveSeq(n: number): number {

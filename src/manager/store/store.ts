@@ -29,6 +29,24 @@ export interface StoredPort {
   owner: string;
 }
 
+/** One key of a channel's key chain. Secret: never logged or returned. */
+export interface StoredChannelKey {
+  cak: Uint8Array;
+  ckn: Uint8Array;
+  /** Random id of this key, part of the fingerprints of the channel's PSK ports. */
+  keyId: string;
+  /** Unix ms from which agents run it. */
+  startMs: number;
+  /** 0: no lifetime; else seconds after startMs at which it expires. */
+  lifetimeS: number;
+  createdMs: number;
+  /** Client idempotency key of the AddChannelKey call ("" = none, or the channel's first key). */
+  requestId: string;
+}
+
+/** The current key of a channel's key chain, but its material (StoredChannel.cak and ckn). */
+export type CurrentKey = Omit<StoredChannelKey, 'cak' | 'ckn'>;
+
 export interface StoredChannel {
   id: string;
   name: string;
@@ -36,20 +54,30 @@ export interface StoredChannel {
   /** PSK material (CAK, CKN) for the channel's PSK ports. Secret: never logged or returned. */
   cak: Uint8Array;
   ckn: Uint8Array;
-  /** Random id of this key, part of port fingerprints (so a new key means a new session). */
+  /**
+   * Random id of the channel's first key, part of port fingerprints (so a new channel key means a
+   * new session). Never changes: a key chain's later keys are in the fingerprints of PSK ports.
+   */
   keyId: string;
   createdMs: number;
   /** Principal label of the creator (an orchestrator may only change its own channels). */
   owner: string;
   /** Client idempotency key of the create call ("" = none). */
   requestId: string;
-  /** The manager generated the CAK (so a retry with the same request id returns it again). */
+  /** The manager generated the CAK (so a retry with the same request id returns it again); false once that key is retired. */
   generatedPsk: boolean;
   /**
    * False between storing and the agents' acknowledgement. A manager that restarts with
    * uncommitted channels without request id rolls them back: nobody got their result.
    */
   committed: boolean;
+  /**
+   * CAK key chain: the current key (cak, ckn above): its id and when it runs. Absent: the first
+   * key (id keyId), from the channel's creation, without lifetime (a channel never re-keyed).
+   */
+  currentKey?: CurrentKey;
+  /** CAK key chain: the next keys, by start time (absent or empty: none). */
+  nextKeys?: StoredChannelKey[];
 }
 
 export interface Store {
@@ -72,6 +100,12 @@ export interface Store {
 
   /** Reserves `n` event sequence numbers; returns the first. Survives restarts. */
   reserveSeq(n: number): number;
+
+  /**
+   * Makes deleted rows (retired CAKs, deleted channels) unrecoverable from the store's files
+   * where the backend can (SQLite: secure_delete is on; this also empties the write-ahead log).
+   */
+  wipeDeleted(): void;
 
   /** Runs fn atomically. */
   transaction<T>(fn: () => T): T;
