@@ -29,6 +29,10 @@ import {
   DeleteSecureChannelRequest,
   ForceRekeyRequest,
   WatchEventsRequest,
+  AddChannelKeyRequest,
+  RetireChannelKeyRequest,
+  type AddChannelKeyResponse,
+  type RetireChannelKeyResponse,
   type Agent,
   type ListAgentsResponse,
   type Port,
@@ -178,6 +182,12 @@ export class ManagerApi {
   }
   forceRekey(r: DeepPartial<ForceRekeyRequest>, timeoutMs?: number): Promise<ForceRekeyResponse> {
     return this.unary('ForceRekey', this.client.forceRekey, ForceRekeyRequest.fromPartial(r), timeoutMs);
+  }
+  addChannelKey(r: DeepPartial<AddChannelKeyRequest>, timeoutMs?: number): Promise<AddChannelKeyResponse> {
+    return this.unary('AddChannelKey', this.client.addChannelKey, AddChannelKeyRequest.fromPartial(r), timeoutMs);
+  }
+  retireChannelKey(r: DeepPartial<RetireChannelKeyRequest>, timeoutMs?: number): Promise<RetireChannelKeyResponse> {
+    return this.unary('RetireChannelKey', this.client.retireChannelKey, RetireChannelKeyRequest.fromPartial(r), timeoutMs);
   }
   watchEvents(r: DeepPartial<WatchEventsRequest> = {}): ClientReadableStream<Event> {
     return this.client.watchEvents(WatchEventsRequest.fromPartial(r));

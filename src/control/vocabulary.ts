@@ -45,3 +45,9 @@ export const offsetNamed = (name: string): ConfidentialityOffset | undefined => 
 export const offsetOctets = (o: ConfidentialityOffset): 0 | 30 | 50 | null | undefined => octetsOf.get(o);
 /** `eap-radius` (any case) -> the API value. */
 export const portModeNamed = (name: string): PortMode | undefined => modeByName.get(name.toLowerCase());
+
+/**
+ * Agent capability: the agent applies a PSK channel's key chain (DesiredPort.psk_keys) to the
+ * running port, each next key added to its KaY at its start time (make before break).
+ */
+export const KEY_CHAIN_CAPABILITY = 'psk-key-chain';

@@ -202,7 +202,8 @@ export class AgentStreams {
     const next = b.value;
     const prev = st.statuses.get(pid);
     st.statuses.set(pid, next);
-    if (prev?.state === next.state) return false;
+    // A port that changed its CA (a key chain's next key took over) is re-evaluated too.
+    if (prev?.state === next.state) return prev.ckn !== next.ckn;
     const channelId = () => channelOfPort(st.store.listChannels(), pid)?.id ?? '';
     if (next.state === PortState.PORT_STATE_SECURED)
       st.publish({

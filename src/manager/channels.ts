@@ -10,6 +10,7 @@ import type { Actor } from '../control/authz.js';
 import { alreadyExists, hasCode, failedPrecondition, notFound, unavailable } from '../common/errors.js';
 import { channelPhase, channelTransition, unsecuredPorts } from './channel-state.js';
 import { endpointKey } from './desired.js';
+import { chainOf, keyViews } from './key-chain.js';
 import type { ChannelView, CreateChannelInput, CreatedChannel, DeleteChannelInput, Endpoint } from './model.js';
 import { checkChannelRef, checkCreateChannel } from './requests.js';
 import { stableJson } from './stable-json.js';
@@ -37,6 +38,9 @@ export class Channels {
       const pid = endpointKey(e);
       return { endpoint: e, portId: pid, agentConnected: this.st.sessions.has(e.agentId), status: this.st.statusOf(pid) };
     });
+    const psk = endpointStatus
+      .filter((v) => this.st.store.getPort(v.portId)?.mode === PortMode.PORT_MODE_PSK)
+      .map((v) => ({ portId: v.portId, connected: v.agentConnected, status: v.status }));
     return {
       id: c.id,
       name: c.name,
@@ -47,6 +51,7 @@ export class Channels {
       securedSinceMs: this.securedSince.get(c.id) ?? 0,
       ckn: c.ckn,
       owner: c.owner,
+      keys: psk.length ? keyViews(chainOf(c), psk, Date.now()) : [],
     };
   }
 
@@ -199,6 +204,7 @@ export class Channels {
     }
     st.checkOwner(actor, c.owner, `secure channel '${c.name}'`);
     st.store.deleteChannel(c.id);
+    st.store.wipeDeleted();
     this.securedSince.delete(c.id);
     this.everSecured.delete(c.id);
     await Promise.all(

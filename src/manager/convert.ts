@@ -4,8 +4,12 @@
  * Byte fields become hex here, and the CAK appears only in a create call's generated_psk.
  */
 import {
+  AddChannelKeyResponse,
   Agent,
+  ChannelKey,
+  ChannelKeyState,
   ChannelState,
+  RetireChannelKeyResponse,
   ClosePortResponse,
   CreateSecureChannelResponse,
   DeleteSecureChannelResponse,
@@ -18,8 +22,16 @@ import {
   type DeleteSecureChannelRequest,
   type ForceRekeyRequest,
   type OpenPortRequest,
+  type AddChannelKeyRequest,
+  type RetireChannelKeyRequest,
 } from '../control/gen/macsec/v1/manager.js';
 import type {
+  AddedKey,
+  AddKeyInput,
+  KeyPhase,
+  KeyView,
+  RetiredKey,
+  RetireKeyInput,
   AgentView,
   ChannelPhase,
   ChannelView,
@@ -42,6 +54,13 @@ export const CHANNEL_STATE: Record<ChannelPhase, ChannelState> = {
   secured: ChannelState.CHANNEL_STATE_SECURED,
   degraded: ChannelState.CHANNEL_STATE_DEGRADED,
   failed: ChannelState.CHANNEL_STATE_FAILED,
+};
+
+export const KEY_STATE: Record<KeyPhase, ChannelKeyState> = {
+  pending: ChannelKeyState.CHANNEL_KEY_STATE_PENDING,
+  active: ChannelKeyState.CHANNEL_KEY_STATE_ACTIVE,
+  in_use: ChannelKeyState.CHANNEL_KEY_STATE_IN_USE,
+  retired: ChannelKeyState.CHANNEL_KEY_STATE_RETIRED,
 };
 
 // ---------------------------------------------------------------- requests
@@ -70,13 +89,46 @@ export const deleteChannelInput = (r: DeleteSecureChannelRequest): DeleteChannel
 
 export const forceRekeyInput = (r: ForceRekeyRequest): ForceRekeyInput => ({ channelId: r.channelId, portId: r.portId });
 
+export const addKeyInput = (r: AddChannelKeyRequest): AddKeyInput => ({
+  channelId: r.channelId,
+  startTimeMs: r.startTimeMs,
+  lifetimeSeconds: r.lifetimeSeconds,
+  requestId: r.requestId,
+});
+
+export const retireKeyInput = (r: RetireChannelKeyRequest): RetireKeyInput => ({
+  channelId: r.channelId,
+  cknHex: r.ckn,
+  force: r.force,
+  allowMissing: r.allowMissing,
+});
+
 // ---------------------------------------------------------------- responses
 
 export const toAgent = (a: AgentView): Agent => Agent.fromPartial(a);
 
 export const toPort = (p: PortView): Port => Port.fromPartial(p);
 
-export const toChannel = (c: ChannelView): SecureChannel => SecureChannel.fromPartial({ ...c, state: CHANNEL_STATE[c.state], ckn: hex(c.ckn) });
+/** A key chain key: its CKN and times, never its CAK. */
+export const toKey = (k: KeyView): ChannelKey =>
+  ChannelKey.fromPartial({
+    ckn: hex(k.ckn),
+    startTimeMs: k.startMs,
+    lifetimeSeconds: k.lifetimeS,
+    state: KEY_STATE[k.state],
+    createdMs: k.createdMs,
+    expiresMs: k.expiresMs,
+    inUsePortIds: k.inUsePortIds,
+  });
+
+export const toChannel = (c: ChannelView): SecureChannel =>
+  SecureChannel.fromPartial({ ...c, state: CHANNEL_STATE[c.state], ckn: hex(c.ckn), keys: c.keys.map(toKey) });
+
+export const toAddedKey = (r: AddedKey): AddChannelKeyResponse =>
+  AddChannelKeyResponse.fromPartial({ key: toKey(r.key), channel: toChannel(r.channel), created: r.created });
+
+export const toRetiredKey = (r: RetiredKey): RetireChannelKeyResponse =>
+  RetireChannelKeyResponse.fromPartial({ existed: r.existed, key: r.key ? toKey(r.key) : undefined, channel: toChannel(r.channel) });
 
 export const toCreated = (r: CreatedChannel): CreateSecureChannelResponse =>
   CreateSecureChannelResponse.fromPartial({

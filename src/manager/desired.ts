@@ -8,6 +8,7 @@ import { DesiredPort, type DesiredState } from '../control/gen/macsec/v1/agent.j
 import { PortMode, type PortStatus } from '../control/gen/macsec/v1/types.js';
 import type { Endpoint } from './model.js';
 import { stableJson } from './stable-json.js';
+import { chainOf, rekeyed } from './key-chain.js';
 import type { StoredChannel, StoredPort } from './store/store.js';
 
 export const endpointKey = (e: Endpoint): string => `${e.agentId}/${e.switchPort}`;
@@ -18,10 +19,23 @@ export const channelOfPort = (channels: readonly StoredChannel[], pid: string): 
 
 /**
  * Identifies a port's configuration as the agent runs it. The key enters only through its
- * random keyId, so the fingerprint (which agents report back) reveals nothing of the CAK.
+ * random keyId, so the fingerprint (which agents report back) reveals nothing of the CAK. A PSK
+ * port of a channel whose key chain changed also covers the chain (ids, start times, lifetimes);
+ * a channel never re-keyed, and an EAP port, keeps the fingerprint it always had.
  */
 export function portFingerprint(p: StoredPort, ch: StoredChannel | undefined, allowedVnfIds: readonly string[]): string {
-  const config = { i: p.interface, m: p.mode, p: p.policy, o: p.ovsBridge, r: p.radius ?? null, c: ch?.id ?? '', k: ch?.keyId ?? '', a: allowedVnfIds };
+  const chain = ch && p.mode === PortMode.PORT_MODE_PSK && rekeyed(ch) ? chainOf(ch).map((k) => [k.keyId, k.startMs, k.lifetimeS]) : undefined;
+  const config = {
+    i: p.interface,
+    m: p.mode,
+    p: p.policy,
+    o: p.ovsBridge,
+    r: p.radius ?? null,
+    c: ch?.id ?? '',
+    k: ch?.keyId ?? '',
+    a: allowedVnfIds,
+    ...(chain ? { n: chain } : {}),
+  };
   return createHash('sha256').update(stableJson(config)).digest('hex').slice(0, 32);
 }
 
@@ -33,6 +47,12 @@ export function desiredFor(agentId: string, ports: readonly StoredPort[], channe
       const ch = channelOfPort(channels, p.id);
       const allowed = ch ? ch.endpoints.filter((e) => endpointKey(e) === p.id).map((e) => e.vnfId) : [];
       const psk = ch && p.mode === PortMode.PORT_MODE_PSK ? { cak: Buffer.from(ch.cak), ckn: Buffer.from(ch.ckn) } : undefined;
+      // The whole chain (first = psk) only while there is more than one key.
+      const chain = psk && ch ? chainOf(ch) : [];
+      const pskKeys =
+        chain.length > 1
+          ? chain.map((k) => ({ cak: Buffer.from(k.cak), ckn: Buffer.from(k.ckn), startTimeMs: k.startMs, lifetimeSeconds: k.lifetimeS }))
+          : [];
       return {
         portId: p.id,
         interface: p.interface,
@@ -45,6 +65,7 @@ export function desiredFor(agentId: string, ports: readonly StoredPort[], channe
         allowedVnfIds: allowed,
         fingerprint: portFingerprint(p, ch, allowed),
         keepAsIs: false,
+        pskKeys,
       };
     });
 }

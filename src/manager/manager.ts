@@ -18,6 +18,7 @@ import { silentLogger } from '../common/log.js';
 import { AgentStreams } from './agent-stream.js';
 import { Channels } from './channels.js';
 import { desiredFor } from './desired.js';
+import { KeyChains } from './key-chain.js';
 import type { EventBus } from './events.js';
 import {
   emptyStatus,
@@ -28,6 +29,10 @@ import {
   type CreatedChannel,
   type DeleteChannelInput,
   type ForceRekeyInput,
+  type AddKeyInput,
+  type AddedKey,
+  type RetireKeyInput,
+  type RetiredKey,
   type OpenPortInput,
   type OrphanView,
   type PortView,
@@ -57,6 +62,7 @@ export class Manager {
   private readonly st: ManagerState;
   private readonly ports: Ports;
   private readonly channels: Channels;
+  private readonly keys: KeyChains;
   private readonly agents: AgentStreams;
   private readonly heartbeatTimer: NodeJS.Timeout;
 
@@ -67,11 +73,15 @@ export class Manager {
     this.st = new ManagerState(this.id, this.store, opts.log ?? silentLogger, opts.ackTimeoutMs ?? 10_000);
     this.ports = new Ports(this.st);
     this.channels = new Channels(this.st);
+    this.keys = new KeyChains(this.st, this.channels);
     const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 15_000;
     this.agents = new AgentStreams(this.st, {
       heartbeatIntervalMs,
       helloTimeoutMs: opts.helloTimeoutMs ?? 10_000,
-      statusesChanged: (agentId) => this.channels.evaluate(agentId),
+      statusesChanged: (agentId) => {
+        this.channels.evaluate(agentId);
+        this.keys.evaluate();
+      },
     });
     this.rollBackUncommitted();
     for (const p of this.store.listPorts())
@@ -107,6 +117,7 @@ export class Manager {
   stop(): void {
     this.st.stopped = true;
     clearInterval(this.heartbeatTimer);
+    this.keys.stop();
     for (const s of this.st.sessions.all()) {
       s.close('manager stopping');
       try {
@@ -213,5 +224,13 @@ export class Manager {
   }
   forceRekey(req: ForceRekeyInput, actor: Actor = SYSTEM_ACTOR): Promise<RekeyOutcome[]> {
     return forceRekey(this.st, this.channels, req, actor);
+  }
+
+  // CAK key chains (key-chain.ts)
+  addChannelKey(req: AddKeyInput, actor: Actor = SYSTEM_ACTOR): Promise<AddedKey> {
+    return this.keys.add(req, actor);
+  }
+  retireChannelKey(req: RetireKeyInput, actor: Actor = SYSTEM_ACTOR): Promise<RetiredKey> {
+    return this.keys.retire(req, actor);
   }
 }

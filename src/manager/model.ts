@@ -51,6 +51,24 @@ export interface ChannelView {
   /** Not secret (it names the key on the wire); the CAK never leaves the store but to agents. */
   ckn: Uint8Array;
   owner: string;
+  /** CAK key chain of the PSK endpoints (empty without PSK endpoints): current key first. */
+  keys: KeyView[];
+}
+
+/** A key chain key's state (key-chain.ts keyViews); 'retired' only in a retirement's answer. */
+export type KeyPhase = 'pending' | 'active' | 'in_use' | 'retired';
+
+/** A key of a channel's key chain as the API shows it: never its CAK. */
+export interface KeyView {
+  ckn: Uint8Array;
+  startMs: number;
+  lifetimeS: number;
+  createdMs: number;
+  /** 0: never. */
+  expiresMs: number;
+  state: KeyPhase;
+  /** PSK endpoints whose agents report this key's CA as their principal. */
+  inUsePortIds: string[];
 }
 
 export interface OrphanView {
@@ -65,6 +83,18 @@ export interface CreatedChannel {
   /** Only to the call that created the channel with a generated key (and its retries). */
   generatedPsk?: { cak: Uint8Array; ckn: Uint8Array };
   created: boolean;
+}
+
+export interface AddedKey {
+  key: KeyView;
+  channel: ChannelView;
+  created: boolean;
+}
+
+export interface RetiredKey {
+  existed: boolean;
+  key: KeyView | undefined;
+  channel: ChannelView;
 }
 
 export interface RekeyOutcome {
@@ -97,6 +127,22 @@ export interface CreateChannelInput {
 
 export interface DeleteChannelInput {
   channelId: string;
+  allowMissing: boolean;
+}
+
+export interface AddKeyInput {
+  channelId: string;
+  /** 0: at once. */
+  startTimeMs: number;
+  /** 0: none. */
+  lifetimeSeconds: number;
+  requestId: string;
+}
+
+export interface RetireKeyInput {
+  channelId: string;
+  cknHex: string;
+  force: boolean;
   allowMissing: boolean;
 }
 

@@ -7,7 +7,7 @@ import { echo, invalidArgument } from '../common/errors.js';
 import { normalizePolicy, normalizeRadius, parseHexField, requireId, requireIfname, requireMode } from '../control/validate.js';
 import { NAME_RE, NAME_RULE, REQUEST_ID_RE, REQUEST_ID_RULE } from '../common/names.js';
 import { endpointKey } from './desired.js';
-import type { CreateChannelInput, Endpoint, ForceRekeyInput, OpenPortInput, PortSpec } from './model.js';
+import type { AddKeyInput, CreateChannelInput, Endpoint, ForceRekeyInput, OpenPortInput, PortSpec, RetireKeyInput } from './model.js';
 
 const MAX_ENDPOINTS = 64;
 
@@ -82,4 +82,39 @@ export function checkCreateChannel(req: CreateChannelInput): ChannelSpec {
 export function checkRekeyTarget(req: ForceRekeyInput): { channelId: string } | { portId: string } {
   if (!!req.channelId === !!req.portId) throw invalidArgument('channel_id', 'exactly one of channel_id or port_id is required');
   return req.channelId ? { channelId: req.channelId } : { portId: req.portId };
+}
+
+// ---------------------------------------------------------------- CAK key chains
+
+/** How far ahead a next key may start. */
+export const MAX_KEY_START_AHEAD_MS = 366 * 86_400_000;
+/** Longest key lifetime (10 years). */
+export const MAX_KEY_LIFETIME_S = 315_360_000;
+/** How far in the past a start time may be (the caller's clock, the call's transit). */
+export const KEY_START_SLACK_MS = 5_000;
+
+export interface AddKeySpec {
+  channelId: string;
+  /** 0: at once. */
+  startMs: number;
+  lifetimeS: number;
+  requestId: string;
+}
+
+export function checkAddChannelKey(req: AddKeyInput, now: number): AddKeySpec {
+  checkChannelRef(req.channelId);
+  if (req.requestId && !REQUEST_ID_RE.test(req.requestId)) throw invalidArgument('request_id', `must match ${REQUEST_ID_RULE}`);
+  const start = req.startTimeMs;
+  if (!Number.isSafeInteger(start) || start < 0) throw invalidArgument('start_time_ms', `${echo(String(start))} is not a Unix time in ms`);
+  if (start && start < now - KEY_START_SLACK_MS) throw invalidArgument('start_time_ms', `${new Date(start).toISOString()} is in the past (0 = at once)`);
+  if (start > now + MAX_KEY_START_AHEAD_MS) throw invalidArgument('start_time_ms', `${new Date(start).toISOString()} is more than 366 days ahead`);
+  const life = req.lifetimeSeconds;
+  if (!Number.isInteger(life) || life < 0 || life > MAX_KEY_LIFETIME_S) throw invalidArgument('lifetime_seconds', `${echo(String(life))} must be 0 (none) or 1..${MAX_KEY_LIFETIME_S}`);
+  return { channelId: req.channelId, startMs: start, lifetimeS: life, requestId: req.requestId };
+}
+
+export function checkRetireChannelKey(req: RetireKeyInput): { channelId: string; ckn: Uint8Array } {
+  checkChannelRef(req.channelId);
+  if (!req.cknHex) throw invalidArgument('ckn', 'is required (the CKN of the key to retire, hex)');
+  return { channelId: req.channelId, ckn: parseHexField('ckn', req.cknHex, 1, 32) };
 }

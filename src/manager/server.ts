@@ -24,6 +24,8 @@ import {
   type ListPortsRequest,
   type OpenPortRequest,
   type WatchEventsRequest,
+  type AddChannelKeyRequest,
+  type RetireChannelKeyRequest,
 } from '../control/gen/macsec/v1/manager.js';
 import { actorOf, requireAgent, requireOperator, type Access, type Actor } from '../control/authz.js';
 import { toServiceError } from '../control/errors.js';
@@ -48,6 +50,10 @@ import {
   toOrphans,
   toPort,
   toRekeyed,
+  addKeyInput,
+  retireKeyInput,
+  toAddedKey,
+  toRetiredKey,
 } from './convert.js';
 import type { Manager } from './manager.js';
 
@@ -125,6 +131,11 @@ export function operatorHandlers(m: Manager, log: Logger, watch: WatchHub = new 
       toDeleted(await m.deleteChannel(deleteChannelInput(r), actor)),
     ),
     forceRekey: unary('ForceRekey', 'write', async (r: ForceRekeyRequest, _c, actor) => toRekeyed(await m.forceRekey(forceRekeyInput(r), actor))),
+    // CAK key chains: writes, like the other channel calls (an orchestrator only on its own channels).
+    addChannelKey: unary('AddChannelKey', 'write', async (r: AddChannelKeyRequest, _c, actor) => toAddedKey(await m.addChannelKey(addKeyInput(r), actor))),
+    retireChannelKey: unary('RetireChannelKey', 'write', async (r: RetireChannelKeyRequest, _c, actor) =>
+      toRetiredKey(await m.retireChannelKey(retireKeyInput(r), actor)),
+    ),
     watchEvents: (call: ServerWritableStream<WatchEventsRequest, Event>) => {
       let who = '?';
       try {

@@ -156,6 +156,7 @@ export class ManagerServiceTestDouble {
       createdMs: Date.now(),
       securedSinceMs: 0,
       ckn,
+      keys: [],
     };
     this.channels.set(req.name, ch);
     const gen = this.opts.generatePsk && !req.psk ? { cakHex: randomBytes(16).toString('hex'), cknHex: ckn } : undefined;
