@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../common/log.js';
-import type { KayCounters, KayEvent, KayStatus } from '../mka/kay-types.js';
+import type { CakConfig, KayCounters, KayEvent, KayStatus } from '../mka/kay-types.js';
 import { defaultKayFactory, driveKay, type DriverEvent, type KayDriver, type KayFactory, type KayLike } from './driver.js';
 import { EapMkaPort, type EapMkaPortStatus } from './eap-mka-port.js';
 import { openPortIo, type PortIo, type SecyHandle } from './io.js';
@@ -83,6 +83,14 @@ export interface RunningPort {
    * SAKs: for the other members a forced rekey is a no-op, not an error.
    */
   forceRekey(): Promise<{ ok: boolean; error: string }>;
+  /**
+   * PSK ports: runs another CA beside the running ones (a key chain's next key: KayDriver.addCak
+   * without replace, make before break) / removes one (KayDriver.removeCak). False when the port
+   * cannot: an EAP port (its CAKs come from EAP) or a KaY that runs one CA only. addCak throws
+   * KayConfigError on a malformed CAK/CKN or a CKN already running.
+   */
+  addCak(c: CakConfig): boolean;
+  removeCak(ckn: Uint8Array): boolean;
   /** `graceful`: leave the CA (last MKPDU, delete SAs; a supplicant logs off). Otherwise stop as if crashed. */
   stop(graceful?: boolean): Promise<void>;
 }
@@ -93,7 +101,9 @@ export async function startPort(desired: PortSpec, deps: StartDeps): Promise<Run
   const state = new SecuredState();
   const emit = (ev: PortEvent | null) => ev && events.emit('event', ev);
   const kayFactory = deps.kayFactory ?? defaultKayFactory;
-  const port = (ops: Pick<RunningPort, 'status' | 'forceRekey' | 'stop'>): RunningPort => ({
+  const port = (ops: Pick<RunningPort, 'status' | 'forceRekey' | 'stop'> & Partial<Pick<RunningPort, 'addCak' | 'removeCak'>>): RunningPort => ({
+    addCak: () => false,
+    removeCak: () => false,
     ...ops,
     // The SCI port identifier is free again once the port (and its macsec link) is gone.
     stop: (graceful) => ops.stop(graceful).finally(releaseSciPort),
@@ -127,6 +137,8 @@ export async function startPort(desired: PortSpec, deps: StartDeps): Promise<Run
         return rekeyResult(events);
       },
       stop: (graceful = true) => driver.stop(graceful), // closes the link and the SecY
+      addCak: (c) => driver.addCak(c),
+      removeCak: (ckn) => driver.removeCak(ckn),
     });
   }
 
