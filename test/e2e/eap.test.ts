@@ -62,7 +62,7 @@ describe('EAP-TLS authenticator ports (embedded EAP server)', () => {
 
   it('advertises eap-embedded (not eap-radius, which needs secrets) and opens the port', async () => {
     const admin = operator(pki, 'alice', m.port);
-    expect((await admin.getAgent('a1')).capabilities).toEqual(['eap-embedded', 'psk']);
+    expect((await admin.getAgent('a1')).capabilities).toEqual(['eap-embedded', 'psk', 'psk-key-chain']);
     const e = await rpcError(
       admin.openPort({ agentId: 'a1', interface: 'eth2', mode: PortMode.PORT_MODE_EAP_RADIUS, radius: { servers: ['127.0.0.1:1812'], sharedSecretRef: 'r1' } }),
     );

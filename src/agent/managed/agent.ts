@@ -4,7 +4,8 @@
  *
  * Reconcile rule: a desired port whose fingerprint equals the running port's is left alone (its
  * MKA session stays up through reconnects and manager restarts); a changed fingerprint replaces
- * the runtime; a running port that is no longer desired is stopped. While the manager is
+ * the runtime, unless only the PSK key chain changed (then the running KaY adds and removes CAs,
+ * ManagedPort.updateKeys); a running port that is no longer desired is stopped. While the manager is
  * unreachable the ports keep running and the agent retries with exponential backoff and jitter.
  */
 import { randomBytes } from 'node:crypto';
@@ -16,6 +17,7 @@ import { silentLogger } from '../../common/log.js';
 import { SciPorts } from '../../port/sci-ports.js';
 import { ManagedPort, type PortDeps } from './port.js';
 import { channelOptionsFor } from '../../control/client.js';
+import { KEY_CHAIN_CAPABILITY } from '../../control/vocabulary.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -92,7 +94,7 @@ export class Agent {
 
   capabilities(): string[] {
     const caps = new Set<string>(this.opts.capabilities ?? []);
-    if (this.opts.kayFactory) caps.add('psk');
+    if (this.opts.kayFactory) caps.add('psk').add(KEY_CHAIN_CAPABILITY);
     if (this.opts.kayFactory && this.opts.eap?.radiusSecrets) caps.add('eap-radius');
     if (this.opts.kayFactory && this.opts.eap?.embedded) caps.add('eap-embedded');
     if (this.opts.ovs) caps.add('ovs');
@@ -208,9 +210,11 @@ export class Agent {
     let kept = 0;
     let started = 0;
     let stopped = 0;
+    let rekeyed = 0;
     for (const [id, p] of [...this.ports]) {
       const w = wanted.get(id);
-      if (!w || w.fingerprint !== p.fingerprint) {
+      if (w && w.fingerprint !== p.fingerprint && p.updateKeys(w)) rekeyed++;
+      else if (!w || w.fingerprint !== p.fingerprint) {
         this.ports.delete(id);
         this.portStore.delete(id);
         await p.stop(true);
@@ -238,7 +242,7 @@ export class Agent {
       await p.start();
       started++;
     }
-    if (started || stopped) this.log.info('reconciled', { revision: d.revision, kept, started, stopped });
+    if (started || stopped || rekeyed) this.log.info('reconciled', { revision: d.revision, kept, started, stopped, rekeyed });
     this.send({ ack: { revision: d.revision, ports: [...this.ports.values()].map((p) => ({ portId: p.id, status: p.status() })) } });
   }
 

@@ -1,7 +1,10 @@
 /**
  * One port of the managed agent: a DesiredPort turned into a PortSpec and run with startPort,
  * its OVS attachment, and the status and events the agent reports for it. A different
- * fingerprint means a new ManagedPort, the same fingerprint means "leave it running".
+ * fingerprint means a new ManagedPort, the same fingerprint means "leave it running"; a PSK port
+ * whose desired state changed in its key chain alone is updated in place (updateKeys): each next
+ * key joins the running KaY at its start time (addCak, make before break), a key the manager
+ * retired leaves it (removeCak).
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -14,7 +17,7 @@ import type { PortIo } from '../../port/io.js';
 import type { SciPorts } from '../../port/sci-ports.js';
 import { startPort, type PortEvent, type RunningPort } from '../../port/start.js';
 import type { OvsClient } from './ovs.js';
-import { desiredSpec, isEapMode, type EapAgentSettings } from './spec.js';
+import { desiredSpec, isEapMode, keyChain, sameExceptKeys, type EapAgentSettings } from './spec.js';
 
 export type { EapAgentSettings } from './spec.js';
 
@@ -45,6 +48,10 @@ export interface PortDeps {
 /** Port events forwarded to the manager (others are visible through counters). */
 const FORWARD = new Set(['peerLive', 'peerLost', 'keyServerElected', 'rekey', 'secured', 'unsecured', 'principalChanged', 'secyError', 'authenticated']);
 
+/** Longest key chain timer; a later start re-arms it. */
+const MAX_KEY_TIMER_MS = 3_600_000;
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
 export class ManagedPort extends EventEmitter {
   readonly runtimeId = randomBytes(6).toString('hex');
   readonly id: string;
@@ -57,9 +64,12 @@ export class ManagedPort extends EventEmitter {
   private stopped = false;
   private statusQueued = false;
   private readonly log: Logger;
+  /** PSK key chain: CKNs (hex) of the CAs the port's KaY runs, and the timer of the next start. */
+  private readonly cas = new Set<string>();
+  private keyTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly desired: DesiredPort,
+    public desired: DesiredPort,
     private readonly deps: PortDeps,
   ) {
     super();
@@ -111,6 +121,10 @@ export class ManagedPort extends EventEmitter {
       this.running = running;
       running.on('event', (ev) => this.onPortEvent(ev));
       if (this.eap) this.onPortEvent({ kind: 'changed' }); // the PAE started before we listened
+      else {
+        this.cas.add(hex(d.psk!.ckn)); // the KaY's primary: the chain's first key
+        this.applyKeys();
+      }
     } catch (e) {
       this.fail(`${this.eap ? 'starting the 802.1X authenticator' : 'starting MKA'} failed: ${(e as Error).message}`);
     }
@@ -188,6 +202,64 @@ export class ManagedPort extends EventEmitter {
     this.queueStatus();
   }
 
+  /**
+   * Applies a desired state that differs from this port's in its PSK key chain alone (a next key
+   * added, a key retired) to the running KaY; its sessions stay up. False when it differs
+   * otherwise or the port runs no PSK KaY: then the agent replaces the runtime.
+   */
+  updateKeys(w: DesiredPort): boolean {
+    if (this.stopped || !this.running || this.eap || !w.psk?.cak.length || !sameExceptKeys(this.desired, w)) return false;
+    this.desired = w;
+    this.applyKeys();
+    this.queueStatus();
+    return true;
+  }
+
+  /**
+   * Brings the KaY's CAs to the key chain: the first key and every next key whose start time has
+   * come run (added without replace: the KaY hands over to the newest once every peer receives
+   * its SAK), keys no longer in the chain are removed once the others are added (so the KaY is
+   * never without a CA), and a timer waits for the next start.
+   */
+  private applyKeys(): void {
+    clearTimeout(this.keyTimer);
+    this.keyTimer = undefined;
+    const r = this.running;
+    if (this.stopped || !r || this.eap) return;
+    const chain = keyChain(this.desired);
+    const now = Date.now();
+    let next = Infinity;
+    chain.forEach((k, i) => {
+      const ckn = hex(k.ckn);
+      if (this.cas.has(ckn)) return;
+      if (i > 0 && k.startTimeMs > now) {
+        next = Math.min(next, k.startTimeMs);
+        return;
+      }
+      try {
+        if (r.addCak({ cak: new Uint8Array(k.cak), ckn: new Uint8Array(k.ckn) })) {
+          this.cas.add(ckn);
+          this.log.info('key chain: CA added', { ckn, start: k.startTimeMs });
+        } else this.log.warn('key chain: the KaY cannot run another CA; the key is used once the port restarts', { ckn });
+      } catch (e) {
+        this.log.warn('key chain: CA not added', { ckn, error: (e as Error).message });
+        this.emit('event', { portId: this.id, kind: 'error', message: `${this.id}: key ${ckn} not added: ${(e as Error).message}`, attributes: {}, timeMs: now });
+      }
+    });
+    const wanted = new Set(chain.map((k) => hex(k.ckn)));
+    for (const ckn of [...this.cas]) {
+      if (wanted.has(ckn)) continue;
+      if (r.removeCak(new Uint8Array(Buffer.from(ckn, 'hex')))) {
+        this.cas.delete(ckn);
+        this.log.info('key chain: CA removed', { ckn });
+      }
+    }
+    if (Number.isFinite(next)) {
+      this.keyTimer = setTimeout(() => this.applyKeys(), Math.max(0, Math.min(MAX_KEY_TIMER_MS, next - now)));
+      this.keyTimer.unref();
+    }
+  }
+
   async forceRekey(): Promise<{ ok: boolean; error: string }> {
     if (!this.running) return { ok: false, error: `port ${this.id} runs no MKA session (${PortState[this.state]})` };
     return this.running.forceRekey();
@@ -220,6 +292,8 @@ export class ManagedPort extends EventEmitter {
     const st = snap?.kay;
     const c = snap?.counters;
     if (!st || !c) return base;
+    // The CA the port transmits with (with a key chain: the current key until the next took over).
+    if (st.principalCkn) base.ckn = st.principalCkn;
     base.livePeers = st.livePeers.map((p) => ({ sci: p.sci, mi: p.mi }));
     base.keyServer = !!st.keyServer?.self;
     base.keyNumber = st.txKey?.kn ?? 0;
@@ -237,6 +311,7 @@ export class ManagedPort extends EventEmitter {
   async stop(graceful = true): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    clearTimeout(this.keyTimer);
     await this.running?.stop(graceful).catch((e) => this.log.warn('stopping the port failed', { error: (e as Error).message }));
     const ifname = this.running?.secy.ifname;
     if (this.ovsAttached && this.deps.ovs && ifname) {

@@ -3,7 +3,7 @@
  * `ready` when there is nothing to secure yet (no CAK, no admitted VNF), `fail` when this agent
  * cannot run it.
  */
-import type { DesiredPort } from '../../control/gen/macsec/v1/agent.js';
+import { DesiredPort, type PskChainKey } from '../../control/gen/macsec/v1/agent.js';
 import { PortMode, SecurePolicy } from '../../control/gen/macsec/v1/types.js';
 import { mkaCipherSuite, offsetOctets } from '../../control/vocabulary.js';
 import type { Logger } from '../../common/log.js';
@@ -99,4 +99,19 @@ function eapAuth(d: DesiredPort, ctx: SpecContext): PortAuth | { ready: string }
     backend = () => createEapBackend({ radius: { servers, ...(r.nasIdentifier ? { nasIdentifier: r.nasIdentifier } : {}) } });
   }
   return { kind: 'eap-authenticator', backend, pae: { ...(eap!.pae ?? {}) } };
+}
+
+/**
+ * The PSK key chain of a desired port: psk_keys, or psk alone (a channel with one key, or a
+ * manager without key chains). The first key runs from the start; the others from their start.
+ */
+export function keyChain(d: DesiredPort): PskChainKey[] {
+  if (d.pskKeys.length) return d.pskKeys;
+  return d.psk && d.psk.cak.length ? [{ cak: d.psk.cak, ckn: d.psk.ckn, startTimeMs: 0, lifetimeSeconds: 0 }] : [];
+}
+
+/** Two desired ports that differ at most in their PSK key chain (and hence their fingerprint). */
+export function sameExceptKeys(a: DesiredPort, b: DesiredPort): boolean {
+  const rest = (d: DesiredPort) => JSON.stringify(DesiredPort.toJSON({ ...d, psk: undefined, pskKeys: [], fingerprint: '' }));
+  return rest(a) === rest(b);
 }
