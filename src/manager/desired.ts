@@ -50,9 +50,7 @@ export function desiredFor(agentId: string, ports: readonly StoredPort[], channe
       // The whole chain (first = psk) only while there is more than one key.
       const chain = psk && ch ? chainOf(ch) : [];
       const pskKeys =
-        chain.length > 1
-          ? chain.map((k) => ({ cak: Buffer.from(k.cak), ckn: Buffer.from(k.ckn), startTimeMs: k.startMs, lifetimeSeconds: k.lifetimeS }))
-          : [];
+        chain.length > 1 ? chain.map((k) => ({ cak: Buffer.from(k.cak), ckn: Buffer.from(k.ckn), startTimeMs: k.startMs, lifetimeSeconds: k.lifetimeS })) : [];
       return {
         portId: p.id,
         interface: p.interface,

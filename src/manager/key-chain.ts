@@ -95,7 +95,9 @@ export class KeyChains {
 
   /** The channel's endpoints on PSK ports (with their index in the channel, for field names). */
   private pskEndpoints(c: StoredChannel) {
-    return c.endpoints.map((e, i) => ({ e, i, pid: portId(e.agentId, e.switchPort) })).filter((x) => this.st.store.getPort(x.pid)?.mode === PortMode.PORT_MODE_PSK);
+    return c.endpoints
+      .map((e, i) => ({ e, i, pid: portId(e.agentId, e.switchPort) }))
+      .filter((x) => this.st.store.getPort(x.pid)?.mode === PortMode.PORT_MODE_PSK);
   }
 
   private lookup(channelId: string, actor: Actor): StoredChannel {
@@ -137,7 +139,8 @@ export class KeyChains {
     }
     for (const { e, i } of this.pskEndpoints(c)) {
       const s = st.sessions.get(e.agentId);
-      if (!s) throw unavailable(`endpoints[${i}].agent_id: agent '${e.agentId}' is not connected (the next key must reach every PSK endpoint before its start)`);
+      if (!s)
+        throw unavailable(`endpoints[${i}].agent_id: agent '${e.agentId}' is not connected (the next key must reach every PSK endpoint before its start)`);
       if (!s.hello.capabilities.includes(KEY_CHAIN_CAPABILITY)) {
         throw failedPrecondition(
           `endpoints[${i}].agent_id: agent '${e.agentId}' (version ${s.hello.version || '?'}) does not run key chains (capability ${KEY_CHAIN_CAPABILITY}); upgrade it first`,
@@ -205,7 +208,12 @@ export class KeyChains {
       );
     }
     // Store first, the CAK wiped from the files: whatever the agents answer, the key is gone.
-    st.store.putChannel(withChain(c, chain.filter((_, j) => j !== i)));
+    st.store.putChannel(
+      withChain(
+        c,
+        chain.filter((_, j) => j !== i),
+      ),
+    );
     st.store.wipeDeleted();
     const id = `${c.id}/${hex(spec.ckn)}`;
     this.announced.delete(id);

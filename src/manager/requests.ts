@@ -109,7 +109,8 @@ export function checkAddChannelKey(req: AddKeyInput, now: number): AddKeySpec {
   if (start && start < now - KEY_START_SLACK_MS) throw invalidArgument('start_time_ms', `${new Date(start).toISOString()} is in the past (0 = at once)`);
   if (start > now + MAX_KEY_START_AHEAD_MS) throw invalidArgument('start_time_ms', `${new Date(start).toISOString()} is more than 366 days ahead`);
   const life = req.lifetimeSeconds;
-  if (!Number.isInteger(life) || life < 0 || life > MAX_KEY_LIFETIME_S) throw invalidArgument('lifetime_seconds', `${echo(String(life))} must be 0 (none) or 1..${MAX_KEY_LIFETIME_S}`);
+  if (!Number.isInteger(life) || life < 0 || life > MAX_KEY_LIFETIME_S)
+    throw invalidArgument('lifetime_seconds', `${echo(String(life))} must be 0 (none) or 1..${MAX_KEY_LIFETIME_S}`);
   return { channelId: req.channelId, startMs: start, lifetimeS: life, requestId: req.requestId };
 }
 

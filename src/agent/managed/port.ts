@@ -120,7 +120,8 @@ export class ManagedPort extends EventEmitter {
       });
       this.running = running;
       running.on('event', (ev) => this.onPortEvent(ev));
-      if (this.eap) this.onPortEvent({ kind: 'changed' }); // the PAE started before we listened
+      if (this.eap)
+        this.onPortEvent({ kind: 'changed' }); // the PAE started before we listened
       else {
         this.cas.add(hex(d.psk!.ckn)); // the KaY's primary: the chain's first key
         this.applyKeys();
@@ -243,7 +244,13 @@ export class ManagedPort extends EventEmitter {
         } else this.log.warn('key chain: the KaY cannot run another CA; the key is used once the port restarts', { ckn });
       } catch (e) {
         this.log.warn('key chain: CA not added', { ckn, error: (e as Error).message });
-        this.emit('event', { portId: this.id, kind: 'error', message: `${this.id}: key ${ckn} not added: ${(e as Error).message}`, attributes: {}, timeMs: now });
+        this.emit('event', {
+          portId: this.id,
+          kind: 'error',
+          message: `${this.id}: key ${ckn} not added: ${(e as Error).message}`,
+          attributes: {},
+          timeMs: now,
+        });
       }
     });
     const wanted = new Set(chain.map((k) => hex(k.ckn)));

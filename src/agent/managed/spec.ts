@@ -107,7 +107,7 @@ function eapAuth(d: DesiredPort, ctx: SpecContext): PortAuth | { ready: string }
  */
 export function keyChain(d: DesiredPort): PskChainKey[] {
   if (d.pskKeys.length) return d.pskKeys;
-  return d.psk && d.psk.cak.length ? [{ cak: d.psk.cak, ckn: d.psk.ckn, startTimeMs: 0, lifetimeSeconds: 0 }] : [];
+  return d.psk?.cak.length ? [{ cak: d.psk.cak, ckn: d.psk.ckn, startTimeMs: 0, lifetimeSeconds: 0 }] : [];
 }
 
 /** Two desired ports that differ at most in their PSK key chain (and hence their fingerprint). */
