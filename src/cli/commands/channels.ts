@@ -10,6 +10,7 @@ import {
   SecureChannel,
 } from '../../control/gen/macsec/v1/manager.js';
 import { managerCommand, num, opt, short } from './manager.js';
+import { keysTable } from './keys.js';
 import { portState } from './ports.js';
 import { ago, table } from './table.js';
 
@@ -33,7 +34,8 @@ function channelText(c: SecureChannel): string {
         e.status!.keyNumber || '',
         e.status!.detail,
       ]),
-    )
+    ) +
+    (c.keys.length > 1 ? `\nkey chain:\n${keysTable(c.keys)}` : '')
   );
 }
 
