@@ -13,6 +13,8 @@
  *   channel-status          GetSecureChannel; optionally wait for / require a state
  *   delete-secure-channel   DeleteSecureChannel (missing = already done)
  *   force-rekey             ForceRekey on a channel
+ *   add-channel-key         AddChannelKey: a next key for a PSK channel (key-primitives.ts)
+ *   retire-channel-key      RetireChannelKey: the old key(s) once the next is in use (key-primitives.ts)
  *
  * Who may do what. An authenticated caller (mutual TLS with a client certificate from OSM's CA,
  * i.e. LCM) may run everything; what it may change on the manager is bounded by this EE's
@@ -52,6 +54,7 @@ import { portStateToJSON } from '../control/gen/macsec/v1/types.js';
 import { OwnedChannels } from './owned.js';
 import { clip, ParamError, Params } from './params.js';
 import { describeChannel, ScopeError, scrub, stateName, UNAUTH } from './replies.js';
+import { keyChainHandlers } from './key-primitives.js';
 
 export type Status = 'OK' | 'PROCESSING' | 'ERROR';
 export interface Reply {
@@ -103,7 +106,8 @@ export interface RunnerOptions {
 export type ManagerClient = Pick<
   ManagerApi,
   'createSecureChannel' | 'getSecureChannel' | 'listSecureChannels' | 'deleteSecureChannel' | 'forceRekey' | 'openPort' | 'closePort' | 'close'
->;
+> &
+  Pick<ManagerApi, 'addChannelKey' | 'retireChannelKey'>;
 export type ManagerClientFactory = (conn: ManagerConnection) => ManagerClient;
 
 /**
@@ -159,6 +163,18 @@ export class PrimitiveRunner {
     this.handlers.set('channel-status', (p, c) => this.channelStatus(p, c));
     this.handlers.set('delete-secure-channel', (p, c) => this.deleteChannel(p, c));
     this.handlers.set('force-rekey', (p, c) => this.forceRekey(p, c));
+    // CAK key chains (key-primitives.ts), with this runner's helpers.
+    const keys = keyChainHandlers({
+      stateDir: o.stateDir,
+      requireConfig: () => this.requireConfig(),
+      requireOwned: (name, ctx, action) => this.requireOwned(name, ctx, action),
+      clientFor: (cfg) => this.clientFor(cfg),
+      withRetry: (fn, budgetMs, progress) => this.withRetry(fn, budgetMs, progress),
+      about: (what, fn) => this.about(what, fn),
+      heartbeat: (work, ctx, what) => this.heartbeat(work, ctx, what),
+      ignored: (p) => ignoredSuffix(p),
+    });
+    for (const [name, h] of Object.entries(keys)) this.handlers.set(name, h);
   }
 
   names(): string[] {
