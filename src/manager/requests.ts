@@ -105,12 +105,12 @@ export function checkAddChannelKey(req: AddKeyInput, now: number): AddKeySpec {
   checkChannelRef(req.channelId);
   if (req.requestId && !REQUEST_ID_RE.test(req.requestId)) throw invalidArgument('request_id', `must match ${REQUEST_ID_RULE}`);
   const start = req.startTimeMs;
-  if (!Number.isSafeInteger(start) || start < 0) throw invalidArgument('start_time_ms', `${echo(String(start))} is not a Unix time in ms`);
+  if (!Number.isSafeInteger(start) || start < 0) throw invalidArgument('start_time_ms', `${start} is not a Unix time in ms`);
   if (start && start < now - KEY_START_SLACK_MS) throw invalidArgument('start_time_ms', `${new Date(start).toISOString()} is in the past (0 = at once)`);
   if (start > now + MAX_KEY_START_AHEAD_MS) throw invalidArgument('start_time_ms', `${new Date(start).toISOString()} is more than 366 days ahead`);
   const life = req.lifetimeSeconds;
   if (!Number.isInteger(life) || life < 0 || life > MAX_KEY_LIFETIME_S)
-    throw invalidArgument('lifetime_seconds', `${echo(String(life))} must be 0 (none) or 1..${MAX_KEY_LIFETIME_S}`);
+    throw invalidArgument('lifetime_seconds', `${life} must be 0 (none) or 1..${MAX_KEY_LIFETIME_S}`);
   return { channelId: req.channelId, startMs: start, lifetimeS: life, requestId: req.requestId };
 }
 
