@@ -23,6 +23,7 @@ import {
   type ListAgentsRequest,
   type ListPortsRequest,
   type OpenPortRequest,
+  type UpdateSecureChannelRequest,
   type WatchEventsRequest,
 } from '../control/gen/macsec/v1/manager.js';
 import { actorOf, requireAgent, requireOperator, type Access, type Actor } from '../control/authz.js';
@@ -48,6 +49,8 @@ import {
   toOrphans,
   toPort,
   toRekeyed,
+  toUpdated,
+  updateChannelInput,
 } from './convert.js';
 import type { Manager } from './manager.js';
 
@@ -123,6 +126,9 @@ export function operatorHandlers(m: Manager, log: Logger, watch: WatchHub = new 
     listSecureChannels: unary('ListSecureChannels', 'read', () => ({ channels: m.listChannels().map(toChannel) })),
     deleteSecureChannel: unary('DeleteSecureChannel', 'write', async (r: DeleteSecureChannelRequest, _c, actor) =>
       toDeleted(await m.deleteChannel(deleteChannelInput(r), actor)),
+    ),
+    updateSecureChannel: unary('UpdateSecureChannel', 'write', async (r: UpdateSecureChannelRequest, call, actor) =>
+      toUpdated(await m.updateChannel(updateChannelInput(r), deadlineOf(call), actor)),
     ),
     forceRekey: unary('ForceRekey', 'write', async (r: ForceRekeyRequest, _c, actor) => toRekeyed(await m.forceRekey(forceRekeyInput(r), actor))),
     watchEvents: (call: ServerWritableStream<WatchEventsRequest, Event>) => {
