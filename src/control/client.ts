@@ -28,6 +28,7 @@ import {
   ListSecureChannelsRequest,
   DeleteSecureChannelRequest,
   ForceRekeyRequest,
+  UpdateSecureChannelRequest,
   WatchEventsRequest,
   AddChannelKeyRequest,
   RetireChannelKeyRequest,
@@ -43,6 +44,7 @@ import {
   type ListSecureChannelsResponse,
   type DeleteSecureChannelResponse,
   type ForceRekeyResponse,
+  type UpdateSecureChannelResponse,
   type Event,
 } from './gen/macsec/v1/manager.js';
 import { MacsecError } from '../common/errors.js';
@@ -179,6 +181,9 @@ export class ManagerApi {
   }
   deleteSecureChannel(r: DeepPartial<DeleteSecureChannelRequest>, timeoutMs?: number): Promise<DeleteSecureChannelResponse> {
     return this.unary('DeleteSecureChannel', this.client.deleteSecureChannel, DeleteSecureChannelRequest.fromPartial(r), timeoutMs);
+  }
+  updateSecureChannel(r: DeepPartial<UpdateSecureChannelRequest>, timeoutMs?: number): Promise<UpdateSecureChannelResponse> {
+    return this.unary('UpdateSecureChannel', this.client.updateSecureChannel, UpdateSecureChannelRequest.fromPartial(r), timeoutMs);
   }
   forceRekey(r: DeepPartial<ForceRekeyRequest>, timeoutMs?: number): Promise<ForceRekeyResponse> {
     return this.unary('ForceRekey', this.client.forceRekey, ForceRekeyRequest.fromPartial(r), timeoutMs);

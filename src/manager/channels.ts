@@ -1,7 +1,10 @@
 /**
- * Secure channels: create (idempotently, with a request id), delete, view, and the evaluation
- * that publishes when a channel becomes secured or degrades. A channel is stored uncommitted,
- * pushed to its agents and committed only once all of them acknowledged it.
+ * Secure channels: create (idempotently, with a request id), update (add and remove endpoints),
+ * delete, view, and the evaluation that publishes when a channel becomes secured or degrades. A
+ * channel is stored uncommitted, pushed to its agents and committed only once all of them
+ * acknowledged it. An update is stored, pushed to the agents of the added and removed endpoints
+ * only, and undone when one of them does not acknowledge it: the ports that stay keep exactly the
+ * desired state they had (desired.ts: a port's desired state depends on its own endpoint only).
  */
 import { randomBytes } from 'node:crypto';
 import { EventType } from '../control/gen/macsec/v1/manager.js';
@@ -11,13 +14,15 @@ import { alreadyExists, hasCode, failedPrecondition, notFound, unavailable } fro
 import { channelPhase, channelTransition, unsecuredPorts } from './channel-state.js';
 import { endpointKey } from './desired.js';
 import { chainOf, keyViews } from './key-chain.js';
-import type { ChannelView, CreateChannelInput, CreatedChannel, DeleteChannelInput, Endpoint } from './model.js';
-import { checkChannelRef, checkCreateChannel } from './requests.js';
+import type { ChannelView, CreateChannelInput, CreatedChannel, DeleteChannelInput, Endpoint, UpdateChannelInput, UpdatedChannel } from './model.js';
+import { checkChannelRef, checkCreateChannel, checkUpdateChannel, MAX_ENDPOINTS } from './requests.js';
 import { stableJson } from './stable-json.js';
 import type { ManagerState } from './state.js';
 import type { StoredChannel } from './store/store.js';
 
 const DEFAULT_WAIT_MS = 30_000;
+/** Fewest endpoints an update may leave (a channel of one is deleted, not shrunk). */
+const MIN_UPDATED_ENDPOINTS = 2;
 /** Leaves the answer time to reach a caller whose deadline bounds the wait. */
 const DEADLINE_MARGIN_MS = 50;
 
@@ -170,6 +175,104 @@ export class Channels {
       for (const a of agents.filter((x) => st.sessions.has(x))) st.sessions.push(a).catch(() => {});
       throw e;
     }
+  }
+
+  /**
+   * Adds and removes endpoints. Every check comes before any change; the new membership is stored
+   * in one transaction, pushed to the agents of the added and removed endpoints (the others get
+   * nothing: their ports' desired state is unchanged) and answered once they acknowledged it.
+   */
+  async update(req: UpdateChannelInput, deadlineMs: number | undefined, actor: Actor): Promise<UpdatedChannel> {
+    const { st } = this;
+    const spec = checkUpdateChannel(req);
+    const ch = st.store.getChannel(spec.channelId);
+    if (!ch) throw notFound('channel_id', `secure channel '${spec.channelId}' does not exist`);
+    st.checkOwner(actor, ch.owner, `secure channel '${ch.name}'`);
+    if (!ch.committed) throw failedPrecondition(`channel_id: secure channel '${ch.name}' is still being created; update it once CreateSecureChannel answered`);
+
+    const members = new Set(ch.endpoints.map(endpointKey));
+    spec.remove.forEach((pid, i) => {
+      if (!members.has(pid)) throw failedPrecondition(`remove_port_ids[${i}]: port '${pid}' is not an endpoint of secure channel '${ch.name}'`);
+    });
+    const used = new Map<string, StoredChannel>();
+    for (const c of st.store.listChannels()) for (const e of c.endpoints) used.set(endpointKey(e), c);
+    spec.add.forEach((e, i) => {
+      const f = `add_endpoints[${i}]`;
+      const pid = endpointKey(e);
+      if (members.has(pid)) throw failedPrecondition(`${f}.switch_port: port '${pid}' is already an endpoint of secure channel '${ch.name}'`);
+      if (!st.store.getAgent(e.agentId)) throw notFound(`${f}.agent_id`, `agent '${e.agentId}' is not known`);
+      const p = st.store.getPort(pid);
+      if (!p) throw failedPrecondition(`${f}.switch_port: no open port '${e.switchPort}' on agent '${e.agentId}' (open it with OpenPort first)`);
+      st.checkOwner(actor, p.owner, `${f}.switch_port: port '${p.id}'`);
+      const other = used.get(pid);
+      if (other) throw failedPrecondition(`${f}.switch_port: port '${p.id}' already belongs to secure channel '${other.name}'`);
+      if (!st.sessions.has(e.agentId)) throw unavailable(`${f}.agent_id: agent '${e.agentId}' is not connected`);
+    });
+    const removing = new Set(spec.remove);
+    const removed = ch.endpoints.filter((e) => removing.has(endpointKey(e)));
+    const endpoints = [...ch.endpoints.filter((e) => !removing.has(endpointKey(e))), ...spec.add];
+    if (endpoints.length < MIN_UPDATED_ENDPOINTS) {
+      throw failedPrecondition(
+        `remove_port_ids: secure channel '${ch.name}' would keep ${endpoints.length} endpoint${endpoints.length === 1 ? '' : 's'}; ` +
+          `an update leaves at least ${MIN_UPDATED_ENDPOINTS} (delete the channel with DeleteSecureChannel instead)`,
+      );
+    }
+    if (endpoints.length > MAX_ENDPOINTS)
+      throw failedPrecondition(`add_endpoints: secure channel '${ch.name}' would have ${endpoints.length} endpoints; at most ${MAX_ENDPOINTS}`);
+
+    const before = ch.endpoints;
+    st.store.transaction(() => st.store.setChannelEndpoints(ch.id, endpoints));
+    // A new member is not secured yet: until it is, the channel is READY again (a scale-out is
+    // no degradation); CHANNEL_SECURED is published once every endpoint, old and new, is.
+    const securedSince = this.securedSince.get(ch.id);
+    if (spec.add.length) this.securedSince.delete(ch.id);
+    const added = spec.add.map(endpointKey);
+    const agents = agentsOf([...spec.add, ...removed]);
+    try {
+      // An agent that is away gets the state without the removed port at its next Hello.
+      await Promise.all(agents.filter((a) => st.sessions.has(a) || spec.add.some((e) => e.agentId === a)).map((a) => st.sessions.push(a)));
+      const failed = added.filter((pid) => st.statusOf(pid).state === PortState.PORT_STATE_FAILED);
+      if (failed.length) throw failedPrecondition(`add_endpoints: ${failed.map((f) => `${f}: ${st.statusOf(f).detail}`).join('; ')}`);
+    } catch (e) {
+      if (securedSince !== undefined && !this.securedSince.has(ch.id)) this.securedSince.set(ch.id, securedSince);
+      this.undoUpdate(ch.id, before, endpoints, added, removed, agents);
+      throw e;
+    }
+    const parts = [added.length && `added ${added.join(', ')}`, spec.remove.length && `removed ${spec.remove.join(', ')}`].filter(Boolean);
+    st.publish({
+      type: EventType.EVENT_TYPE_CHANNEL_UPDATED,
+      channelId: ch.id,
+      message: `channel ${ch.name} updated: ${parts.join('; ')} (${endpoints.length} endpoints)`,
+      attributes: { added: added.join(','), removed: spec.remove.join(',') },
+    });
+    this.evaluate();
+    await this.waitSecured(ch.id, spec.waitSecured, spec.waitTimeoutMs, deadlineMs);
+    const now = st.store.getChannel(ch.id);
+    return { channel: this.view(now ?? { ...ch, endpoints }), added, removed: spec.remove };
+  }
+
+  /**
+   * Undoes an update the agents did not acknowledge, in one transaction: the membership it found
+   * comes back when nothing changed it since; otherwise only this update's own change is undone
+   * (its added ports leave, its removed ports come back unless another channel took them or they
+   * were closed). Pushed in the background, like a failed create's rollback.
+   */
+  private undoUpdate(id: string, before: Endpoint[], wrote: Endpoint[], added: string[], removed: Endpoint[], agents: string[]): void {
+    const { st } = this;
+    st.store.transaction(() => {
+      const now = st.store.getChannel(id);
+      if (!now) return;
+      if (stableJson(now.endpoints) === stableJson(wrote)) {
+        st.store.setChannelEndpoints(id, before);
+        return;
+      }
+      const taken = new Set<string>();
+      for (const c of st.store.listChannels()) for (const e of c.endpoints) taken.add(endpointKey(e));
+      const back = removed.filter((e) => !taken.has(endpointKey(e)) && st.store.getPort(endpointKey(e)));
+      st.store.setChannelEndpoints(id, [...now.endpoints.filter((e) => !added.includes(endpointKey(e))), ...back]);
+    });
+    for (const a of agents.filter((x) => st.sessions.has(x))) st.sessions.push(a).catch(() => {});
+    this.evaluate();
   }
 
   /** Resolves (never rejects) once the channel is secured or gone, or the wait is over. */

@@ -17,11 +17,13 @@ import {
   ListOrphanedPortsResponse,
   Port,
   SecureChannel,
+  UpdateSecureChannelResponse,
   type ClosePortRequest,
   type CreateSecureChannelRequest,
   type DeleteSecureChannelRequest,
   type ForceRekeyRequest,
   type OpenPortRequest,
+  type UpdateSecureChannelRequest,
   type AddChannelKeyRequest,
   type RetireChannelKeyRequest,
 } from '../control/gen/macsec/v1/manager.js';
@@ -44,6 +46,8 @@ import type {
   OrphanView,
   PortView,
   RekeyOutcome,
+  UpdateChannelInput,
+  UpdatedChannel,
 } from './model.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -83,6 +87,14 @@ export const createChannelInput = (r: CreateSecureChannelRequest): CreateChannel
   waitSecured: r.waitSecured,
   waitTimeoutMs: r.waitTimeoutMs,
   requestId: r.requestId,
+});
+
+export const updateChannelInput = (r: UpdateSecureChannelRequest): UpdateChannelInput => ({
+  channelId: r.channelId,
+  addEndpoints: r.addEndpoints.map((e) => ({ agentId: e.agentId, switchPort: e.switchPort, vnfId: e.vnfId, vnfInterface: e.vnfInterface })),
+  removePortIds: r.removePortIds,
+  waitSecured: r.waitSecured,
+  waitTimeoutMs: r.waitTimeoutMs,
 });
 
 export const deleteChannelInput = (r: DeleteSecureChannelRequest): DeleteChannelInput => ({ channelId: r.channelId, allowMissing: r.allowMissing });
@@ -136,6 +148,9 @@ export const toCreated = (r: CreatedChannel): CreateSecureChannelResponse =>
     generatedPsk: r.generatedPsk ? { cakHex: hex(r.generatedPsk.cak), cknHex: hex(r.generatedPsk.ckn) } : undefined,
     created: r.created,
   });
+
+export const toUpdated = (r: UpdatedChannel): UpdateSecureChannelResponse =>
+  UpdateSecureChannelResponse.fromPartial({ channel: toChannel(r.channel), addedPortIds: r.added, removedPortIds: r.removed });
 
 export const toOrphans = (storeId: string, ports: OrphanView[]): ListOrphanedPortsResponse => ListOrphanedPortsResponse.fromPartial({ storeId, ports });
 

@@ -37,6 +37,8 @@ import {
   type OrphanView,
   type PortView,
   type RekeyOutcome,
+  type UpdateChannelInput,
+  type UpdatedChannel,
 } from './model.js';
 import { Ports } from './ports.js';
 import { forceRekey } from './rekey.js';
@@ -217,6 +219,10 @@ export class Manager {
   }
   createChannel(req: CreateChannelInput, deadlineMs?: number, actor: Actor = SYSTEM_ACTOR): Promise<CreatedChannel> {
     return this.channels.create(req, deadlineMs, actor);
+  }
+  /** Adds and removes endpoints; the endpoints that stay keep their sessions. */
+  updateChannel(req: UpdateChannelInput, deadlineMs?: number, actor: Actor = SYSTEM_ACTOR): Promise<UpdatedChannel> {
+    return this.channels.update(req, deadlineMs, actor);
   }
   /** True when there was something to delete. */
   deleteChannel(req: DeleteChannelInput, actor: Actor = SYSTEM_ACTOR): Promise<boolean> {

@@ -85,6 +85,13 @@ export interface CreatedChannel {
   created: boolean;
 }
 
+export interface UpdatedChannel {
+  channel: ChannelView;
+  /** Port ids of the endpoints added and removed by the call. */
+  added: string[];
+  removed: string[];
+}
+
 export interface AddedKey {
   key: KeyView;
   channel: ChannelView;
@@ -128,6 +135,15 @@ export interface CreateChannelInput {
 export interface DeleteChannelInput {
   channelId: string;
   allowMissing: boolean;
+}
+
+export interface UpdateChannelInput {
+  channelId: string;
+  addEndpoints: Endpoint[];
+  /** Port ids (`<agent_id>/<interface>`) of the endpoints to remove. */
+  removePortIds: string[];
+  waitSecured: boolean;
+  waitTimeoutMs: number;
 }
 
 export interface AddKeyInput {

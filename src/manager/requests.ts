@@ -7,9 +7,9 @@ import { echo, invalidArgument } from '../common/errors.js';
 import { normalizePolicy, normalizeRadius, parseHexField, requireId, requireIfname, requireMode } from '../control/validate.js';
 import { NAME_RE, NAME_RULE, REQUEST_ID_RE, REQUEST_ID_RULE } from '../common/names.js';
 import { endpointKey } from './desired.js';
-import type { AddKeyInput, CreateChannelInput, Endpoint, ForceRekeyInput, OpenPortInput, PortSpec, RetireKeyInput } from './model.js';
+import type { AddKeyInput, CreateChannelInput, Endpoint, ForceRekeyInput, OpenPortInput, PortSpec, RetireKeyInput, UpdateChannelInput } from './model.js';
 
-const MAX_ENDPOINTS = 64;
+export const MAX_ENDPOINTS = 64;
 
 export const checkAgentId = (field: string, agentId: string): string => requireId(field, agentId, 'an agent id');
 
@@ -51,15 +51,12 @@ export interface ChannelSpec {
   waitTimeoutMs: number;
 }
 
-export function checkCreateChannel(req: CreateChannelInput): ChannelSpec {
-  if (!req.name) throw invalidArgument('name', 'is required');
-  if (req.requestId && !REQUEST_ID_RE.test(req.requestId)) throw invalidArgument('request_id', `must match ${REQUEST_ID_RULE}`);
-  if (!NAME_RE.test(req.name)) throw invalidArgument('name', `${echo(req.name, "'")} must match ${NAME_RULE}`);
-  if (req.endpoints.length === 0) throw invalidArgument('endpoints', 'at least one endpoint is required');
-  if (req.endpoints.length > MAX_ENDPOINTS) throw invalidArgument('endpoints', `at most ${MAX_ENDPOINTS} endpoints`);
+/** A list of endpoints (field `field`): each well-formed, no port twice, at most MAX_ENDPOINTS. */
+function checkEndpoints(field: string, list: readonly Endpoint[]): Endpoint[] {
+  if (list.length > MAX_ENDPOINTS) throw invalidArgument(field, `at most ${MAX_ENDPOINTS} endpoints`);
   const seen = new Set<string>();
-  const endpoints = req.endpoints.map((e, i): Endpoint => {
-    const f = `endpoints[${i}]`;
+  return list.map((e, i): Endpoint => {
+    const f = `${field}[${i}]`;
     checkAgentId(`${f}.agent_id`, e.agentId);
     requireIfname(`${f}.switch_port`, e.switchPort);
     requireId(`${f}.vnf_id`, e.vnfId, 'a VNF id');
@@ -69,6 +66,14 @@ export function checkCreateChannel(req: CreateChannelInput): ChannelSpec {
     seen.add(k);
     return { agentId: e.agentId, switchPort: e.switchPort, vnfId: e.vnfId, vnfInterface: e.vnfInterface };
   });
+}
+
+export function checkCreateChannel(req: CreateChannelInput): ChannelSpec {
+  if (!req.name) throw invalidArgument('name', 'is required');
+  if (req.requestId && !REQUEST_ID_RE.test(req.requestId)) throw invalidArgument('request_id', `must match ${REQUEST_ID_RULE}`);
+  if (!NAME_RE.test(req.name)) throw invalidArgument('name', `${echo(req.name, "'")} must match ${NAME_RULE}`);
+  if (req.endpoints.length === 0) throw invalidArgument('endpoints', 'at least one endpoint is required');
+  const endpoints = checkEndpoints('endpoints', req.endpoints);
   let cak: Uint8Array | undefined;
   let ckn: Uint8Array | undefined;
   if (req.psk && (req.psk.cakHex || req.psk.cknHex)) {
@@ -76,6 +81,38 @@ export function checkCreateChannel(req: CreateChannelInput): ChannelSpec {
     ckn = parseHexField('psk.ckn_hex', req.psk.cknHex, 1, 32);
   }
   return { name: req.name, requestId: req.requestId, endpoints, cak, ckn, waitSecured: req.waitSecured, waitTimeoutMs: req.waitTimeoutMs };
+}
+
+export interface ChannelUpdateSpec {
+  channelId: string;
+  add: Endpoint[];
+  remove: string[];
+  waitSecured: boolean;
+  waitTimeoutMs: number;
+}
+
+/**
+ * An update names a channel and at least one change; the endpoints to add are checked like a
+ * create's, the ports to remove are port ids, and no port is both added and removed (that would
+ * restart its session: remove it in one call, add it in another).
+ */
+export function checkUpdateChannel(req: UpdateChannelInput): ChannelUpdateSpec {
+  const channelId = checkChannelRef(req.channelId);
+  if (req.addEndpoints.length === 0 && req.removePortIds.length === 0)
+    throw invalidArgument('add_endpoints', 'nothing to change: give add_endpoints, remove_port_ids or both');
+  const add = checkEndpoints('add_endpoints', req.addEndpoints);
+  if (req.removePortIds.length > MAX_ENDPOINTS) throw invalidArgument('remove_port_ids', `at most ${MAX_ENDPOINTS} port ids`);
+  const adding = new Set(add.map(endpointKey));
+  const seen = new Set<string>();
+  const remove = req.removePortIds.map((pid, i) => {
+    const f = `remove_port_ids[${i}]`;
+    checkPortId(f, pid);
+    if (seen.has(pid)) throw invalidArgument(f, `port '${pid}' appears twice`);
+    if (adding.has(pid)) throw invalidArgument(f, `port '${pid}' is also in add_endpoints; a port is either added or removed`);
+    seen.add(pid);
+    return pid;
+  });
+  return { channelId, add, remove, waitSecured: req.waitSecured, waitTimeoutMs: req.waitTimeoutMs };
 }
 
 /** ForceRekey names exactly one target. */

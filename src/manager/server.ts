@@ -23,6 +23,7 @@ import {
   type ListAgentsRequest,
   type ListPortsRequest,
   type OpenPortRequest,
+  type UpdateSecureChannelRequest,
   type WatchEventsRequest,
   type AddChannelKeyRequest,
   type RetireChannelKeyRequest,
@@ -50,6 +51,8 @@ import {
   toOrphans,
   toPort,
   toRekeyed,
+  toUpdated,
+  updateChannelInput,
   addKeyInput,
   retireKeyInput,
   toAddedKey,
@@ -129,6 +132,9 @@ export function operatorHandlers(m: Manager, log: Logger, watch: WatchHub = new 
     listSecureChannels: unary('ListSecureChannels', 'read', () => ({ channels: m.listChannels().map(toChannel) })),
     deleteSecureChannel: unary('DeleteSecureChannel', 'write', async (r: DeleteSecureChannelRequest, _c, actor) =>
       toDeleted(await m.deleteChannel(deleteChannelInput(r), actor)),
+    ),
+    updateSecureChannel: unary('UpdateSecureChannel', 'write', async (r: UpdateSecureChannelRequest, call, actor) =>
+      toUpdated(await m.updateChannel(updateChannelInput(r), deadlineOf(call), actor)),
     ),
     forceRekey: unary('ForceRekey', 'write', async (r: ForceRekeyRequest, _c, actor) => toRekeyed(await m.forceRekey(forceRekeyInput(r), actor))),
     // CAK key chains: writes, like the other channel calls (an orchestrator only on its own channels).

@@ -3,6 +3,7 @@
  * participant and the Kay can share them without an import cycle.
  */
 import type { CipherSuiteName } from './constants.js';
+import type { AdoptedSecy } from './adopted.js';
 import type { SecyAction } from './secy.js';
 import type { Mac, Sci } from './types.js';
 
@@ -55,6 +56,12 @@ export interface KayConfig {
   mkaVersion?: number;
   /** Injectable RNG for deterministic tests; default crypto.randomBytes. */
   random?: (n: number) => Uint8Array;
+  /**
+   * SAs an earlier run of this port left on the SecY (agent restart): they keep protecting
+   * traffic until our own first key transmits, then go after the retire time (or after
+   * ADOPTED_LIMIT_MS without one). start() then leaves the port as it is.
+   */
+  adopted?: AdoptedSecy;
 }
 
 export interface KayOutput {

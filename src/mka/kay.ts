@@ -12,11 +12,21 @@
  */
 import { MacsecError } from '../common/errors.js';
 import { randomBytes } from 'node:crypto';
-import { CIPHER_SUITES, type CipherSuiteName, CKN_MAX_LEN, DEFAULT_CIPHER_SUITE, MKA_HELLO_TIME_MS, MKA_LIFE_TIME_MS, PAE_GROUP_ADDRESS } from './constants.js';
+import {
+  CIPHER_SUITES,
+  type CipherSuiteName,
+  CKN_MAX_LEN,
+  DEFAULT_CIPHER_SUITE,
+  MKA_HELLO_TIME_MS,
+  MKA_LIFE_TIME_MS,
+  MKA_SAK_RETIRE_TIME_MS,
+  PAE_GROUP_ADDRESS,
+} from './constants.js';
 import { bytesEqual } from '../common/hex.js';
 import { type CakConfig, type KayConfig, type KayCounters, type KayOutput, type KayStatus, newCounters, OutputSink } from './kay-types.js';
 import { decodeMkpdu } from './mkpdu.js';
 import { Participant } from './participant.js';
+import { AdoptedSas, adoptedIsEmpty } from './adopted.js';
 import { SecyShare } from './secy-share.js';
 import type { Env, PortState, ResolvedConfig } from './participant-env.js';
 import { sciHex } from './peers.js';
@@ -50,6 +60,9 @@ function checkCak(c: CakConfig | undefined, what: string): void {
 
 /** How long a removed principal waits for its successor to take over before it goes anyway (life times). */
 const REMOVE_GRACE_LIFETIMES = 2;
+
+/** Adopted SAs (KayConfig.adopted) go at the latest this many life times after start without a key of ours. */
+const ADOPTED_LIMIT_LIFETIMES = 2;
 
 function resolveConfig(cfg: KayConfig): ResolvedConfig {
   const fail = (m: string): never => {
@@ -123,6 +136,10 @@ export class Kay {
   private running = false;
   private stopped = false;
   private lastNow = -Infinity;
+  /** SAs of an earlier run kept in use until ours transmit; when they go at the latest; when our key first transmitted. */
+  private adopted: AdoptedSas | null = null;
+  private adoptedUntil = Infinity;
+  private securedAt: number | null = null;
 
   constructor(cfg: KayConfig) {
     const resolved = resolveConfig(cfg);
@@ -138,6 +155,10 @@ export class Kay {
     this.env = { cfg: resolved, port, counters: newCounters(), out: new OutputSink(), share: new SecyShare() };
     this.participants = [this.newParticipant(cfg.primary, true)];
     if (cfg.fallback) this.participants.push(this.newParticipant(cfg.fallback, false));
+    if (cfg.adopted && !adoptedIsEmpty(cfg.adopted)) {
+      this.adopted = new AdoptedSas(cfg.adopted, this.env.share);
+      port.enabled = cfg.adopted.controlledPortEnabled;
+    }
   }
 
   private newParticipant(c: CakConfig, isPrimary: boolean): Participant {
@@ -154,7 +175,7 @@ export class Kay {
   addCak(c: CakConfig, now: number, opts: { replace?: boolean } = {}): KayOutput {
     checkCak(c, 'cak');
     if (this.participants.some((p) => bytesEqual(p.ckn, c.ckn))) throw new KayConfigError('ckn is already in use by this KaY');
-    return this.run(() => {
+    return this.run(now, () => {
       if (this.stopped) return;
       if (opts.replace) for (const p of this.participants) if (p.isPrimary) p.replaced = true;
       const np = this.newParticipant(c, true);
@@ -170,7 +191,7 @@ export class Kay {
    * then, or without a successor, at once: the port is unsecured until another CA secures it).
    */
   removeCak(ckn: Uint8Array, now: number): KayOutput {
-    return this.run(() => {
+    return this.run(now, () => {
       const p = this.participants.find((x) => bytesEqual(x.ckn, ckn));
       if (!p) return this.env.out.events.push({ kind: 'dropped', reason: 'removeCak: no CA with this CKN' }) && undefined;
       if (this.participants.filter((x) => !x.replaced).length <= 1 && !p.replaced) {
@@ -191,13 +212,20 @@ export class Kay {
 
   /** Starts MKA: initial SecY configuration and the first MKPDU of each participant. */
   start(now: number): KayOutput {
-    return this.run(() => {
+    return this.run(now, () => {
       if (this.running || this.stopped) return;
       this.running = true;
       const { cfg, port } = this.env;
       const out = this.env.out;
-      out.actions.push({ kind: 'setCipherSuite', cipherSuite: cfg.cipherSuite, confidentialityOffset: cfg.confidentialityOffset });
-      if (cfg.policy === 'must-secure') {
+      if (this.adopted) {
+        // An earlier run's SAs carry traffic: the port stays as that run set it up (from the
+        // same configuration) until our own key is in use.
+        this.adoptedUntil = now + ADOPTED_LIMIT_LIFETIMES * cfg.lifeTimeMs;
+        out.events.push({ kind: 'dropped', reason: 'SecY holds SAs of an earlier run: kept in use until a key of ours transmits' });
+      } else out.actions.push({ kind: 'setCipherSuite', cipherSuite: cfg.cipherSuite, confidentialityOffset: cfg.confidentialityOffset });
+      if (this.adopted) {
+        // nothing: protect/validate and the controlled port are the earlier run's
+      } else if (cfg.policy === 'must-secure') {
         out.actions.push({ kind: 'setProtect', protectFrames: true, validate: 'strict' });
         out.actions.push({ kind: 'setControlledPortEnabled', enabled: false });
       } else {
@@ -214,7 +242,7 @@ export class Kay {
 
   /** A whole Ethernet frame carrying EAPOL-MKA. Never throws; bad input is dropped and counted. */
   receive(frame: Uint8Array, now: number): KayOutput {
-    return this.run(() => {
+    return this.run(now, () => {
       const c = this.env.counters;
       c.mkpdusReceived++;
       if (!this.running) return this.drop('KaY not running');
@@ -240,7 +268,7 @@ export class Kay {
 
   /** Timers. `pn` is what the SecY reports (next TX PN per AN), for LPN reporting and PN exhaustion. */
   tick(now: number, pn?: SecyPnStatus): KayOutput {
-    return this.run(() => {
+    return this.run(now, () => {
       if (!this.running) return;
       for (const p of this.participants) p.tick(now, p === this.principal ? pn : undefined);
       this.updatePrincipal(now);
@@ -253,12 +281,13 @@ export class Kay {
     let d = Infinity;
     for (const p of this.participants) d = Math.min(d, p.deadline());
     for (const t of this.removeAt.values()) if (t > this.lastNow) d = Math.min(d, t);
+    if (this.adopted) d = Math.min(d, this.adoptedUntil, this.securedAt !== null ? this.securedAt + MKA_SAK_RETIRE_TIME_MS : Infinity);
     return d;
   }
 
   /** Key server: distribute a new SAK now. Otherwise a no-op with a 'dropped' event giving the reason. */
   forceRekey(now: number): KayOutput {
-    return this.run(() => {
+    return this.run(now, () => {
       if (!this.running || !this.principal) {
         this.env.out.events.push({ kind: 'dropped', reason: 'forceRekey ignored: KaY not running' });
         return;
@@ -274,7 +303,7 @@ export class Kay {
    * instead of sending the MKPDUs of that step, which would describe SAs that do not exist).
    */
   secyFailed(action: SecyAction, error: string, now: number): KayOutput {
-    return this.run(() => {
+    return this.run(now, () => {
       if (!this.running || !this.principal) return;
       // The principal first; an SA of a successor's key is the successor's.
       for (const p of [this.principal, ...this.participants.filter((x) => x.role === 'successor')]) {
@@ -287,10 +316,27 @@ export class Kay {
     });
   }
 
+  /**
+   * In-service suspension for a planned restart: the principal's last MKPDU tells its live peers
+   * we stop sending MKPDUs for `seconds` (802.1X-2020; honoured up to 120 s by our peers) while
+   * every SA stays in use; nothing is deleted. The KaY is stopped afterwards; the next run adopts
+   * the SAs (KayConfig.adopted).
+   */
+  suspend(now: number, seconds: number): KayOutput {
+    return this.run(now, () => {
+      if (!this.running) return;
+      this.principal?.suspend(now, seconds);
+      this.running = false;
+      this.stopped = true;
+    });
+  }
+
   /** Leaves: deletes SAs and SCs and disables the controlled port. No further MKPDUs are sent. */
   stop(now: number): KayOutput {
-    return this.run(() => {
+    return this.run(now, () => {
       if (!this.running) return;
+      if (this.adopted) this.env.out.actions.push(...this.adopted.release());
+      this.adopted = null;
       for (const p of this.participants) p.stop(now);
       const out = this.env.out;
       if (this.env.port.enabled) out.actions.push({ kind: 'setControlledPortEnabled', enabled: false });
@@ -394,11 +440,33 @@ export class Kay {
     this.env.out.events.push({ kind: 'dropped', reason });
   }
 
-  private run(fn: () => void): KayOutput {
+  /** Adopted SAs go once our key has transmitted for the retire time, or when waiting is over. */
+  private releaseAdopted(now: number): void {
+    if (!this.adopted || !this.running) return;
+    if (this.securedAt === null && this.env.port.secured) this.securedAt = now;
+    const done = this.securedAt !== null && now >= this.securedAt + MKA_SAK_RETIRE_TIME_MS;
+    if (!done && now < this.adoptedUntil) return;
+    const out = this.env.out;
+    out.actions.push(...this.adopted.release());
+    this.adopted = null;
+    const port = this.env.port;
+    if (!port.secured && this.env.cfg.policy === 'must-secure' && port.enabled) {
+      port.enabled = false;
+      out.actions.push({ kind: 'setControlledPortEnabled', enabled: false });
+    }
+    out.events.push({
+      kind: 'dropped',
+      reason: done ? 'SAs of the earlier run removed: our key is in use' : 'SAs of the earlier run removed: no key of ours in time',
+    });
+  }
+
+  private run(now: number, fn: () => void): KayOutput {
     const out = new OutputSink();
     this.env.out = out;
+    this.lastNow = Math.max(this.lastNow, now);
     try {
       fn();
+      if (this.adopted) this.releaseAdopted(now);
     } catch (e) {
       // Never let a bug surface as an exception to the caller; report it as a drop.
       this.env.counters.mkpdusDropped++;

@@ -116,6 +116,8 @@ export class KeyUse implements ShareUser {
       zeroize(this.old.sak);
       this.old = null;
     }
+    // SAs left by an earlier run of the port on this AN give way (a key server elsewhere chose it).
+    if (this.principal) this.env.out.actions.push(...this.env.share.claimAn(this, key.an));
     const port = this.env.port;
     if (port.suiteRefused || port.cipherSuite !== key.cipherSuite || port.confidentialityOffset !== key.confidentialityOffset) {
       port.suiteRefused = false;

@@ -63,6 +63,8 @@ export class Participant {
   private retiringSince: number | null = null;
   /** Its KaY removes it once it holds no SA (replaced by a newer CAK, or removed). */
   replaced = false;
+  /** In-service suspension announced (seconds): the next MKPDU says so, then we go quiet. */
+  private suspendFor = 0;
   private ks: KeyServerInfo | null = null;
   private readonly server = new KeyServerState();
   private readonly keys: KeyUse;
@@ -359,12 +361,14 @@ export class Participant {
   private makeLive(peer: Peer, now: number): void {
     // A new MI from an SCI we know is the same system after a restart: the old incarnation
     // is replaced once the new one has proven liveness (so replayed old MKPDUs cannot do this).
-    // Its RX SC goes with it; the new RX SC gets no key of the old incarnation (KeyUse), and
-    // the changed live set makes the key server distribute a new SAK (KeyServerState.duty).
+    // The RX SC stays, with the RX SAs it has: a restarted agent that kept its kernel SecY still
+    // sends with the old key until the new SAK is in use, and an SA kept keeps its replay window
+    // (only a fresh one for the same SCI and key would reopen it, which KeyUse never installs).
+    // The changed live set makes the key server distribute a new SAK (KeyServerState.duty).
+    peer.live = true;
     for (const other of this.peers.bySci(peer.sciHex)) {
       if (other !== peer) this.removePeer(other);
     }
-    peer.live = true;
     this.liveChangedAt = now;
     // Our Live Peer List changed: the others (a key server waiting for the full mesh) learn it soon.
     this.schedule.soft(now);
@@ -638,7 +642,8 @@ export class Participant {
     const { latest, old } = this.keys;
     const live = this.peers.live();
     const distributedSak = this.distributedSak(live);
-    const withSakUse = this.keyed && live.length > 0 && (latest !== null || old !== null) && (distributedSak !== null || !this.quiet(now));
+    const withSakUse =
+      this.keyed && live.length > 0 && (latest !== null || old !== null) && (distributedSak !== null || this.suspendFor > 0 || !this.quiet(now));
     if (withSakUse && latest?.tx && latest.txShownAt === null) latest.txShownAt = now;
     const ksSelf = this.ks?.self === true;
     return buildMkpdu(
@@ -653,7 +658,10 @@ export class Participant {
         keyServerSsci: ksSelf ? keyServerSsciOctet(latest ?? old, this.actor.mi, this.cfg.sciHex) : 0,
         sakUse: withSakUse ? sakUseSet(latest, old, this.env.port) : null,
         distributedSak,
-        xpn: xpnSet(latest, old),
+        xpn:
+          this.suspendFor > 0
+            ? { ...(xpnSet(latest, old) ?? { type: 'xpn', latestLowestPnHigh: 0, oldLowestPnHigh: 0 }), suspendedFor: this.suspendFor }
+            : xpnSet(latest, old),
       },
       this.ick,
     );
@@ -693,6 +701,19 @@ export class Participant {
     this.schedule.urgent(now);
     this.maybeSend(now);
     return key.kiHex;
+  }
+
+  /**
+   * In-service suspension (802.1Xbx / 802.1X-2020): one last MKPDU tells the live peers that we
+   * stop sending MKPDUs for `seconds` while our SAs stay in use, so they keep us (and our SAs)
+   * that long. Nothing is deleted; the caller stops driving the KaY afterwards.
+   */
+  suspend(now: number, seconds: number): void {
+    if (!this.started || this.peers.live().length === 0) return;
+    this.suspendFor = Math.max(1, Math.min(255, Math.round(seconds)));
+    this.schedule.promptNow(now);
+    this.maybeSend(now);
+    this.started = false;
   }
 
   forceRekey(now: number): string | null {

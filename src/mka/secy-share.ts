@@ -5,11 +5,14 @@
  * an RX SC goes only when its last user lets it go, and a new key never takes an AN that
  * another participant's key holds. Pure bookkeeping; the participants emit the SecY actions.
  */
+import type { SecyAction } from './secy.js';
 
 /** A participant's key use, as the share sees it. */
 export interface ShareUser {
   /** ANs of the keys this user has SAs for. */
   ansInUse(): number[];
+  /** Gives up an AN another user needs (adopted SAs do; participants never). */
+  yieldAn?(an: number): SecyAction[];
 }
 
 export class SecyShare {
@@ -47,6 +50,13 @@ export class SecyShare {
     if (set.size > 0) return false;
     this.rxScUsers.delete(sci);
     return true;
+  }
+
+  /** The principal's new key takes `an`: users that can give it up do (their delete actions). */
+  claimAn(u: ShareUser, an: number): SecyAction[] {
+    const out: SecyAction[] = [];
+    for (const o of this.users) if (o !== u && o.yieldAn) out.push(...o.yieldAn(an));
+    return out;
   }
 
   /** ANs that users other than `u` hold SAs for. */

@@ -77,4 +77,6 @@ export interface Secy {
   apply(action: SecyAction): Promise<void>;
   readPn(): Promise<SecyPnStatus>;
   close(): Promise<void>;
+  /** Lets go of the SecY leaving its state in place (in-service suspension); absent: close(). */
+  detach?(): Promise<void>;
 }

@@ -15,6 +15,7 @@
  * - Linux only supports confidentiality offset 0; null means integrity only.
  * Key material is never logged; the message copies are zeroed after sending.
  */
+import type { AdoptedSecy } from '../mka/adopted.js';
 import { CIPHER_SUITES, type CipherSuiteName } from '../mka/constants.js';
 import { LINUX_MACSEC_CAPABILITY, type SciHex, type Secy, type SecyAction, type SecyMacsecCapability, type SecyPnStatus } from '../mka/secy.js';
 import { MacsecNetlinkError } from './errors.js';
@@ -50,6 +51,20 @@ export async function createMacsecPort(parent: string, opts: MacsecPortOptions =
   } catch (err) {
     genl?.close();
     rtnl.close();
+    throw err;
+  }
+}
+
+/**
+ * Takes over the macsec link an earlier run of this port left (agent restart): owned again
+ * (close() deletes it), with its SAs recorded, and what they are as KayConfig.adopted.
+ */
+export async function adoptMacsecPort(ifname: string): Promise<{ secy: KernelSecy; adopted: AdoptedSecy }> {
+  const secy = await attachMacsecPort(ifname, { deleteOnClose: true });
+  try {
+    return { secy, adopted: await secy.takeInventory() };
+  } catch (err) {
+    await secy.detach();
     throw err;
   }
 }
@@ -278,6 +293,35 @@ export class KernelSecy implements Secy {
     const rxLowestPn = new Map<string, bigint>();
     for (const sc of d.rxScs) for (const sa of sc.sas) rxLowestPn.set(`${sc.sci}/${sa.an}`, sa.nextPn);
     return { txNextPn, rxLowestPn };
+  }
+
+  /** Records the SAs and RX SCs the link holds (an adopted link) and returns them. */
+  async takeInventory(): Promise<AdoptedSecy> {
+    const d = await this.dump();
+    const link = await this.rtnl.getLinkByIndex(this.link.index);
+    for (const sa of d.txSas) this.txAns.add(sa.an);
+    for (const sc of d.rxScs) {
+      const sci = sc.sci.toLowerCase();
+      this.rxScs.add(sci);
+      for (const sa of sc.sas) this.rxSas.add(`${sci}/${sa.an}`);
+    }
+    this.opts.encodingSa = d.encodingSa;
+    return {
+      txAns: d.txSas.map((sa) => sa.an),
+      rxScs: d.rxScs.map((sc) => ({ sci: sc.sci.toLowerCase(), ans: sc.sas.map((sa) => sa.an) })),
+      controlledPortEnabled: (link.flags & IFF_UP) !== 0,
+    };
+  }
+
+  /**
+   * Closes the sockets and leaves the link with its SAs in place (in-service suspension: the
+   * next run adopts it). Idempotent.
+   */
+  async detach(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.genl.close();
+    this.rtnl.close();
   }
 
   /** Delete the link if we own it, and close the sockets. Idempotent. */

@@ -67,6 +67,8 @@ export interface LinkInfo {
   parentIndex?: number;
   /** IFLA_INFO_KIND, e.g. "macsec", "veth". */
   kind?: string;
+  /** IFLA_IFALIAS (`ip link set ... alias`), if set. */
+  alias?: string;
 }
 
 export function sciBytes(sci: SciHex): Buffer {
@@ -160,6 +162,8 @@ export function parseLinkMessage(data: Buffer): LinkInfo {
   if (mtu !== undefined) info.mtu = mtu;
   const parent = getU32(attrs.get(U.IFLA_LINK));
   if (parent !== undefined) info.parentIndex = parent;
+  const alias = getCStr(attrs.get(U.IFLA_IFALIAS));
+  if (alias) info.alias = alias;
   const li = attrs.get(U.IFLA_LINKINFO);
   if (li) {
     const kind = getCStr(attrMap(li).get(U.IFLA_INFO_KIND));
@@ -197,6 +201,11 @@ export class Rtnl {
 
   async setUp(index: number, up: boolean): Promise<void> {
     await this.setFlags(index, up ? U.IFF_UP : 0, U.IFF_UP, up ? 'set link up' : 'set link down');
+  }
+
+  /** Sets the link's alias (IFLA_IFALIAS): our mark on the macsec links we create. */
+  async setAlias(index: number, alias: string): Promise<void> {
+    await nlRequest(this.rt.socket, U.RTM_NEWLINK, 0, [ifinfomsg(index), nla(U.IFLA_IFALIAS, Buffer.from(alias, 'utf8'))], `set alias (ifindex ${index})`);
   }
 
   async deleteLink(index: number, label = `#${index}`): Promise<void> {

@@ -30,6 +30,7 @@ export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
 export const IFLA_LINK = 5;
 export const IFLA_LINKINFO = 18;
+export const IFLA_IFALIAS = 20;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
 

@@ -1,6 +1,6 @@
 /**
- * The create-secure-channel parameters as manager requests (pure): the channel name, its
- * endpoints (list or flat form), the ports to open first, key material in hex. Every problem is
+ * The create- and update-secure-channel parameters as manager requests (pure): the channel name,
+ * its endpoints (list or flat form), the ports to open first, key material in hex. Every problem is
  * a ParamError naming the parameter; key material is never echoed.
  */
 import type { Endpoint, OpenPortRequest } from '../control/gen/macsec/v1/manager.js';
@@ -14,18 +14,31 @@ export function channelName(p: Params): string {
   return p.str(['channel_name', 'channel', 'channel_id'], { required: true, pattern: NAME_RE, patternText: NAME_RULE })!;
 }
 
-export function endpointsOf(p: Params, defaults: { vnfId?: string | undefined; agentId?: string | undefined }): Endpoint[] {
+/**
+ * The endpoints named by `<prefix>endpoints` (list form) or `<prefix>switch_ports` (flat form,
+ * with `agent_id`, `vnf_id` and `<prefix>vnf_interfaces`). `optional`: neither given means none.
+ */
+export function endpointsOf(
+  p: Params,
+  defaults: { vnfId?: string | undefined; agentId?: string | undefined },
+  opts: { prefix?: string; optional?: boolean } = {},
+): Endpoint[] {
+  const pre = opts.prefix ?? '';
   const idText = NAME_RULE;
   const ifText = `an interface name (${IFNAME_RULE})`;
+  // The forms not taken count as read when empty (a VNFD declares them all with empty defaults), so
+  // only a value that is really set and not used is reported as ignored.
+  for (const k of ['endpoints', 'switch_ports', 'switch_port', 'vnf_interfaces', 'vnf_interface']) if (!p.has(`${pre}${k}`)) p.raw(`${pre}${k}`);
+  if (opts.optional && !p.has(`${pre}endpoints`) && !p.has(`${pre}switch_ports`) && !p.has(`${pre}switch_port`)) return [];
   const defVnf = p.str('vnf_id', { pattern: NAME_RE, patternText: idText }) ?? defaults.vnfId ?? '';
   const defAgent = p.str('agent_id', { pattern: NAME_RE, patternText: idText }) ?? defaults.agentId;
-  const list = p.list('endpoints');
+  const list = p.list(`${pre}endpoints`);
   if (list) {
-    if (list.length === 0) throw new ParamError(`parameter 'endpoints' must list at least one endpoint`);
+    if (list.length === 0) throw new ParamError(`parameter '${pre}endpoints' must list at least one endpoint`);
     return list.map((raw, i) => {
-      const q = paramsOf(raw, `endpoints[${i}]`);
+      const q = paramsOf(raw, `${pre}endpoints[${i}]`);
       const agentId = q.str('agent_id', { pattern: NAME_RE, patternText: idText }) ?? defAgent;
-      if (!agentId) throw new ParamError(`parameter 'endpoints[${i}].agent_id' is required (or give a default agent_id)`);
+      if (!agentId) throw new ParamError(`parameter '${pre}endpoints[${i}].agent_id' is required (or give a default agent_id)`);
       const ep: Endpoint = {
         agentId,
         switchPort: q.str(['switch_port', 'port'], { required: true, pattern: IFNAME_RE, patternText: ifText })!,
@@ -35,7 +48,7 @@ export function endpointsOf(p: Params, defaults: { vnfId?: string | undefined; a
       const extra = q.unused();
       if (extra.length)
         throw new ParamError(
-          `endpoints[${i}] has unknown fields: ${extra
+          `${pre}endpoints[${i}] has unknown fields: ${extra
             .slice(0, 5)
             .map((k) => clip(k, 40))
             .join(', ')} (known: agent_id, switch_port, vnf_id, vnf_interface)`,
@@ -44,18 +57,18 @@ export function endpointsOf(p: Params, defaults: { vnfId?: string | undefined; a
     });
   }
   // Flat form, convenient in a VNFD: one agent, parallel lists of switch ports and VNF interfaces.
-  if (!defAgent) throw new ParamError(`parameter 'agent_id' is required (or give 'endpoints')`);
-  const ports = p.list(['switch_ports', 'switch_port']);
-  if (!ports || ports.length === 0) throw new ParamError(`parameter 'switch_ports' is required (or give 'endpoints')`);
-  const ifs = p.list(['vnf_interfaces', 'vnf_interface']) ?? [];
+  if (!defAgent) throw new ParamError(`parameter 'agent_id' is required (or give '${pre}endpoints')`);
+  const ports = p.list([`${pre}switch_ports`, `${pre}switch_port`]);
+  if (!ports || ports.length === 0) throw new ParamError(`parameter '${pre}switch_ports' is required (or give '${pre}endpoints')`);
+  const ifs = p.list([`${pre}vnf_interfaces`, `${pre}vnf_interface`]) ?? [];
   if (ifs.length !== 0 && ifs.length !== ports.length) {
-    throw new ParamError(`parameter 'vnf_interfaces' lists ${ifs.length} interfaces for ${ports.length} switch ports`);
+    throw new ParamError(`parameter '${pre}vnf_interfaces' lists ${ifs.length} interfaces for ${ports.length} switch ports`);
   }
   return ports.map((sp, i) => {
     const s = String(sp);
-    if (!IFNAME_RE.test(s)) throw new ParamError(`parameter 'switch_ports[${i}]' ${JSON.stringify(clip(s))} must be ${ifText}`);
+    if (!IFNAME_RE.test(s)) throw new ParamError(`parameter '${pre}switch_ports[${i}]' ${JSON.stringify(clip(s))} must be ${ifText}`);
     const vi = ifs[i] === undefined ? '' : String(ifs[i]);
-    if (vi && !IFNAME_RE.test(vi)) throw new ParamError(`parameter 'vnf_interfaces[${i}]' ${JSON.stringify(clip(vi))} must be ${ifText}`);
+    if (vi && !IFNAME_RE.test(vi)) throw new ParamError(`parameter '${pre}vnf_interfaces[${i}]' ${JSON.stringify(clip(vi))} must be ${ifText}`);
     return { agentId: defAgent, switchPort: s, vnfId: defVnf, vnfInterface: vi };
   });
 }

@@ -10,6 +10,7 @@
  *   config                  manager address + operator credentials (only OK passes for config)
  *   health-check            OK while the EE serves
  *   create-secure-channel   CreateSecureChannel on the manager; OK only after the manager acknowledged
+ *   update-secure-channel   UpdateSecureChannel: add endpoints (scale-out) and remove them (scale-in)
  *   channel-status          GetSecureChannel; optionally wait for / require a state
  *   delete-secure-channel   DeleteSecureChannel (missing = already done)
  *   force-rekey             ForceRekey on a channel
@@ -22,8 +23,8 @@
  * not create, and such refusals are reported naming the channel or port). An unauthenticated
  * caller (plaintext, only with --allow-plaintext) may run health-check, confirm the configuration
  * without changing it, create channels without caller-supplied keys (no psk_cak_hex/psk_ckn_hex, no
- * eap-radius servers), and read, rekey, delete or close only the channels and ports this EE created
- * (owned.ts).
+ * eap-radius servers), and read, update, rekey, delete or close only the channels and ports this EE
+ * created (owned.ts).
  *
  * No reply or log line carries a secret: malformed key parameters are named with their rule, never
  * echoed; other values are echoed as at most a short prefix (params.ts clip); messages from the
@@ -34,7 +35,7 @@ import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../common/log.js';
-import { ChannelState, type CreateSecureChannelRequest, type SecureChannel } from '../control/gen/macsec/v1/manager.js';
+import { ChannelState, type CreateSecureChannelRequest, type Endpoint, type SecureChannel } from '../control/gen/macsec/v1/manager.js';
 import {
   type ConfigStore,
   configFingerprint,
@@ -105,9 +106,18 @@ export interface RunnerOptions {
 /** The manager calls this EE makes: the operator API client (ManagerApi) or a test double. */
 export type ManagerClient = Pick<
   ManagerApi,
-  'createSecureChannel' | 'getSecureChannel' | 'listSecureChannels' | 'deleteSecureChannel' | 'forceRekey' | 'openPort' | 'closePort' | 'close'
-> &
-  Pick<ManagerApi, 'addChannelKey' | 'retireChannelKey'>;
+  | 'createSecureChannel'
+  | 'updateSecureChannel'
+  | 'getSecureChannel'
+  | 'listSecureChannels'
+  | 'deleteSecureChannel'
+  | 'forceRekey'
+  | 'openPort'
+  | 'closePort'
+  | 'close'
+  | 'addChannelKey'
+  | 'retireChannelKey'
+>;
 export type ManagerClientFactory = (conn: ManagerConnection) => ManagerClient;
 
 /**
@@ -160,6 +170,7 @@ export class PrimitiveRunner {
     this.handlers.set('config', (p, c) => this.config(p, c));
     this.handlers.set('health-check', (p, c) => this.healthCheck(p, c));
     this.handlers.set('create-secure-channel', (p, c) => this.createChannel(p, c));
+    this.handlers.set('update-secure-channel', (p, c) => this.updateChannel(p, c));
     this.handlers.set('channel-status', (p, c) => this.channelStatus(p, c));
     this.handlers.set('delete-secure-channel', (p, c) => this.deleteChannel(p, c));
     this.handlers.set('force-rekey', (p, c) => this.forceRekey(p, c));
@@ -546,6 +557,122 @@ export class PrimitiveRunner {
     writeFileSync(f, JSON.stringify({ channel: name, cak_hex: cakHex, ckn_hex: cknHex }) + '\n', { mode: 0o600 });
     chmodSync(f, 0o600); // the create mode does not apply to a file that already existed
     return `the manager generated a PSK, kept in ${f} (not shown)`;
+  }
+
+  // ---------------------------------------------------------------- update-secure-channel
+
+  /**
+   * Adds and removes endpoints of an existing channel. Idempotent: the channel is read first and
+   * only what is still to do is sent (an endpoint already in it is not added again, one already
+   * gone is not removed again), so LCM's retry of a request that went through answers OK.
+   */
+  private async updateChannel(p: Params, ctx: PrimitiveContext): Promise<Reply> {
+    const name = channelName(p);
+    const cfg = this.requireConfig();
+    const add = endpointsOf(p, cfg, { prefix: 'add_', optional: true });
+    const remove = [...new Set(endpointsOf(p, cfg, { prefix: 'remove_', optional: true }).map((e) => `${e.agentId}/${e.switchPort}`))];
+    if (!add.length && !remove.length) {
+      throw new ParamError(`nothing to change: give 'add_endpoints' (or 'add_switch_ports') and/or 'remove_endpoints' (or 'remove_switch_ports')`);
+    }
+    const ports = portSpecsOf(p, add, ctx.authenticated);
+    const closePorts = p.bool('close_ports', false);
+    const waitSecured = p.bool('wait_secured', false);
+    const waitTimeoutS = p.int('wait_timeout_seconds', { min: 1, max: 3600, default: 60 })!;
+    const timeoutS = p.int('timeout_seconds', { min: 1, max: 3600, default: 120 })!;
+    const retryMs = p.int('manager_retry_seconds', { min: 0, max: 600, default: 30 })! * 1000;
+    this.requireOwned(name, ctx, 'update');
+    if (!ctx.authenticated) {
+      // Only ports this EE opened (before, or now with port_mode) may join or be closed.
+      const opened = this.owned.openedPorts();
+      const opening = new Set(ports.map((o) => `${o.agentId}/${o.interface}`));
+      const foreignAdd = add.map((e) => `${e.agentId}/${e.switchPort}`).filter((id) => !opened.has(id) && !opening.has(id));
+      if (foreignAdd.length)
+        throw new ScopeError(
+          `port ${foreignAdd.join(', ')} was not opened by this execution environment; ${UNAUTH} may add only ports it opens (give port_mode)`,
+        );
+      const foreignClose = closePorts ? remove.filter((id) => !opened.has(id)) : [];
+      if (foreignClose.length)
+        throw new ScopeError(`port ${foreignClose.join(', ')} was not opened by this execution environment; ${UNAUTH} may close only ports it opened`);
+    }
+    const deadlineMs = (waitSecured ? waitTimeoutS + timeoutS : timeoutS) * 1000;
+    const fp = createHash('sha256')
+      .update(JSON.stringify([name, add, remove, ports, closePorts, waitSecured, waitTimeoutS]))
+      .digest('hex');
+    const key = `update:${name}`;
+    const running = this.inflight.get(key);
+    if (running && running.fp === fp) {
+      ctx.progress(`an identical update-secure-channel '${name}' is already running; waiting for it`);
+      return this.heartbeat(running.promise, ctx, `update-secure-channel '${name}'`);
+    }
+    const ignored = ignoredSuffix(p);
+    const client = this.clientFor(cfg);
+    const retrying = <T>(fn: () => Promise<T>) => this.withRetry(fn, retryMs, (m) => ctx.progress(m));
+    const work = (async (): Promise<Reply> => {
+      let ch: SecureChannel;
+      try {
+        ch = await retrying(() => client.getSecureChannel(name, 10_000));
+      } catch (e) {
+        if (e instanceof ManagerCallError && e.code === 'not_found')
+          return error(`update-secure-channel: no secure channel '${name}' on the manager (${clip(e.details, MANAGER_DETAIL_MAX)})`);
+        throw e;
+      }
+      const members = new Map(ch.endpoints.map((e) => [`${e.agentId}/${e.switchPort}`, e]));
+      const same = (a: Endpoint, b: Endpoint | undefined) => !!b && a.vnfId === b.vnfId && a.vnfInterface === b.vnfInterface;
+      const toAdd = add.filter((e) => !same(e, members.get(`${e.agentId}/${e.switchPort}`)));
+      const toRemove = remove.filter((id) => members.has(id));
+      const notes: string[] = [];
+      const already = add.filter((e) => !toAdd.includes(e)).map((e) => `${e.agentId}/${e.switchPort}`);
+      if (already.length) notes.push(`already endpoints: ${already.join(', ')}`);
+      const gone = remove.filter((id) => !toRemove.includes(id));
+      if (gone.length) notes.push(`not endpoints (nothing to remove): ${gone.join(', ')}`);
+      const adding = new Set(toAdd.map((e) => `${e.agentId}/${e.switchPort}`));
+      for (const op of ports.filter((o) => adding.has(`${o.agentId}/${o.interface}`))) {
+        const id = `${op.agentId}/${op.interface}`;
+        const port = await this.about(`port ${id}`, () => retrying(() => client.openPort(op, deadlineMs)));
+        this.owned.addPort(name, id);
+        ctx.progress(`authenticator port ${port.id} open (${portStateToJSON(port.status?.state ?? 0).replace(/^PORT_STATE_/, '')})`);
+      }
+      let done = 'already up to date';
+      if (toAdd.length || toRemove.length) {
+        ctx.progress(
+          `updating secure channel '${name}' through manager ${cfg.managerAddress}: ${[toAdd.length && `adding ${[...adding].join(', ')}`, toRemove.length && `removing ${toRemove.join(', ')}`].filter(Boolean).join('; ')}`,
+        );
+        const res = await this.about(`secure channel '${name}'`, () =>
+          retrying(() =>
+            client.updateSecureChannel(
+              { channelId: name, addEndpoints: toAdd, removePortIds: toRemove, waitSecured, waitTimeoutMs: waitSecured ? waitTimeoutS * 1000 : 0 },
+              deadlineMs,
+            ),
+          ),
+        );
+        if (!res.channel) return error(`manager acknowledged the update of '${name}' without returning the channel`);
+        ch = res.channel;
+        done = `updated (${[res.addedPortIds.length && `added ${res.addedPortIds.join(', ')}`, res.removedPortIds.length && `removed ${res.removedPortIds.join(', ')}`].filter(Boolean).join('; ')})`;
+      }
+      // The removed ports are closed after they left the channel (also on a retry that found them gone).
+      const closed: string[] = [];
+      if (closePorts) {
+        for (const id of remove) {
+          const r = await this.about(`port ${id}`, () => retrying(() => client.closePort({ portId: id, allowMissing: true }, timeoutS * 1000)));
+          if (r.existed) closed.push(id);
+        }
+        this.owned.forgetPorts(name, remove);
+        notes.push(closed.length ? `closed ports ${closed.join(', ')}` : 'no ports to close');
+      }
+      const good = waitSecured ? [ChannelState.CHANNEL_STATE_SECURED] : [ChannelState.CHANNEL_STATE_READY, ChannelState.CHANNEL_STATE_SECURED];
+      if (!good.includes(ch.state)) {
+        return error(
+          `update-secure-channel: '${name}' is ${stateName(ch.state)} after the update, expected ${good.map(stateName).join(' or ')}: ${describeChannel(ch)}`,
+        );
+      }
+      return ok(`${done}: ${describeChannel(ch)}${notes.map((n) => `; ${n}`).join('')}${ignored}`);
+    })();
+    this.inflight.set(key, { fp, promise: work });
+    try {
+      return await this.heartbeat(work, ctx, `update-secure-channel '${name}'`);
+    } finally {
+      if (this.inflight.get(key)?.promise === work) this.inflight.delete(key);
+    }
   }
 
   // ---------------------------------------------------------------- channel-status

@@ -25,6 +25,8 @@ export interface KayLike {
   /** The SecY refused an action; returns the KaY's corrected output. */
   secyFailed(action: SecyAction, error: string, now: number): KayOutput;
   stop(now: number): KayOutput;
+  /** In-service suspension: a last MKPDU, nothing deleted. */
+  suspend?(now: number, seconds: number): KayOutput;
   status(): KayStatus;
   counters(): KayCounters;
 }
@@ -114,6 +116,22 @@ export class KayDriver extends EventEmitter {
   }
   counters(): KayCounters {
     return this.kay.counters();
+  }
+
+  /**
+   * Planned restart: announces in-service suspension for `seconds` (when the KaY can), then lets
+   * go of the link and the SecY leaving every SA in place for the next run to adopt.
+   */
+  async suspend(seconds: number): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.kay.suspend) {
+      this.enqueue(this.kay.suspend(this.clock(), seconds));
+      await this.chain.catch(() => {});
+    }
+    await Promise.resolve(this.link.close()).catch(() => {});
+    await (this.secy.detach ? this.secy.detach() : this.secy.close()).catch(() => {});
   }
 
   async stop(graceful = true): Promise<void> {

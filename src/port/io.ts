@@ -4,6 +4,7 @@
  * simulations and tests pass their own. Nothing here loads netlink or libpcap.
  */
 import type { Logger } from '../common/log.js';
+import type { AdoptedSecy } from '../mka/adopted.js';
 import { toHex } from '../common/hex.js';
 import type { MacFrameLink } from '../link/link.js';
 import type { SciPorts } from './sci-ports.js';
@@ -17,6 +18,8 @@ export interface SecyHandle {
   ifname: string;
   /** Optional SA/packet counters for metrics. */
   stats?(): Record<string, number> | Promise<Record<string, number>>;
+  /** SAs an earlier run left on an adopted link (PortSpec.adopt), for KayConfig.adopted. */
+  adopted?: AdoptedSecy;
 }
 
 export interface PortIo {

@@ -3,6 +3,7 @@
  * managed agent builds it from the manager's DesiredPort, the standalone agent from its
  * configuration file; from here on a port is the same thing for both.
  */
+import type { AdoptedSecy } from '../mka/adopted.js';
 import type { CipherSuiteName } from '../mka/constants.js';
 import type { CakConfig, KayConfig } from '../mka/kay-types.js';
 import type { Secy } from '../mka/secy.js';
@@ -64,6 +65,12 @@ export interface PortSpec {
    * agent's SciPorts before it opens the SecY; absent: 1.
    */
   sciPort?: number;
+  /**
+   * Take over the macsec link (and its SAs) that an earlier run of this port left, if it carries
+   * our mark: an agent restart without loss (PSK ports of the standalone agent). Otherwise such
+   * a link is deleted and created anew.
+   */
+  adopt?: boolean;
 }
 
 /** The KaY settings of a port before its MAC and CAK are known; the KaY announces no more than `secy` implements. */
@@ -77,6 +84,13 @@ export function kaySettings(spec: PortSpec, secy: Pick<Secy, 'macsecCapability'>
 }
 
 /** The KaY configuration of a port once its MAC and CAK are known. */
-export function kayConfig(spec: PortSpec, secy: Pick<Secy, 'macsecCapability'>, mac: Uint8Array, primary: CakConfig, fallback?: CakConfig): KayConfig {
-  return { ...kaySettings(spec, secy), sci: { mac, port: spec.sciPort ?? 1 }, primary, ...(fallback ? { fallback } : {}) };
+export function kayConfig(
+  spec: PortSpec,
+  secy: Pick<Secy, 'macsecCapability'>,
+  mac: Uint8Array,
+  primary: CakConfig,
+  fallback?: CakConfig,
+  adopted?: AdoptedSecy,
+): KayConfig {
+  return { ...kaySettings(spec, secy), sci: { mac, port: spec.sciPort ?? 1 }, primary, ...(fallback ? { fallback } : {}), ...(adopted ? { adopted } : {}) };
 }

@@ -93,6 +93,11 @@ export interface RunningPort {
   removeCak(ckn: Uint8Array): boolean;
   /** `graceful`: leave the CA (last MKPDU, delete SAs; a supplicant logs off). Otherwise stop as if crashed. */
   stop(graceful?: boolean): Promise<void>;
+  /**
+   * Planned restart (PSK ports): announce in-service suspension and stop, leaving the macsec link
+   * and its SAs for the next run (PortSpec.adopt). Other ports stop as with stop().
+   */
+  suspend(seconds: number): Promise<void>;
 }
 
 export async function startPort(desired: PortSpec, deps: StartDeps): Promise<RunningPort> {
@@ -101,12 +106,13 @@ export async function startPort(desired: PortSpec, deps: StartDeps): Promise<Run
   const state = new SecuredState();
   const emit = (ev: PortEvent | null) => ev && events.emit('event', ev);
   const kayFactory = deps.kayFactory ?? defaultKayFactory;
-  const port = (ops: Pick<RunningPort, 'status' | 'forceRekey' | 'stop'> & Partial<Pick<RunningPort, 'addCak' | 'removeCak'>>): RunningPort => ({
+  const port = (ops: Pick<RunningPort, 'status' | 'forceRekey' | 'stop'> & Partial<Pick<RunningPort, 'suspend' | 'addCak' | 'removeCak'>>): RunningPort => ({
     addCak: () => false,
     removeCak: () => false,
     ...ops,
     // The SCI port identifier is free again once the port (and its macsec link) is gone.
     stop: (graceful) => ops.stop(graceful).finally(releaseSciPort),
+    suspend: (seconds) => (ops.suspend ? ops.suspend(seconds) : ops.stop(true)).finally(releaseSciPort),
     spec,
     secy,
     get secured() {
@@ -121,7 +127,7 @@ export async function startPort(desired: PortSpec, deps: StartDeps): Promise<Run
     let driver: KayDriver;
     const mkaEvents: Record<string, number> = {};
     try {
-      kay = kayFactory(kayConfig(spec, secy.secy, link.mac, auth.primary, auth.fallback));
+      kay = kayFactory(kayConfig(spec, secy.secy, link.mac, auth.primary, auth.fallback, secy.adopted));
       driver = driveKay(kay, secy.secy, link, deps.log, mkaEvents, (ev) => emit(state.onKayEvent(ev)), deps.clock);
     } catch (e) {
       await Promise.resolve(link.close()).catch(() => undefined);
@@ -137,6 +143,7 @@ export async function startPort(desired: PortSpec, deps: StartDeps): Promise<Run
         return rekeyResult(events);
       },
       stop: (graceful = true) => driver.stop(graceful), // closes the link and the SecY
+      suspend: (seconds) => driver.suspend(seconds), // closes the link, leaves the SecY as it is
       addCak: (c) => driver.addCak(c),
       removeCak: (ckn) => driver.removeCak(ckn),
     });

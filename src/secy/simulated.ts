@@ -4,6 +4,7 @@
  * would refuse (an SA on a missing SC, a duplicate SC, deleting what does not exist...).
  */
 import type { CipherSuiteName } from '../mka/constants.js';
+import type { AdoptedSecy } from '../mka/adopted.js';
 import type { Secy, SecyAction, SecyMacsecCapability, SecyPnStatus, SciHex } from '../mka/secy.js';
 
 export interface SimRxSa {
@@ -45,6 +46,15 @@ export class SimulatedSecy implements Secy {
   /** `macsecCapability`: what this SecY claims to implement (default 3, every offset). */
   constructor(opts: { macsecCapability?: SecyMacsecCapability } = {}) {
     this.macsecCapability = opts.macsecCapability ?? 3;
+  }
+
+  /** What a restarted KaY finds on this SecY (KayConfig.adopted), as the kernel dump gives it. */
+  adoptedState(): AdoptedSecy {
+    return {
+      txAns: [...this.txSas.keys()],
+      rxScs: [...this.rxScs].map(([sci, sas]) => ({ sci, ans: [...sas.keys()] })),
+      controlledPortEnabled: this.controlledPortEnabled,
+    };
   }
 
   applySync(a: SecyAction): void {

@@ -72,6 +72,9 @@ describe('echoed request input is bounded', () => {
       ['CreateSecureChannel vnf', () => alice.createSecureChannel({ name: 'ok', endpoints: [{ ...ep, vnfId: big('v') }] })],
       ['CreateSecureChannel psk', () => alice.createSecureChannel({ name: 'ok', endpoints: [ep], psk: { cakHex: big('g'), cknHex: 'aa' } })],
       ['DeleteSecureChannel', () => alice.deleteSecureChannel({ channelId: big('d') })],
+      ['UpdateSecureChannel channel', () => alice.updateSecureChannel({ channelId: big('u'), removePortIds: ['a1/eth1'] })],
+      ['UpdateSecureChannel add', () => alice.updateSecureChannel({ channelId: 'ok', addEndpoints: [{ ...ep, vnfId: big('v') }] })],
+      ['UpdateSecureChannel remove', () => alice.updateSecureChannel({ channelId: 'ok', removePortIds: [`a1/${big('x')}`] })],
       ['ForceRekey', () => alice.forceRekey({ portId: big('r') })],
     ];
     for (const [what, call] of calls) {

@@ -168,7 +168,7 @@ describe('LCM-like Python client against the OSM execution environment', () => {
     expect(r.results[0]!.replies).toHaveLength(1);
     expect(r.results[0]!.status).toBe('ERROR');
     expect(r.results[0]!.detailed_message).toBe(
-      "unknown primitive 'create-secure-chanel'; this execution environment runs: config, health-check, create-secure-channel, channel-status, delete-secure-channel, force-rekey, add-channel-key, retire-channel-key",
+      "unknown primitive 'create-secure-chanel'; this execution environment runs: config, health-check, create-secure-channel, update-secure-channel, channel-status, delete-secure-channel, force-rekey, add-channel-key, retire-channel-key",
     );
   });
 

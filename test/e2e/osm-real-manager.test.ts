@@ -10,9 +10,11 @@ import { credentials } from '@grpc/grpc-js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryHub } from '../../src/link/memory.js';
 import type { Agent as SimAgent } from '../../src/agent/managed/agent.js';
+import { ChannelState } from '../../src/control/gen/macsec/v1/manager.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
 import { createCa, issue } from '../../src/pki/pki.js';
 import { startEeServer, type EeServer } from '../../src/osm/server.js';
@@ -35,9 +37,9 @@ beforeAll(async () => {
   pki = makePki();
   dir = mkdtempSync(join(tmpdir(), 'osm-real-mgr-'));
   mgr = await spawnManager(pki, join(dir, 'manager.db'));
-  for (const id of ['a1', 'a2']) agents.push(simAgent(pki, id, mgr.port, { hub }));
+  for (const id of ['a1', 'a2', 'a3']) agents.push(simAgent(pki, id, mgr.port, { hub }));
   const admin = operator(pki, 'alice', mgr.port);
-  await waitFor(async () => ((await admin.listAgents({ connectedOnly: true })).agents.length === 2 ? true : undefined), 'two agents');
+  await waitFor(async () => ((await admin.listAgents({ connectedOnly: true })).agents.length === 3 ? true : undefined), 'three agents');
   // A channel of the fabric administrator, on ports the administrator opened.
   for (const a of ['a1', 'a2']) await admin.openPort({ agentId: a, interface: 'eth2', mode: PortMode.PORT_MODE_PSK });
   await admin.createSecureChannel({
@@ -159,6 +161,96 @@ describe('OSM adapter with the real manager', () => {
       admin.close();
     }
   });
+
+  it('day-2 scale-out and scale-in: update-secure-channel adds and removes an endpoint, the others keep their sessions', async () => {
+    const admin = operator(pki, 'alice', mgr.port);
+    const c = eeClient(ee.port, credentialsFor());
+    try {
+      const sessions = async () => {
+        const ch = await admin.getSecureChannel('osm-demo');
+        return Object.fromEntries(ch.endpointStatus.filter((e) => e.portId !== 'a3/eth1').map((e) => [e.portId, e.status!.runtimeId]));
+      };
+      await waitFor(async () => (await admin.getSecureChannel('osm-demo')).state === ChannelState.CHANNEL_STATE_SECURED, 'osm-demo secured');
+      const before = await sessions();
+      expect(Object.keys(before)).toEqual(['a1/eth1', 'a2/eth1']);
+      // As LCM sends a day-2 action: every parameter the VNFD declares, the unset ones with their defaults.
+      const declared = { add_switch_ports: '', add_vnf_interfaces: '', remove_endpoints: '', remove_switch_ports: '', close_ports: false };
+      const out = {
+        ...declared,
+        channel_name: 'osm-demo',
+        add_endpoints: [{ agent_id: 'a3', switch_port: 'eth1', vnf_id: 'vnf3', vnf_interface: 'eth0' }],
+        port_mode: 'psk',
+        wait_secured: true,
+        wait_timeout_seconds: 30,
+      };
+      const r = await lcm(python, [...addr(), ...tls(), 'run', 'update-secure-channel', '--params-json', JSON.stringify(out)], 60_000);
+      expect(r.code, JSON.stringify(r.results)).toBe(0);
+      expect(r.results[0]!.replies!.some((x) => /^PROCESSING: authenticator port a3\/eth1 open/.test(x))).toBe(true);
+      expect(r.results[0]!.detailed_message).toMatch(
+        /^updated \(added a3\/eth1\): secure channel 'osm-demo' \(id ch-[0-9a-f]+\) is SECURED; endpoints: a1\/eth1 <-> vnf1:eth0 SECURED, a2\/eth1 <-> vnf2:eth0 SECURED, a3\/eth1 <-> vnf3:eth0 SECURED$/,
+      );
+      expect(await sessions()).toEqual(before);
+      // LCM's retry of the same action: nothing left to do.
+      const again = await runPrimitive(c, 'update-secure-channel', stringify(out));
+      expect(again.last!.status).toBe('OK');
+      expect(again.last!.detailedMessage).toMatch(/^already up to date: secure channel 'osm-demo' .* is SECURED; .*; already endpoints: a3\/eth1$/);
+
+      // Refusals and bad requests, each naming what is wrong.
+      const bad: Array<[Record<string, unknown>, string | RegExp]> = [
+        [{ channel_name: 'osm-demo' }, /^update-secure-channel: nothing to change: give 'add_endpoints'/],
+        [
+          { channel_name: 'nope', remove_endpoints: [{ agent_id: 'a1', switch_port: 'eth1' }] },
+          /^update-secure-channel: no secure channel 'nope' on the manager/,
+        ],
+        [
+          {
+            channel_name: 'osm-demo',
+            agent_id: 'a1',
+            remove_switch_ports: 'eth1',
+            add_endpoints: [{ agent_id: 'a2', switch_port: 'eth2', vnf_id: 'v', vnf_interface: 'eth0' }],
+          },
+          /^update-secure-channel: the manager refused UpdateSecureChannel of secure channel 'osm-demo' \(PERMISSION_DENIED: add_endpoints\[0\]\.switch_port: port 'a2\/eth2' is owned by operator:admin:alice; /,
+        ],
+        [
+          {
+            channel_name: 'osm-demo',
+            remove_endpoints: [
+              { agent_id: 'a1', switch_port: 'eth1' },
+              { agent_id: 'a2', switch_port: 'eth1' },
+            ],
+          },
+          "update-secure-channel: manager UpdateSecureChannel failed: FAILED_PRECONDITION: remove_port_ids: secure channel 'osm-demo' would keep 1 endpoint; an update leaves at least 2 (delete the channel with DeleteSecureChannel instead)",
+        ],
+        [
+          { channel_name: 'admin-ch', agent_id: 'a1', remove_switch_ports: 'eth2' },
+          /^update-secure-channel: the manager refused UpdateSecureChannel of secure channel 'admin-ch' \(PERMISSION_DENIED: secure channel 'admin-ch' is owned by operator:admin:alice; /,
+        ],
+      ];
+      for (const [params, msg] of bad) {
+        const e = await runPrimitive(c, 'update-secure-channel', stringify(params));
+        expect(e.last!.status, e.last!.detailedMessage).toBe('ERROR');
+        if (typeof msg === 'string') expect(e.last!.detailedMessage).toBe(msg);
+        else expect(e.last!.detailedMessage).toMatch(msg);
+      }
+      expect((await admin.getSecureChannel('osm-demo')).endpoints.map((e) => `${e.agentId}/${e.switchPort}`)).toEqual(['a1/eth1', 'a2/eth1', 'a3/eth1']);
+
+      // Scale-in (flat form), the port closed after it left the channel; then the retry.
+      const rm = { channel_name: 'osm-demo', agent_id: 'a3', remove_switch_ports: 'eth1', close_ports: true };
+      const r2 = await runPrimitive(c, 'update-secure-channel', stringify(rm));
+      expect(r2.last!.status, r2.last!.detailedMessage).toBe('OK');
+      expect(r2.last!.detailedMessage).toMatch(
+        /^updated \(removed a3\/eth1\): secure channel 'osm-demo' .* endpoints: a1\/eth1 <-> vnf1:eth0 \w+, a2\/eth1 <-> vnf2:eth0 \w+; closed ports a3\/eth1$/,
+      );
+      expect((await admin.listPorts('a3')).ports).toEqual([]);
+      const r3 = await runPrimitive(c, 'update-secure-channel', stringify(rm));
+      expect(r3.last!.detailedMessage).toMatch(/^already up to date: .*; not endpoints \(nothing to remove\): a3\/eth1; no ports to close$/);
+      await waitFor(async () => (await admin.getSecureChannel('osm-demo')).state === ChannelState.CHANNEL_STATE_SECURED, 'osm-demo secured on two');
+      expect(await sessions()).toEqual(before);
+    } finally {
+      c.close();
+      admin.close();
+    }
+  }, 120_000);
 
   it('day-2: channel-status waits for SECURED, force-rekey, delete with ports closed', async () => {
     const st = await lcm(

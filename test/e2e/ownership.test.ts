@@ -29,8 +29,8 @@ describe('orchestrator ownership', () => {
     osmA = operator(pki, 'osm-a', m.port);
     osmB = operator(pki, 'osm-b', m.port);
     const hub = new MemoryHub();
-    agents.push(simAgent(pki, 'a1', m.port, { hub }), simAgent(pki, 'a2', m.port, { hub }));
-    await waitFor(() => m.manager.connectedAgentIds().length === 2, 'agents');
+    agents.push(simAgent(pki, 'a1', m.port, { hub }), simAgent(pki, 'a2', m.port, { hub }), simAgent(pki, 'a3', m.port, { hub }));
+    await waitFor(() => m.manager.connectedAgentIds().length === 3, 'agents');
     // osm-a owns a1/eth1 + a2/eth1 and channel "ns-a"; alice owns a1/eth2 + a2/eth2 and channel "ops".
     for (const a of ['a1', 'a2']) {
       await osmA.openPort({ agentId: a, interface: 'eth1', mode: PortMode.PORT_MODE_PSK });
@@ -59,6 +59,8 @@ describe('orchestrator ownership', () => {
     const keyBefore = (await admin.getSecureChannel('ns-a')).endpointStatus.map((e) => e.status?.keyNumber);
     const refusals = [
       () => osmB.deleteSecureChannel({ channelId: 'ns-a' }),
+      () => osmB.updateSecureChannel({ channelId: 'ns-a', removePortIds: ['a2/eth1'] }),
+      () => osmA.updateSecureChannel({ channelId: 'ops', removePortIds: ['a2/eth2'] }),
       () => osmB.forceRekey({ channelId: 'ns-a' }),
       () => osmB.forceRekey({ portId: 'a1/eth1' }),
       () => osmB.closePort({ portId: 'a1/eth1' }),
@@ -84,6 +86,24 @@ describe('orchestrator ownership', () => {
     expect(e.code).toBe(status.PERMISSION_DENIED);
     expect(e.details).toMatch(/endpoints\[0\]\.switch_port: port 'a1\/eth2' is owned by operator:admin:alice/);
     expect(m.store.getChannel('ns-b')).toBeUndefined();
+  });
+
+  it('an orchestrator may update its own channel only with ports it owns', async () => {
+    const members = () => m.store.getChannel('ns-a')!.endpoints.map((x) => `${x.agentId}/${x.switchPort}`);
+    const e = await rpcError(osmA.updateSecureChannel({ channelId: 'ns-a', addEndpoints: [ep('a1', 'eth2', 'v5')] }));
+    expect(e.code).toBe(status.PERMISSION_DENIED);
+    expect(e.details).toMatch(
+      /^add_endpoints\[0\]\.switch_port: port 'a1\/eth2' is owned by operator:admin:alice; operator:orchestrator:osm-a may only change/,
+    );
+    expect(members()).toEqual(['a1/eth1', 'a2/eth1']);
+    // Its own port on a third agent: added, then removed again.
+    await osmA.openPort({ agentId: 'a3', interface: 'eth1', mode: PortMode.PORT_MODE_PSK });
+    const r = await osmA.updateSecureChannel({ channelId: 'ns-a', addEndpoints: [ep('a3', 'eth1', 'v6')] });
+    expect(r.addedPortIds).toEqual(['a3/eth1']);
+    expect(members()).toEqual(['a1/eth1', 'a2/eth1', 'a3/eth1']);
+    expect((await osmA.updateSecureChannel({ channelId: 'ns-a', removePortIds: ['a3/eth1'] })).removedPortIds).toEqual(['a3/eth1']);
+    expect(members()).toEqual(['a1/eth1', 'a2/eth1']);
+    expect((await osmA.closePort({ portId: 'a3/eth1' })).existed).toBe(true);
   });
 
   it('lets the owner and admins act; orchestrators still read everything', async () => {

@@ -73,6 +73,9 @@ describe('security', () => {
     expect(e2.code).toBe(status.PERMISSION_DENIED);
     const e3 = await rpcError(api.closePort({ portId: 'a1/eth1' }));
     expect(e3.code).toBe(status.PERMISSION_DENIED);
+    const e5 = await rpcError(api.updateSecureChannel({ channelId: 'x', removePortIds: ['a1/eth1'] }));
+    expect(e5.code).toBe(status.PERMISSION_DENIED);
+    expect(e5.details).toMatch(/agent:a1 may not call the operator API \(UpdateSecureChannel\)/);
     const events: unknown[] = [];
     const e4 = await new Promise<{ code: number }>((resolve) => {
       const s = api.watchEvents({});
@@ -95,6 +98,7 @@ describe('security', () => {
       api.closePort({ portId: 'a1/eth1' }),
       api.createSecureChannel({ name: 'x', endpoints: [{ agentId: 'a1', switchPort: 'eth1', vnfId: 'v1', vnfInterface: 'eth0' }] }),
       api.deleteSecureChannel({ channelId: 'x', allowMissing: true }),
+      api.updateSecureChannel({ channelId: 'x', removePortIds: ['a1/eth1'] }),
       api.forceRekey({ portId: 'a1/eth1' }),
     ];
     for (const w of writes) {

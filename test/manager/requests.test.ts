@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MacsecError } from '../../src/common/errors.js';
 import { CipherSuite, ConfidentialityOffset, PortMode, SecurePolicy } from '../../src/control/gen/macsec/v1/types.js';
-import type { CreateChannelInput, Endpoint, OpenPortInput } from '../../src/manager/model.js';
-import { checkChannelRef, checkCreateChannel, checkOpenPort, checkPortId, checkRekeyTarget } from '../../src/manager/requests.js';
+import type { CreateChannelInput, Endpoint, OpenPortInput, UpdateChannelInput } from '../../src/manager/model.js';
+import { checkChannelRef, checkCreateChannel, checkOpenPort, checkPortId, checkRekeyTarget, checkUpdateChannel } from '../../src/manager/requests.js';
 
 /** The INVALID_ARGUMENT error `fn` throws. */
 function invalid(fn: () => unknown): MacsecError {
@@ -150,6 +150,51 @@ describe('checkCreateChannel', () => {
         expect(e.message.length).toBeLessThan(300);
       }),
     );
+  });
+});
+
+describe('checkUpdateChannel', () => {
+  const update = (over: Partial<UpdateChannelInput> = {}): UpdateChannelInput => ({
+    channelId: 'c1',
+    addEndpoints: [],
+    removePortIds: [],
+    waitSecured: false,
+    waitTimeoutMs: 0,
+    ...over,
+  });
+
+  it('keeps only the endpoint fields of the additions and the removals as given', () => {
+    const extra = { ...endpoint('a3', 'p1'), junk: 1 } as Endpoint;
+    expect(checkUpdateChannel(update({ addEndpoints: [extra], removePortIds: ['a1/p1'] }))).toEqual({
+      channelId: 'c1',
+      add: [endpoint('a3', 'p1')],
+      remove: ['a1/p1'],
+      waitSecured: false,
+      waitTimeoutMs: 0,
+    });
+  });
+
+  it('names the bad field', () => {
+    const cases: Array<[Partial<UpdateChannelInput>, string | RegExp]> = [
+      [{ channelId: '' }, 'channel_id: is required'],
+      [{ channelId: 'no good' }, /^channel_id: 'no good' is not a channel id or name/],
+      [{}, 'add_endpoints: nothing to change: give add_endpoints, remove_port_ids or both'],
+      [{ addEndpoints: [endpoint('a1', 'p1', { vnfInterface: 'a/b' })] }, /^add_endpoints\[0\]\.vnf_interface: /],
+      [{ addEndpoints: [endpoint('a1', 'p1'), endpoint('a1', 'p1')] }, "add_endpoints[1].switch_port: port 'a1/p1' appears twice"],
+      [{ addEndpoints: Array.from({ length: 65 }, (_, i) => endpoint('a1', `p${i}`)) }, 'add_endpoints: at most 64 endpoints'],
+      [{ removePortIds: ['a1'] }, /^remove_port_ids\[0\]: 'a1' is not <agent_id>\/<interface>/],
+      [{ removePortIds: ['a1/p1', 'a1/p1'] }, "remove_port_ids[1]: port 'a1/p1' appears twice"],
+      [{ removePortIds: Array.from({ length: 65 }, (_, i) => `a1/p${i}`) }, 'remove_port_ids: at most 64 port ids'],
+      [
+        { addEndpoints: [endpoint('a1', 'p1')], removePortIds: ['a1/p1'] },
+        "remove_port_ids[0]: port 'a1/p1' is also in add_endpoints; a port is either added or removed",
+      ],
+    ];
+    for (const [over, msg] of cases) {
+      const m = invalid(() => checkUpdateChannel(update(over))).message;
+      if (typeof msg === 'string') expect(m).toBe(msg);
+      else expect(m).toMatch(msg);
+    }
   });
 });
 

@@ -123,6 +123,7 @@ describe('--allow-plaintext: unauthenticated callers are confined to what this E
       ['channel-status', { channel_name: 'operator-ch' }],
       ['delete-secure-channel', { channel_name: 'operator-ch', close_ports: true }],
       ['delete-secure-channel', { channel_name: 'operator-ch', close_ports: true, agent_id: 'nn1', switch_ports: 'op1,op2' }],
+      ['update-secure-channel', { channel_name: 'operator-ch', agent_id: 'nn1', remove_switch_ports: 'op1', close_ports: true }],
     ] as const) {
       const r = await runPrimitive(plain, prim, y(params));
       expect(r.last!.status, prim).toBe('ERROR');
@@ -190,6 +191,26 @@ describe('--allow-plaintext: unauthenticated callers are confined to what this E
     );
     expect(foreignPorts.last!.status).toBe('ERROR');
     expect(foreignPorts.last!.detailedMessage).toMatch(/port nn1\/op1 was not opened by this execution environment/);
+    // Scale-out and in of its own channel: only with ports it opens itself, closing only those.
+    const n = writes();
+    const foreignAdd = await runPrimitive(plain, 'update-secure-channel', y({ channel_name: 'own', agent_id: 'nn1', add_switch_ports: 'op1' }));
+    expect(foreignAdd.last!.detailedMessage).toMatch(
+      /^update-secure-channel: port nn1\/op1 was not opened by this execution environment; unauthenticated \(plaintext\) callers may add only ports it opens/,
+    );
+    const foreignClose = await runPrimitive(
+      plain,
+      'update-secure-channel',
+      y({ channel_name: 'own', agent_id: 'nn1', add_switch_ports: 'w3', port_mode: 'psk', remove_switch_ports: 'op2', close_ports: true }),
+    );
+    expect(foreignClose.last!.detailedMessage).toMatch(/^update-secure-channel: port nn1\/op2 was not opened by this execution environment/);
+    expect(writes()).toBe(n);
+    const out = await runPrimitive(plain, 'update-secure-channel', y({ channel_name: 'own', agent_id: 'nn1', add_switch_ports: 'w3', port_mode: 'psk' }));
+    expect(out.last!.status, out.last!.detailedMessage).toBe('OK');
+    expect(out.last!.detailedMessage).toMatch(/^updated \(added nn1\/w3\): secure channel 'own' .*nn1\/w3 <-> /);
+    expect(env.manager.ports.has('nn1/w3')).toBe(true);
+    const inn = await runPrimitive(plain, 'update-secure-channel', y({ channel_name: 'own', agent_id: 'nn1', remove_switch_ports: 'w3', close_ports: true }));
+    expect(inn.last!.detailedMessage).toMatch(/^updated \(removed nn1\/w3\): .*; closed ports nn1\/w3$/);
+    expect(env.manager.ports.has('nn1/w3')).toBe(false);
     const d = await runPrimitive(plain, 'delete-secure-channel', y({ channel_name: 'own', close_ports: true }));
     expect(d.last).toEqual({ status: 'OK', detailedMessage: "secure channel 'own' deleted; closed ports nn1/w1, nn1/w2" });
     const again = await runPrimitive(plain, 'delete-secure-channel', y({ channel_name: 'own', close_ports: true }));

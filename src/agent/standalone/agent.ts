@@ -121,6 +121,19 @@ export class StandaloneAgent {
     }
   }
 
+  /**
+   * Planned restart: PSK ports announce in-service suspension for `seconds` and stop leaving
+   * their macsec links and SAs in place, which the next run adopts; EAP ports stop as in stop().
+   */
+  async suspend(seconds: number): Promise<void> {
+    clearInterval(this.statusTimer);
+    await Promise.all(
+      this.ports.map((p) => p.running.suspend(seconds).catch((e: Error) => this.log.warn('port suspend failed', { port: p.cfg.name, error: e.message }))),
+    );
+    this.writeStatus();
+    this.ports.length = 0;
+  }
+
   /** Leaves every CA, deletes our SAs and macsec links. */
   async stop(): Promise<void> {
     clearInterval(this.statusTimer);

@@ -3,12 +3,17 @@
  * macsec-agent (standalone mode: PSK or 802.1X ports from a file):
  *   macsec-agent --config agent.yaml [--status-file status.json]
  * SIGUSR2 forces a rekey on ports where this agent is key server; SIGINT/SIGTERM leave the
- * CAs and delete the macsec links the agent created.
+ * CAs and delete the macsec links the agent created; SIGUSR1 is a planned restart (upgrade):
+ * PSK ports announce in-service suspension and exit leaving their macsec links and SAs, which
+ * the next run adopts, so traffic goes on across the restart.
  */
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../common/log.js';
 import { ConfigError, loadConfig } from './config.js';
 import { StandaloneAgent } from './agent.js';
+
+/** How long peers keep our SAs after a planned stop (SIGUSR1); our peers honour up to 120 s. */
+const SUSPEND_SECONDS = 60;
 
 async function main(): Promise<number> {
   let args;
@@ -42,16 +47,18 @@ async function main(): Promise<number> {
     log.info('forced rekey requested (SIGUSR2)');
     agent.forceRekey();
   });
-  await new Promise<void>((resolve) => {
-    const done = (sig: string) => {
-      log.info('stopping', { signal: sig });
-      resolve();
+  const how = await new Promise<'stop' | 'suspend'>((resolve) => {
+    const done = (sig: string, what: 'stop' | 'suspend') => {
+      log.info(what === 'stop' ? 'stopping' : 'suspending for a restart: macsec links and SAs stay', { signal: sig });
+      resolve(what);
     };
-    process.once('SIGINT', () => done('SIGINT'));
-    process.once('SIGTERM', () => done('SIGTERM'));
+    process.once('SIGINT', () => done('SIGINT', 'stop'));
+    process.once('SIGTERM', () => done('SIGTERM', 'stop'));
+    process.once('SIGUSR1', () => done('SIGUSR1', 'suspend'));
   });
-  await agent.stop();
-  log.info('stopped');
+  if (how === 'suspend') await agent.suspend(SUSPEND_SECONDS);
+  else await agent.stop();
+  log.info(how === 'suspend' ? 'suspended' : 'stopped');
   return 0;
 }
 

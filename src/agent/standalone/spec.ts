@@ -8,7 +8,7 @@ import { EapTlsPeer } from '../../eap/eaptls-peer.js';
 import type { IdentityPolicy } from '../../eap/identity-policy.js';
 import { createEapBackend } from '../../eap/select-backend.js';
 import type { PortAuth, PortSpec } from '../../port/spec.js';
-import type { AgentPortConfig } from './config.js';
+import { type AgentPortConfig, isEapPort } from './config.js';
 import type { EapAuthenticatorSettings } from './eap-config.js';
 
 export function portSpec(p: AgentPortConfig, eapLog: EapLogger): PortSpec {
@@ -26,6 +26,8 @@ export function portSpec(p: AgentPortConfig, eapLog: EapLogger): PortSpec {
       destination: p.destination,
     },
     auth: authOf(p, eapLog),
+    // A PSK port restarted over its kernel state takes it over (no loss); EAP ports start clean.
+    adopt: !isEapPort(p),
   };
 }
 

@@ -1,4 +1,4 @@
-/** `macsecctl channels create|get|list|delete` and `macsecctl rekey`. */
+/** `macsecctl channels create|get|list|update|delete` and `macsecctl rekey`. */
 import { randomUUID } from 'node:crypto';
 import { positionals, UsageError } from '../command.js';
 import { ManagerCallError } from '../../control/client.js';
@@ -8,6 +8,7 @@ import {
   ForceRekeyResponse,
   ListSecureChannelsResponse,
   SecureChannel,
+  UpdateSecureChannelResponse,
 } from '../../control/gen/macsec/v1/manager.js';
 import { managerCommand, num, opt, short } from './manager.js';
 import { keysTable } from './keys.js';
@@ -39,6 +40,16 @@ function channelText(c: SecureChannel): string {
   );
 }
 
+/** `--<flag> agent:switch-port:vnf-id:vnf-interface` (repeatable) as endpoints. */
+function endpointsOf(values: unknown, flag: string) {
+  return ((values as string[] | undefined) ?? []).map((s) => {
+    const [agentId, switchPort, vnfId, vnfInterface, extra] = s.split(':');
+    if (!agentId || !switchPort || !vnfId || !vnfInterface || extra !== undefined)
+      throw new UsageError(`--${flag} '${s}' is not agent:switch-port:vnf-id:vnf-interface`);
+    return { agentId, switchPort, vnfId, vnfInterface };
+  });
+}
+
 export const channelCommands = [
   managerCommand({
     path: ['channels', 'create'],
@@ -53,12 +64,7 @@ export const channelCommands = [
       'request-id': { type: 'string', description: 'idempotency key; a retry with the same one returns the same result (default: random, printed on failure)' },
     },
     call: (api, ctx) => {
-      const eps = ((ctx.options.endpoint as string[] | undefined) ?? []).map((s) => {
-        const [agentId, switchPort, vnfId, vnfInterface, extra] = s.split(':');
-        if (!agentId || !switchPort || !vnfId || !vnfInterface || extra !== undefined)
-          throw new UsageError(`--endpoint '${s}' is not agent:switch-port:vnf-id:vnf-interface`);
-        return { agentId, switchPort, vnfId, vnfInterface };
-      });
+      const eps = endpointsOf(ctx.options.endpoint, 'endpoint');
       if (!eps.length) throw new UsageError('at least one --endpoint is required');
       const requestId = opt(ctx, 'request-id') ?? `macsecctl-${randomUUID()}`;
       return api
@@ -110,6 +116,37 @@ export const channelCommands = [
         ['CHANNEL', 'NAME', 'STATE', 'ENDPOINTS', 'SECURED', 'CKN'],
         r.channels.map((c) => [c.id, c.name, chState(c.state), c.endpoints.length, ago(c.securedSinceMs), c.ckn]),
       ),
+  }),
+  managerCommand({
+    path: ['channels', 'update'],
+    summary: 'Add and remove endpoints of a secure channel (the others keep their sessions)',
+    ...positionals('<id|name>', 1),
+    options: {
+      add: { type: 'string', multiple: true, description: 'endpoint to add, agent:switch-port:vnf-id:vnf-interface (repeatable)' },
+      remove: { type: 'string', multiple: true, description: 'port to remove, agent/interface (repeatable)' },
+      'wait-secured': { type: 'boolean', description: 'also wait until every endpoint is secured' },
+      'wait-timeout': { type: 'string', description: 'ms to wait for secured (default 30000)' },
+    },
+    call: (api, ctx) => {
+      const add = endpointsOf(ctx.options.add, 'add');
+      const remove = (ctx.options.remove as string[] | undefined) ?? [];
+      if (!add.length && !remove.length) throw new UsageError('give at least one --add or --remove');
+      return api.updateSecureChannel(
+        {
+          channelId: ctx.positionals[0]!,
+          addEndpoints: add,
+          removePortIds: remove,
+          waitSecured: ctx.options['wait-secured'] === true,
+          waitTimeoutMs: num(ctx, 'wait-timeout') ?? 0,
+        },
+        (num(ctx, 'wait-timeout') ?? 30_000) + 10_000,
+      );
+    },
+    json: (r) => UpdateSecureChannelResponse.toJSON(r),
+    text: (r) => {
+      const parts = [r.addedPortIds.length && `added ${r.addedPortIds.join(', ')}`, r.removedPortIds.length && `removed ${r.removedPortIds.join(', ')}`];
+      return `updated (${parts.filter(Boolean).join('; ')}): ${channelText(r.channel!)}`;
+    },
   }),
   managerCommand({
     path: ['channels', 'delete'],

@@ -3,6 +3,7 @@
  * reads (which happen on every agent status report and every desired-state push) can be served
  * from memory; writes go to the backing store first and then update the cache.
  */
+import type { Endpoint } from '../model.js';
 import type { Store, StoredAgent, StoredChannel, StoredPort } from './store.js';
 
 export class CachedStore implements Store {
@@ -64,6 +65,11 @@ export class CachedStore implements Store {
   putChannel(c: StoredChannel): void {
     this.backing.putChannel(c);
     this.channels = [...this.channelList().filter((x) => x.id !== c.id), c].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+  setChannelEndpoints(id: string, endpoints: Endpoint[]): boolean {
+    const r = this.backing.setChannelEndpoints(id, endpoints);
+    this.channels = this.channelList().map((c) => (c.id === id ? { ...c, endpoints } : c));
+    return r;
   }
   deleteChannel(id: string): boolean {
     const r = this.backing.deleteChannel(id);

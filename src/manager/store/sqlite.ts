@@ -7,6 +7,7 @@ import { MacsecError } from '../../common/errors.js';
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import type { Endpoint } from '../model.js';
 import type { Store, StoredAgent, StoredChannel, StoredPort } from './store.js';
 
 const SCHEMA = `
@@ -285,6 +286,9 @@ export class SqliteStore implements Store {
         insert.run(c.id, i, Buffer.from(n.cak), Buffer.from(n.ckn), n.keyId, n.startMs, n.lifetimeS, n.createdMs, n.requestId),
       );
     });
+  }
+  setChannelEndpoints(id: string, endpoints: Endpoint[]): boolean {
+    return this.db.prepare('UPDATE channels SET endpoints = ? WHERE id = ?').run(JSON.stringify(endpoints), id).changes > 0;
   }
   deleteChannel(id: string): boolean {
     return this.transaction(() => {

@@ -96,6 +96,8 @@ export interface Store {
   getChannel(idOrName: string): StoredChannel | undefined;
   listChannels(): StoredChannel[];
   putChannel(c: StoredChannel): void;
+  /** Replaces a channel's endpoints (nothing else: key, ids and owner stay); false when there is no such channel. */
+  setChannelEndpoints(id: string, endpoints: Endpoint[]): boolean;
   deleteChannel(id: string): boolean;
 
   /** Reserves `n` event sequence numbers; returns the first. Survives restarts. */

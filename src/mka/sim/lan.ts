@@ -113,11 +113,28 @@ export class SimLan {
     m.connected = false;
   }
 
-  /** A fresh KaY (new MI) and SecY with the same configuration, started now. */
-  restart(m: SimMember, cfg: KayConfig = m.cfg): void {
-    m.cfg = cfg;
-    m.kay = new Kay(cfg);
-    m.secy = new SimulatedSecy();
+  /**
+   * The process dies but its SecY (the kernel) goes on: no more MKPDUs, ticks or deliveries to
+   * the KaY, while protected frames still flow with the SAs installed (an agent SIGKILLed, or
+   * stopped after kay.suspend()).
+   */
+  kill(m: SimMember): void {
+    m.running = false;
+  }
+
+  /**
+   * A fresh KaY (new MI) with the same configuration, started now. `adopt`: on the same SecY,
+   * which it adopts (an agent restarted over its kernel state); otherwise on a fresh SecY.
+   */
+  restart(m: SimMember, cfg: KayConfig = m.cfg, opts: { adopt?: boolean } = {}): void {
+    const { adopted: _earlier, ...base } = cfg;
+    if (opts.adopt) {
+      m.cfg = { ...base, adopted: m.secy.adoptedState() };
+    } else {
+      m.cfg = base;
+      m.secy = new SimulatedSecy();
+    }
+    m.kay = new Kay(m.cfg);
     m.connected = true;
     this.start(m);
   }

@@ -2,9 +2,9 @@
  * The managed agent after a crash, in the UML kernel lab: manager and agent (compiled, from
  * dist/) with --io pcap --secy kernel, one agent with two PSK ports (pa, pb: the two ends of a
  * veth pair) in one channel. Once secured the agent is SIGKILLed, which leaves both macsec
- * links behind; the restarted agent must delete them itself (as the standalone agent does, see
- * resilience.lab.test.ts `staleDeleted`), recreate them and secure again, instead of failing
- * with EEXIST.
+ * links behind; the restarted agent must delete them itself, recreate them and secure again,
+ * instead of failing with EEXIST (the standalone agent adopts its own marked links instead, see
+ * restart-traffic.lab.test.ts; the managed agent does not adopt yet).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

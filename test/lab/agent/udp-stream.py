@@ -43,7 +43,7 @@ def send(dst, port, rate, seconds, out):
 
 def recv(bind, port, out, ready, idle, max_s):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)  # capped by net.core.rmem_max
     s.bind((bind, port))
     open(ready, "w").close()
     seen = bytearray()

@@ -1,6 +1,6 @@
 /**
  * TEST DOUBLE of the MACsec manager's operator API (macsec.v1.ManagerService), for the OSM adapter
- * tests only. It implements just the methods the adapter calls (CreateSecureChannel,
+ * tests only. It implements just the methods the adapter calls (CreateSecureChannel, UpdateSecureChannel,
  * GetSecureChannel, ListSecureChannels, DeleteSecureChannel, ForceRekey, OpenPort, ClosePort) in memory, over the same
  * mutual TLS and operator authorization as the real manager (src/control/tls.ts, authz.ts), and
  * the manager's ownership rule: an orchestrator may change only the ports it opened and the
@@ -20,6 +20,7 @@ import {
   type CreateSecureChannelResponse,
   type OpenPortRequest,
   type SecureChannel,
+  type UpdateSecureChannelRequest,
 } from '../../../src/control/gen/macsec/v1/manager.js';
 import { PortState } from '../../../src/control/gen/macsec/v1/types.js';
 import { createCa, issue, type CaHandle, type KeyPairPem } from '../../../src/pki/pki.js';
@@ -185,6 +186,22 @@ export class ManagerServiceTestDouble {
       this.checkOwner(a, ch.owner, `secure channel '${ch.name}'`);
       this.channels.delete(ch.name);
       return { existed: true };
+    });
+    impl.updateSecureChannel = this.handler('UpdateSecureChannel', 'write', (r: UpdateSecureChannelRequest, a) => {
+      const ch = this.find(r.channelId);
+      if (!ch) throw new StatusError(status.NOT_FOUND, `channel_id: secure channel '${r.channelId}' does not exist`);
+      this.checkOwner(a, ch.owner, `secure channel '${ch.name}'`);
+      const key = (e: { agentId: string; switchPort: string }) => `${e.agentId}/${e.switchPort}`;
+      r.removePortIds.forEach((id, i) => {
+        if (!ch.endpoints.some((e) => key(e) === id))
+          throw new StatusError(status.FAILED_PRECONDITION, `remove_port_ids[${i}]: port '${id}' is not an endpoint of secure channel '${ch.name}'`);
+      });
+      r.addEndpoints.forEach((e, i) => {
+        const id = key(e);
+        if (this.ports.has(id)) this.checkOwner(a, this.portOwners.get(id) ?? '', `add_endpoints[${i}].switch_port: port '${id}'`);
+      });
+      ch.endpoints = [...ch.endpoints.filter((e) => !r.removePortIds.includes(key(e))), ...r.addEndpoints];
+      return { channel: this.refresh(ch), addedPortIds: r.addEndpoints.map(key), removedPortIds: r.removePortIds };
     });
     impl.forceRekey = this.handler('ForceRekey', 'write', (r: { channelId: string }, a) => {
       const ch = this.find(r.channelId);

@@ -123,6 +123,8 @@ export enum EventType {
   EVENT_TYPE_CHANNEL_DELETED = 15,
   EVENT_TYPE_ERROR = 16,
   EVENT_TYPE_KEY_SERVER_ELECTED = 17,
+  /** EVENT_TYPE_CHANNEL_UPDATED - Endpoints were added to or removed from a channel (attributes "added", "removed": port ids). */
+  EVENT_TYPE_CHANNEL_UPDATED = 18,
   /**
    * EVENT_TYPE_CHANNEL_KEY_ADDED - ---- CAK key chains (attributes "ckn", and "start_time_ms", "lifetime_seconds", "reason") ----
    * A next key was added to a channel and distributed to its agents.
@@ -193,6 +195,9 @@ export function eventTypeFromJSON(object: any): EventType {
     case 17:
     case "EVENT_TYPE_KEY_SERVER_ELECTED":
       return EventType.EVENT_TYPE_KEY_SERVER_ELECTED;
+    case 18:
+    case "EVENT_TYPE_CHANNEL_UPDATED":
+      return EventType.EVENT_TYPE_CHANNEL_UPDATED;
     case 19:
     case "EVENT_TYPE_CHANNEL_KEY_ADDED":
       return EventType.EVENT_TYPE_CHANNEL_KEY_ADDED;
@@ -250,6 +255,8 @@ export function eventTypeToJSON(object: EventType): string {
       return "EVENT_TYPE_ERROR";
     case EventType.EVENT_TYPE_KEY_SERVER_ELECTED:
       return "EVENT_TYPE_KEY_SERVER_ELECTED";
+    case EventType.EVENT_TYPE_CHANNEL_UPDATED:
+      return "EVENT_TYPE_CHANNEL_UPDATED";
     case EventType.EVENT_TYPE_CHANNEL_KEY_ADDED:
       return "EVENT_TYPE_CHANNEL_KEY_ADDED";
     case EventType.EVENT_TYPE_CHANNEL_KEY_IN_USE:
@@ -513,6 +520,27 @@ export interface DeleteSecureChannelRequest {
 
 export interface DeleteSecureChannelResponse {
   existed: boolean;
+}
+
+export interface UpdateSecureChannelRequest {
+  /** id or name */
+  channelId: string;
+  /** Endpoints to add: open ports in no secure channel. */
+  addEndpoints: Endpoint[];
+  /** Endpoints to remove, by port id ("<agent_id>/<interface>", as in EndpointStatus.port_id). */
+  removePortIds: string[];
+  /** Also wait until every endpoint is secured (bounded by the call deadline and wait_timeout_ms). */
+  waitSecured: boolean;
+  waitTimeoutMs: number;
+}
+
+export interface UpdateSecureChannelResponse {
+  channel:
+    | SecureChannel
+    | undefined;
+  /** Port ids of the endpoints this call added and removed. The CAK is never returned. */
+  addedPortIds: string[];
+  removedPortIds: string[];
 }
 
 export interface ForceRekeyRequest {
@@ -3373,6 +3401,270 @@ export const DeleteSecureChannelResponse: MessageFns<DeleteSecureChannelResponse
   },
 };
 
+function createBaseUpdateSecureChannelRequest(): UpdateSecureChannelRequest {
+  return { channelId: "", addEndpoints: [], removePortIds: [], waitSecured: false, waitTimeoutMs: 0 };
+}
+
+export const UpdateSecureChannelRequest: MessageFns<UpdateSecureChannelRequest> = {
+  encode(message: UpdateSecureChannelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channelId !== "") {
+      writer.uint32(10).string(message.channelId);
+    }
+    for (const v of message.addEndpoints) {
+      Endpoint.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.removePortIds) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.waitSecured !== false) {
+      writer.uint32(32).bool(message.waitSecured);
+    }
+    if (message.waitTimeoutMs !== 0) {
+      writer.uint32(40).uint32(message.waitTimeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateSecureChannelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateSecureChannelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.addEndpoints.push(Endpoint.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.removePortIds.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.waitSecured = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.waitTimeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateSecureChannelRequest {
+    return {
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      addEndpoints: globalThis.Array.isArray(object?.addEndpoints)
+        ? object.addEndpoints.map((e: any) => Endpoint.fromJSON(e))
+        : globalThis.Array.isArray(object?.add_endpoints)
+        ? object.add_endpoints.map((e: any) => Endpoint.fromJSON(e))
+        : [],
+      removePortIds: globalThis.Array.isArray(object?.removePortIds)
+        ? object.removePortIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.remove_port_ids)
+        ? object.remove_port_ids.map((e: any) => globalThis.String(e))
+        : [],
+      waitSecured: isSet(object.waitSecured)
+        ? globalThis.Boolean(object.waitSecured)
+        : isSet(object.wait_secured)
+        ? globalThis.Boolean(object.wait_secured)
+        : false,
+      waitTimeoutMs: isSet(object.waitTimeoutMs)
+        ? globalThis.Number(object.waitTimeoutMs)
+        : isSet(object.wait_timeout_ms)
+        ? globalThis.Number(object.wait_timeout_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: UpdateSecureChannelRequest): unknown {
+    const obj: any = {};
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.addEndpoints?.length) {
+      obj.addEndpoints = message.addEndpoints.map((e) => Endpoint.toJSON(e));
+    }
+    if (message.removePortIds?.length) {
+      obj.removePortIds = message.removePortIds;
+    }
+    if (message.waitSecured !== false) {
+      obj.waitSecured = message.waitSecured;
+    }
+    if (message.waitTimeoutMs !== 0) {
+      obj.waitTimeoutMs = Math.round(message.waitTimeoutMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateSecureChannelRequest>, I>>(base?: I): UpdateSecureChannelRequest {
+    return UpdateSecureChannelRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateSecureChannelRequest>, I>>(object: I): UpdateSecureChannelRequest {
+    const message = createBaseUpdateSecureChannelRequest();
+    message.channelId = object.channelId ?? "";
+    message.addEndpoints = object.addEndpoints?.map((e) => Endpoint.fromPartial(e)) || [];
+    message.removePortIds = object.removePortIds?.map((e) => e) || [];
+    message.waitSecured = object.waitSecured ?? false;
+    message.waitTimeoutMs = object.waitTimeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseUpdateSecureChannelResponse(): UpdateSecureChannelResponse {
+  return { channel: undefined, addedPortIds: [], removedPortIds: [] };
+}
+
+export const UpdateSecureChannelResponse: MessageFns<UpdateSecureChannelResponse> = {
+  encode(message: UpdateSecureChannelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== undefined) {
+      SecureChannel.encode(message.channel, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.addedPortIds) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.removedPortIds) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateSecureChannelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateSecureChannelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = SecureChannel.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.addedPortIds.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.removedPortIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateSecureChannelResponse {
+    return {
+      channel: isSet(object.channel) ? SecureChannel.fromJSON(object.channel) : undefined,
+      addedPortIds: globalThis.Array.isArray(object?.addedPortIds)
+        ? object.addedPortIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.added_port_ids)
+        ? object.added_port_ids.map((e: any) => globalThis.String(e))
+        : [],
+      removedPortIds: globalThis.Array.isArray(object?.removedPortIds)
+        ? object.removedPortIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.removed_port_ids)
+        ? object.removed_port_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: UpdateSecureChannelResponse): unknown {
+    const obj: any = {};
+    if (message.channel !== undefined) {
+      obj.channel = SecureChannel.toJSON(message.channel);
+    }
+    if (message.addedPortIds?.length) {
+      obj.addedPortIds = message.addedPortIds;
+    }
+    if (message.removedPortIds?.length) {
+      obj.removedPortIds = message.removedPortIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateSecureChannelResponse>, I>>(base?: I): UpdateSecureChannelResponse {
+    return UpdateSecureChannelResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateSecureChannelResponse>, I>>(object: I): UpdateSecureChannelResponse {
+    const message = createBaseUpdateSecureChannelResponse();
+    message.channel = (object.channel !== undefined && object.channel !== null)
+      ? SecureChannel.fromPartial(object.channel)
+      : undefined;
+    message.addedPortIds = object.addedPortIds?.map((e) => e) || [];
+    message.removedPortIds = object.removedPortIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
 function createBaseForceRekeyRequest(): ForceRekeyRequest {
   return { channelId: "", portId: "" };
 }
@@ -4889,6 +5181,24 @@ export const ManagerServiceService = {
       Buffer.from(DeleteSecureChannelResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteSecureChannelResponse => DeleteSecureChannelResponse.decode(value),
   },
+  /**
+   * Adds and removes endpoints of a secure channel (scale-out / scale-in); returns when every
+   * added endpoint's authenticator is ready (and, with wait_secured, when every endpoint is
+   * secured), like CreateSecureChannel. Endpoints that stay keep their sessions: the desired state
+   * of their ports does not change. Added PSK ports get the channel's CAK; removed ports lose it
+   * and stay open (READY). The channel must keep at least 2 endpoints.
+   */
+  updateSecureChannel: {
+    path: "/macsec.v1.ManagerService/UpdateSecureChannel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateSecureChannelRequest): Buffer =>
+      Buffer.from(UpdateSecureChannelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateSecureChannelRequest => UpdateSecureChannelRequest.decode(value),
+    responseSerialize: (value: UpdateSecureChannelResponse): Buffer =>
+      Buffer.from(UpdateSecureChannelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateSecureChannelResponse => UpdateSecureChannelResponse.decode(value),
+  },
   /** Forces a new SAK on a channel or a single port (the elected key server distributes it). */
   forceRekey: {
     path: "/macsec.v1.ManagerService/ForceRekey" as const,
@@ -4978,6 +5288,14 @@ export interface ManagerServiceServer extends UntypedServiceImplementation {
   getSecureChannel: handleUnaryCall<GetSecureChannelRequest, SecureChannel>;
   listSecureChannels: handleUnaryCall<ListSecureChannelsRequest, ListSecureChannelsResponse>;
   deleteSecureChannel: handleUnaryCall<DeleteSecureChannelRequest, DeleteSecureChannelResponse>;
+  /**
+   * Adds and removes endpoints of a secure channel (scale-out / scale-in); returns when every
+   * added endpoint's authenticator is ready (and, with wait_secured, when every endpoint is
+   * secured), like CreateSecureChannel. Endpoints that stay keep their sessions: the desired state
+   * of their ports does not change. Added PSK ports get the channel's CAK; removed ports lose it
+   * and stay open (READY). The channel must keep at least 2 endpoints.
+   */
+  updateSecureChannel: handleUnaryCall<UpdateSecureChannelRequest, UpdateSecureChannelResponse>;
   /** Forces a new SAK on a channel or a single port (the elected key server distributes it). */
   forceRekey: handleUnaryCall<ForceRekeyRequest, ForceRekeyResponse>;
   /** Streams events, first replaying retained events with seq > since_seq. */
@@ -5152,6 +5470,28 @@ export interface ManagerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteSecureChannelResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Adds and removes endpoints of a secure channel (scale-out / scale-in); returns when every
+   * added endpoint's authenticator is ready (and, with wait_secured, when every endpoint is
+   * secured), like CreateSecureChannel. Endpoints that stay keep their sessions: the desired state
+   * of their ports does not change. Added PSK ports get the channel's CAK; removed ports lose it
+   * and stay open (READY). The channel must keep at least 2 endpoints.
+   */
+  updateSecureChannel(
+    request: UpdateSecureChannelRequest,
+    callback: (error: ServiceError | null, response: UpdateSecureChannelResponse) => void,
+  ): ClientUnaryCall;
+  updateSecureChannel(
+    request: UpdateSecureChannelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateSecureChannelResponse) => void,
+  ): ClientUnaryCall;
+  updateSecureChannel(
+    request: UpdateSecureChannelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateSecureChannelResponse) => void,
   ): ClientUnaryCall;
   /** Forces a new SAK on a channel or a single port (the elected key server distributes it). */
   forceRekey(
