@@ -133,6 +133,7 @@ describe('desiredState', () => {
       allowedVnfIds: [],
       fingerprint: 'f'.repeat(32),
       keepAsIs: true,
+      pskKeys: [],
     });
   });
 });
