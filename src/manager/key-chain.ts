@@ -1,5 +1,5 @@
 /**
- * CAK key chains of PSK channels (openconfig-macsec `mka-key-chain`). A channel's PSK endpoints
+ * CAK key chains of PSK channels (an openconfig-macsec interface's MKA `key-chain`). A channel's PSK endpoints
  * run its current key; AddChannelKey adds a next key that the manager generates (a CAK the API
  * never carries) and distributes to every PSK endpoint's agent, which adds it to the port's KaY
  * at its start time: the new CA runs beside the current one and takes over without a gap (make

@@ -5236,7 +5236,7 @@ export const ManagerServiceService = {
     responseDeserialize: (value: Buffer): ListOrphanedPortsResponse => ListOrphanedPortsResponse.decode(value),
   },
   /**
-   * ---- CAK key chains of PSK channels (openconfig-macsec mka-key-chain) -------------------
+   * ---- CAK key chains of PSK channels (openconfig-macsec MKA key-chain) -------------------
    * Adds a next key to a PSK channel's key chain. The manager generates its CAK and CKN (key
    * material is never accepted from or returned to this API) and distributes the CAK to every
    * PSK endpoint's agent; returns once every one of them acknowledged it, before its start time.
@@ -5307,7 +5307,7 @@ export interface ManagerServiceServer extends UntypedServiceImplementation {
    */
   listOrphanedPorts: handleUnaryCall<ListOrphanedPortsRequest, ListOrphanedPortsResponse>;
   /**
-   * ---- CAK key chains of PSK channels (openconfig-macsec mka-key-chain) -------------------
+   * ---- CAK key chains of PSK channels (openconfig-macsec MKA key-chain) -------------------
    * Adds a next key to a PSK channel's key chain. The manager generates its CAK and CKN (key
    * material is never accepted from or returned to this API) and distributes the CAK to every
    * PSK endpoint's agent; returns once every one of them acknowledged it, before its start time.
@@ -5537,7 +5537,7 @@ export interface ManagerServiceClient extends Client {
     callback: (error: ServiceError | null, response: ListOrphanedPortsResponse) => void,
   ): ClientUnaryCall;
   /**
-   * ---- CAK key chains of PSK channels (openconfig-macsec mka-key-chain) -------------------
+   * ---- CAK key chains of PSK channels (openconfig-macsec MKA key-chain) -------------------
    * Adds a next key to a PSK channel's key chain. The manager generates its CAK and CKN (key
    * material is never accepted from or returned to this API) and distributes the CAK to every
    * PSK endpoint's agent; returns once every one of them acknowledged it, before its start time.
