@@ -176,7 +176,8 @@ export class KeyChains {
       throw e;
     }
     const v = this.channels.view(st.store.getChannel(c.id) ?? c);
-    const view = v.keys.find((k) => bytesEqual(k.ckn, ckn))!;
+    // (The channel may have changed meanwhile; the key is described as added in any case.)
+    const view = v.keys.find((k) => bytesEqual(k.ckn, ckn)) ?? keyViews([key], [], Date.now())[0]!;
     st.publish({
       type: EventType.EVENT_TYPE_CHANNEL_KEY_ADDED,
       channelId: c.id,
