@@ -30,7 +30,7 @@ const REPS = Math.max(1, Number(values.reps));
 const RATE = 1000;
 
 interface Stream {
-  sent: { sent: number };
+  sent: { sent: number; sendErrors?: number };
   recv: { unique: number };
 }
 interface Case {
@@ -131,13 +131,18 @@ async function main(): Promise<void> {
     console.log(`lab run ${runDir}: UML boot ${lab.bootMs} ms, total ${(lab.totalMs / 1000).toFixed(0)} s`);
   }
   for (const c of cs) {
-    const per: { lost: number; sent: number }[] = [];
+    const per: { lost: number; sent: number; blocked: number }[] = [];
     for (let i = 0; i < REPS; i++) {
       const f = join(runDir, `${c.name}-${i}`, 'result.json');
       if (!existsSync(f)) continue;
       const r = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
       const st = c.streams(r);
-      per.push({ lost: st.reduce((n, s) => n + s.sent.sent - s.recv.unique, 0), sent: st.reduce((n, s) => n + s.sent.sent, 0) });
+      per.push({
+        lost: st.reduce((n, s) => n + s.sent.sent - s.recv.unique, 0),
+        sent: st.reduce((n, s) => n + s.sent.sent, 0),
+        // a sender whose port is down (must-secure, peer lost) gets ENETDOWN and retries every ms
+        blocked: st.reduce((n, s) => n + (s.sent.sendErrors ?? 0), 0),
+      });
     }
     if (per.length === 0) {
       console.log(`hitless ${c.label}: no result (scenario failed; see ${runDir})`);
@@ -145,8 +150,10 @@ async function main(): Promise<void> {
     }
     const lost = per.reduce((n, p) => n + p.lost, 0);
     const sent = per.reduce((n, p) => n + p.sent, 0);
+    const blocked = per.reduce((n, p) => n + p.blocked, 0);
     const each = per.length > 1 ? ` (per run: ${per.map((p) => p.lost).join(', ')})` : '';
-    console.log(`hitless ${c.label}: ${lost} lost of ${sent}${each}`);
+    const port = blocked > 0 ? `; senders blocked by a closed port for about ${(blocked / 1000).toFixed(1)} s` : '';
+    console.log(`hitless ${c.label}: ${lost} lost of ${sent}${each}${port}`);
   }
 }
 

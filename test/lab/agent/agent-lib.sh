@@ -88,10 +88,12 @@ all_rx_sas() {
   for ns in "$@"; do has_rx_sas "$ns" "$n" || return 1; done
 }
 
-# macsec_addr NS IP/LEN: address on macsec0 once it exists (wpa creates it late).
+# macsec_addr NS IP/LEN: address on macsec0 once it exists (wpa creates it late). Idempotent:
+# a restarted agent of ours adopts its macsec0, address included.
 macsec_addr() {
   lab_wait_for 20 ip -n "$1" link show macsec0 || lab_die "$1: no macsec0 after 20 s"
-  lab_addr "$1" macsec0 "$2"
+  lab_in "$1" ip addr replace "$2" dev macsec0 || lab_die "addr $2 on macsec0 in $1"
+  lab_in "$1" ip link set macsec0 up
 }
 
 # ping_json NS DST [COUNT [INTERVAL]]: ping DST through macsec0 from NS; prints

@@ -8,8 +8,8 @@ sysctl -qw net.core.rmem_max=33554432
 pair_up || lab_die "pair did not secure: T_RX=$T_RX T_PING=$T_PING"
 recv_start() {
   rm -f "$LAB_STATE/$2.ready"
-  # done after 12 s without a packet (an outage must not end the count), at most 120 s
-  lab_ns_bg "$1" "$2" nice -n -15 python3 "$UDP_STREAM" recv "$3" "$4" "$OUT/$2.json" "$LAB_STATE/$2.ready" 12 120
+  # done after 25 s without a packet (an outage must not end the count), at most 150 s
+  lab_ns_bg "$1" "$2" nice -n -15 python3 "$UDP_STREAM" recv "$3" "$4" "$OUT/$2.json" "$LAB_STATE/$2.ready" 25 150
   lab_wait_for 15 test -e "$LAB_STATE/$2.ready" || lab_die "UDP receiver $2 did not start"
 }
 recv_start b recv-b "$PAIR_IP_B" 5000
@@ -30,7 +30,7 @@ lab_wait_for 40 agent_ready b2 || lab_log "restarted agent not ready"
 lab_wait_exit send-a $((STREAM_SECONDS + 40)) || lab_log "sender a still running"
 lab_wait_exit send-b 20 || lab_log "sender b still running"
 T1="$(now_ms)"
-lab_wait_exit recv-b 40; lab_wait_exit recv-a 40
+lab_wait_exit recv-b 60; lab_wait_exit recv-a 60
 sleep 1
 lab_json result.json --argjson t0 "$T0" --argjson tStop "$T_STOP" --argjson tExited "$T_EXITED" --argjson t1 "$T1" \
   --argjson linkKept "$LINK_KEPT" \
