@@ -124,3 +124,41 @@ describe('KayDriver: step timing in the log', () => {
     await driver.stop(false);
   });
 });
+
+describe('KayDriver.suspend (planned restart)', () => {
+  it('sends the KaY suspension MKPDU, then detaches the SecY instead of closing it: every SA stays', async () => {
+    const { Kay } = await import('../../src/mka/kay.js');
+    const { decodeMkpdu, findSet } = await import('../../src/mka/mkpdu.js');
+    const { lan } = await import('../mka/helpers.js');
+    // a secured pair in the simulator gives a KaY with a live peer and keys
+    const l = lan(2);
+    l.startAll();
+    expect(l.runUntilQuiescent(10_000)).toBe(true);
+    const kay = l.member('b').kay as InstanceType<typeof Kay>;
+    let now = l.now;
+    const secy = new (class extends RecordingSecy {
+      detached = false;
+      async detach(): Promise<void> {
+        this.detached = true;
+      }
+    })();
+    const sent: Uint8Array[] = [];
+    const link = { send: (f: Uint8Array) => void sent.push(f), onFrame: () => {}, close: () => {} };
+    const driver = new KayDriver(kay, secy, link, silentLogger, () => now++);
+    await driver.suspend(60);
+    expect(secy.detached).toBe(true);
+    expect(secy.closed).toBe(false);
+    expect(sent).toHaveLength(1);
+    const d = decodeMkpdu(sent[0]!);
+    expect(d.ok).toBe(true);
+    if (d.ok) {
+      expect(findSet(d.value, 'xpn')?.suspendedFor).toBe(60);
+      expect(findSet(d.value, 'sakUse')).toBeDefined();
+    }
+    // the peer keeps b (and its SAs) for the suspension, well past the life time
+    l.inject(l.member('a'), sent[0]!);
+    l.kill(l.member('b'));
+    l.runFor(20_000);
+    expect(l.member('a').kay.status().livePeers).toHaveLength(1);
+  });
+});

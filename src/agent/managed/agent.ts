@@ -282,6 +282,24 @@ export class Agent {
     this.client?.close();
   }
 
+  /**
+   * Planned restart (upgrade): PSK ports announce in-service suspension and keep their kernel
+   * state and OVS attachment, which the next run adopts; the stream ends.
+   */
+  async suspend(seconds: number): Promise<void> {
+    this.state = 'stopped';
+    clearTimeout(this.retryTimer);
+    clearInterval(this.statusTimer);
+    await this.work;
+    for (const p of this.ports.values()) await p.suspend(seconds);
+    this.ports.clear();
+    const call = this.call;
+    this.call = undefined;
+    call?.end();
+    call?.cancel();
+    this.client?.close();
+  }
+
   /** Crash-like stop for tests: nothing more is sent, ports just stop. */
   async kill(): Promise<void> {
     this.state = 'stopped';

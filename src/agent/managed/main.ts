@@ -31,7 +31,10 @@ import { OvsdbClient } from './ovs.js';
 import { renderAgentMetrics, startAgentServer } from './server.js';
 import { simMac } from './sim.js';
 
-export async function main(argv = process.argv.slice(2)): Promise<void> {
+export /** How long peers keep our SAs after a planned stop (SIGUSR1); our peers honour up to 120 s. */
+const SUSPEND_SECONDS = 60;
+
+async function main(argv = process.argv.slice(2)): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -138,8 +141,15 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     await agent.stop();
     process.exit(0);
   };
+  // SIGUSR1: planned restart; PSK ports announce in-service suspension, links and SAs stay (docs/mka.md).
+  const suspend = async () => {
+    log.info('suspending for a restart: macsec links and SAs stay', { signal: 'SIGUSR1' });
+    await agent.suspend(SUSPEND_SECONDS);
+    process.exit(0);
+  };
   process.on('SIGTERM', () => void stop());
   process.on('SIGINT', () => void stop());
+  process.on('SIGUSR1', () => void suspend());
 }
 
 main().catch((e) => {

@@ -315,6 +315,17 @@ export class ManagedPort extends EventEmitter {
     return base;
   }
 
+  /**
+   * Planned restart: a PSK port announces in-service suspension and stops leaving its macsec
+   * link, SAs and OVS attachment in place for the next run to adopt; others stop gracefully.
+   */
+  async suspend(seconds: number): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.keyTimer);
+    await this.running?.suspend(seconds).catch((e) => this.log.warn('suspending the port failed', { error: (e as Error).message }));
+  }
+
   async stop(graceful = true): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

@@ -58,7 +58,8 @@ export function desiredSpec(d: DesiredPort, ctx: SpecContext): SpecOutcome {
     ...(ctx.mka?.helloTimeMs ? { helloTimeMs: ctx.mka.helloTimeMs } : {}),
     ...(ctx.mka?.lifeTimeMs ? { lifeTimeMs: ctx.mka.lifeTimeMs } : {}),
   };
-  return { spec: { name: d.portId, interface: d.interface, macsecName: ctx.macsecName(d.interface), secy, mka, auth } };
+  // A PSK port restarted over the kernel state of an earlier run takes it over (no loss).
+  return { spec: { name: d.portId, interface: d.interface, macsecName: ctx.macsecName(d.interface), secy, mka, auth, adopt: auth.kind === 'psk' } };
 }
 
 function pskAuth(d: DesiredPort, ctx: SpecContext): PortAuth | { ready: string } | { fail: string } {

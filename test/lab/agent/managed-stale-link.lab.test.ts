@@ -2,9 +2,9 @@
  * The managed agent after a crash, in the UML kernel lab: manager and agent (compiled, from
  * dist/) with --io pcap --secy kernel, one agent with two PSK ports (pa, pb: the two ends of a
  * veth pair) in one channel. Once secured the agent is SIGKILLed, which leaves both macsec
- * links behind; the restarted agent must delete them itself, recreate them and secure again,
- * instead of failing with EEXIST (the standalone agent adopts its own marked links instead, see
- * restart-traffic.lab.test.ts; the managed agent does not adopt yet).
+ * links behind; the restarted agent must take them over itself (it adopts links that carry its
+ * mark, see docs/mka.md "Agent restart") and secure again, instead of failing with EEXIST, and
+ * drop the killed run's SAs once its new keys are in use.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,15 +52,17 @@ LINKS_LEFT="$(links)"
 
 lab_bg agent-2 agent
 RESECURED=false; lab_wait_for 60 secured_in agent-2 && RESECURED=true
-sleep 1
+# the adopted SAs go the retire time (3 s) after the new keys transmit
+for _ in $(seq 1 30); do [[ "$(tx_active)" == 2 ]] && break; sleep 0.5; done
 lab_json result.json --argjson secured "$SECURED" --argjson resecured "$RESECURED" \
   --argjson links0 "$LINKS0" --argjson linksLeft "$LINKS_LEFT" --argjson links2 "$(links)" \
   --argjson tx0 "$TX0" --argjson tx2 "$(tx_active)" \
   --argjson staleFirst "$(grep -c 'deleted a stale macsec link' "$OUT/agent-1.log")" \
   --argjson staleDeleted "$(grep -c 'deleted a stale macsec link' "$OUT/agent-2.log")" \
+  --argjson adopted "$(grep -c 'adopted the macsec link of an earlier run' "$OUT/agent-2.log")" \
   --argjson failed "$(grep -c '"msg":"port failed"' "$OUT/agent-2.log")" \
   '{secured: $secured, resecured: $resecured, links0: $links0, linksLeft: $linksLeft, links2: $links2,
-    tx0: $tx0, tx2: $tx2, staleFirst: $staleFirst, staleDeleted: $staleDeleted, failed: $failed}'
+    tx0: $tx0, tx2: $tx2, staleFirst: $staleFirst, staleDeleted: $staleDeleted, adopted: $adopted, failed: $failed}'
 lab_stop agent-2; lab_stop manager
 `;
 
@@ -74,6 +76,7 @@ interface Result {
   tx2: number;
   staleFirst: number;
   staleDeleted: number;
+  adopted: number;
   failed: number;
 }
 
@@ -89,7 +92,7 @@ describe('managed agent: stale macsec links after a crash (UML lab)', () => {
     console.log(`UML boot ${lab.bootMs} ms, scenario ${s.durationMs} ms, total ${lab.totalMs} ms (${lab.runDir})`);
   }, 360_000);
 
-  it('the restarted agent deletes the links its killed run left, recreates them and secures again', () => {
+  it('the restarted agent adopts the links its killed run left (no EEXIST), secures again and then drops the old SAs', () => {
     expect(s.exitCode, `${s.stdout.slice(-3000)}\n${s.stderr.slice(-3000)}`).toBe(0);
     const r = readOutJson<Result>(s, 'result.json');
     // first run: secured over both kernel macsec links, nothing stale to delete
@@ -99,8 +102,9 @@ describe('managed agent: stale macsec links after a crash (UML lab)', () => {
     expect(r.staleFirst).toBe(0);
     // SIGKILL leaves both links behind
     expect(r.linksLeft).toEqual(r.links0);
-    // the restarted agent deletes them (no EEXIST), recreates them under the same names and secures again
-    expect(r.staleDeleted, 'restarted agent deleted its two stale macsec links').toBe(2);
+    // the restarted agent adopts them (our mark, name, parent, SCI, suite), keeps the names and secures again
+    expect(r.adopted, 'restarted agent adopted its two macsec links').toBe(2);
+    expect(r.staleDeleted).toBe(0);
     expect(r.failed).toBe(0);
     expect(r.links2).toEqual(r.links0);
     expect(r.resecured).toBe(true);
