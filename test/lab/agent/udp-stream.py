@@ -7,11 +7,13 @@
       each carrying its sequence number. Writes
       {sent, seconds, rate} to OUT_JSON.
   udp-stream.py recv BIND_IP PORT OUT_JSON READY_FILE IDLE_S MAX_S
-      Counts packets until IDLE_S seconds pass without one (after the first) or MAX_S in all.
+      Counts packets until IDLE_S seconds pass without one (after the first), MAX_S in all, or
+      SIGTERM (then what is queued is still counted).
       Touches READY_FILE once bound. Writes {received, unique, duplicates, maxSeq,
       missing (count), missingFirst (up to 50 seqs), gaps [[from, to]...] (up to 50)}.
 """
 import json
+import signal
 import socket
 import struct
 import sys
@@ -52,14 +54,22 @@ def recv(bind, port, out, ready, idle, max_s):
     max_seq = -1
     start = time.monotonic()
     last = None
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     s.settimeout(0.2)
     while True:
         now = time.monotonic()
         if now - start > max_s or (last is not None and now - last > idle):
             break
+        if stop:
+            s.settimeout(0.05)  # drain what is queued, then stop
         try:
             data = s.recv(2048)
         except socket.timeout:
+            if stop:
+                break
+            continue
+        except InterruptedError:
             continue
         last = time.monotonic()
         if len(data) < 8:

@@ -30,7 +30,9 @@ lab_wait_for 40 agent_ready b2 || lab_log "restarted agent not ready"
 lab_wait_exit send-a $((STREAM_SECONDS + 40)) || lab_log "sender a still running"
 lab_wait_exit send-b 20 || lab_log "sender b still running"
 T1="$(now_ms)"
-lab_wait_exit recv-b 60; lab_wait_exit recv-a 60
+# the streams are over: the receivers count what is queued and stop (SIGTERM)
+sleep 1.5
+lab_stop recv-b TERM; lab_stop recv-a TERM
 sleep 1
 lab_json result.json --argjson t0 "$T0" --argjson tStop "$T_STOP" --argjson tExited "$T_EXITED" --argjson t1 "$T1" \
   --argjson linkKept "$LINK_KEPT" \

@@ -48,7 +48,9 @@ lab_ns_bg auth send-auth nice -n -5 python3 "$UDP_STREAM" send 10.9.0.2 5001 "$R
 lab_wait_exit send-supp $((STREAM_SECONDS + 30)) || lab_log "sender supp still running"
 lab_wait_exit send-auth 20 || lab_log "sender auth still running"
 T1="$(now_ms)"
-lab_wait_exit recv-auth 40; lab_wait_exit recv-supp 40
+# the streams are over: the receivers count what is queued and stop (SIGTERM)
+sleep 1.5
+lab_stop recv-auth TERM; lab_stop recv-supp TERM
 cp "$OUT/auth.status.json" "$OUT/auth.after.json"
 [[ "$SUPP_KIND" == ours ]] && cp "$OUT/supp.status.json" "$OUT/supp.after.json"
 eap_sa_json auth sa-auth.json
