@@ -268,30 +268,24 @@ export class Agent {
   }
 
   /** Graceful stop: leaves every CA, closes ports, ends the stream. */
-  async stop(): Promise<void> {
-    this.state = 'stopped';
-    clearTimeout(this.retryTimer);
-    clearInterval(this.statusTimer);
-    await this.work;
-    for (const p of this.ports.values()) await p.stop(true);
-    this.ports.clear();
-    const call = this.call;
-    this.call = undefined;
-    call?.end();
-    call?.cancel();
-    this.client?.close();
+  stop(): Promise<void> {
+    return this.shutdown((p) => p.stop(true));
   }
 
   /**
    * Planned restart (upgrade): PSK ports announce in-service suspension and keep their kernel
    * state and OVS attachment, which the next run adopts; the stream ends.
    */
-  async suspend(seconds: number): Promise<void> {
+  suspend(seconds: number): Promise<void> {
+    return this.shutdown((p) => p.suspend(seconds));
+  }
+
+  private async shutdown(each: (p: ManagedPort) => Promise<void>): Promise<void> {
     this.state = 'stopped';
     clearTimeout(this.retryTimer);
     clearInterval(this.statusTimer);
     await this.work;
-    for (const p of this.ports.values()) await p.suspend(seconds);
+    for (const p of this.ports.values()) await each(p);
     this.ports.clear();
     const call = this.call;
     this.call = undefined;
