@@ -259,6 +259,33 @@ describe('AddChannelKey', () => {
     expect(stored().nextKeys ?? []).toEqual([]);
   });
 
+  it('refuses to add an endpoint on an agent without key chains to a channel whose chain changed', async () => {
+    await setup();
+    const a3 = new FakeAgent('a3', m, ['psk']);
+    const a4 = new FakeAgent('a4', m);
+    for (const a of ['a3', 'a4'])
+      await m.openPort({ agentId: a, interface: 'eth1', mode: PortMode.PORT_MODE_PSK, policy: undefined, ovsBridge: '', radius: undefined });
+    await m.addChannelKey({ channelId: 'web', startTimeMs: 0, lifetimeSeconds: 0, requestId: '' });
+    const add = (agentId: string) =>
+      m.updateChannel({
+        channelId: 'web',
+        addEndpoints: [{ agentId, switchPort: 'eth1', vnfId: `v-${agentId}`, vnfInterface: 'eth0' }],
+        removePortIds: [],
+        waitSecured: false,
+        waitTimeoutMs: 0,
+      });
+    const e = await code(add('a3'));
+    expect(e.code).toBe('failed_precondition');
+    expect(e.message).toBe(
+      "add_endpoints[0].agent_id: agent 'a3' (version test) does not run key chains (capability psk-key-chain) and secure channel 'web' has a key chain; upgrade it first",
+    );
+    expect(a3.last('a3/eth1')?.psk).toBeUndefined();
+    expect(stored().endpoints.map((x) => x.agentId)).toEqual(['a1', 'a2']);
+    // an agent that runs key chains is added and gets the whole chain
+    await add('a4');
+    expect(a4.last('a4/eth1')?.pskKeys).toHaveLength(2);
+  });
+
   it('takes the key back when an agent does not acknowledge it', async () => {
     await setup({ ackTimeoutMs: 300 });
     agents[1]!.autoAck = false;
