@@ -12,11 +12,12 @@
  *   agent restart                planned (SIGUSR1: suspension, adoption), ours <-> ours
  *   agent restart, wpa           the same beside wpa_supplicant 2.10 (no suspension there)
  *   agent kill                   SIGKILL and restart, ours <-> ours
+ *   CAK rollover                 managed PSK channel, 3 x add-key + retire-key (key chain)
+ *   channel update               managed PSK channel, a third endpoint added and removed
  *
  *   tsx bench/lab/hitless.ts [--reps 1] [--from <.lab/run-...>]
  *
- * CAK rollover of a PSK key chain and channel update run through the manager; their figures come
- * from the managed lab tests (see docs/mka.md "Several CAs").
+ * The last two run the manager and managed agents (test/lab/agent/scenarios/managed-hitless.sh).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -51,6 +52,8 @@ function cases(): Case[] {
   const restartEnv = { RATE: String(RATE), STREAM_SECONDS: '24', AGENT_FROM_DIST: '1' };
   const REAUTH = 'source "$REPO/test/lab/eap/scenarios/reauth-traffic.sh"';
   const RESTART = 'source "$REPO/test/lab/agent/scenarios/restart-traffic.sh"';
+  const MANAGED = 'source "$REPO/test/lab/agent/scenarios/managed-hitless.sh"';
+  const managedEnv = { RATE: String(RATE), AGENT_FROM_DIST: '1' };
   return [
     {
       label: 're-authentication',
@@ -117,6 +120,18 @@ function cases(): Case[] {
           B_OPTS: 'priority=32',
         }),
     },
+    {
+      label: 'CAK rollover (key chain, 3 rotations)',
+      name: 'managed-rotation',
+      streams: restartStreams,
+      make: (i) => agentScenario(`managed-rotation-${i}`, MANAGED, 240_000, { ...managedEnv, MODE: 'rotation', STREAM_SECONDS: '50', ROTATIONS: '3' }),
+    },
+    {
+      label: 'channel update (endpoint added and removed)',
+      name: 'managed-update',
+      streams: restartStreams,
+      make: (i) => agentScenario(`managed-update-${i}`, MANAGED, 240_000, { ...managedEnv, MODE: 'update', STREAM_SECONDS: '60' }),
+    },
   ];
 }
 
@@ -126,7 +141,7 @@ async function main(): Promise<void> {
   if (values.from) runDir = values.from;
   else {
     const scenarios = cs.flatMap((c) => Array.from({ length: REPS }, (_, i) => c.make(i)));
-    const lab = await runLab({ scenarios });
+    const lab = await runLab({ memMb: 1536, scenarios });
     runDir = lab.runDir;
     console.log(`lab run ${runDir}: UML boot ${lab.bootMs} ms, total ${(lab.totalMs / 1000).toFixed(0)} s`);
   }
