@@ -13,11 +13,15 @@
  *   agent restart, wpa           the same beside wpa_supplicant 2.10 (no suspension there)
  *   agent kill                   SIGKILL and restart, ours <-> ours
  *   CAK rollover                 managed PSK channel, 3 x add-key + retire-key (key chain)
+ *   managed agent restart        planned (SIGUSR1) restart of a managed agent, ours <-> ours
  *   channel update               managed PSK channel, a third endpoint added and removed
  *
- *   tsx bench/lab/hitless.ts [--reps 1] [--from <.lab/run-...>]
+ *   tsx bench/lab/hitless.ts [--reps 1] [--case <name>]... [--from <.lab/run-...>]
  *
- * The last two run the manager and managed agents (test/lab/agent/scenarios/managed-hitless.sh).
+ * --case runs only the named cases (reauth-ours, reauth-wpa, restart-planned, restart-wpa,
+ * restart-kill, managed-rotation, managed-restart, managed-update).
+ *
+ * The last three run the manager and managed agents (test/lab/agent/scenarios/managed-hitless.sh).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +30,7 @@ import { agentConfig, embeddedAuthenticator, labDir, labPki, ourSupplicant, scen
 import { agentScenario } from '../../test/lab/agent/lab-agent.js';
 import { type LabScenario, runLab } from '../../test/lab/uml.js';
 
-const { values } = parseArgs({ options: { reps: { type: 'string', default: '1' }, from: { type: 'string' } } });
+const { values } = parseArgs({ options: { reps: { type: 'string', default: '1' }, from: { type: 'string' }, case: { type: 'string', multiple: true } } });
 const REPS = Math.max(1, Number(values.reps));
 const RATE = 1000;
 
@@ -127,6 +131,12 @@ function cases(): Case[] {
       make: (i) => agentScenario(`managed-rotation-${i}`, MANAGED, 240_000, { ...managedEnv, MODE: 'rotation', STREAM_SECONDS: '50', ROTATIONS: '3' }),
     },
     {
+      label: 'managed agent restart (planned)',
+      name: 'managed-restart',
+      streams: restartStreams,
+      make: (i) => agentScenario(`managed-restart-${i}`, MANAGED, 240_000, { ...managedEnv, MODE: 'restart', STREAM_SECONDS: '40' }),
+    },
+    {
       label: 'channel update (endpoint added and removed)',
       name: 'managed-update',
       streams: restartStreams,
@@ -136,7 +146,13 @@ function cases(): Case[] {
 }
 
 async function main(): Promise<void> {
-  const cs = cases();
+  const cs = cases().filter((c) => !values.case || values.case.includes(c.name));
+  if (cs.length === 0)
+    throw new Error(
+      `--case: no such case (${cases()
+        .map((c) => c.name)
+        .join(', ')})`,
+    );
   let runDir: string;
   if (values.from) runDir = values.from;
   else {

@@ -6,7 +6,9 @@
 #   MODE rotation: ROTATIONS times, the next key is added (start at once), both agents switch to it
 #                  (principalChanged in their logs), and the previous key is retired;
 #   MODE update:   node-c's port is added to the channel (UpdateSecureChannel, waits until secured),
-#                  c pings a over the channel, then c is removed again.
+#                  c pings a over the channel, then c is removed again;
+#   MODE restart:  node-b's agent restarts as planned (SIGUSR1: in-service suspension, links and SAs
+#                  stay) and its new process (agent-b2) adopts the link and secures again.
 # Env: MODE, RATE, STREAM_SECONDS, ROTATIONS (rotation), AGENT_FROM_DIST (the agents run from dist/).
 # Out: send-*.json / recv-*.json, manager.log, agent-*.log, steps.jsonl, ports-*.json, result.json.
 sysctl -qw net.core.rmem_max=33554432
@@ -52,10 +54,12 @@ done
 lab_bg manager nice -n -10 node "$DIST/manager/main.js" --listen 0.0.0.0:50051 --db "$LAB_STATE/manager.db" --init-db \
   --ca "$PKI/ca.crt" --cert "$PKI/manager.crt" --key "$PKI/manager.key"
 lab_wait_log 40 manager '"ready":true' || lab_die "manager did not start"
-for m in "${MEMBERS[@]}"; do
-  lab_ns_bg "$m" "agent-$m" nice -n -10 node "$DIST/agent/managed/main.js" --manager 10.9.0.1:50051 --ca "$PKI/ca.crt" \
-    --cert "$PKI/agent-node-$m.crt" --key "$PKI/agent-node-$m.key" --interfaces eth1 --io pcap --secy kernel
-done
+# managed_start M NAME: node-M's agent in namespace M, log $OUT/NAME.log
+managed_start() {
+  lab_ns_bg "$1" "$2" nice -n -10 node "$DIST/agent/managed/main.js" --manager 10.9.0.1:50051 --ca "$PKI/ca.crt" \
+    --cert "$PKI/agent-node-$1.crt" --key "$PKI/agent-node-$1.key" --interfaces eth1 --io pcap --secy kernel
+}
+for m in "${MEMBERS[@]}"; do managed_start "$m" "agent-$m"; done
 registered() { (( $(CTL agents list --json | jq '[.agents[]? | select(.connected == true)] | length') == ${#MEMBERS[@]} )); }
 lab_wait_for 90 registered || lab_die "agents did not register (see agent-*.log)"
 {
@@ -116,6 +120,14 @@ if [[ $MODE == rotation ]]; then
     OLD="$NEW"
   done
   WCTL channels keys lab --json >"$OUT/keys-after.json"
+elif [[ $MODE == restart ]]; then
+  at 5
+  kill -USR1 "$(lab_pid agent-b)"
+  if lab_wait_exit agent-b 20; then step exited; else step not-exited; fi
+  managed_start b agent-b2
+  if lab_wait_every 0.3 60 grep -q '"msg":"mka secured"' "$OUT/agent-b2.log"; then step resecured; else step not-resecured; fi
+  # the adopted SAs go the retire time after the new key transmits
+  sleep 5
 else
   at 5
   if WCTL channels update lab --add node-c:eth1:vnf-c:eth0 --wait-secured --wait-timeout 60000 >"$OUT/ctl-add.log" 2>&1; then step added; else step add-failed; fi
@@ -144,4 +156,5 @@ lab_json result.json --argjson t0 "$T0" \
     steps: $steps, portsBefore: $before.ports, portsAfter: $after.ports, keysAfter: $keys}'
 lab_stop ctl-warm
 for m in "${MEMBERS[@]}"; do lab_stop "agent-$m"; done
+[[ $MODE == restart ]] && lab_stop agent-b2
 lab_stop manager
