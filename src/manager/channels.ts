@@ -10,11 +10,10 @@ import { randomBytes } from 'node:crypto';
 import { EventType } from '../control/gen/macsec/v1/manager.js';
 import { PortMode, PortState } from '../control/gen/macsec/v1/types.js';
 import type { Actor } from '../control/authz.js';
-import { KEY_CHAIN_CAPABILITY } from '../control/vocabulary.js';
 import { alreadyExists, hasCode, failedPrecondition, notFound, unavailable } from '../common/errors.js';
 import { channelPhase, channelTransition, unsecuredPorts } from './channel-state.js';
 import { endpointKey } from './desired.js';
-import { chainOf, keyViews, rekeyed } from './key-chain.js';
+import { chainOf, keyViews, rekeyed, requireKeyChains } from './key-chain.js';
 import type { ChannelView, CreateChannelInput, CreatedChannel, DeleteChannelInput, Endpoint, UpdateChannelInput, UpdatedChannel } from './model.js';
 import { checkChannelRef, checkCreateChannel, checkUpdateChannel, MAX_ENDPOINTS } from './requests.js';
 import { stableJson } from './stable-json.js';
@@ -209,14 +208,9 @@ export class Channels {
       if (other) throw failedPrecondition(`${f}.switch_port: port '${p.id}' already belongs to secure channel '${other.name}'`);
       const session = st.sessions.get(e.agentId);
       if (!session) throw unavailable(`${f}.agent_id: agent '${e.agentId}' is not connected`);
-      // Once the chain changed, a PSK port's desired state is the chain: an agent that cannot
-      // run it would restart its port at every key change (see AddChannelKey's check).
-      if (p.mode === PortMode.PORT_MODE_PSK && rekeyed(ch) && !session.hello.capabilities.includes(KEY_CHAIN_CAPABILITY)) {
-        throw failedPrecondition(
-          `${f}.agent_id: agent '${e.agentId}' (version ${session.hello.version || '?'}) does not run key chains (capability ${KEY_CHAIN_CAPABILITY}) ` +
-            `and secure channel '${ch.name}' has a key chain; upgrade it first`,
-        );
-      }
+      // Once the chain changed, a PSK port's desired state is the chain.
+      if (p.mode === PortMode.PORT_MODE_PSK && rekeyed(ch))
+        requireKeyChains(session.hello, `${f}.agent_id`, e.agentId, ` and secure channel '${ch.name}' has a key chain`);
     });
     const removing = new Set(spec.remove);
     const removed = ch.endpoints.filter((e) => removing.has(endpointKey(e)));

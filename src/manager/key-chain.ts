@@ -14,6 +14,7 @@
  * channels never re-keyed are unchanged (desired.ts), and EAP ports' never change with the chain.
  */
 import { randomBytes } from 'node:crypto';
+import type { Hello } from '../control/gen/macsec/v1/agent.js';
 import { EventType } from '../control/gen/macsec/v1/manager.js';
 import { PortMode, PortState, type PortStatus } from '../control/gen/macsec/v1/types.js';
 import { SYSTEM_ACTOR, type Actor } from '../control/authz.js';
@@ -51,6 +52,17 @@ export function withChain(c: StoredChannel, keys: readonly StoredChannelKey[]): 
 
 /** Whether the channel's chain ever changed (then PSK port fingerprints cover the chain). */
 export const rekeyed = (c: StoredChannel): boolean => !!c.currentKey || !!c.nextKeys?.length;
+
+/**
+ * Refuses an agent that does not run key chains (its Hello lacks psk-key-chain): it would restart
+ * its PSK port at every key change. `field` names the request field, `why` says what needs it.
+ */
+export function requireKeyChains(hello: Hello, field: string, agentId: string, why = ''): void {
+  if (hello.capabilities.includes(KEY_CHAIN_CAPABILITY)) return;
+  throw failedPrecondition(
+    `${field}: agent '${agentId}' (version ${hello.version || '?'}) does not run key chains (capability ${KEY_CHAIN_CAPABILITY})${why}; upgrade it first`,
+  );
+}
 
 /** A PSK endpoint as the key states see it. */
 export interface KeyEndpoint {
@@ -141,11 +153,7 @@ export class KeyChains {
       const s = st.sessions.get(e.agentId);
       if (!s)
         throw unavailable(`endpoints[${i}].agent_id: agent '${e.agentId}' is not connected (the next key must reach every PSK endpoint before its start)`);
-      if (!s.hello.capabilities.includes(KEY_CHAIN_CAPABILITY)) {
-        throw failedPrecondition(
-          `endpoints[${i}].agent_id: agent '${e.agentId}' (version ${s.hello.version || '?'}) does not run key chains (capability ${KEY_CHAIN_CAPABILITY}); upgrade it first`,
-        );
-      }
+      requireKeyChains(s.hello, `endpoints[${i}].agent_id`, e.agentId);
     }
     let ckn: Uint8Array;
     do ckn = new Uint8Array(randomBytes(16));
