@@ -28,25 +28,22 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { agentConfig, embeddedAuthenticator, labDir, labPki, ourSupplicant, scenario } from '../../test/lab/eap/lab-eap.js';
 import { agentScenario } from '../../test/lab/agent/lab-agent.js';
+import { lostOf, type UdpStream } from '../../test/lab/scenario-checks.js';
 import { type LabScenario, runLab } from '../../test/lab/uml.js';
 
 const { values } = parseArgs({ options: { reps: { type: 'string', default: '1' }, from: { type: 'string' }, case: { type: 'string', multiple: true } } });
 const REPS = Math.max(1, Number(values.reps));
 const RATE = 1000;
 
-interface Stream {
-  sent: { sent: number; sendErrors?: number };
-  recv: { unique: number };
-}
 interface Case {
   label: string;
   name: string;
-  streams: (r: Record<string, unknown>) => Stream[];
+  streams: (r: Record<string, unknown>) => UdpStream[];
   make: (rep: number) => LabScenario;
 }
 
-const reauthStreams = (r: Record<string, unknown>) => [r.suppToAuth as Stream, r.authToSupp as Stream];
-const restartStreams = (r: Record<string, unknown>) => [r.aToB as Stream, r.bToA as Stream];
+const reauthStreams = (r: Record<string, unknown>) => [r.suppToAuth as UdpStream, r.authToSupp as UdpStream];
+const restartStreams = (r: Record<string, unknown>) => [r.aToB as UdpStream, r.bToA as UdpStream];
 
 function cases(): Case[] {
   const dir = labDir('bench-hitless');
@@ -169,10 +166,10 @@ async function main(): Promise<void> {
       const r = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
       const st = c.streams(r);
       per.push({
-        lost: st.reduce((n, s) => n + s.sent.sent - s.recv.unique, 0),
+        lost: st.reduce((n, s) => n + lostOf(s), 0),
         sent: st.reduce((n, s) => n + s.sent.sent, 0),
         // a sender whose port is down (must-secure, peer lost) gets ENETDOWN and retries every ms
-        blocked: st.reduce((n, s) => n + (s.sent.sendErrors ?? 0), 0),
+        blocked: st.reduce((n, s) => n + s.sent.sendErrors, 0),
       });
     }
     if (per.length === 0) {

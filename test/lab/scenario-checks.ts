@@ -29,3 +29,12 @@ export function scenarioOk(lab: LabResult, name: string, logs: string[] = []): S
   expect(s.exitCode, explain(s, logs)).toBe(0);
   return s;
 }
+
+/** One paced UDP stream as the lab's udp-stream.py sender and receiver report it. */
+export interface UdpStream {
+  sent: { sent: number; sendErrors: number; seconds: number };
+  recv: { received: number; unique: number; duplicates: number; missing: number; gaps: [number, number][] };
+}
+
+/** Packets sent and never received (duplicates do not count). */
+export const lostOf = (x: UdpStream): number => x.sent.sent - x.recv.unique;

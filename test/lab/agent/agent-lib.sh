@@ -243,17 +243,21 @@ sa_sample_loop() {
   done
 }
 
-# udp_recv_start NS NAME BIND PORT: receiver writing $OUT/NAME.json after 2 s idle (max 60 s).
+# udp_recv_start NS NAME BIND PORT [IDLE_S MAX_S [NICE]]: receiver writing $OUT/NAME.json once
+# IDLE_S (default 2) pass without a packet, after MAX_S (default 60) or on SIGTERM; at NICE
+# (default -10). Traffic scenarios with an outage or a key change give a long IDLE_S, so that a
+# gap does not end the count, and -15: a starved receiver overflows its socket.
 udp_recv_start() {
-  local ns="$1" name="$2" bind="$3" port="$4"
+  local ns="$1" name="$2" bind="$3" port="$4" idle="${5:-2}" max="${6:-60}" prio="${7:--10}"
   rm -f "$LAB_STATE/$name.ready"
-  lab_ns_bg "$ns" "$name" nice -n -10 python3 "$UDP_STREAM" recv "$bind" "$port" "$OUT/$name.json" "$LAB_STATE/$name.ready" 2 60
+  lab_ns_bg "$ns" "$name" nice -n "$prio" python3 "$UDP_STREAM" recv "$bind" "$port" "$OUT/$name.json" "$LAB_STATE/$name.ready" "$idle" "$max"
   lab_wait_for 15 test -e "$LAB_STATE/$name.ready" || lab_die "UDP receiver $name did not start"
 }
 
-# udp_send_start NS NAME DST PORT RATE SECONDS: sender writing $OUT/NAME.json when done.
+# udp_send_start NS NAME DST PORT RATE SECONDS [NICE]: sender writing $OUT/NAME.json when done
+# (NICE default 0).
 udp_send_start() {
-  lab_ns_bg "$1" "$2" python3 "$UDP_STREAM" send "$3" "$4" "$5" "$6" "$OUT/$2.json"
+  lab_ns_bg "$1" "$2" nice -n "${7:-0}" python3 "$UDP_STREAM" send "$3" "$4" "$5" "$6" "$OUT/$2.json"
 }
 
 # lab_wait_exit NAME TIMEOUT_S: wait for a lab_bg process to end by itself.

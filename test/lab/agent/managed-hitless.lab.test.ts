@@ -10,21 +10,16 @@
  *   channel), then `--remove` it again (UpdateSecureChannel: a and b keep their port runtimes).
  */
 import { describe, expect, it } from 'vitest';
-import { type LabResult, readOutJson } from '../uml.js';
-import { runLab } from '../uml.js';
-import { readOut } from '../scenario-checks.js';
+import { type LabResult, readOutJson, runLab } from '../uml.js';
+import { lostOf as lost, readOut, type UdpStream } from '../scenario-checks.js';
 import { agentScenario, scenarioOk } from './lab-agent.js';
 
 const RATE = 1000;
-/** Stream length per scenario: long enough for every step to happen under traffic in a loaded guest. */
+/** UdpStream length per scenario: long enough for every step to happen under traffic in a loaded guest. */
 const SECONDS = { rotation: 50, update: 60 };
 const ROTATIONS = 3;
 const SCRIPT = 'source "$REPO/test/lab/agent/scenarios/managed-hitless.sh"';
 
-interface Stream {
-  sent: { sent: number; sendErrors: number; seconds: number };
-  recv: { received: number; unique: number; missing: number; gaps: [number, number][] };
-}
 interface PortJson {
   id: string;
   channelId?: string;
@@ -32,8 +27,8 @@ interface PortJson {
 }
 interface Result {
   t0: number;
-  aToB: Stream;
-  bToA: Stream;
+  aToB: UdpStream;
+  bToA: UdpStream;
   udpErrors: { a: { RcvbufErrors: number }[]; b: { RcvbufErrors: number }[] };
   steps: { step: string; t: number; detail: string }[];
   portsBefore: PortJson[];
@@ -42,7 +37,6 @@ interface Result {
 }
 
 let lab: LabResult;
-const lost = (x: Stream) => x.sent.sent - x.recv.unique;
 
 function streams(name: string, r: Result): string {
   const s =

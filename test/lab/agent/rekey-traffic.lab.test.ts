@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { UdpStream } from '../scenario-checks.js';
 import { type LabResult, readOutJson, runLab } from '../uml.js';
 import { agentScenario, type MacsecShow, normSci, type PskPortStatus, scenarioOk, secs } from './lab-agent.js';
 
@@ -55,10 +56,6 @@ lab_json result.json --argjson status0 "$STATUS0" --argjson status1 "$(agent_sta
 lab_stop a; lab_stop b
 `;
 
-interface Stream {
-  sent: { sent: number; sendErrors: number; seconds: number };
-  recv: { received: number; unique: number; duplicates: number; missing: number; gaps: [number, number][] };
-}
 interface RekeyResult {
   status0: PskPortStatus;
   status1: PskPortStatus;
@@ -66,8 +63,8 @@ interface RekeyResult {
   t0: number;
   tForce: number;
   t1: number;
-  aToB: Stream;
-  bToA: Stream;
+  aToB: UdpStream;
+  bToA: UdpStream;
   forcedLog: number;
   udpErrors: { a: UdpErrors[]; b: UdpErrors[] };
 }

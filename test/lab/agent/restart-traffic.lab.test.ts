@@ -11,7 +11,7 @@
  * The agents run compiled (dist/), as deployed.
  */
 import { describe, expect, it } from 'vitest';
-import { readOut } from '../scenario-checks.js';
+import { lostOf as lost, readOut, type UdpStream } from '../scenario-checks.js';
 import { type LabResult, readOutJson, runLab } from '../uml.js';
 import { agentScenario, type PskPortStatus, scenarioOk } from './lab-agent.js';
 
@@ -20,10 +20,6 @@ const SECONDS = 24;
 
 const RESTART = 'source "$REPO/test/lab/agent/scenarios/restart-traffic.sh"';
 
-interface Stream {
-  sent: { sent: number; sendErrors: number; seconds: number };
-  recv: { received: number; unique: number; missing: number; gaps: [number, number][] };
-}
 interface Result {
   t0: number;
   tStop: number;
@@ -33,8 +29,8 @@ interface Result {
   statusA0: PskPortStatus | null;
   statusA1: PskPortStatus | null;
   statusB2: PskPortStatus | null;
-  aToB: Stream;
-  bToA: Stream;
+  aToB: UdpStream;
+  bToA: UdpStream;
   udpErrors: { a: { RcvbufErrors: number }[]; b: { RcvbufErrors: number }[] };
   macsecLinksB: number;
 }
@@ -56,7 +52,6 @@ function logOf(s: ReturnType<typeof scenarioOk>, name: string): LogLine[] {
 function check(name: string, survivorIsOurs: boolean, mustBeHitless: boolean) {
   const s = scenarioOk(lab, name, ['a.log', 'b.log', 'b2.log']);
   const r = readOutJson<Result>(s, 'result.json');
-  const lost = (x: Stream) => x.sent.sent - x.recv.unique;
   const b2 = logOf(s, 'b2');
   const at = (msg: string) => {
     const l = b2.find((x) => x.msg === msg);

@@ -12,8 +12,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EapAgentPortStatus } from '../../../src/agent/standalone/agent.js';
 import type { TestPki } from '../../support/pki.js';
-import { type LabResult, readOutJson } from '../uml.js';
-import { runLab } from '../uml.js';
+import { lostOf as lost, type UdpStream } from '../scenario-checks.js';
+import { type LabResult, readOutJson, runLab } from '../uml.js';
 import {
   agentConfig,
   agentLog,
@@ -33,15 +33,11 @@ const SECONDS = 44;
 const REAUTH_S = 12;
 const SCRIPT = 'source "$REPO/test/lab/eap/scenarios/reauth-traffic.sh"';
 
-interface Stream {
-  sent: { sent: number; sendErrors: number; seconds: number };
-  recv: { received: number; unique: number; duplicates: number; missing: number; gaps: [number, number][] };
-}
 interface Result {
   t0: number;
   t1: number;
-  suppToAuth: Stream;
-  authToSupp: Stream;
+  suppToAuth: UdpStream;
+  authToSupp: UdpStream;
   udpErrors: { auth: { RcvbufErrors: number }[]; supp: { RcvbufErrors: number }[] };
 }
 
@@ -86,8 +82,7 @@ describe('re-authentication under traffic (UML lab)', () => {
   function streams(name: string, logs: string[]) {
     const s = scenarioOk(lab, name, logs);
     const r = readOutJson<Result>(s, 'result.json');
-    const lost = (x: Stream) => x.sent.sent - x.recv.unique;
-    const line = (what: string, x: Stream) => `${what} ${lost(x)} lost of ${x.sent.sent} (gaps ${JSON.stringify(x.recv.gaps)})`;
+    const line = (what: string, x: UdpStream) => `${what} ${lost(x)} lost of ${x.sent.sent} (gaps ${JSON.stringify(x.recv.gaps)})`;
     for (const x of [r.suppToAuth, r.authToSupp]) {
       expect(x.sent.sendErrors).toBe(0);
       expect(x.sent.sent).toBe(RATE * SECONDS);

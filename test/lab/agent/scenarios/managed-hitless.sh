@@ -85,17 +85,12 @@ lab_bg ctl-warm nice -n -10 node "$REPO/test/lab/agent/ctl-warm.mjs" "$DIST" "$W
 lab_wait_log 60 ctl-warm '^warm$' || lab_die "warm macsecctl did not start"
 WCTL agents list >/dev/null || lab_die "warm macsecctl does not answer: $(tail -c 300 "$OUT/ctl-warm.log")"
 
-recv_start() {
-  rm -f "$LAB_STATE/$2.ready"
-  lab_ns_bg "$1" "$2" nice -n -15 python3 "$UDP_STREAM" recv "$3" "$4" "$OUT/$2.json" "$LAB_STATE/$2.ready" 25 150
-  lab_wait_for 15 test -e "$LAB_STATE/$2.ready" || lab_die "UDP receiver $2 did not start"
-}
-recv_start b recv-b 10.9.3.2 5000
-recv_start a recv-a 10.9.3.1 5001
+udp_recv_start b recv-b 10.9.3.2 5000 25 150 -15
+udp_recv_start a recv-a 10.9.3.1 5001 25 150 -15
 UDP0_A="$(udp_errors a)"; UDP0_B="$(udp_errors b)"
 T0="$(now_ms)"
-lab_ns_bg a send-a nice -n -5 python3 "$UDP_STREAM" send 10.9.3.2 5000 "$RATE" "$STREAM_SECONDS" "$OUT/send-a.json"
-lab_ns_bg b send-b nice -n -5 python3 "$UDP_STREAM" send 10.9.3.1 5001 "$RATE" "$STREAM_SECONDS" "$OUT/send-b.json"
+udp_send_start a send-a 10.9.3.2 5000 "$RATE" "$STREAM_SECONDS" -5
+udp_send_start b send-b 10.9.3.1 5001 "$RATE" "$STREAM_SECONDS" -5
 step streams
 # This shell makes the operator's calls from now on: like the control plane it must not wait
 # behind the streams (at nice 0 the steps of one call came 10-20 s apart).

@@ -6,19 +6,14 @@
 # Out: send-*.json / recv-*.json, a.log, b.log, b2.log, result.json.
 sysctl -qw net.core.rmem_max=33554432
 pair_up || lab_die "pair did not secure: T_RX=$T_RX T_PING=$T_PING"
-recv_start() {
-  rm -f "$LAB_STATE/$2.ready"
-  # done after 25 s without a packet (an outage must not end the count), at most 150 s
-  lab_ns_bg "$1" "$2" nice -n -15 python3 "$UDP_STREAM" recv "$3" "$4" "$OUT/$2.json" "$LAB_STATE/$2.ready" 25 150
-  lab_wait_for 15 test -e "$LAB_STATE/$2.ready" || lab_die "UDP receiver $2 did not start"
-}
-recv_start b recv-b "$PAIR_IP_B" 5000
-recv_start a recv-a "$PAIR_IP_A" 5001
+# done after 25 s without a packet (an outage must not end the count), at most 150 s
+udp_recv_start b recv-b "$PAIR_IP_B" 5000 25 150 -15
+udp_recv_start a recv-a "$PAIR_IP_A" 5001 25 150 -15
 UDP0_A="$(udp_errors a)"; UDP0_B="$(udp_errors b)"
 STATUS_A0="$(agent_status a)"
 T0="$(now_ms)"
-lab_ns_bg a send-a nice -n -5 python3 "$UDP_STREAM" send "$PAIR_IP_B" 5000 "$RATE" "$STREAM_SECONDS" "$OUT/send-a.json"
-lab_ns_bg b send-b nice -n -5 python3 "$UDP_STREAM" send "$PAIR_IP_A" 5001 "$RATE" "$STREAM_SECONDS" "$OUT/send-b.json"
+udp_send_start a send-a "$PAIR_IP_B" 5000 "$RATE" "$STREAM_SECONDS" -5
+udp_send_start b send-b "$PAIR_IP_A" 5001 "$RATE" "$STREAM_SECONDS" -5
 sleep 5
 T_STOP="$(now_ms)"
 if [[ $MODE == planned ]]; then kill -USR1 "$(lab_pid b)"; lab_wait_exit b 20 || lab_log "b did not exit"; else lab_stop b KILL; fi

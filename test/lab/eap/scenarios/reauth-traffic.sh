@@ -32,19 +32,14 @@ cp "$OUT/auth.status.json" "$OUT/auth.before.json"
 [[ "$SUPP_KIND" == ours ]] && cp "$OUT/supp.status.json" "$OUT/supp.before.json"
 # receivers: done after 12 s without a packet (an outage must not end the count), at most 120 s;
 # 16 MiB socket buffers
-recv_start() {
-  rm -f "$LAB_STATE/$2.ready"
-  lab_ns_bg "$1" "$2" nice -n -15 python3 "$UDP_STREAM" recv "$3" "$4" "$OUT/$2.json" "$LAB_STATE/$2.ready" 12 120
-  lab_wait_for 15 test -e "$LAB_STATE/$2.ready" || lab_die "UDP receiver $2 did not start"
-}
-recv_start auth recv-auth 10.9.0.1 5000
-recv_start supp recv-supp 10.9.0.2 5001
+udp_recv_start auth recv-auth 10.9.0.1 5000 12 120 -15
+udp_recv_start supp recv-supp 10.9.0.2 5001 12 120 -15
 UDP0_A="$(udp_errors auth)"; UDP0_S="$(udp_errors supp)"
 T0="$(now_ms)"
 # The one guest CPU: receivers first (a starved receiver overflows its socket), then the
 # senders, then the EAP-TLS handshakes (and FreeRADIUS -X) of each re-authentication.
-lab_ns_bg supp send-supp nice -n -5 python3 "$UDP_STREAM" send 10.9.0.1 5000 "$RATE" "$STREAM_SECONDS" "$OUT/send-supp.json"
-lab_ns_bg auth send-auth nice -n -5 python3 "$UDP_STREAM" send 10.9.0.2 5001 "$RATE" "$STREAM_SECONDS" "$OUT/send-auth.json"
+udp_send_start supp send-supp 10.9.0.1 5000 "$RATE" "$STREAM_SECONDS" -5
+udp_send_start auth send-auth 10.9.0.2 5001 "$RATE" "$STREAM_SECONDS" -5
 lab_wait_exit send-supp $((STREAM_SECONDS + 30)) || lab_log "sender supp still running"
 lab_wait_exit send-auth 20 || lab_log "sender auth still running"
 T1="$(now_ms)"
