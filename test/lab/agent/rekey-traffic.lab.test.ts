@@ -31,8 +31,10 @@ STATUS0="$(agent_status a)"
 lab_bg samp-a sa_sample_loop a "$OUT/samples-a.jsonl"
 lab_bg samp-b sa_sample_loop b "$OUT/samples-b.jsonl"
 T0="$(now_ms)"
-udp_send_start a send-a "$PAIR_IP_B" 5000 "$RATE" "$STREAM_SECONDS"
-udp_send_start b send-b "$PAIR_IP_A" 5001 "$RATE" "$STREAM_SECONDS"
+# Senders above the agents and the SA samplers (below the receivers): a starved sender falls
+# behind its rate, which says nothing about MACsec.
+udp_send_start a send-a "$PAIR_IP_B" 5000 "$RATE" "$STREAM_SECONDS" -5
+udp_send_start b send-b "$PAIR_IP_A" 5001 "$RATE" "$STREAM_SECONDS" -5
 sleep "$((STREAM_SECONDS / 2))"
 T_FORCE="$(now_ms)"
 kill -USR2 "$(lab_pid a)"
