@@ -12,6 +12,7 @@ APT_PACKAGES=(
   tcpdump tshark                                   # captures and an independent MKPDU dissector
   libpcap-dev protobuf-compiler openssl bc         # node_pcap build, protoc, test PKI, scripts
   python3-grpcio python3-yaml                      # OSM-LCM-like gRPC test client
+  etcd-server                                      # the shared store of manager replicas
 )
 
 missing=()

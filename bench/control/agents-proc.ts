@@ -1,8 +1,9 @@
-/** Benchmark agent process: many real Agent instances (no MKA), each with its own TLS connection. */
+/** Benchmark agent process: many real Agent instances, each with its own TLS connection; each port runs a KaY alone on its own memory LAN. */
 import { Agent } from '../../src/agent/managed/agent.js';
 import { clientCredentials, loadTls } from '../../src/control/tls.js';
 import { RecordingSecy } from '../../src/secy/recording.js';
 import { MemoryHub } from '../../src/link/memory.js';
+import { defaultKayFactory } from '../../src/port/driver.js';
 
 const agents: Agent[] = [];
 process.on('message', async (msg: { op: string; dir: string; ids: string[]; port: number }) => {
@@ -16,8 +17,10 @@ process.on('message', async (msg: { op: string; dir: string; ids: string[]; port
         interfaces: [1, 2, 3, 4].map((i) => ({ name: `eth${i}`, mac: '' })),
         capabilities: ['psk'],
         secyFactory: () => ({ secy: new RecordingSecy(), ifname: 'ms0' }),
-        linkFactory: () => hub.link('x'),
-        lanOf: () => 'x',
+        // each port alone on its own LAN: a real KaY (so channels can be created), no peers
+        kayFactory: defaultKayFactory,
+        linkFactory: (lan) => hub.link(lan),
+        lanOf: (iface) => `${id}-${iface}`,
         macOf: () => new Uint8Array(6),
         statusIntervalMs: 5_000,
         backoff: { initialMs: 500, maxMs: 5_000 },

@@ -3,6 +3,7 @@ import { Manager } from '../../src/manager/manager.js';
 import { SqliteStore } from '../../src/manager/store/sqlite.js';
 import { startManagerServer } from '../../src/manager/server.js';
 import { loadTls, serverCredentials } from '../../src/control/tls.js';
+import { renderManagerMetrics } from '../../src/manager/metrics.js';
 
 const [dir, db] = process.argv.slice(2) as [string, string];
 const store = new SqliteStore(db, { create: true });
@@ -26,6 +27,16 @@ process.on('message', (msg: { op: string }) => {
       arrayBuffers: mu.arrayBuffers,
       connected: manager.connectedAgentIds().length,
     });
+  } else if (msg.op === 'metrics') {
+    // Rendering time of /metrics (what a scrape costs the event loop), 5 times.
+    const ms: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      bytes = renderManagerMetrics(manager).length;
+      ms.push(performance.now() - t);
+    }
+    process.send!({ op: 'metrics', ms, bytes });
   } else if (msg.op === 'stop') {
     srv.forceShutdown();
     store.close();

@@ -12,7 +12,6 @@ import { PortState, type PortStatus } from '../control/gen/macsec/v1/types.js';
 import { echo } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { LIMITS, boundEvent, boundHello, boundStatus } from './agent-input.js';
-import { channelOfPort } from './desired.js';
 import { emptyStatus } from './model.js';
 import { AgentSession, type AgentStream } from './sessions.js';
 import type { ManagerState } from './state.js';
@@ -204,7 +203,7 @@ export class AgentStreams {
     st.statuses.set(pid, next);
     // A port that changed its CA (a key chain's next key took over) is re-evaluated too.
     if (prev?.state === next.state) return prev.ckn !== next.ckn;
-    const channelId = () => channelOfPort(st.store.listChannels(), pid)?.id ?? '';
+    const channelId = () => st.store.channelOfPort(pid)?.id ?? '';
     if (next.state === PortState.PORT_STATE_SECURED)
       st.publish({
         type: EventType.EVENT_TYPE_PORT_SECURED,
@@ -257,7 +256,7 @@ export class AgentStreams {
       type,
       agentId: s.agentId,
       portId: ev.portId,
-      channelId: ev.portId ? (channelOfPort(st.store.listChannels(), ev.portId)?.id ?? '') : '',
+      channelId: ev.portId ? (st.store.channelOfPort(ev.portId)?.id ?? '') : '',
       message: ev.message || `${ev.kind} on ${ev.portId}`,
       attributes: ev.attributes,
     });

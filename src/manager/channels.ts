@@ -62,8 +62,7 @@ export class Channels {
 
   /** Re-evaluates channel states (of one agent's channels, or all) after status changes and publishes transitions. */
   evaluate(agentId?: string): void {
-    for (const c of this.st.store.listChannels()) {
-      if (agentId && !c.endpoints.some((e) => e.agentId === agentId)) continue;
+    for (const c of this.st.store.listChannels(agentId || undefined)) {
       const v = this.view(c);
       const t = channelTransition(v.state, this.securedSince.has(c.id));
       if (t === 'secured') {
@@ -119,15 +118,13 @@ export class Channels {
     }
 
     // Check every endpoint before changing anything.
-    const used = new Map<string, StoredChannel>();
-    for (const c of st.store.listChannels()) for (const e of c.endpoints) used.set(endpointKey(e), c);
     endpoints.forEach((e, i) => {
       const f = `endpoints[${i}]`;
       if (!st.store.getAgent(e.agentId)) throw notFound(`${f}.agent_id`, `agent '${e.agentId}' is not known`);
       const p = st.store.getPort(endpointKey(e));
       if (!p) throw failedPrecondition(`${f}.switch_port: no open port '${e.switchPort}' on agent '${e.agentId}' (open it with OpenPort first)`);
       st.checkOwner(actor, p.owner, `${f}.switch_port: port '${p.id}'`);
-      const other = used.get(endpointKey(e));
+      const other = st.store.channelOfPort(endpointKey(e));
       if (other) throw failedPrecondition(`${f}.switch_port: port '${p.id}' already belongs to secure channel '${other.name}'`);
       if (!st.sessions.has(e.agentId)) throw unavailable(`${f}.agent_id: agent '${e.agentId}' is not connected`);
     });
@@ -151,6 +148,7 @@ export class Channels {
       committed: false,
     };
     st.store.putChannel(ch);
+    await st.store.flush(); // a channel another replica's write refused is never pushed
     await this.commit(ch);
     st.publish({ type: EventType.EVENT_TYPE_CHANNEL_CREATED, channelId: ch.id, message: `channel ${ch.name} created with ${endpoints.length} endpoints` });
     st.publish({ type: EventType.EVENT_TYPE_CHANNEL_READY, channelId: ch.id, message: `every authenticator of channel ${ch.name} is ready` });
@@ -167,9 +165,9 @@ export class Channels {
       await Promise.all(agents.map((a) => st.sessions.push(a)));
       const failed = ch.endpoints.map(endpointKey).filter((pid) => st.statusOf(pid).state === PortState.PORT_STATE_FAILED);
       if (failed.length) throw failedPrecondition(`endpoints: ${failed.map((f) => `${f}: ${st.statusOf(f).detail}`).join('; ')}`);
-      st.store.putChannel({ ...ch, committed: true });
+      await st.rewrite(() => st.store.putChannel({ ...(st.store.getChannel(ch.id) ?? ch), committed: true }));
     } catch (e) {
-      st.store.deleteChannel(ch.id);
+      st.bestEffort('channel rollback', () => st.store.deleteChannel(ch.id));
       // Roll back in the background: the caller gets its answer after one ack timeout, and an
       // agent that answers late (or reconnects) converges to the state without the channel.
       for (const a of agents.filter((x) => st.sessions.has(x))) st.sessions.push(a).catch(() => {});
@@ -194,8 +192,6 @@ export class Channels {
     spec.remove.forEach((pid, i) => {
       if (!members.has(pid)) throw failedPrecondition(`remove_port_ids[${i}]: port '${pid}' is not an endpoint of secure channel '${ch.name}'`);
     });
-    const used = new Map<string, StoredChannel>();
-    for (const c of st.store.listChannels()) for (const e of c.endpoints) used.set(endpointKey(e), c);
     spec.add.forEach((e, i) => {
       const f = `add_endpoints[${i}]`;
       const pid = endpointKey(e);
@@ -204,7 +200,7 @@ export class Channels {
       const p = st.store.getPort(pid);
       if (!p) throw failedPrecondition(`${f}.switch_port: no open port '${e.switchPort}' on agent '${e.agentId}' (open it with OpenPort first)`);
       st.checkOwner(actor, p.owner, `${f}.switch_port: port '${p.id}'`);
-      const other = used.get(pid);
+      const other = st.store.channelOfPort(pid);
       if (other) throw failedPrecondition(`${f}.switch_port: port '${p.id}' already belongs to secure channel '${other.name}'`);
       const session = st.sessions.get(e.agentId);
       if (!session) throw unavailable(`${f}.agent_id: agent '${e.agentId}' is not connected`);
@@ -226,6 +222,7 @@ export class Channels {
 
     const before = ch.endpoints;
     st.store.transaction(() => st.store.setChannelEndpoints(ch.id, endpoints));
+    await st.store.flush();
     // A new member is not secured yet: until it is, the channel is READY again (a scale-out is
     // no degradation); CHANNEL_SECURED is published once every endpoint, old and new, is.
     const securedSince = this.securedSince.get(ch.id);
@@ -263,18 +260,18 @@ export class Channels {
    */
   private undoUpdate(id: string, before: Endpoint[], wrote: Endpoint[], added: string[], removed: Endpoint[], agents: string[]): void {
     const { st } = this;
-    st.store.transaction(() => {
-      const now = st.store.getChannel(id);
-      if (!now) return;
-      if (stableJson(now.endpoints) === stableJson(wrote)) {
-        st.store.setChannelEndpoints(id, before);
-        return;
-      }
-      const taken = new Set<string>();
-      for (const c of st.store.listChannels()) for (const e of c.endpoints) taken.add(endpointKey(e));
-      const back = removed.filter((e) => !taken.has(endpointKey(e)) && st.store.getPort(endpointKey(e)));
-      st.store.setChannelEndpoints(id, [...now.endpoints.filter((e) => !added.includes(endpointKey(e))), ...back]);
-    });
+    st.bestEffort('channel update rollback', () =>
+      st.store.transaction(() => {
+        const now = st.store.getChannel(id);
+        if (!now) return;
+        if (stableJson(now.endpoints) === stableJson(wrote)) {
+          st.store.setChannelEndpoints(id, before);
+          return;
+        }
+        const back = removed.filter((e) => !st.store.channelOfPort(endpointKey(e)) && st.store.getPort(endpointKey(e)));
+        st.store.setChannelEndpoints(id, [...now.endpoints.filter((e) => !added.includes(endpointKey(e))), ...back]);
+      }),
+    );
     for (const a of agents.filter((x) => st.sessions.has(x))) st.sessions.push(a).catch(() => {});
     this.evaluate();
   }
@@ -311,6 +308,7 @@ export class Channels {
     }
     st.checkOwner(actor, c.owner, `secure channel '${c.name}'`);
     st.store.deleteChannel(c.id);
+    await st.store.flush();
     st.store.wipeDeleted();
     this.securedSince.delete(c.id);
     this.everSecured.delete(c.id);

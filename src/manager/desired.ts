@@ -39,12 +39,14 @@ export function portFingerprint(p: StoredPort, ch: StoredChannel | undefined, al
   return createHash('sha256').update(stableJson(config)).digest('hex').slice(0, 32);
 }
 
-/** One agent's ports as it must run them, in the order given. */
+/** One agent's ports as it must run them, in the order given (channels: at least those of the agent). */
 export function desiredFor(agentId: string, ports: readonly StoredPort[], channels: readonly StoredChannel[]): DesiredPort[] {
+  const channelOf = new Map<string, StoredChannel>();
+  for (const c of channels) for (const e of c.endpoints) if (e.agentId === agentId && !channelOf.has(endpointKey(e))) channelOf.set(endpointKey(e), c);
   return ports
     .filter((p) => p.agentId === agentId)
     .map((p) => {
-      const ch = channelOfPort(channels, p.id);
+      const ch = channelOf.get(p.id);
       const allowed = ch ? ch.endpoints.filter((e) => endpointKey(e) === p.id).map((e) => e.vnfId) : [];
       const psk = ch && p.mode === PortMode.PORT_MODE_PSK ? { cak: Buffer.from(ch.cak), ckn: Buffer.from(ch.ckn) } : undefined;
       // The whole chain (first = psk) only while there is more than one key.

@@ -169,17 +169,19 @@ export class KeyChains {
       requestId: spec.requestId,
     };
     st.store.putChannel(withChain(c, [...chain, key]));
+    await st.store.flush();
     const agents = this.agentsOf(c);
     try {
       await Promise.all(agents.map((a) => st.sessions.push(a)));
     } catch (e) {
       // Not every agent has it: take it back (the others drop it with the next push).
-      const cur = st.store.getChannel(c.id);
-      if (cur) {
+      st.bestEffort('key chain rollback', () => {
+        const cur = st.store.getChannel(c.id);
+        if (!cur) return;
         const rest = chainOf(cur).filter((k) => k.keyId !== key.keyId);
         if (rest.length) st.store.putChannel(withChain(cur, rest));
         st.store.wipeDeleted();
-      }
+      });
       for (const a of agents.filter((x) => st.sessions.has(x))) st.sessions.push(a).catch(() => {});
       throw e;
     }
@@ -223,6 +225,7 @@ export class KeyChains {
         chain.filter((_, j) => j !== i),
       ),
     );
+    await st.store.flush();
     st.store.wipeDeleted();
     const id = `${c.id}/${hex(spec.ckn)}`;
     this.announced.delete(id);
@@ -246,12 +249,14 @@ export class KeyChains {
 
   /**
    * After status changes and at key expiries: announces next keys coming into use, retires
-   * expired keys once another key is in use, and says when an expired key has to stay.
+   * expired keys once another key is in use, and says when an expired key has to stay. After a
+   * status change of one agent, only that agent's channels (the expiry timer stays as it is: key
+   * lifetimes change only with the chains, which evaluate all).
    */
-  evaluate(): void {
+  evaluate(agentId?: string): void {
     if (this.st.stopped) return;
     const now = Date.now();
-    for (const c of this.st.store.listChannels()) {
+    for (const c of this.st.store.listChannels(agentId)) {
       if (!c.committed || !rekeyed(c)) continue;
       const v = this.channels.view(c);
       v.keys.forEach((k, i) => {
@@ -278,7 +283,7 @@ export class KeyChains {
         }
       });
     }
-    this.schedule(now);
+    if (agentId === undefined) this.schedule(now);
   }
 
   private autoRetire(c: ChannelView, k: KeyView): void {

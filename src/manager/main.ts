@@ -7,18 +7,25 @@
  * the limits: handshake-timeout-ms, max-connections, max-handshakes, max-connections-per-identity,
  * keepalive-time-ms, keepalive-timeout-ms, watch-max-streams-per-identity, watch-max-streams,
  * watch-max-queued-bytes, watch-stall-timeout-ms).
- * --db has no default and a missing store is an error unless --init-db: a manager that silently
+ * The store: --db PATH (SQLite, the embedded default; --store sqlite:PATH is the same) or
+ * --store etcd://host:port[,host:port...] (etcds:// for TLS, with --etcd-ca and, for client
+ * certificates, --etcd-cert/--etcd-key) shared by manager replicas, with --store-key-file (the
+ * key ring that seals CAKs in etcd) and --etcd-prefix (default /macsec/); see docs/etcd-store.md.
+ * No store has a default and a missing one is an error unless --init-db: a manager that silently
  * started on an empty store would stop every running port of its agents.
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { createLogger } from '../common/log.js';
+import { createLogger, type Logger } from '../common/log.js';
 import { loadTls, serverCredentials } from '../control/tls.js';
 import { serveMetrics } from '../control/metrics.js';
 import { Manager } from './manager.js';
 import { startManagerServer, type ManagerServerOptions } from './server.js';
 import { SqliteStore } from './store/sqlite.js';
+import { EtcdStore, etcdEndpoints } from './store/etcd.js';
+import { Keyring } from './store/keyring.js';
+import type { Store } from './store/store.js';
 import { renderManagerMetrics } from './metrics.js';
 
 /** Resource-limit flags (and config keys) → server options; defaults in connections.ts / watch.ts. */
@@ -42,6 +49,46 @@ function positiveInt(name: string, raw: unknown): number {
   return v;
 }
 
+/** Opens the configured store: SQLite (--db / --store sqlite:PATH) or etcd (--store etcd://...). */
+async function openStore(cfg: Record<string, string>, create: boolean, log: Logger): Promise<Store> {
+  const spec = cfg.store ?? `sqlite:${cfg.db}`;
+  if (spec.startsWith('sqlite:')) {
+    const path = spec.slice('sqlite:'.length);
+    if (!path) throw new Error('--store sqlite:PATH: the path is empty');
+    const s = new SqliteStore(path, { create });
+    log.info('store opened', { backend: 'sqlite', db: path, store_id: s.storeId });
+    return s;
+  }
+  const endpoints = etcdEndpoints(spec);
+  if (!cfg['store-key-file']) throw new Error('--store-key-file is required with an etcd store (it seals the CAKs etcd keeps)');
+  const keyring = Keyring.load(cfg['store-key-file']);
+  const file = (k: string) => {
+    try {
+      return cfg[k] ? readFileSync(cfg[k]) : undefined;
+    } catch (e) {
+      throw new Error(`--${k}: cannot read '${cfg[k]}': ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  };
+  const ca = file('etcd-ca');
+  if ((cfg['etcd-cert'] || cfg['etcd-key']) && !(cfg['etcd-cert'] && cfg['etcd-key'])) throw new Error('--etcd-cert and --etcd-key: give both');
+  const s = await EtcdStore.open({
+    endpoints,
+    prefix: cfg['etcd-prefix'],
+    keyring,
+    create,
+    log: log.child({ component: 'etcd-store' }),
+    ...(ca ? { tls: { ca, cert: file('etcd-cert'), key: file('etcd-key') } } : {}),
+  });
+  log.info('store opened', {
+    backend: 'etcd',
+    endpoints: endpoints.join(','),
+    prefix: cfg['etcd-prefix'] ?? '/macsec/',
+    store_id: s.storeId,
+    seal_key: keyring.activeId,
+  });
+  return s;
+}
+
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -49,6 +96,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       config: { type: 'string' },
       listen: { type: 'string' },
       db: { type: 'string' },
+      store: { type: 'string' },
+      'store-key-file': { type: 'string' },
+      'etcd-prefix': { type: 'string' },
+      'etcd-ca': { type: 'string' },
+      'etcd-cert': { type: 'string' },
+      'etcd-key': { type: 'string' },
       ca: { type: 'string' },
       cert: { type: 'string' },
       key: { type: 'string' },
@@ -66,14 +119,15 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     ...file,
     ...Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)),
   } as Record<string, string>;
-  for (const k of ['db', 'ca', 'cert', 'key']) if (!cfg[k]) throw new Error(`--${k} is required`);
+  if (cfg.db && cfg.store) throw new Error('--db and --store: give one of them');
+  if (!cfg.db && !cfg.store) throw new Error('--store (or --db) is required');
+  for (const k of ['ca', 'cert', 'key']) if (!cfg[k]) throw new Error(`--${k} is required`);
   // Checked before anything is opened or created.
   const limits: ManagerServerOptions = {};
   for (const [k, set] of Object.entries(LIMIT_FLAGS)) if (cfg[k] !== undefined) set(limits, positiveInt(k, cfg[k]));
   const log = createLogger({ component: 'manager', id: cfg.id });
   const init = (cfg as Record<string, unknown>)['init-db'] === true;
-  const store = new SqliteStore(cfg.db!, { create: init });
-  log.info('store opened', { db: cfg.db, store_id: store.storeId });
+  const store = await openStore(cfg, init, log);
   const manager = new Manager(store, { id: cfg.id!, log, ackTimeoutMs: cfg['ack-timeout-ms'] ? Number(cfg['ack-timeout-ms']) : undefined });
   const srv = await startManagerServer(manager, serverCredentials(loadTls({ ca: cfg.ca!, cert: cfg.cert!, key: cfg.key! })), cfg.listen!, log, limits);
   let metrics: Awaited<ReturnType<typeof serveMetrics>> | undefined;
@@ -88,6 +142,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     log.info('shutting down', { signal: sig });
     await srv.shutdown();
     await metrics?.close();
+    await store.flush().catch((e) => log.warn('store writes not flushed at shutdown', { error: (e as Error).message }));
     store.close();
     process.exit(0);
   };

@@ -82,16 +82,42 @@ export class Manager {
       helloTimeoutMs: opts.helloTimeoutMs ?? 10_000,
       statusesChanged: (agentId) => {
         this.channels.evaluate(agentId);
-        this.keys.evaluate();
+        this.keys.evaluate(agentId);
       },
     });
     this.rollBackUncommitted();
+    this.keys.evaluate(); // arms the expiry timer of stored key chains
+    this.store.onChange?.((_, agents) => this.followChange(agents));
     for (const p of this.store.listPorts())
       this.st.statuses.set(p.id, emptyStatus(PortState.PORT_STATE_AGENT_DISCONNECTED, 'agent not connected since manager start'));
     this.heartbeatTimer = setInterval(() => {
       for (const s of this.st.sessions.all()) s.send({ heartbeat: { timeMs: Date.now() } });
     }, heartbeatIntervalMs);
     this.heartbeatTimer.unref();
+  }
+
+  private readonly changedAgents = new Set<string>();
+  private followAll = false;
+  private followTimer: NodeJS.Immediate | undefined;
+  /**
+   * Another manager replica changed the shared store: the agents connected here whose desired
+   * state it may alter get the new one (once per agent for a burst of changes).
+   */
+  private followChange(agents: string[] | undefined): void {
+    if (this.st.stopped) return;
+    if (agents) for (const a of agents) this.changedAgents.add(a);
+    else this.followAll = true;
+    this.followTimer ??= setImmediate(() => {
+      this.followTimer = undefined;
+      const ids = this.followAll ? this.st.sessions.ids() : [...this.changedAgents];
+      this.changedAgents.clear();
+      this.followAll = false;
+      for (const id of ids)
+        this.st
+          .pushIfConnected(id)
+          .catch((e) => this.st.log.warn('desired state changed by another replica: not acknowledged', { agent: id, error: (e as Error).message }));
+      this.channels.evaluate();
+    });
   }
 
   get events(): EventBus {
@@ -119,6 +145,7 @@ export class Manager {
   stop(): void {
     this.st.stopped = true;
     clearInterval(this.heartbeatTimer);
+    if (this.followTimer) clearImmediate(this.followTimer);
     this.keys.stop();
     for (const s of this.st.sessions.all()) {
       s.close('manager stopping');
@@ -189,7 +216,7 @@ export class Manager {
 
   /** One agent's full desired state (without its orphans). */
   desiredFor(agentId: string): DesiredPort[] {
-    return desiredFor(agentId, this.store.listPorts(agentId), this.store.listChannels());
+    return desiredFor(agentId, this.store.listPorts(agentId), this.store.listChannels(agentId));
   }
 
   // ---------------------------------------------------------------- operator operations

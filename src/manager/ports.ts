@@ -6,12 +6,11 @@ import { EventType } from '../control/gen/macsec/v1/manager.js';
 import { PortMode, PortState } from '../control/gen/macsec/v1/types.js';
 import type { Actor } from '../control/authz.js';
 import { alreadyExists, echo, hasCode, failedPrecondition, notFound } from '../common/errors.js';
-import { channelOfPort } from './desired.js';
 import { emptyStatus, type ClosePortInput, type OpenPortInput, type OrphanView, type PortView } from './model.js';
 import { checkAgentId, checkOpenPort } from './requests.js';
 import { stableJson } from './stable-json.js';
 import type { ManagerState } from './state.js';
-import { portId, type StoredChannel, type StoredPort } from './store/store.js';
+import { portId, type StoredPort } from './store/store.js';
 
 export const MODE_CAPABILITY: Record<number, string> = {
   [PortMode.PORT_MODE_PSK]: 'psk',
@@ -31,7 +30,7 @@ const configOf = (p: StoredPort) => stableJson({ ...p, createdMs: 0, owner: '' }
 export class Ports {
   constructor(private readonly st: ManagerState) {}
 
-  view(p: StoredPort, channels: readonly StoredChannel[] = this.st.store.listChannels()): PortView {
+  view(p: StoredPort): PortView {
     return {
       id: p.id,
       agentId: p.agentId,
@@ -40,7 +39,7 @@ export class Ports {
       policy: p.policy,
       ovsBridge: p.ovsBridge,
       radius: p.radius,
-      channelId: channelOfPort(channels, p.id)?.id ?? '',
+      channelId: this.st.store.channelOfPort(p.id)?.id ?? '',
       status: this.st.statusOf(p.id),
       createdMs: p.createdMs,
       owner: p.owner,
@@ -49,8 +48,7 @@ export class Ports {
 
   list(agentId: string): PortView[] {
     if (agentId) checkAgentId('agent_id', agentId);
-    const channels = this.st.store.listChannels();
-    return this.st.store.listPorts(agentId || undefined).map((p) => this.view(p, channels));
+    return this.st.store.listPorts(agentId || undefined).map((p) => this.view(p));
   }
 
   get(pid: string): PortView {
@@ -88,12 +86,19 @@ export class Ports {
       st.orphans.delete(id);
       st.statuses.set(id, orphan?.status ?? emptyStatus(PortState.PORT_STATE_PENDING));
       if (orphan) st.log.info('orphaned port adopted', { port: id, by: actor.label, from_store: orphan.storeId });
+      try {
+        await st.store.flush(); // before the agent hears of it: a write another replica refused is not pushed
+      } catch (e) {
+        st.statuses.delete(id);
+        if (orphan) st.orphans.set(id, orphan);
+        throw e;
+      }
     }
     // A rollback is pushed in the background: the caller is answered after one ack timeout, not
     // two (an agent that did not acknowledge the change will not acknowledge its undoing either;
     // it converges to the desired state, without the port, when it answers or reconnects).
     const rollback = () => {
-      st.store.deletePort(id);
+      st.bestEffort('port rollback', () => st.store.deletePort(id));
       st.statuses.delete(id);
       st.sessions.push(agentId).catch((e) => st.log.warn('rollback not acknowledged', { port: id, error: (e as Error).message }));
     };
@@ -133,9 +138,10 @@ export class Ports {
       throw e;
     }
     st.checkOwner(actor, p.owner, `port '${p.id}'`);
-    const ch = channelOfPort(st.store.listChannels(), p.id);
+    const ch = st.store.channelOfPort(p.id);
     if (ch) throw failedPrecondition(`port_id: port '${p.id}' is used by secure channel '${ch.name}' (${ch.id}); delete the channel first`);
     st.store.deletePort(p.id);
+    await st.store.flush();
     st.statuses.delete(p.id);
     st.publish({ type: EventType.EVENT_TYPE_PORT_CLOSED, agentId: p.agentId, portId: p.id, message: `port ${p.id} closed` });
     await st.pushIfConnected(p.agentId);

@@ -6,7 +6,7 @@
 import { EventType } from '../control/gen/macsec/v1/manager.js';
 import { PortState, type PortStatus } from '../control/gen/macsec/v1/types.js';
 import type { Actor } from '../control/authz.js';
-import { notFound, permissionDenied, unavailable } from '../common/errors.js';
+import { hasCode, notFound, permissionDenied, unavailable } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { desiredState, type Orphan } from './desired.js';
 import { EventBus, type EventInput } from './events.js';
@@ -34,7 +34,7 @@ export class ManagerState {
   ) {
     this.events = new EventBus(store);
     this.sessions = new Sessions(id, ackTimeoutMs, (agentId, revision) =>
-      desiredState(agentId, revision, store.listPorts(agentId), store.listChannels(), this.orphans),
+      desiredState(agentId, revision, store.listPorts(agentId), store.listChannels(agentId), this.orphans),
     );
   }
 
@@ -85,6 +85,33 @@ export class ManagerState {
   dropReport(log: Logger, reason: string, pid: string): void {
     for (const r of reason.split(',')) this.droppedReports.set(r, (this.droppedReports.get(r) ?? 0) + 1);
     log.warn('agent report dropped', { reason, port: pid.slice(0, 140) });
+  }
+
+  /**
+   * Runs a write computed from the current view until it is durable. When another replica wrote
+   * first (`aborted`, etcd only), the view is reloaded and the write computed again on it.
+   */
+  async rewrite(fn: () => void, attempts = 5): Promise<void> {
+    for (let i = 1; ; i++) {
+      try {
+        fn();
+        await this.store.flush();
+        return;
+      } catch (e) {
+        if (i >= attempts || !hasCode(e, 'aborted')) throw e;
+        await new Promise((r) => setTimeout(r, 20 * i));
+      }
+    }
+  }
+
+  /** A rollback or clean-up write: a failure is logged, never thrown (the store then reloads its view). */
+  bestEffort(what: string, fn: () => void): void {
+    try {
+      fn();
+      this.store.flush().catch((e) => this.log.warn(`${what}: not stored`, { error: (e as Error).message }));
+    } catch (e) {
+      this.log.warn(`${what}: not stored`, { error: (e as Error).message });
+    }
   }
 
   /** Pushes to the agent when it is connected (an away agent gets everything at its next Hello). */

@@ -99,6 +99,7 @@ export interface ManagerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** A manager process on a SQLite file, or on etcd when `db` is an etcd:// store spec. */
 export async function spawnManager(pki: TestPki, db: string, port = 0, extra: string[] = []): Promise<ManagerProcess> {
   const f = pki.files('mgr');
   const proc = spawn(
@@ -109,7 +110,8 @@ export async function spawnManager(pki: TestPki, db: string, port = 0, extra: st
       join(ROOT, 'src/manager/main.ts'),
       '--listen',
       `127.0.0.1:${port}`,
-      '--db',
+      // a path (SQLite), or a store spec (etcd://...; then --store-key-file in extra)
+      db.startsWith('etcd') ? '--store' : '--db',
       db,
       '--ca',
       f.ca,

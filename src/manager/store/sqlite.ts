@@ -7,6 +7,7 @@ import { MacsecError } from '../../common/errors.js';
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { channelOfPort } from '../desired.js';
 import type { Endpoint } from '../model.js';
 import type { Store, StoredAgent, StoredChannel, StoredPort } from './store.js';
 
@@ -247,8 +248,13 @@ export class SqliteStore implements Store {
       | undefined;
     return r && this.channelOf(r);
   }
-  listChannels(): StoredChannel[] {
-    return (this.db.prepare('SELECT * FROM channels ORDER BY name').all() as ChannelRow[]).map((r) => this.channelOf(r));
+  listChannels(agentId?: string): StoredChannel[] {
+    const all = (this.db.prepare('SELECT * FROM channels ORDER BY name').all() as ChannelRow[]).map((r) => this.channelOf(r));
+    return agentId === undefined ? all : all.filter((c) => c.endpoints.some((e) => e.agentId === agentId));
+  }
+  /** A scan: the manager reads through CachedStore, which indexes it. */
+  channelOfPort(portId: string): StoredChannel | undefined {
+    return channelOfPort(this.listChannels(), portId);
   }
   /** The channel and its key chain, in one transaction (a retired key's row goes with it). */
   putChannel(c: StoredChannel): void {
@@ -314,6 +320,10 @@ export class SqliteStore implements Store {
 
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve();
   }
 
   close(): void {

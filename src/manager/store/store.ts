@@ -1,6 +1,6 @@
 /**
- * The manager's desired state, behind an interface so a distributed store (etcd, ...) can
- * replace SQLite later. Everything here is desired or durable state; live status (what agents
+ * The manager's desired state, behind one interface: SQLite (sqlite.ts, the embedded default)
+ * or an etcd cluster shared by manager replicas (etcd.ts). Everything here is desired or durable state; live status (what agents
  * report) is kept in memory by the manager and rebuilt from agents after a restart.
  */
 import type { Endpoint } from '../model.js';
@@ -89,12 +89,16 @@ export interface Store {
   putAgent(a: StoredAgent): void;
 
   getPort(id: string): StoredPort | undefined;
+  /** By id; with an agent id, only that agent's. */
   listPorts(agentId?: string): StoredPort[];
   putPort(p: StoredPort): void;
   deletePort(id: string): boolean;
 
   getChannel(idOrName: string): StoredChannel | undefined;
-  listChannels(): StoredChannel[];
+  /** By name; with an agent id, only the channels with an endpoint on that agent. */
+  listChannels(agentId?: string): StoredChannel[];
+  /** The channel a port belongs to (a port is in at most one). */
+  channelOfPort(portId: string): StoredChannel | undefined;
   putChannel(c: StoredChannel): void;
   /** Replaces a channel's endpoints (nothing else: key, ids and owner stay); false when there is no such channel. */
   setChannelEndpoints(id: string, endpoints: Endpoint[]): boolean;
@@ -111,7 +115,21 @@ export interface Store {
 
   /** Runs fn atomically. */
   transaction<T>(fn: () => T): T;
+  /**
+   * Resolves once every write made before the call is durable; rejects (`aborted`: another
+   * replica changed the same state first; `unavailable`) when one was not, and then the store's
+   * view is the durable state again. SQLite writes are durable when they return.
+   */
+  flush(): Promise<void>;
+  /**
+   * Changes made by other writers of a shared store (etcd), after they were applied to the view;
+   * CachedStore adds the agents whose desired state the change may alter (undefined: any).
+   */
+  onChange?(fn: (c: StoreChange, agents?: string[]) => void): void;
   close(): void;
 }
+
+/** One record changed by another writer, or `reset`: the whole view was reloaded. */
+export type StoreChange = { kind: 'agent' | 'port' | 'channel'; id: string } | { kind: 'reset' };
 
 export const portId = (agentId: string, iface: string): string => `${agentId}/${iface}`;
