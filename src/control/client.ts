@@ -78,6 +78,8 @@ export interface ManagerApiOptions {
   keepaliveMs?: number;
   /** Largest answer accepted, in bytes (default: grpc-js's, 4 MiB). */
   maxReceiveMessageBytes?: number;
+  /** Items per page when a list method fetches a whole list (default 1000). */
+  listPageSize?: number;
   /** Further grpc-js channel options; they win over the ones above. */
   channelOptions?: ChannelOptions;
 }
@@ -123,7 +125,11 @@ export class ManagerCallError extends MacsecError {
 
 type UnaryMethod<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => ClientUnaryCall;
 
+/** Items per page when a client method fetches a whole list (a page of ports is about 0.6 MB). */
+const LIST_PAGE_SIZE = 1000;
+
 export class ManagerApi {
+  private readonly listPageSize: number;
   readonly client: ManagerServiceClient;
   private readonly timeoutMs: number;
 
@@ -131,6 +137,7 @@ export class ManagerApi {
   constructor(address: string, creds: ChannelCredentials, options: ManagerApiOptions | number = {}, channel: ChannelOptions = {}) {
     const o = typeof options === 'number' ? { timeoutMs: options } : options;
     this.timeoutMs = o.timeoutMs ?? 30_000;
+    this.listPageSize = o.listPageSize ?? LIST_PAGE_SIZE;
     this.client = new ManagerServiceClient(address, creds, { ...channelOptions(address, o), ...channel });
   }
 
@@ -149,8 +156,34 @@ export class ManagerApi {
     });
   }
 
+  /**
+   * Every page of a list call, joined (each page its own call and deadline): lists of a large
+   * fabric stay under gRPC's message size limit. A page_size in the request fetches that page only.
+   */
+  private async allPages<Req extends { pageSize: number; pageToken: string }, Res extends { nextPageToken: string }>(
+    method: string,
+    fn: UnaryMethod<Req, Res>,
+    req: Req,
+    join: (a: Res, b: Res) => Res,
+    timeoutMs?: number,
+  ): Promise<Res> {
+    if (req.pageSize) return this.unary(method, fn, req, timeoutMs);
+    let res = await this.unary(method, fn, { ...req, pageSize: this.listPageSize }, timeoutMs);
+    while (res.nextPageToken) {
+      const next = await this.unary(method, fn, { ...req, pageSize: this.listPageSize, pageToken: res.nextPageToken }, timeoutMs);
+      res = { ...join(res, next), nextPageToken: next.nextPageToken };
+    }
+    return res;
+  }
+
   listAgents(r: DeepPartial<ListAgentsRequest> = {}, timeoutMs?: number): Promise<ListAgentsResponse> {
-    return this.unary('ListAgents', this.client.listAgents, ListAgentsRequest.fromPartial(r), timeoutMs);
+    return this.allPages(
+      'ListAgents',
+      this.client.listAgents,
+      ListAgentsRequest.fromPartial(r),
+      (a, b) => ({ ...a, agents: [...a.agents, ...b.agents] }),
+      timeoutMs,
+    );
   }
   getAgent(agentId: string, timeoutMs?: number): Promise<Agent> {
     return this.unary('GetAgent', this.client.getAgent, GetAgentRequest.fromPartial({ agentId }), timeoutMs);
@@ -159,7 +192,13 @@ export class ManagerApi {
     return this.unary('OpenPort', this.client.openPort, OpenPortRequest.fromPartial(r), timeoutMs);
   }
   listPorts(agentId = '', timeoutMs?: number): Promise<ListPortsResponse> {
-    return this.unary('ListPorts', this.client.listPorts, ListPortsRequest.fromPartial({ agentId }), timeoutMs);
+    return this.allPages(
+      'ListPorts',
+      this.client.listPorts,
+      ListPortsRequest.fromPartial({ agentId }),
+      (a, b) => ({ ...a, ports: [...a.ports, ...b.ports] }),
+      timeoutMs,
+    );
   }
   getPort(portId: string, timeoutMs?: number): Promise<Port> {
     return this.unary('GetPort', this.client.getPort, GetPortRequest.fromPartial({ portId }), timeoutMs);
@@ -177,7 +216,13 @@ export class ManagerApi {
     return this.unary('GetSecureChannel', this.client.getSecureChannel, GetSecureChannelRequest.fromPartial({ channelId }), timeoutMs);
   }
   listSecureChannels(timeoutMs?: number): Promise<ListSecureChannelsResponse> {
-    return this.unary('ListSecureChannels', this.client.listSecureChannels, ListSecureChannelsRequest.fromPartial({}), timeoutMs);
+    return this.allPages(
+      'ListSecureChannels',
+      this.client.listSecureChannels,
+      ListSecureChannelsRequest.fromPartial({}),
+      (a, b) => ({ ...a, channels: [...a.channels, ...b.channels] }),
+      timeoutMs,
+    );
   }
   deleteSecureChannel(r: DeepPartial<DeleteSecureChannelRequest>, timeoutMs?: number): Promise<DeleteSecureChannelResponse> {
     return this.unary('DeleteSecureChannel', this.client.deleteSecureChannel, DeleteSecureChannelRequest.fromPartial(r), timeoutMs);

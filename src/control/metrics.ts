@@ -27,9 +27,14 @@ export class MetricsBuilder {
   private readonly families = new Map<string, { help: string; type: 'gauge' | 'counter'; lines: string[] }>();
 
   add(name: string, type: 'gauge' | 'counter', help: string, l: Record<string, string>, value: number): void {
+    this.addRendered(name, type, help, labels(l), value);
+  }
+
+  /** With the label set already rendered (`{k="v",...}`): a port's labels are escaped once, not per line. */
+  addRendered(name: string, type: 'gauge' | 'counter', help: string, renderedLabels: string, value: number): void {
     let f = this.families.get(name);
     if (!f) this.families.set(name, (f = { help, type, lines: [] }));
-    f.lines.push(`${name}${labels(l)} ${Number.isFinite(value) ? value : 0}`);
+    f.lines.push(`${name}${renderedLabels} ${Number.isFinite(value) ? value : 0}`);
   }
 
   render(): string {
@@ -41,35 +46,32 @@ export class MetricsBuilder {
   }
 }
 
+const PORT_STATES = Object.values(PortState)
+  .filter((v): v is PortState => typeof v === 'number' && v >= 1)
+  .map((state) => ({ state, label: `,state="${esc(PortState[state]!.replace('PORT_STATE_', '').toLowerCase())}"}` }));
+
 export function addPortMetrics(b: MetricsBuilder, samples: PortSample[]): void {
   for (const s of samples) {
-    const l = { agent: s.agent, port: s.port, channel: s.channel };
+    const l = labels({ agent: s.agent, port: s.port, channel: s.channel });
+    const inner = l.slice(0, -1); // without the closing brace, for the state label
     const st = s.status;
-    for (const state of Object.values(PortState)) {
-      if (typeof state !== 'number' || state < 1) continue;
-      b.add(
-        'macsec_port_state',
-        'gauge',
-        'MKA/port state (1 for the current state)',
-        { ...l, state: PortState[state]!.replace('PORT_STATE_', '').toLowerCase() },
-        st.state === state ? 1 : 0,
-      );
-    }
-    b.add('macsec_port_secured', 'gauge', '1 when the port is secured', l, st.state === PortState.PORT_STATE_SECURED ? 1 : 0);
-    b.add('macsec_port_live_peers', 'gauge', 'MKA live peers', l, st.livePeers.length);
-    b.add('macsec_port_key_server', 'gauge', '1 when this port is the elected key server', l, st.keyServer ? 1 : 0);
-    b.add('macsec_port_key_number', 'gauge', 'Key number of the SAK in use', l, st.keyNumber);
-    b.add('macsec_port_rekeys_total', 'counter', 'SAK changes after the first key', l, st.rekeys);
-    b.add('macsec_port_mkpdus_sent_total', 'counter', 'MKPDUs sent', l, st.mkpdusSent);
-    b.add('macsec_port_mkpdus_received_total', 'counter', 'MKPDUs received', l, st.mkpdusReceived);
-    b.add('macsec_port_mkpdus_dropped_total', 'counter', 'MKPDUs dropped', l, st.mkpdusDropped);
-    b.add('macsec_port_icv_failures_total', 'counter', 'MKPDUs with a bad ICV', l, st.icvFailures);
-    b.add('macsec_port_ovs_attached', 'gauge', '1 when the macsec interface is attached to its OVS bridge', l, st.ovsAttached ? 1 : 0);
+    for (const { state, label } of PORT_STATES)
+      b.addRendered('macsec_port_state', 'gauge', 'MKA/port state (1 for the current state)', inner + label, st.state === state ? 1 : 0);
+    b.addRendered('macsec_port_secured', 'gauge', '1 when the port is secured', l, st.state === PortState.PORT_STATE_SECURED ? 1 : 0);
+    b.addRendered('macsec_port_live_peers', 'gauge', 'MKA live peers', l, st.livePeers.length);
+    b.addRendered('macsec_port_key_server', 'gauge', '1 when this port is the elected key server', l, st.keyServer ? 1 : 0);
+    b.addRendered('macsec_port_key_number', 'gauge', 'Key number of the SAK in use', l, st.keyNumber);
+    b.addRendered('macsec_port_rekeys_total', 'counter', 'SAK changes after the first key', l, st.rekeys);
+    b.addRendered('macsec_port_mkpdus_sent_total', 'counter', 'MKPDUs sent', l, st.mkpdusSent);
+    b.addRendered('macsec_port_mkpdus_received_total', 'counter', 'MKPDUs received', l, st.mkpdusReceived);
+    b.addRendered('macsec_port_mkpdus_dropped_total', 'counter', 'MKPDUs dropped', l, st.mkpdusDropped);
+    b.addRendered('macsec_port_icv_failures_total', 'counter', 'MKPDUs with a bad ICV', l, st.icvFailures);
+    b.addRendered('macsec_port_ovs_attached', 'gauge', '1 when the macsec interface is attached to its OVS bridge', l, st.ovsAttached ? 1 : 0);
     for (const c of st.counters.slice(0, MAX_PORT_COUNTERS)) {
       if (!COUNTER_NAME_RE.test(c.name)) continue;
       const n = metricName(c.name);
       const isSa = n.startsWith('secy_') || n.startsWith('sa_');
-      b.add(
+      b.addRendered(
         `macsec_port_${n}`,
         isSa && !n.endsWith('_total') && !n.includes('packets') ? 'gauge' : 'counter',
         `${isSa ? 'SecY/SA' : 'MKA'} counter ${c.name}`,

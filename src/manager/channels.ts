@@ -60,9 +60,14 @@ export class Channels {
     };
   }
 
-  /** Re-evaluates channel states (of one agent's channels, or all) after status changes and publishes transitions. */
-  evaluate(agentId?: string): void {
-    for (const c of this.st.store.listChannels(agentId || undefined)) {
+  /**
+   * Re-evaluates channel states (of one agent's channels, of one channel, or all) after status
+   * or membership changes and publishes transitions.
+   */
+  evaluate(agentId?: string, channelId?: string): void {
+    const one = channelId !== undefined ? this.st.store.getChannel(channelId) : undefined;
+    const channels = channelId !== undefined ? (one && one.id === channelId ? [one] : []) : this.st.store.listChannels(agentId || undefined);
+    for (const c of channels) {
       const v = this.view(c);
       const t = channelTransition(v.state, this.securedSince.has(c.id));
       if (t === 'secured') {
@@ -152,7 +157,7 @@ export class Channels {
     await this.commit(ch);
     st.publish({ type: EventType.EVENT_TYPE_CHANNEL_CREATED, channelId: ch.id, message: `channel ${ch.name} created with ${endpoints.length} endpoints` });
     st.publish({ type: EventType.EVENT_TYPE_CHANNEL_READY, channelId: ch.id, message: `every authenticator of channel ${ch.name} is ready` });
-    this.evaluate();
+    this.evaluate(undefined, ch.id);
     await this.waitSecured(ch.id, spec.waitSecured, spec.waitTimeoutMs, deadlineMs);
     return { channel: this.view(ch), generatedPsk: generated ? psk(ch) : undefined, created: true };
   }
@@ -246,7 +251,7 @@ export class Channels {
       message: `channel ${ch.name} updated: ${parts.join('; ')} (${endpoints.length} endpoints)`,
       attributes: { added: added.join(','), removed: spec.remove.join(',') },
     });
-    this.evaluate();
+    this.evaluate(undefined, ch.id);
     await this.waitSecured(ch.id, spec.waitSecured, spec.waitTimeoutMs, deadlineMs);
     const now = st.store.getChannel(ch.id);
     return { channel: this.view(now ?? { ...ch, endpoints }), added, removed: spec.remove };
@@ -273,7 +278,7 @@ export class Channels {
       }),
     );
     for (const a of agents.filter((x) => st.sessions.has(x))) st.sessions.push(a).catch(() => {});
-    this.evaluate();
+    this.evaluate(undefined, id);
   }
 
   /** Resolves (never rejects) once the channel is secured or gone, or the wait is over. */

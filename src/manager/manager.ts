@@ -109,14 +109,16 @@ export class Manager {
     else this.followAll = true;
     this.followTimer ??= setImmediate(() => {
       this.followTimer = undefined;
-      const ids = this.followAll ? this.st.sessions.ids() : [...this.changedAgents];
+      const all = this.followAll;
+      const ids = all ? this.st.sessions.ids() : [...this.changedAgents];
       this.changedAgents.clear();
       this.followAll = false;
       for (const id of ids)
         this.st
           .pushIfConnected(id)
           .catch((e) => this.st.log.warn('desired state changed by another replica: not acknowledged', { agent: id, error: (e as Error).message }));
-      this.channels.evaluate();
+      if (all) this.channels.evaluate();
+      else for (const id of ids) this.channels.evaluate(id);
     });
   }
 

@@ -22,6 +22,7 @@ import {
   type GetSecureChannelRequest,
   type ListAgentsRequest,
   type ListPortsRequest,
+  type ListSecureChannelsRequest,
   type OpenPortRequest,
   type UpdateSecureChannelRequest,
   type WatchEventsRequest,
@@ -59,6 +60,7 @@ import {
   toRetiredKey,
 } from './convert.js';
 import type { Manager } from './manager.js';
+import { page } from './paging.js';
 
 /**
  * The manager pings every peer (HTTP/2 PING) every keepaliveTimeMs and drops a connection whose
@@ -118,10 +120,16 @@ export function operatorHandlers(m: Manager, log: Logger, watch: WatchHub = new 
       }
     };
   return {
-    listAgents: unary('ListAgents', 'read', (r: ListAgentsRequest) => ({ agents: m.listAgents(r.connectedOnly).map(toAgent) })),
+    listAgents: unary('ListAgents', 'read', (r: ListAgentsRequest) => {
+      const p = page(m.listAgents(r.connectedOnly), (a) => a.id, r.pageSize, r.pageToken);
+      return { agents: p.items.map(toAgent), nextPageToken: p.nextPageToken };
+    }),
     getAgent: unary('GetAgent', 'read', (r: GetAgentRequest) => toAgent(m.getAgent(r.agentId))),
     openPort: unary('OpenPort', 'write', async (r: OpenPortRequest, _c, actor) => toPort(await m.openPort(openPortInput(r), actor))),
-    listPorts: unary('ListPorts', 'read', (r: ListPortsRequest) => ({ ports: m.listPorts(r.agentId).map(toPort) })),
+    listPorts: unary('ListPorts', 'read', (r: ListPortsRequest) => {
+      const p = page(m.listPorts(r.agentId), (x) => x.id, r.pageSize, r.pageToken);
+      return { ports: p.items.map(toPort), nextPageToken: p.nextPageToken };
+    }),
     getPort: unary('GetPort', 'read', (r: GetPortRequest) => toPort(m.getPort(r.portId))),
     closePort: unary('ClosePort', 'write', async (r: ClosePortRequest, _c, actor) => toClosed(await m.closePort(closePortInput(r), actor))),
     listOrphanedPorts: unary('ListOrphanedPorts', 'read', () => toOrphans(m.store.storeId, m.listOrphanedPorts())),
@@ -129,7 +137,10 @@ export function operatorHandlers(m: Manager, log: Logger, watch: WatchHub = new 
       toCreated(await m.createChannel(createChannelInput(r), deadlineOf(call), actor)),
     ),
     getSecureChannel: unary('GetSecureChannel', 'read', (r: GetSecureChannelRequest) => toChannel(m.getChannel(r.channelId))),
-    listSecureChannels: unary('ListSecureChannels', 'read', () => ({ channels: m.listChannels().map(toChannel) })),
+    listSecureChannels: unary('ListSecureChannels', 'read', (r: ListSecureChannelsRequest) => {
+      const p = page(m.listChannels(), (c) => c.name, r.pageSize, r.pageToken);
+      return { channels: p.items.map(toChannel), nextPageToken: p.nextPageToken };
+    }),
     deleteSecureChannel: unary('DeleteSecureChannel', 'write', async (r: DeleteSecureChannelRequest, _c, actor) =>
       toDeleted(await m.deleteChannel(deleteChannelInput(r), actor)),
     ),

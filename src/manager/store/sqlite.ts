@@ -126,8 +126,8 @@ export class SqliteStore implements Store {
     this.db = new Database(path, { fileMustExist: !memory });
     try {
       const initialised =
-        this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get() !== undefined &&
-        this.db.prepare(`SELECT 1 FROM meta WHERE k = 'schema_version'`).get() !== undefined;
+        this.stmt(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get() !== undefined &&
+        this.stmt(`SELECT 1 FROM meta WHERE k = 'schema_version'`).get() !== undefined;
       if (!initialised && !memory && !opts.create) throw new StoreMissingError(path);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
@@ -135,17 +135,25 @@ export class SqliteStore implements Store {
       this.db.pragma('secure_delete = ON');
       this.db.exec(SCHEMA);
       for (const [table, column, decl] of ADDED_COLUMNS) {
-        const cols = this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
+        const cols = this.stmt(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
         if (!cols.some((c) => c.name === column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
       }
-      this.db.prepare(`INSERT OR IGNORE INTO meta (k, v) VALUES ('schema_version', '1')`).run();
+      this.stmt(`INSERT OR IGNORE INTO meta (k, v) VALUES ('schema_version', '1')`).run();
       // Stores made before store identities existed get one on first open.
-      this.db.prepare(`INSERT OR IGNORE INTO meta (k, v) VALUES ('store_id', ?)`).run(randomUUID());
-      this.storeId = (this.db.prepare(`SELECT v FROM meta WHERE k = 'store_id'`).get() as { v: string }).v;
+      this.stmt(`INSERT OR IGNORE INTO meta (k, v) VALUES ('store_id', ?)`).run(randomUUID());
+      this.storeId = (this.stmt(`SELECT v FROM meta WHERE k = 'store_id'`).get() as { v: string }).v;
     } catch (e) {
       this.db.close();
       throw e;
     }
+  }
+
+  private readonly statements = new Map<string, Database.Statement>();
+  /** Prepared once per SQL text: preparing is most of the cost of a small query. */
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
+    return st;
   }
 
   private agentOf(r: AgentRow): StoredAgent {
@@ -172,7 +180,7 @@ export class SqliteStore implements Store {
     };
   }
   private channelOf(r: ChannelRow): StoredChannel {
-    const next = (this.db.prepare('SELECT * FROM channel_keys WHERE channel_id = ? ORDER BY position').all(r.id) as ChannelKeyRow[]).map((k) => ({
+    const next = (this.stmt('SELECT * FROM channel_keys WHERE channel_id = ? ORDER BY position').all(r.id) as ChannelKeyRow[]).map((k) => ({
       cak: new Uint8Array(k.cak),
       ckn: new Uint8Array(k.ckn),
       keyId: k.key_id,
@@ -209,11 +217,11 @@ export class SqliteStore implements Store {
   }
 
   getAgent(id: string): StoredAgent | undefined {
-    const r = this.db.prepare('SELECT * FROM agents WHERE id = ?').get(id) as AgentRow | undefined;
+    const r = this.stmt('SELECT * FROM agents WHERE id = ?').get(id) as AgentRow | undefined;
     return r && this.agentOf(r);
   }
   listAgents(): StoredAgent[] {
-    return (this.db.prepare('SELECT * FROM agents ORDER BY id').all() as AgentRow[]).map((r) => this.agentOf(r));
+    return (this.stmt('SELECT * FROM agents ORDER BY id').all() as AgentRow[]).map((r) => this.agentOf(r));
   }
   putAgent(a: StoredAgent): void {
     this.db
@@ -224,13 +232,13 @@ export class SqliteStore implements Store {
   }
 
   getPort(id: string): StoredPort | undefined {
-    const r = this.db.prepare('SELECT * FROM ports WHERE id = ?').get(id) as PortRow | undefined;
+    const r = this.stmt('SELECT * FROM ports WHERE id = ?').get(id) as PortRow | undefined;
     return r && this.portOf(r);
   }
   listPorts(agentId?: string): StoredPort[] {
     const rows = agentId
-      ? (this.db.prepare('SELECT * FROM ports WHERE agent_id = ? ORDER BY id').all(agentId) as PortRow[])
-      : (this.db.prepare('SELECT * FROM ports ORDER BY id').all() as PortRow[]);
+      ? (this.stmt('SELECT * FROM ports WHERE agent_id = ? ORDER BY id').all(agentId) as PortRow[])
+      : (this.stmt('SELECT * FROM ports ORDER BY id').all() as PortRow[]);
     return rows.map((r) => this.portOf(r));
   }
   putPort(p: StoredPort): void {
@@ -239,17 +247,17 @@ export class SqliteStore implements Store {
       .run(p.id, p.agentId, p.interface, p.mode, JSON.stringify(p.policy), p.ovsBridge, p.radius ? JSON.stringify(p.radius) : null, p.createdMs, p.owner);
   }
   deletePort(id: string): boolean {
-    return this.db.prepare('DELETE FROM ports WHERE id = ?').run(id).changes > 0;
+    return this.stmt('DELETE FROM ports WHERE id = ?').run(id).changes > 0;
   }
 
   getChannel(idOrName: string): StoredChannel | undefined {
-    const r = this.db.prepare('SELECT * FROM channels WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1').get(idOrName, idOrName, idOrName) as
+    const r = this.stmt('SELECT * FROM channels WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1').get(idOrName, idOrName, idOrName) as
       | ChannelRow
       | undefined;
     return r && this.channelOf(r);
   }
   listChannels(agentId?: string): StoredChannel[] {
-    const all = (this.db.prepare('SELECT * FROM channels ORDER BY name').all() as ChannelRow[]).map((r) => this.channelOf(r));
+    const all = (this.stmt('SELECT * FROM channels ORDER BY name').all() as ChannelRow[]).map((r) => this.channelOf(r));
     return agentId === undefined ? all : all.filter((c) => c.endpoints.some((e) => e.agentId === agentId));
   }
   /** A scan: the manager reads through CachedStore, which indexes it. */
@@ -284,8 +292,8 @@ export class SqliteStore implements Store {
           k?.createdMs ?? 0,
           k?.requestId ?? '',
         );
-      this.db.prepare('DELETE FROM channel_keys WHERE channel_id = ?').run(c.id);
-      const insert = this.db.prepare(
+      this.stmt('DELETE FROM channel_keys WHERE channel_id = ?').run(c.id);
+      const insert = this.stmt(
         `INSERT INTO channel_keys (channel_id, position, cak, ckn, key_id, start_ms, lifetime_s, created_ms, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       (c.nextKeys ?? []).forEach((n, i) =>
@@ -294,12 +302,12 @@ export class SqliteStore implements Store {
     });
   }
   setChannelEndpoints(id: string, endpoints: Endpoint[]): boolean {
-    return this.db.prepare('UPDATE channels SET endpoints = ? WHERE id = ?').run(JSON.stringify(endpoints), id).changes > 0;
+    return this.stmt('UPDATE channels SET endpoints = ? WHERE id = ?').run(JSON.stringify(endpoints), id).changes > 0;
   }
   deleteChannel(id: string): boolean {
     return this.transaction(() => {
-      this.db.prepare('DELETE FROM channel_keys WHERE channel_id = ?').run(id);
-      return this.db.prepare('DELETE FROM channels WHERE id = ?').run(id).changes > 0;
+      this.stmt('DELETE FROM channel_keys WHERE channel_id = ?').run(id);
+      return this.stmt('DELETE FROM channels WHERE id = ?').run(id).changes > 0;
     });
   }
 
@@ -311,9 +319,9 @@ export class SqliteStore implements Store {
 
   reserveSeq(n: number): number {
     return this.transaction(() => {
-      const r = this.db.prepare(`SELECT v FROM meta WHERE k = 'event_seq'`).get() as { v: string } | undefined;
+      const r = this.stmt(`SELECT v FROM meta WHERE k = 'event_seq'`).get() as { v: string } | undefined;
       const first = r ? Number(r.v) + 1 : 1;
-      this.db.prepare(`INSERT OR REPLACE INTO meta (k, v) VALUES ('event_seq', ?)`).run(String(first + n - 1));
+      this.stmt(`INSERT OR REPLACE INTO meta (k, v) VALUES ('event_seq', ?)`).run(String(first + n - 1));
       return first;
     });
   }

@@ -26,7 +26,11 @@ describe('CachedStore indexes', () => {
     const opArb = fc.oneof(
       fc.record({ t: fc.constant('putPort' as const), p: pid }),
       fc.record({ t: fc.constant('deletePort' as const), p: pid }),
-      fc.record({ t: fc.constant('putChannel' as const), id: fc.constantFrom('c1', 'c2', 'c3'), eps: fc.uniqueArray(pid, { minLength: 1, maxLength: 3, selector: (x) => `${x.a}/${x.i}` }) }),
+      fc.record({
+        t: fc.constant('putChannel' as const),
+        id: fc.constantFrom('c1', 'c2', 'c3'),
+        eps: fc.uniqueArray(pid, { minLength: 1, maxLength: 3, selector: (x) => `${x.a}/${x.i}` }),
+      }),
       fc.record({ t: fc.constant('deleteChannel' as const), id: fc.constantFrom('c1', 'c2', 'c3') }),
     );
     fc.assert(
@@ -39,7 +43,14 @@ describe('CachedStore indexes', () => {
             if (o.t === 'putChannel' && o.eps.some((e) => (s.channelOfPort(`${e.a}/${e.i}`)?.id ?? o.id) !== o.id)) continue;
             if (o.t === 'putPort') s.putPort(port(o.p.a, o.p.i));
             else if (o.t === 'deletePort') s.deletePort(`${o.p.a}/${o.p.i}`);
-            else if (o.t === 'putChannel') s.putChannel(channel(o.id, `n-${o.id}`, o.eps.map((e) => ep(e.a, e.i))));
+            else if (o.t === 'putChannel')
+              s.putChannel(
+                channel(
+                  o.id,
+                  `n-${o.id}`,
+                  o.eps.map((e) => ep(e.a, e.i)),
+                ),
+              );
             else s.deleteChannel(o.id);
           }
         }

@@ -176,7 +176,10 @@ export class ManagerServiceTestDouble {
       if (!ch) throw new StatusError(status.NOT_FOUND, `channel_id: no channel '${r.channelId}'`);
       return this.refresh(ch);
     });
-    impl.listSecureChannels = this.handler('ListSecureChannels', 'read', () => ({ channels: [...this.channels.values()].map((c) => this.refresh(c)) }));
+    impl.listSecureChannels = this.handler('ListSecureChannels', 'read', () => ({
+      channels: [...this.channels.values()].map((c) => this.refresh(c)),
+      nextPageToken: '',
+    }));
     impl.deleteSecureChannel = this.handler('DeleteSecureChannel', 'write', (r: { channelId: string; allowMissing: boolean }, a) => {
       const ch = this.find(r.channelId);
       if (!ch) {

@@ -361,10 +361,18 @@ export interface Agent {
 
 export interface ListAgentsRequest {
   connectedOnly: boolean;
+  /**
+   * Paging (AIP-158): at most page_size items (0: all of them, the default), starting after
+   * the position page_token names (from next_page_token of the previous page; "" = the start).
+   */
+  pageSize: number;
+  pageToken: string;
 }
 
 export interface ListAgentsResponse {
   agents: Agent[];
+  /** Non-empty when there is more: pass it as page_token for the next page. */
+  nextPageToken: string;
 }
 
 export interface GetAgentRequest {
@@ -403,10 +411,18 @@ export interface Port {
 export interface ListPortsRequest {
   /** optional filter */
   agentId: string;
+  /**
+   * Paging (AIP-158): at most page_size items (0: all of them, the default), starting after
+   * the position page_token names (from next_page_token of the previous page; "" = the start).
+   */
+  pageSize: number;
+  pageToken: string;
 }
 
 export interface ListPortsResponse {
   ports: Port[];
+  /** Non-empty when there is more: pass it as page_token for the next page. */
+  nextPageToken: string;
 }
 
 export interface GetPortRequest {
@@ -506,10 +522,18 @@ export interface GetSecureChannelRequest {
 }
 
 export interface ListSecureChannelsRequest {
+  /**
+   * Paging (AIP-158): at most page_size items (0: all of them, the default), starting after
+   * the position page_token names (from next_page_token of the previous page; "" = the start).
+   */
+  pageSize: number;
+  pageToken: string;
 }
 
 export interface ListSecureChannelsResponse {
   channels: SecureChannel[];
+  /** Non-empty when there is more: pass it as page_token for the next page. */
+  nextPageToken: string;
 }
 
 export interface DeleteSecureChannelRequest {
@@ -1169,13 +1193,19 @@ export const Agent: MessageFns<Agent> = {
 };
 
 function createBaseListAgentsRequest(): ListAgentsRequest {
-  return { connectedOnly: false };
+  return { connectedOnly: false, pageSize: 0, pageToken: "" };
 }
 
 export const ListAgentsRequest: MessageFns<ListAgentsRequest> = {
   encode(message: ListAgentsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.connectedOnly !== false) {
       writer.uint32(8).bool(message.connectedOnly);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
     }
     return writer;
   },
@@ -1201,6 +1231,22 @@ export const ListAgentsRequest: MessageFns<ListAgentsRequest> = {
             message.connectedOnly = reader.bool();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1220,6 +1266,16 @@ export const ListAgentsRequest: MessageFns<ListAgentsRequest> = {
         : isSet(object.connected_only)
         ? globalThis.Boolean(object.connected_only)
         : false,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -1227,6 +1283,12 @@ export const ListAgentsRequest: MessageFns<ListAgentsRequest> = {
     const obj: any = {};
     if (message.connectedOnly !== false) {
       obj.connectedOnly = message.connectedOnly;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
     }
     return obj;
   },
@@ -1237,18 +1299,23 @@ export const ListAgentsRequest: MessageFns<ListAgentsRequest> = {
   fromPartial<I extends Exact<DeepPartial<ListAgentsRequest>, I>>(object: I): ListAgentsRequest {
     const message = createBaseListAgentsRequest();
     message.connectedOnly = object.connectedOnly ?? false;
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseListAgentsResponse(): ListAgentsResponse {
-  return { agents: [] };
+  return { agents: [], nextPageToken: "" };
 }
 
 export const ListAgentsResponse: MessageFns<ListAgentsResponse> = {
   encode(message: ListAgentsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.agents) {
       Agent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -1274,6 +1341,14 @@ export const ListAgentsResponse: MessageFns<ListAgentsResponse> = {
             message.agents.push(Agent.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1287,13 +1362,23 @@ export const ListAgentsResponse: MessageFns<ListAgentsResponse> = {
   },
 
   fromJSON(object: any): ListAgentsResponse {
-    return { agents: globalThis.Array.isArray(object?.agents) ? object.agents.map((e: any) => Agent.fromJSON(e)) : [] };
+    return {
+      agents: globalThis.Array.isArray(object?.agents) ? object.agents.map((e: any) => Agent.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
   },
 
   toJSON(message: ListAgentsResponse): unknown {
     const obj: any = {};
     if (message.agents?.length) {
       obj.agents = message.agents.map((e) => Agent.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -1304,6 +1389,7 @@ export const ListAgentsResponse: MessageFns<ListAgentsResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListAgentsResponse>, I>>(object: I): ListAgentsResponse {
     const message = createBaseListAgentsResponse();
     message.agents = object.agents?.map((e) => Agent.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
@@ -1806,13 +1892,19 @@ export const Port: MessageFns<Port> = {
 };
 
 function createBaseListPortsRequest(): ListPortsRequest {
-  return { agentId: "" };
+  return { agentId: "", pageSize: 0, pageToken: "" };
 }
 
 export const ListPortsRequest: MessageFns<ListPortsRequest> = {
   encode(message: ListPortsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.agentId !== "") {
       writer.uint32(10).string(message.agentId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
     }
     return writer;
   },
@@ -1838,6 +1930,22 @@ export const ListPortsRequest: MessageFns<ListPortsRequest> = {
             message.agentId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1857,6 +1965,16 @@ export const ListPortsRequest: MessageFns<ListPortsRequest> = {
         : isSet(object.agent_id)
         ? globalThis.String(object.agent_id)
         : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -1864,6 +1982,12 @@ export const ListPortsRequest: MessageFns<ListPortsRequest> = {
     const obj: any = {};
     if (message.agentId !== "") {
       obj.agentId = message.agentId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
     }
     return obj;
   },
@@ -1874,18 +1998,23 @@ export const ListPortsRequest: MessageFns<ListPortsRequest> = {
   fromPartial<I extends Exact<DeepPartial<ListPortsRequest>, I>>(object: I): ListPortsRequest {
     const message = createBaseListPortsRequest();
     message.agentId = object.agentId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseListPortsResponse(): ListPortsResponse {
-  return { ports: [] };
+  return { ports: [], nextPageToken: "" };
 }
 
 export const ListPortsResponse: MessageFns<ListPortsResponse> = {
   encode(message: ListPortsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.ports) {
       Port.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -1911,6 +2040,14 @@ export const ListPortsResponse: MessageFns<ListPortsResponse> = {
             message.ports.push(Port.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1924,13 +2061,23 @@ export const ListPortsResponse: MessageFns<ListPortsResponse> = {
   },
 
   fromJSON(object: any): ListPortsResponse {
-    return { ports: globalThis.Array.isArray(object?.ports) ? object.ports.map((e: any) => Port.fromJSON(e)) : [] };
+    return {
+      ports: globalThis.Array.isArray(object?.ports) ? object.ports.map((e: any) => Port.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
   },
 
   toJSON(message: ListPortsResponse): unknown {
     const obj: any = {};
     if (message.ports?.length) {
       obj.ports = message.ports.map((e) => Port.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -1941,6 +2088,7 @@ export const ListPortsResponse: MessageFns<ListPortsResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListPortsResponse>, I>>(object: I): ListPortsResponse {
     const message = createBaseListPortsResponse();
     message.ports = object.ports?.map((e) => Port.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
@@ -3119,11 +3267,17 @@ export const GetSecureChannelRequest: MessageFns<GetSecureChannelRequest> = {
 };
 
 function createBaseListSecureChannelsRequest(): ListSecureChannelsRequest {
-  return {};
+  return { pageSize: 0, pageToken: "" };
 }
 
 export const ListSecureChannelsRequest: MessageFns<ListSecureChannelsRequest> = {
-  encode(_: ListSecureChannelsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: ListSecureChannelsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
     return writer;
   },
 
@@ -3140,6 +3294,22 @@ export const ListSecureChannelsRequest: MessageFns<ListSecureChannelsRequest> = 
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3152,32 +3322,54 @@ export const ListSecureChannelsRequest: MessageFns<ListSecureChannelsRequest> = 
     }
   },
 
-  fromJSON(_: any): ListSecureChannelsRequest {
-    return {};
+  fromJSON(object: any): ListSecureChannelsRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
   },
 
-  toJSON(_: ListSecureChannelsRequest): unknown {
+  toJSON(message: ListSecureChannelsRequest): unknown {
     const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<ListSecureChannelsRequest>, I>>(base?: I): ListSecureChannelsRequest {
     return ListSecureChannelsRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<ListSecureChannelsRequest>, I>>(_: I): ListSecureChannelsRequest {
+  fromPartial<I extends Exact<DeepPartial<ListSecureChannelsRequest>, I>>(object: I): ListSecureChannelsRequest {
     const message = createBaseListSecureChannelsRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseListSecureChannelsResponse(): ListSecureChannelsResponse {
-  return { channels: [] };
+  return { channels: [], nextPageToken: "" };
 }
 
 export const ListSecureChannelsResponse: MessageFns<ListSecureChannelsResponse> = {
   encode(message: ListSecureChannelsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.channels) {
       SecureChannel.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -3203,6 +3395,14 @@ export const ListSecureChannelsResponse: MessageFns<ListSecureChannelsResponse> 
             message.channels.push(SecureChannel.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3220,6 +3420,11 @@ export const ListSecureChannelsResponse: MessageFns<ListSecureChannelsResponse> 
       channels: globalThis.Array.isArray(object?.channels)
         ? object.channels.map((e: any) => SecureChannel.fromJSON(e))
         : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -3227,6 +3432,9 @@ export const ListSecureChannelsResponse: MessageFns<ListSecureChannelsResponse> 
     const obj: any = {};
     if (message.channels?.length) {
       obj.channels = message.channels.map((e) => SecureChannel.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -3237,6 +3445,7 @@ export const ListSecureChannelsResponse: MessageFns<ListSecureChannelsResponse> 
   fromPartial<I extends Exact<DeepPartial<ListSecureChannelsResponse>, I>>(object: I): ListSecureChannelsResponse {
     const message = createBaseListSecureChannelsResponse();
     message.channels = object.channels?.map((e) => SecureChannel.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
