@@ -37,6 +37,8 @@ process.on('message', (msg: { op: string }) => {
       ms.push(performance.now() - t);
     }
     process.send!({ op: 'metrics', ms, bytes });
+  } else if (msg.op === 'cpu') {
+    process.send!({ op: 'cpu', usage: process.cpuUsage(), at: performance.now() });
   } else if (msg.op === 'stop') {
     srv.forceShutdown();
     store.close();

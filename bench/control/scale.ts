@@ -5,7 +5,8 @@
  *   - the time for all agents to connect;
  *   - ListPorts at 1k, 2k, 4k, 8k ports (as many as the agents have interfaces);
  *   - CreateSecureChannel latency per band of 500 channels, up to BENCH_CHANNELS;
- *   - rendering /metrics at that many channels.
+ *   - ListPorts with the channels, the manager's steady CPU, rendering /metrics and
+ *     ListSecureChannels at that many channels.
  * Figures only, no assertions.
  *   npm run bench:scale        BENCH_AGENTS=2000 BENCH_PROCS=2 BENCH_CHANNELS=4000
  */
@@ -136,6 +137,17 @@ async function main(): Promise<void> {
     }
   }
   out.push(`ListPorts at ${ports.length} ports, ${CHANNELS} channels: ${spread(await timed(5, () => api.listPorts('', 60_000)))}`);
+  // The manager's steady load with every channel secured: agent status reports (one per port
+  // every 5 s) and heartbeats, nothing else.
+  await new Promise((r) => setTimeout(r, 5000));
+  type Cpu = { usage: NodeJS.CpuUsage; at: number };
+  mgr.send({ op: 'cpu' });
+  const c0 = await next<Cpu>(mgr, 'cpu');
+  await new Promise((r) => setTimeout(r, 10_000));
+  mgr.send({ op: 'cpu' });
+  const c1 = await next<Cpu>(mgr, 'cpu');
+  const busy = (c1.usage.user - c0.usage.user + c1.usage.system - c0.usage.system) / 1000 / (c1.at - c0.at);
+  out.push(`manager CPU, steady, ${CHANNELS} channels on ${ports.length} ports: ${(busy * 100).toFixed(0)} % of one core (10 s)`);
   mgr.send({ op: 'metrics' });
   const m = await next<{ ms: number[]; bytes: number }>(mgr, 'metrics');
   out.push(`/metrics at ${CHANNELS} channels, ${ports.length} ports: ${spread(m.ms)}, ${(m.bytes / 1e6).toFixed(1)} MB`);
