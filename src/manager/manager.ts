@@ -46,6 +46,7 @@ import { checkAgentId } from './requests.js';
 import type { AgentStream } from './sessions.js';
 import { ManagerState } from './state.js';
 import { CachedStore } from './store/cached.js';
+import { type Page, page } from './paging.js';
 import type { Store, StoredPort } from './store/store.js';
 
 export interface ManagerOptions {
@@ -225,6 +226,21 @@ export class Manager {
 
   listPorts(agentId: string): PortView[] {
     return this.ports.list(agentId);
+  }
+  /** One page of ListPorts: views are built for that page only. */
+  listPortsPage(agentId: string, pageSize: number, pageToken: string): Page<PortView> {
+    if (agentId) checkAgentId('agent_id', agentId);
+    const p = page(this.store.listPorts(agentId || undefined), (x) => x.id, pageSize, pageToken);
+    return { items: p.items.map((x) => this.ports.view(x)), nextPageToken: p.nextPageToken };
+  }
+  listChannelsPage(pageSize: number, pageToken: string): Page<ChannelView> {
+    const p = page(this.store.listChannels(), (c) => c.name, pageSize, pageToken);
+    return { items: p.items.map((c) => this.channels.view(c)), nextPageToken: p.nextPageToken };
+  }
+  listAgentsPage(connectedOnly: boolean, pageSize: number, pageToken: string): Page<AgentView> {
+    const agents = this.store.listAgents();
+    const p = page(connectedOnly ? agents.filter((a) => this.st.sessions.has(a.id)) : agents, (a) => a.id, pageSize, pageToken);
+    return { items: p.items.map((a) => this.agentView(a.id)!), nextPageToken: p.nextPageToken };
   }
   getPort(pid: string): PortView {
     return this.ports.get(pid);

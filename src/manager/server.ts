@@ -60,7 +60,6 @@ import {
   toRetiredKey,
 } from './convert.js';
 import type { Manager } from './manager.js';
-import { page } from './paging.js';
 
 /**
  * The manager pings every peer (HTTP/2 PING) every keepaliveTimeMs and drops a connection whose
@@ -121,13 +120,13 @@ export function operatorHandlers(m: Manager, log: Logger, watch: WatchHub = new 
     };
   return {
     listAgents: unary('ListAgents', 'read', (r: ListAgentsRequest) => {
-      const p = page(m.listAgents(r.connectedOnly), (a) => a.id, r.pageSize, r.pageToken);
+      const p = m.listAgentsPage(r.connectedOnly, r.pageSize, r.pageToken);
       return { agents: p.items.map(toAgent), nextPageToken: p.nextPageToken };
     }),
     getAgent: unary('GetAgent', 'read', (r: GetAgentRequest) => toAgent(m.getAgent(r.agentId))),
     openPort: unary('OpenPort', 'write', async (r: OpenPortRequest, _c, actor) => toPort(await m.openPort(openPortInput(r), actor))),
     listPorts: unary('ListPorts', 'read', (r: ListPortsRequest) => {
-      const p = page(m.listPorts(r.agentId), (x) => x.id, r.pageSize, r.pageToken);
+      const p = m.listPortsPage(r.agentId, r.pageSize, r.pageToken);
       return { ports: p.items.map(toPort), nextPageToken: p.nextPageToken };
     }),
     getPort: unary('GetPort', 'read', (r: GetPortRequest) => toPort(m.getPort(r.portId))),
@@ -138,7 +137,7 @@ export function operatorHandlers(m: Manager, log: Logger, watch: WatchHub = new 
     ),
     getSecureChannel: unary('GetSecureChannel', 'read', (r: GetSecureChannelRequest) => toChannel(m.getChannel(r.channelId))),
     listSecureChannels: unary('ListSecureChannels', 'read', (r: ListSecureChannelsRequest) => {
-      const p = page(m.listChannels(), (c) => c.name, r.pageSize, r.pageToken);
+      const p = m.listChannelsPage(r.pageSize, r.pageToken);
       return { channels: p.items.map(toChannel), nextPageToken: p.nextPageToken };
     }),
     deleteSecureChannel: unary('DeleteSecureChannel', 'write', async (r: DeleteSecureChannelRequest, _c, actor) =>
