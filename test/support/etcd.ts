@@ -1,7 +1,7 @@
 /** Starts a real etcd 3.4 (Debian etcd-server) on loopback with its data in a temporary directory. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -26,10 +26,17 @@ export async function freeTcpPort(): Promise<number> {
   return port;
 }
 
-export async function startEtcd(): Promise<EtcdServer> {
+/** TLS for clients: etcd's certificate (PEM files); with clientCa, client certificates are required. */
+export interface EtcdTls {
+  cert: string;
+  key: string;
+  clientCa?: string;
+}
+
+export async function startEtcd(tls?: EtcdTls): Promise<EtcdServer> {
   const dir = mkdtempSync(join(tmpdir(), 'etcd-'));
   const [cport, pport] = [await freeTcpPort(), await freeTcpPort()];
-  const client = `http://127.0.0.1:${cport}`;
+  const client = `${tls ? 'https' : 'http'}://127.0.0.1:${cport}`;
   const peer = `http://127.0.0.1:${pport}`;
   let out = '';
   const proc: ChildProcess = spawn(
@@ -42,6 +49,8 @@ export async function startEtcd(): Promise<EtcdServer> {
       `--listen-peer-urls=${peer}`,
       `--initial-advertise-peer-urls=${peer}`,
       `--initial-cluster=t=${peer}`,
+      ...(tls ? [`--cert-file=${tls.cert}`, `--key-file=${tls.key}`] : []),
+      ...(tls?.clientCa ? ['--client-cert-auth', `--trusted-ca-file=${tls.clientCa}`] : []),
       '--log-level=warn',
       '--logger=zap',
     ],
@@ -55,11 +64,19 @@ export async function startEtcd(): Promise<EtcdServer> {
     clients.push(c);
     return c;
   };
-  const probe = mk();
   const t0 = Date.now();
   for (;;) {
     try {
-      await probe.get('probe').string();
+      if (tls) {
+        // a TLS etcd: wait for its port (the caller's client carries the credentials)
+        await new Promise<void>((res, rej) => {
+          const s = connect(cport, '127.0.0.1', () => {
+            s.destroy();
+            res();
+          });
+          s.on('error', rej);
+        });
+      } else await mk().get('probe').string();
       break;
     } catch (e) {
       if (proc.exitCode !== null || Date.now() - t0 > 15_000) throw new Error(`etcd did not start: ${(e as Error).message}\n${out}`);
@@ -68,7 +85,7 @@ export async function startEtcd(): Promise<EtcdServer> {
   }
   return {
     endpoint: client,
-    storeSpec: `etcd://127.0.0.1:${cport}`,
+    storeSpec: `${tls ? 'etcds' : 'etcd'}://127.0.0.1:${cport}`,
     client: mk,
     output: () => out,
     pause: () => proc.kill('SIGSTOP'),

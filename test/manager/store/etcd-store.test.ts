@@ -3,12 +3,16 @@
  * sealed values, a view that follows other writers, guarded writes (no lost update), reserved
  * event numbers, and what happens when etcd stops answering.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CachedStore } from '../../../src/manager/store/cached.js';
 import { EtcdStore, etcdEndpoints, type EtcdStoreOptions } from '../../../src/manager/store/etcd.js';
 import { Keyring } from '../../../src/manager/store/keyring.js';
 import type { Store, StoreChange } from '../../../src/manager/store/store.js';
+import { createCa, issue, writePair } from '../../../src/pki/pki.js';
 import { type EtcdServer, startEtcd } from '../../support/etcd.js';
 import { chained, channel, ep, port, storeContract } from './store-contract.js';
 
@@ -228,4 +232,33 @@ describe('EtcdStore', () => {
     expect(s.listPorts().map((x) => x.id)).toEqual([...inEtcd, 'a1/eth3'].sort());
     s.close();
   });
+});
+
+describe('EtcdStore over TLS (etcds://)', () => {
+  it('connects with the CA and a client certificate; etcd refuses a client without one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'etcd-tls-'));
+    const ca = createCa();
+    const caFile = join(dir, 'ca.crt');
+    writeFileSync(caFile, ca.certPem);
+    const srv = writePair(dir, 'etcd', issue(ca, { kind: 'manager', name: 'etcd' }));
+    const cli = writePair(dir, 'mgr', issue(ca, { kind: 'manager', name: 'mgr' }));
+    const e = await startEtcd({ cert: srv.cert, key: srv.key, clientCa: caFile });
+    try {
+      const endpoints = etcdEndpoints(e.storeSpec);
+      expect(endpoints[0]).toMatch(/^https:/);
+      const tls = { ca: readFileSync(caFile), cert: readFileSync(cli.cert), key: readFileSync(cli.key) };
+      const s = await EtcdStore.open({ endpoints, keyring: Keyring.parse(KEYS), create: true, tls });
+      s.putPort(port('a1', 'eth1'));
+      await s.flush();
+      const t = await EtcdStore.open({ endpoints, keyring: Keyring.parse(KEYS), tls });
+      expect(t.getPort('a1/eth1')).toEqual(port('a1', 'eth1'));
+      s.close();
+      t.close();
+      await expect(EtcdStore.open({ endpoints, keyring: Keyring.parse(KEYS), tls: { ca: tls.ca }, timeoutMs: 2000 })).rejects.toThrow(/^etcd at https:/);
+      await expect(EtcdStore.open({ endpoints, keyring: Keyring.parse(KEYS) })).rejects.toThrow(/--etcd-ca: required for etcds:/);
+    } finally {
+      await e.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
