@@ -91,6 +91,39 @@ describe('managers on etcd', () => {
     }
   }, 90_000);
 
+  it('kill -9 of the replica the agents are on: they move to the other replica, their sessions running on', async () => {
+    const store = ['--store-key-file', keyFile, '--etcd-prefix', '/failover/'];
+    const m1 = await spawnManager(pki, etcd.storeSpec, 0, store);
+    const m2 = await spawnManager(pki, etcd.storeSpec, 0, store);
+    const managerAddress = `127.0.0.1:${m1.port},127.0.0.1:${m2.port}`;
+    const hub = new MemoryHub();
+    const agents = ['a1', 'a2'].map((id) => simAgent(pki, id, m1.port, { hub, managerAddress }));
+    const at1 = operator(pki, 'alice', m1.port);
+    const at2 = operator(pki, 'alice', m2.port);
+    try {
+      await waitFor(async () => (await at1.listAgents({ connectedOnly: true })).agents.length === 2, 'agents on replica 1');
+      for (const a of ['a1', 'a2']) await at1.openPort({ agentId: a, interface: 'eth1', mode: PortMode.PORT_MODE_PSK });
+      await at1.createSecureChannel({ name: 'fo', endpoints: [ep('a1', 'eth1', 'v1'), ep('a2', 'eth1', 'v2')], waitSecured: true, waitTimeoutMs: 15_000 });
+      const runtimes = new Map(agents.flatMap((a) => [...a.ports].map(([id, p]) => [id, p] as const)));
+      const keyNumbers = (await at1.listPorts()).ports.map((p) => [p.id, p.status?.keyNumber, p.status?.runtimeId]);
+      const t0 = Date.now();
+      await m1.kill('SIGKILL');
+      await waitFor(async () => (await at2.listAgents({ connectedOnly: true })).agents.length === 2, 'agents on replica 2', 15_000, 50);
+      console.log(`agents bound to the other replica ${Date.now() - t0} ms after kill -9`);
+      await waitFor(async () => (await at2.getSecureChannel('fo')).state === ChannelState.CHANNEL_STATE_SECURED, 'secured at replica 2');
+      for (const [id, p] of runtimes) expect(agents.find((a) => id.startsWith(`${a.id}/`))!.ports.get(id), `${id} kept its session`).toBe(p);
+      // the same sessions (runtime ids) and the same SAKs (key numbers): nothing was torn down or re-keyed
+      expect((await at2.listPorts()).ports.map((p) => [p.id, p.status?.keyNumber, p.status?.runtimeId])).toEqual(keyNumbers);
+      expect((await at2.listOrphanedPorts()).ports).toEqual([]);
+    } finally {
+      at1.close();
+      at2.close();
+      await Promise.all(agents.map((a) => a.kill()));
+      await m1.kill();
+      await m2.kill('SIGTERM');
+    }
+  }, 90_000);
+
   it('start-up errors name the option: no key file, a key file others can read, an empty prefix without --init-db', async () => {
     const err = (extra: string[], spec = etcd.storeSpec) =>
       spawnManager(pki, spec, 0, extra).then(

@@ -156,7 +156,7 @@ export async function spawnManager(pki: TestPki, db: string, port = 0, extra: st
     ...ready,
     kill: (signal = 'SIGKILL') =>
       new Promise<void>((resolve) => {
-        if (proc.exitCode !== null) return resolve();
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(); // ended (by itself, or by a signal)
         proc.once('exit', () => resolve());
         proc.kill(signal);
       }),

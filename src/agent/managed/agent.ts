@@ -14,6 +14,7 @@ import { AgentServiceClient, type AgentMessage, type DesiredState, type ManagerM
 import type { InterfaceInfo, PortStatus } from '../../control/gen/macsec/v1/types.js';
 import type { Logger } from '../../common/log.js';
 import { silentLogger } from '../../common/log.js';
+import { MacsecError } from '../../common/errors.js';
 import { SciPorts } from '../../port/sci-ports.js';
 import { ManagedPort, type PortDeps } from './port.js';
 import { channelOptionsFor } from '../../control/client.js';
@@ -44,6 +45,10 @@ export function backoffDelay(attempt: number, o: BackoffOptions, rnd: () => numb
 
 export interface AgentOptions extends Omit<PortDeps, 'agentId' | 'log'> {
   id: string;
+  /**
+   * host:port of the manager, or of several manager replicas separated by commas: when the
+   * stream to one is lost the agent moves to the next (sessions keep running meanwhile).
+   */
   managerAddress: string;
   credentials: ChannelCredentials;
   interfaces: InterfaceInfo[];
@@ -85,6 +90,11 @@ export class Agent {
   constructor(private readonly opts: AgentOptions) {
     this.log = (opts.log ?? silentLogger).child({ agent: opts.id });
     this.backoff = { initialMs: 200, maxMs: 15_000, factor: 2, jitter: 0.2, ...opts.backoff };
+    this.addresses = opts.managerAddress
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
+    if (!this.addresses.length) throw new MacsecError('config_invalid', '--manager: no address');
     this.deps = { ...opts, agentId: opts.id, log: this.log, sciPorts: opts.sciPorts ?? new SciPorts() };
   }
 
@@ -101,20 +111,35 @@ export class Agent {
     return [...caps].sort();
   }
 
-  start(): void {
-    if (this.state !== 'idle' && this.state !== 'backoff') return;
-    this.client ??= new AgentServiceClient(this.opts.managerAddress, this.opts.credentials, {
+  /** The manager replicas' addresses, and the one dialled now. */
+  private readonly addresses: string[];
+  private addressIndex = 0;
+  /** Address moves since the last Welcome (a full round of the list without one backs off). */
+  private moves = 0;
+
+  get managerAddress(): string {
+    return this.addresses[this.addressIndex]!;
+  }
+
+  private dial(): AgentServiceClient {
+    const address = this.managerAddress;
+    return (this.client ??= new AgentServiceClient(address, this.opts.credentials, {
       'grpc.keepalive_time_ms': AGENT_KEEPALIVE_TIME_MS,
       'grpc.keepalive_timeout_ms': AGENT_KEEPALIVE_TIMEOUT_MS,
       'grpc.keepalive_permit_without_calls': 1,
       // Our own backoff governs stream retries; keep the channel's reconnects quick.
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 2_000,
-      ...channelOptionsFor(this.opts.managerAddress),
+      ...channelOptionsFor(address),
       ...(this.opts.serverNameOverride
         ? { 'grpc.ssl_target_name_override': this.opts.serverNameOverride, 'grpc.default_authority': this.opts.serverNameOverride }
         : {}),
-    });
+    }));
+  }
+
+  start(): void {
+    if (this.state !== 'idle' && this.state !== 'backoff') return;
+    this.dial();
     this.connect();
     this.statusTimer ??= setInterval(() => this.sendAllStatus(), this.opts.statusIntervalMs ?? 5_000);
     this.statusTimer.unref();
@@ -122,7 +147,7 @@ export class Agent {
 
   private connect(): void {
     this.state = 'connecting';
-    const call = this.client!.connect();
+    const call = this.dial().connect();
     this.call = call;
     let welcomed = false;
     // A manager that takes the stream but never binds it (store failure, overload) must not
@@ -142,6 +167,7 @@ export class Agent {
         this.state = 'connected';
         this.connects++;
         this.attempt = 0;
+        this.moves = 0;
         this.lastError = '';
         this.log.info('connected to manager', { manager: m.welcome.managerId });
       } else if (m.desired) {
@@ -159,7 +185,7 @@ export class Agent {
       if (this.state === 'stopped') return;
       this.lastError = why;
       const level = code === Status.PERMISSION_DENIED || code === Status.UNAUTHENTICATED ? 'error' : 'warn';
-      this.log[level]('manager stream lost', { reason: why, code, welcomed });
+      this.log[level]('manager stream lost', { reason: why, code, welcomed, manager: this.managerAddress });
       this.scheduleReconnect();
     };
     call.on('error', (e: ServiceError) => lost(`${Status[e.code] ?? e.code}: ${e.details || e.message}`, e.code));
@@ -185,7 +211,25 @@ export class Agent {
 
   private scheduleReconnect(): void {
     this.state = 'backoff';
-    const delay = backoffDelay(this.attempt++, this.backoff);
+    let delay: number;
+    if (this.addresses.length > 1 && this.moves < this.addresses.length - 1) {
+      // Another replica may be up: move to it at once (a short jitter spreads the agents of a
+      // failed replica over the time the others take to admit them).
+      this.moves++;
+      this.client?.close();
+      this.client = undefined;
+      this.addressIndex = (this.addressIndex + 1) % this.addresses.length;
+      delay = Math.round(50 + Math.random() * 450);
+    } else {
+      // A whole round without a Welcome: back off, then try the next one.
+      this.moves = 0;
+      if (this.addresses.length > 1) {
+        this.client?.close();
+        this.client = undefined;
+        this.addressIndex = (this.addressIndex + 1) % this.addresses.length;
+      }
+      delay = backoffDelay(this.attempt++, this.backoff);
+    }
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       if (this.state === 'backoff') this.connect();

@@ -6,7 +6,9 @@
  *                [--listen 127.0.0.1:0] [--metrics 127.0.0.1:9465] [--hello-ms 2000] [--life-ms 6000]
  *                [--io sim|pcap] [--secy sim|kernel]
  *                [--eap-ca vnf-ca.crt --eap-server-cert eap.crt --eap-server-key eap.key] [--radius-secrets secrets.yaml]
- * The agent id is taken from the certificate (URI SAN urn:macsec:agent:<id>).
+ * The agent id is taken from the certificate (URI SAN urn:macsec:agent:<id>). --manager takes
+ * several replicas' addresses separated by commas (replicas on one etcd store): when its stream
+ * is lost the agent moves to the next one, its ports running on meanwhile.
  * --io sim (default): EAPOL frames go over the simulated LAN (--sim-lan-relay, UDP on loopback);
  * --io pcap: EAPOL on the real interface (src/link/pcap.ts). --secy sim (default): a recording SecY;
  * --secy kernel: a Linux macsec netdev per port over netlink (src/port/io.ts, the same setup as the
