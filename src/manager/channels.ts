@@ -170,7 +170,12 @@ export class Channels {
       await Promise.all(agents.map((a) => st.sessions.push(a)));
       const failed = ch.endpoints.map(endpointKey).filter((pid) => st.statusOf(pid).state === PortState.PORT_STATE_FAILED);
       if (failed.length) throw failedPrecondition(`endpoints: ${failed.map((f) => `${f}: ${st.statusOf(f).detail}`).join('; ')}`);
-      await st.rewrite(() => st.store.putChannel({ ...(st.store.getChannel(ch.id) ?? ch), committed: true }));
+      await st.rewrite(() => {
+        // deleted while its agents were acknowledging it (here or at another replica): not brought back
+        const cur = st.store.getChannel(ch.id);
+        if (!cur || cur.id !== ch.id) throw failedPrecondition(`name: secure channel '${ch.name}' was deleted while it was being created`);
+        st.store.putChannel({ ...cur, committed: true });
+      });
     } catch (e) {
       st.bestEffort('channel rollback', () => st.store.deleteChannel(ch.id));
       // Roll back in the background: the caller gets its answer after one ack timeout, and an

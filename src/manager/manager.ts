@@ -68,12 +68,14 @@ export class Manager {
   private readonly keys: KeyChains;
   private readonly agents: AgentStreams;
   private readonly heartbeatTimer: NodeJS.Timeout;
+  private readonly ackTimeoutMs: number;
 
   constructor(backing: Store, opts: ManagerOptions = {}) {
     // The manager is its store's only writer, so reads can be served from memory.
     this.store = backing instanceof CachedStore ? backing : new CachedStore(backing);
     this.id = opts.id ?? 'manager';
-    this.st = new ManagerState(this.id, this.store, opts.log ?? silentLogger, opts.ackTimeoutMs ?? 10_000);
+    this.ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
+    this.st = new ManagerState(this.id, this.store, opts.log ?? silentLogger, this.ackTimeoutMs);
     this.ports = new Ports(this.st);
     this.channels = new Channels(this.st);
     this.keys = new KeyChains(this.st, this.channels);
@@ -138,11 +140,21 @@ export class Manager {
    * received their result, so they are removed. Those with a request id wait for the retry.
    */
   private rollBackUncommitted(): void {
+    // On a store shared with other replicas, a young uncommitted channel may be one another
+    // replica is creating right now: only those older than any creation can take are rolled back,
+    // the others are looked at again once they are.
+    const settleMs = this.store.shared ? this.ackTimeoutMs * 2 + 30_000 : 0;
+    let young = false;
     for (const c of this.store.listChannels()) {
       if (c.committed || c.requestId) continue;
-      this.store.deleteChannel(c.id);
+      if (Date.now() - c.createdMs < settleMs) {
+        young = true;
+        continue;
+      }
+      this.st.bestEffort('rollback of an uncommitted channel', () => this.store.deleteChannel(c.id));
       this.st.log.warn('rolled back a secure channel whose creation never completed', { channel: c.name, id: c.id });
     }
+    if (young && !this.st.stopped) setTimeout(() => this.rollBackUncommitted(), settleMs).unref();
   }
 
   stop(): void {

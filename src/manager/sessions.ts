@@ -66,6 +66,7 @@ export class AgentSession {
 
   /** The agent converged to `revision`: every push up to it is answered. */
   acknowledge(revision: number): void {
+    if (revision > this.revision) return; // not a revision of this stream's (never sent on it)
     this.ackedRevision = Math.max(this.ackedRevision, revision);
     for (const [rev, ws] of this.ackWaiters) {
       if (rev > revision) continue;

@@ -49,7 +49,7 @@ describe('AgentSession', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it('numbers pushes and resolves every one up to the acknowledged revision', async () => {
+  it('numbers pushes, resolves every one up to the acknowledged revision, and ignores revisions it never sent', async () => {
     const stream = new FakeStream();
     const s = new AgentSession('a1', stream, hello('a1'), 0, 'peer');
     const done: number[] = [];
@@ -59,12 +59,16 @@ describe('AgentSession', () => {
     s.acknowledge(1);
     await p1;
     expect(done).toEqual([1]);
-    s.acknowledge(5); // a later state answers the earlier pushes too
+    s.acknowledge(5); // never sent on this stream (an ack meant for another stream, e.g. the agent's previous replica): ignored
+    await Promise.resolve();
+    expect(done).toEqual([1]);
+    expect(s.ackedRevision).toBe(1);
+    s.acknowledge(2);
     await p2;
     expect(done).toEqual([1, 2]);
-    expect(s.ackedRevision).toBe(5);
-    s.acknowledge(3);
-    expect(s.ackedRevision).toBe(5);
+    expect(s.ackedRevision).toBe(2);
+    s.acknowledge(1); // an older ack changes nothing
+    expect(s.ackedRevision).toBe(2);
   });
 
   it('fails a push that is not acknowledged in time with DEADLINE_EXCEEDED', async () => {

@@ -172,7 +172,7 @@ export class Agent {
         this.log.info('connected to manager', { manager: m.welcome.managerId });
       } else if (m.desired) {
         const d = m.desired;
-        this.enqueue(() => this.reconcile(d));
+        this.enqueue(() => this.reconcile(d, call));
       } else if (m.command) {
         const c = m.command;
         this.enqueue(() => this.execute(c));
@@ -248,8 +248,12 @@ export class Agent {
     }
   }
 
-  /** Converges to `d` and acknowledges it. */
-  async reconcile(d: DesiredState): Promise<void> {
+  /**
+   * Converges to `d` and acknowledges it on the stream it came on (`via`): a stream that was
+   * replaced meanwhile (the agent moved to another replica) gets no ack, since revisions are per
+   * stream and the new manager would take it for one of its own.
+   */
+  async reconcile(d: DesiredState, via: unknown = this.call): Promise<void> {
     const wanted = new Map(d.ports.map((p) => [p.portId, p]));
     let kept = 0;
     let started = 0;
@@ -287,6 +291,7 @@ export class Agent {
       started++;
     }
     if (started || stopped || rekeyed) this.log.info('reconciled', { revision: d.revision, kept, started, stopped, rekeyed });
+    if (this.call !== via) return;
     this.send({ ack: { revision: d.revision, ports: [...this.ports.values()].map((p) => ({ portId: p.id, status: p.status() })) } });
   }
 

@@ -87,6 +87,9 @@ export class CachedStore implements Store {
   get storeId(): string {
     return this.backing.storeId;
   }
+  get shared(): boolean {
+    return !!this.backing.shared;
+  }
 
   private view(): View {
     if (this.v) return this.v;

@@ -64,8 +64,14 @@ interface Undo {
   undo: () => void;
 }
 
-const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
-const bytes = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
+// Key material is converted without copies left behind in Node's shared buffer pool.
+const hexOf = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+function bytes(h: string): Uint8Array {
+  const pooled = Buffer.from(h, 'hex');
+  const out = new Uint8Array(pooled);
+  pooled.fill(0);
+  return out;
+}
 
 function unit(ops: Op[]): Unit {
   let resolve!: () => void;
@@ -102,6 +108,8 @@ export class EtcdStore implements Store {
   private agents = new Map<string, StoredAgent>();
   private ports = new Map<string, StoredPort>();
   private channels = new Map<string, StoredChannel>();
+  /** Keys whose value in etcd this replica cannot read (see decodeInto). */
+  private readonly undecodable = new Set<string>();
   /** Key id each channel's value is sealed with. */
   private readonly sealedWith = new Map<string, string>();
   /** Mod revision of every key the view holds. */
@@ -118,6 +126,7 @@ export class EtcdStore implements Store {
   private seqBlocks: Array<[next: number, limit: number]> = [];
   private seqReserving = false;
   storeId = '';
+  readonly shared = true;
 
   private constructor(opts: EtcdStoreOptions) {
     const prefix = opts.prefix ?? '/macsec/';
@@ -185,6 +194,7 @@ export class EtcdStore implements Store {
       );
     }
     await this.reserveSeqBlock();
+    await this.reserveSeqBlock(); // one spare
     this.startWatch(rev);
     await this.reseal();
   }
@@ -225,6 +235,16 @@ export class EtcdStore implements Store {
       if (!r.more || !r.kvs.length) break;
       from = Buffer.concat([r.kvs[r.kvs.length - 1]!.key, Buffer.from([0])]);
     }
+    if (this.undecodable.size) {
+      const n = this.undecodable.size;
+      const keys = [...this.undecodable].slice(0, 5).map((k) => k.slice(this.prefix.length, this.prefix.length + 80));
+      this.undecodable.clear();
+      throw new MacsecError(
+        'config_invalid',
+        `etcd store: ${keys.join(', ')}${n > 5 ? `, and ${n - 5} more` : ''} do not decode (sealed with a key --store-key-file lacks, or altered); ` +
+          'refusing to run on a partial desired state',
+      );
+    }
     this.agents = agents;
     this.ports = ports;
     this.channels = channels;
@@ -234,19 +254,13 @@ export class EtcdStore implements Store {
     return Number(revision);
   }
 
-  /** Decodes one value into the maps; a value that does not decode (altered, or sealed with a key we lack) is logged and left out. */
+  /** Decodes one value into the maps; for a value that does not decode (altered, or sealed with a key we lack) see the catch. */
   private decodeInto(
     key: string,
     kv: Pick<IKeyValue, 'value'>,
     m: { agents: Map<string, StoredAgent>; ports: Map<string, StoredPort>; channels: Map<string, StoredChannel> },
   ): void {
     const rest = key.slice(this.prefix.length);
-    for (const [p, map] of [
-      ['agents/', m.agents],
-      ['ports/', m.ports],
-      ['channels/', m.channels],
-    ] as const)
-      if (rest.startsWith(p)) map.delete(rest.slice(p.length));
     try {
       if (rest.startsWith('agents/')) m.agents.set(rest.slice(7), JSON.parse(kv.value.toString()) as StoredAgent);
       else if (rest.startsWith('ports/')) m.ports.set(rest.slice(6), JSON.parse(kv.value.toString()) as StoredPort);
@@ -255,8 +269,17 @@ export class EtcdStore implements Store {
         this.sealedWith.set(rest.slice(9), Keyring.keyIdOf(kv.value.toString()));
       }
     } catch (e) {
-      this.log.error('store value left out: it does not decode', { key: key.slice(0, 200), error: (e as Error).message });
+      // Never drop a record for a value we cannot read (a sealing key this replica lacks would
+      // otherwise look like deleted channels, and free their ports): keep the last good one,
+      // refuse channel writes until a reload reads everything, and say so.
+      this.undecodable.add(key);
+      this.log.error('store value does not decode; kept the last good one', {
+        key: key.slice(0, 200),
+        error: e instanceof SyntaxError ? 'not JSON' : (e as Error).message,
+      });
+      return;
     }
+    this.undecodable.delete(key);
   }
 
   private sealChannel(c: StoredChannel): string {
@@ -271,7 +294,7 @@ export class EtcdStore implements Store {
   private openChannel(key: string, sealed: string): StoredChannel {
     const plain = this.keyring.open(key, sealed);
     try {
-      const j = JSON.parse(Buffer.from(plain).toString()) as Record<string, unknown> & { cak: string; ckn: string; nextKeys: Array<Record<string, unknown>> };
+      const j = JSON.parse(new TextDecoder().decode(plain)) as Record<string, unknown> & { cak: string; ckn: string; nextKeys: Array<Record<string, unknown>> };
       const next = j.nextKeys.map((k) => ({ ...k, cak: bytes(k.cak as string), ckn: bytes(k.ckn as string) }) as StoredChannelKey);
       const c = { ...j, cak: bytes(j.cak), ckn: bytes(j.ckn) } as unknown as StoredChannel;
       if (next.length) c.nextKeys = next;
@@ -285,27 +308,39 @@ export class EtcdStore implements Store {
   // ------------------------------------------------------------------ watch
 
   private startWatch(rev: number): void {
+    const gen = ++this.watchGen;
+    let wasDown = false;
     void this.client
       .watch()
       .prefix(this.prefix)
       .startRevision(String(rev + 1))
       .create()
       .then((w) => {
-        if (this.closed) return void w.cancel();
+        if (this.closed || gen !== this.watchGen) return void w.cancel().catch(() => {});
         this.watcher = w;
-        w.on('put', (kv) => this.applyRemote(kv, false));
-        w.on('delete', (kv) => this.applyRemote(kv, true));
-        w.on('disconnected', (e) => this.log.warn('etcd watch disconnected', { error: e.message.slice(0, 200) }));
-        w.on('connected', () => this.log.info('etcd watch connected'));
+        const live = () => gen === this.watchGen;
+        w.on('put', (kv) => live() && this.applyRemote(kv, false));
+        w.on('delete', (kv) => live() && this.applyRemote(kv, true));
+        w.on('disconnected', (e) => {
+          wasDown = true;
+          this.log.warn('etcd watch disconnected', { error: e.message.slice(0, 200) });
+        });
+        w.on('connected', () => {
+          if (!wasDown || !live()) return;
+          // etcd3 resumes from the revision of its reconnect, not of the last event delivered:
+          // what happened in between may be missed, so read everything again.
+          this.log.info('etcd watch reconnected; reloading the store');
+          void this.resync();
+        });
         w.on('error', (e) => {
+          if (!live()) return;
           // Compacted past our revision, or cancelled by etcd: read everything again.
           this.log.warn('etcd watch failed; reloading the store', { error: e.message.slice(0, 200) });
-          void w.cancel();
-          this.watcher = undefined;
           void this.resync();
         });
       })
       .catch((e) => {
+        if (gen !== this.watchGen) return;
         this.log.error('etcd watch could not start; retrying', { error: (e as Error).message.slice(0, 200) });
         if (!this.closed) setTimeout(() => void this.resync(), 1000).unref();
       });
@@ -315,7 +350,13 @@ export class EtcdStore implements Store {
     const key = kv.key.toString();
     const rev = Number(kv.mod_revision);
     if ((this.lastRev.get(key) ?? 0) >= rev) return; // our own commit, already applied
-    if (this.localOps.has(key)) return; // our pending write will conflict and reload
+    if (this.localOps.has(key)) {
+      // Our write of this key is not settled yet: an older event makes it fail (and the view is
+      // reloaded); a newer one (another replica wrote after our commit) is applied after it.
+      const d = this.deferred.get(key);
+      if (!d || Number(d.kv.mod_revision) < rev) this.deferred.set(key, { kv, deleted });
+      return;
+    }
     this.lastRev.set(key, rev);
     if (deleted) this.modRev.delete(key);
     else this.modRev.set(key, rev);
@@ -332,9 +373,20 @@ export class EtcdStore implements Store {
   }
 
   private resyncing = false;
+  private reloading: Promise<void> | undefined;
+  /** Unguarded writes (agent records) that failed with others: written again after the reload. */
+  private readonly rewriteAfterReload = new Map<string, string>();
+  /** Watch events for keys with a local write in flight, applied once it settles (the newest per key). */
+  private readonly deferred = new Map<string, { kv: IKeyValue; deleted: boolean }>();
+  /** Bumped per watch started: events of an older watcher are ignored. */
+  private watchGen = 0;
   /** Replaces the view with etcd's (after a conflict, an etcd error or a broken watch). */
-  private async resync(): Promise<void> {
-    if (this.resyncing || this.closed) return;
+  private resync(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return (this.reloading ??= this.reload().finally(() => (this.reloading = undefined)));
+  }
+
+  private async reload(): Promise<void> {
     this.resyncing = true;
     try {
       for (let delay = 200; !this.closed; delay = Math.min(delay * 2, 5000)) {
@@ -343,10 +395,15 @@ export class EtcdStore implements Store {
             // wait for what is queued to settle first (it is rejected on failure)
             await Promise.allSettled([...(this.inflight ?? []), ...this.pending].map((u) => u.done));
           }
-          await this.watcher?.cancel();
-          this.watcher = undefined;
+          this.stopWatch();
           const rev = await this.load();
           this.localOps.clear();
+          this.deferred.clear();
+          for (const [key, value] of this.rewriteAfterReload) {
+            this.agents.set(key.slice(this.k.agent('').length), JSON.parse(value) as StoredAgent);
+            this.write(key, value);
+          }
+          this.rewriteAfterReload.clear();
           this.emit({ kind: 'reset' });
           this.startWatch(rev);
           this.log.info('store reloaded from etcd', { revision: rev });
@@ -361,6 +418,14 @@ export class EtcdStore implements Store {
     }
   }
 
+  /** Ends the current watch without waiting for etcd (an unreachable member never answers a cancel). */
+  private stopWatch(): void {
+    this.watchGen++;
+    const w = this.watcher;
+    this.watcher = undefined;
+    if (w) void this.call(w.cancel(), 'cancelling the watch').catch(() => {});
+  }
+
   onChange(fn: (c: StoreChange) => void): void {
     this.listeners.push(fn);
   }
@@ -371,8 +436,13 @@ export class EtcdStore implements Store {
   // ------------------------------------------------------------------ writes
 
   /** Writes wait for a reload to finish: the view they would change is about to be replaced. */
-  private writable(): void {
+  private writable(channel = false): void {
     if (this.closed) throw new MacsecError('unavailable', 'store closed');
+    if (channel && this.undecodable.size)
+      throw new MacsecError(
+        'unavailable',
+        "etcd store: some channel records do not decode with this replica's key ring; channel writes are refused (see the log)",
+      );
     if (this.resyncing) throw new MacsecError('aborted', 'the store is reloading from etcd after a refused or failed write; retry');
   }
 
@@ -383,7 +453,7 @@ export class EtcdStore implements Store {
       this.localOps.set(k, local + 1);
       return { key: k, value: v, guarded, base: local ? 'chain' : (this.modRev.get(k) ?? 0) };
     };
-    ops.push(op(key, value, guardKey === undefined ? key.startsWith(this.k.port('')) : false));
+    ops.push(op(key, value, key.startsWith(this.k.port(''))));
     if (guardKey) ops.push(op(guardKey, randomUUID(), true));
     if (this.building) {
       // one guard op per transaction is enough
@@ -445,6 +515,11 @@ export class EtcdStore implements Store {
           if (o.value === undefined) this.modRev.delete(o.key);
           else this.modRev.set(o.key, rev);
           this.releaseLocal(o.key);
+          const d = this.localOps.has(o.key) ? undefined : this.deferred.get(o.key);
+          if (d) {
+            this.deferred.delete(o.key);
+            if (Number(d.kv.mod_revision) > rev) this.applyRemote(d.kv, d.deleted);
+          }
           // the next write of this key, queued meanwhile, is based on this one (and the one after on that)
           const nextOp = this.pending.flatMap((p) => p.ops).find((q) => q.key === o.key);
           if (nextOp && nextOp.base === 'chain') nextOp.base = o.value === undefined ? 0 : rev;
@@ -458,12 +533,18 @@ export class EtcdStore implements Store {
     }
     this.inflight = undefined;
     if (failure) {
-      // Everything queued was applied to the view on top of this: fail it all, then reload.
+      // Everything queued was applied to the view on top of this: it all fails, once the view is
+      // etcd's again (so a caller that retries computes on the reloaded view). Agent records are
+      // not guarded (last writer wins): they are written again after the reload.
       const failed = [...batch, ...this.pending];
       this.pending = [];
+      for (const o of failed.flatMap((u) => u.ops))
+        if (!o.guarded && o.value !== undefined && o.key.startsWith(this.k.agent(''))) this.rewriteAfterReload.set(o.key, o.value);
       this.log.warn('store write failed; reloading from etcd', { error: failure.message, writes: failed.length });
-      for (const u of failed) u.reject(failure);
-      void this.resync();
+      const reloaded = this.resync();
+      void Promise.race([reloaded, new Promise((r) => setTimeout(r, this.timeoutMs).unref())]).then(() => {
+        for (const u of failed) u.reject(failure);
+      });
       return;
     }
     if (this.pending.length) void this.commitNext();
@@ -529,7 +610,8 @@ export class EtcdStore implements Store {
     this.writable();
     if (!this.ports.has(id)) return false;
     this.setView(this.ports, id, undefined);
-    this.write(this.k.port(id), undefined);
+    // also guarded by the channels' key: a channel written meanwhile at another replica could use it
+    this.write(this.k.port(id), undefined, this.k.channelsGuard());
     return true;
   }
 
@@ -545,7 +627,7 @@ export class EtcdStore implements Store {
     return channelOfPort([...this.channels.values()], portId);
   }
   putChannel(c: StoredChannel): void {
-    this.writable();
+    this.writable(true);
     this.setView(this.channels, c.id, c);
     this.write(this.k.channel(c.id), this.sealChannel(c), this.k.channelsGuard());
     this.sealedWith.set(c.id, this.keyring.activeId);
@@ -557,7 +639,7 @@ export class EtcdStore implements Store {
     return true;
   }
   deleteChannel(id: string): boolean {
-    this.writable();
+    this.writable(true);
     if (!this.channels.has(id)) return false;
     this.setView(this.channels, id, undefined);
     this.write(this.k.channel(id), undefined, this.k.channelsGuard());
@@ -578,7 +660,7 @@ export class EtcdStore implements Store {
     }
     const first = b[0];
     b[0] += n;
-    if (this.seqBlocks.length < 2 && b[1] - b[0] < SEQ_BLOCK / 2) void this.reserveSeqBlock();
+    if (this.seqBlocks.length < 2) void this.reserveSeqBlock(); // one block spare, always
     return first;
   }
 
@@ -615,8 +697,12 @@ export class EtcdStore implements Store {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    void this.watcher?.cancel();
+    this.stopWatch();
     this.client.close();
     this.keyring.wipe();
+    for (const c of this.channels.values()) for (const k of [c, ...(c.nextKeys ?? [])]) k.cak.fill(0);
+    const closed = new MacsecError('unavailable', 'store closed');
+    for (const u of [...(this.inflight ?? []), ...this.pending]) u.reject(closed);
+    this.pending = [];
   }
 }

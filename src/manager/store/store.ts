@@ -83,6 +83,8 @@ export interface StoredChannel {
 export interface Store {
   /** Random identity of this store, made when it was initialised; agents tag their ports with it. */
   readonly storeId: string;
+  /** Other manager processes write this store too (etcd); SQLite has one writer. */
+  readonly shared?: boolean;
 
   getAgent(id: string): StoredAgent | undefined;
   listAgents(): StoredAgent[];

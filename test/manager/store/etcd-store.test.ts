@@ -100,14 +100,26 @@ describe('EtcdStore', () => {
       expect(blob.toString().includes(Buffer.from(k).toString('base64'))).toBe(false);
     }
     expect(all[`${p}channels/ch-1`]!.toString()).toMatch(/^s1\.k1\./);
-    // ch-2's value copied over ch-1's key, and ch-1's value altered: neither opens
-    await raw.put(`${p}channels/ch-1`).value(all[`${p}channels/ch-2`]!);
+    // A running replica: ch-2's value copied over ch-1's key, then ch-2's value altered. Neither
+    // opens; the replica keeps the last good records (it never takes a record it cannot read for a
+    // deleted one) and refuses channel writes until it can read them again.
     const t = await EtcdStore.open(opts(p));
-    expect(t.getChannel('ch-1')).toBeUndefined();
-    expect(t.getChannel('ch-2')?.name).toBe('db');
+    await raw.put(`${p}channels/ch-1`).value(all[`${p}channels/ch-2`]!);
     const altered = all[`${p}channels/ch-2`]!.toString();
     await raw.put(`${p}channels/ch-2`).value(altered.slice(0, -6) + (altered.endsWith('AAAA==') ? 'BBBB==' : 'AAAA=='));
-    await until(() => t.getChannel('ch-2') === undefined);
+    const refused = () => {
+      try {
+        t.deleteChannel('none');
+        return false;
+      } catch (e) {
+        return /channel writes are refused/.test((e as Error).message);
+      }
+    };
+    await until(refused);
+    expect(t.getChannel('ch-1')?.name).toBe('web');
+    expect(t.getChannel('ch-2')?.name).toBe('db');
+    // A replica that starts on them refuses to run on a partial desired state.
+    await expect(EtcdStore.open(opts(p))).rejects.toThrow(/channels\/ch-1, channels\/ch-2 do not decode .*refusing to run on a partial desired state/);
     s.close();
     t.close();
   });
@@ -125,7 +137,7 @@ describe('EtcdStore', () => {
     t.setChannelEndpoints('ch-1', [ep('a7'), ep('a8')]);
     await t.flush();
     expect((await raw.get(`${p}channels/ch-1`).string())!).toMatch(/^s1\.k2\./);
-    await expect(EtcdStore.open({ ...opts(p), keyring: Keyring.parse(Keyring.newKeyLine('k9')) }).then((x) => x.getChannel('ch-1'))).resolves.toBeUndefined();
+    await expect(EtcdStore.open({ ...opts(p), keyring: Keyring.parse(Keyring.newKeyLine('k9')) })).rejects.toThrow(/do not decode/);
     t.close();
   });
 
@@ -178,13 +190,43 @@ describe('EtcdStore', () => {
     b.close();
   });
 
+  it('closing a port and putting it into a channel at two replicas at once: one of them is refused', async () => {
+    const a = await fresh();
+    const b = await EtcdStore.open(opts(prefixOf.get(a)!));
+    for (let round = 0; round < 5; round++) {
+      const pid = `x/p${round}`;
+      a.putPort(port('x', `p${round}`));
+      await a.flush();
+      await until(() => !!b.getPort(pid));
+      a.deletePort(pid);
+      b.putChannel(channel(`c-${round}`, `c-${round}`, [ep('x', `p${round}`), ep('y')]));
+      const [ra, rb] = await Promise.allSettled([a.flush(), b.flush()]);
+      expect([ra, rb].filter((r) => r.status === 'fulfilled').length).toBe(1);
+      const p = prefixOf.get(a)!;
+      const portLeft = (await raw.get(`${p}ports/${pid}`).string()) !== null;
+      const channelMade = (await raw.get(`${p}channels/c-${round}`).string()) !== null;
+      expect(portLeft).toBe(channelMade); // never a channel on a closed port
+    }
+    a.close();
+    b.close();
+  });
+
   it('hands out disjoint event numbers to two replicas', async () => {
     const a = await fresh();
     const b = await EtcdStore.open(opts(prefixOf.get(a)!));
     const got = new Set<number>();
     for (let i = 0; i < 30; i++) {
       for (const s of [a, b]) {
-        const first = s.reserveSeq(1000);
+        let first = 0;
+        // a replica out of reserved numbers says so (the next block is on its way): wait for it
+        await until(() => {
+          try {
+            first = s.reserveSeq(1000);
+            return true;
+          } catch {
+            return false;
+          }
+        });
         for (let k = first; k < first + 1000; k += 250) {
           expect(got.has(k)).toBe(false);
           got.add(k);
