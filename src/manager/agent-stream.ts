@@ -129,6 +129,8 @@ export class AgentStreams {
     });
     const s = new AgentSession(agentId, stream, hello, now, peer);
     st.sessions.add(s);
+    st.replicas.own(agentId, peer);
+    s.onAcked = (rev) => st.replicas.acked(agentId, rev);
     for (const [pid, o] of st.orphans) if (o.agentId === agentId) st.orphans.delete(pid);
     for (const r of hello.running.slice(0, LIMITS.interfaces)) {
       const stored = st.store.getPort(r.portId);
@@ -158,6 +160,7 @@ export class AgentStreams {
     });
     st.sessions.push(agentId).catch((e) => log.warn('initial desired state not acknowledged', { error: (e as Error).message }));
     this.opts.statusesChanged(agentId);
+    st.shareStatuses(agentId);
     return s;
   }
 
@@ -165,6 +168,7 @@ export class AgentStreams {
     const { st } = this;
     s.close(why);
     if (!st.sessions.remove(s)) return; // superseded
+    st.replicas.disown(s.agentId);
     const a = st.store.getAgent(s.agentId);
     try {
       if (a) st.store.putAgent({ ...a, lastSeenMs: Date.now() });
@@ -233,8 +237,10 @@ export class AgentStreams {
       for (const r of m.ack.ports) if (r.status && this.setStatus(s, r.portId, r.status)) changed = true;
       s.acknowledge(m.ack.revision);
       if (changed) this.opts.statusesChanged(s.agentId);
+      this.st.shareStatuses(s.agentId);
     } else if (m.status) {
       if (m.status.status && this.setStatus(s, m.status.portId, m.status.status)) this.opts.statusesChanged(s.agentId);
+      this.st.shareStatuses(s.agentId);
     } else if (m.event) {
       this.onEvent(s, m.event);
     } else if (m.result) {

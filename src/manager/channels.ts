@@ -41,7 +41,7 @@ export class Channels {
   view(c: StoredChannel): ChannelView {
     const endpointStatus = c.endpoints.map((e) => {
       const pid = endpointKey(e);
-      return { endpoint: e, portId: pid, agentConnected: this.st.sessions.has(e.agentId), status: this.st.statusOf(pid) };
+      return { endpoint: e, portId: pid, agentConnected: this.st.connected(e.agentId), status: this.st.statusOf(pid) };
     });
     const psk = endpointStatus
       .filter((v) => this.st.store.getPort(v.portId)?.mode === PortMode.PORT_MODE_PSK)
@@ -131,7 +131,7 @@ export class Channels {
       st.checkOwner(actor, p.owner, `${f}.switch_port: port '${p.id}'`);
       const other = st.store.channelOfPort(endpointKey(e));
       if (other) throw failedPrecondition(`${f}.switch_port: port '${p.id}' already belongs to secure channel '${other.name}'`);
-      if (!st.sessions.has(e.agentId)) throw unavailable(`${f}.agent_id: agent '${e.agentId}' is not connected`);
+      if (!st.connected(e.agentId)) throw unavailable(`${f}.agent_id: agent '${e.agentId}' is not connected`);
     });
 
     // EAP ports derive their CAK from EAP: a key is generated for the caller only when a PSK port uses it.
@@ -167,7 +167,7 @@ export class Channels {
     const { st } = this;
     const agents = agentsOf(ch.endpoints);
     try {
-      await Promise.all(agents.map((a) => st.sessions.push(a)));
+      await Promise.all(agents.map((a) => st.push(a)));
       const failed = ch.endpoints.map(endpointKey).filter((pid) => st.statusOf(pid).state === PortState.PORT_STATE_FAILED);
       if (failed.length) throw failedPrecondition(`endpoints: ${failed.map((f) => `${f}: ${st.statusOf(f).detail}`).join('; ')}`);
       await st.rewrite(() => {
@@ -180,7 +180,7 @@ export class Channels {
       st.bestEffort('channel rollback', () => st.store.deleteChannel(ch.id));
       // Roll back in the background: the caller gets its answer after one ack timeout, and an
       // agent that answers late (or reconnects) converges to the state without the channel.
-      for (const a of agents.filter((x) => st.sessions.has(x))) st.sessions.push(a).catch(() => {});
+      for (const a of agents.filter((x) => st.connected(x))) st.push(a).catch(() => {});
       throw e;
     }
   }
@@ -212,11 +212,11 @@ export class Channels {
       st.checkOwner(actor, p.owner, `${f}.switch_port: port '${p.id}'`);
       const other = st.store.channelOfPort(pid);
       if (other) throw failedPrecondition(`${f}.switch_port: port '${p.id}' already belongs to secure channel '${other.name}'`);
-      const session = st.sessions.get(e.agentId);
+      const session = st.helloOf(e.agentId);
       if (!session) throw unavailable(`${f}.agent_id: agent '${e.agentId}' is not connected`);
       // Once the chain changed, a PSK port's desired state is the chain.
       if (p.mode === PortMode.PORT_MODE_PSK && rekeyed(ch))
-        requireKeyChains(session.hello, `${f}.agent_id`, e.agentId, ` and secure channel '${ch.name}' has a key chain`);
+        requireKeyChains(session, `${f}.agent_id`, e.agentId, ` and secure channel '${ch.name}' has a key chain`);
     });
     const removing = new Set(spec.remove);
     const removed = ch.endpoints.filter((e) => removing.has(endpointKey(e)));
@@ -241,7 +241,7 @@ export class Channels {
     const agents = agentsOf([...spec.add, ...removed]);
     try {
       // An agent that is away gets the state without the removed port at its next Hello.
-      await Promise.all(agents.filter((a) => st.sessions.has(a) || spec.add.some((e) => e.agentId === a)).map((a) => st.sessions.push(a)));
+      await Promise.all(agents.filter((a) => st.connected(a) || spec.add.some((e) => e.agentId === a)).map((a) => st.push(a)));
       const failed = added.filter((pid) => st.statusOf(pid).state === PortState.PORT_STATE_FAILED);
       if (failed.length) throw failedPrecondition(`add_endpoints: ${failed.map((f) => `${f}: ${st.statusOf(f).detail}`).join('; ')}`);
     } catch (e) {
@@ -282,7 +282,7 @@ export class Channels {
         st.store.setChannelEndpoints(id, [...now.endpoints.filter((e) => !added.includes(endpointKey(e))), ...back]);
       }),
     );
-    for (const a of agents.filter((x) => st.sessions.has(x))) st.sessions.push(a).catch(() => {});
+    for (const a of agents.filter((x) => st.connected(x))) st.push(a).catch(() => {});
     this.evaluate(undefined, id);
   }
 
@@ -324,8 +324,8 @@ export class Channels {
     this.everSecured.delete(c.id);
     await Promise.all(
       agentsOf(c.endpoints)
-        .filter((a) => st.sessions.has(a))
-        .map((a) => st.sessions.push(a)),
+        .filter((a) => st.connected(a))
+        .map((a) => st.push(a)),
     );
     st.publish({ type: EventType.EVENT_TYPE_CHANNEL_DELETED, channelId: c.id, message: `channel ${c.name} deleted` });
     return true;

@@ -57,7 +57,7 @@ export const rekeyed = (c: StoredChannel): boolean => !!c.currentKey || !!c.next
  * Refuses an agent that does not run key chains (its Hello lacks psk-key-chain): it would restart
  * its PSK port at every key change. `field` names the request field, `why` says what needs it.
  */
-export function requireKeyChains(hello: Hello, field: string, agentId: string, why = ''): void {
+export function requireKeyChains(hello: Pick<Hello, 'capabilities' | 'version'>, field: string, agentId: string, why = ''): void {
   if (hello.capabilities.includes(KEY_CHAIN_CAPABILITY)) return;
   throw failedPrecondition(
     `${field}: agent '${agentId}' (version ${hello.version || '?'}) does not run key chains (capability ${KEY_CHAIN_CAPABILITY})${why}; upgrade it first`,
@@ -150,10 +150,10 @@ export class KeyChains {
       throw invalidArgument('start_time_ms', `${iso(startMs)} is before the start of the channel's latest key ${hex(latest.ckn)} (${iso(latest.startMs)})`);
     }
     for (const { e, i } of this.pskEndpoints(c)) {
-      const s = st.sessions.get(e.agentId);
+      const s = st.helloOf(e.agentId);
       if (!s)
         throw unavailable(`endpoints[${i}].agent_id: agent '${e.agentId}' is not connected (the next key must reach every PSK endpoint before its start)`);
-      requireKeyChains(s.hello, `endpoints[${i}].agent_id`, e.agentId);
+      requireKeyChains(s, `endpoints[${i}].agent_id`, e.agentId);
     }
     let ckn: Uint8Array;
     do ckn = new Uint8Array(randomBytes(16));
@@ -172,7 +172,7 @@ export class KeyChains {
     await st.store.flush();
     const agents = this.agentsOf(c);
     try {
-      await Promise.all(agents.map((a) => st.sessions.push(a)));
+      await Promise.all(agents.map((a) => st.push(a)));
     } catch (e) {
       // Not every agent has it: take it back (the others drop it with the next push).
       st.bestEffort('key chain rollback', () => {
@@ -182,7 +182,7 @@ export class KeyChains {
         if (rest.length) st.store.putChannel(withChain(cur, rest));
         st.store.wipeDeleted();
       });
-      for (const a of agents.filter((x) => st.sessions.has(x))) st.sessions.push(a).catch(() => {});
+      for (const a of agents.filter((x) => st.connected(x))) st.push(a).catch(() => {});
       throw e;
     }
     const v = this.channels.view(st.store.getChannel(c.id) ?? c);

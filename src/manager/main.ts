@@ -11,11 +11,14 @@
  * --store etcd://host:port[,host:port...] (etcds:// for TLS, with --etcd-ca and, for client
  * certificates, --etcd-cert/--etcd-key) shared by manager replicas, with --store-key-file (the
  * key ring that seals CAKs in etcd) and --etcd-prefix (default /macsec/); see docs/etcd-store.md.
+ * Replicas on one etcd store record which agents they serve under a lease (--replica-ttl-s,
+ * default 5) and need distinct --id values (default: the host name); see replicas/etcd.ts.
  * No store has a default and a missing one is an error unless --init-db: a manager that silently
  * started on an empty store would stop every running port of its agents.
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { createLogger, type Logger } from '../common/log.js';
 import { loadTls, serverCredentials } from '../control/tls.js';
@@ -26,6 +29,7 @@ import { SqliteStore } from './store/sqlite.js';
 import { EtcdStore, etcdEndpoints } from './store/etcd.js';
 import { Keyring } from './store/keyring.js';
 import type { Store } from './store/store.js';
+import { EtcdReplicas } from './replicas/etcd.js';
 import { renderManagerMetrics } from './metrics.js';
 
 /** Resource-limit flags (and config keys) → server options; defaults in connections.ts / watch.ts. */
@@ -108,6 +112,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       metrics: { type: 'string' },
       id: { type: 'string' },
       'ack-timeout-ms': { type: 'string' },
+      'replica-ttl-s': { type: 'string' },
       'init-db': { type: 'boolean' },
       ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((k) => [k, { type: 'string' as const }])),
     },
@@ -115,10 +120,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const file = values.config ? (parseYaml(readFileSync(values.config, 'utf8')) as Record<string, string>) : {};
   const cfg = {
     listen: '127.0.0.1:50051',
-    id: 'manager',
     ...file,
     ...Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)),
   } as Record<string, string>;
+  // Replicas on etcd need distinct ids (the pod's host name by default); one manager is 'manager'.
+  cfg.id ??= cfg.store && !cfg.store.startsWith('sqlite:') ? hostname() : 'manager';
+  const ttlS = cfg['replica-ttl-s'] !== undefined ? positiveInt('replica-ttl-s', cfg['replica-ttl-s']) : undefined;
   if (cfg.db && cfg.store) throw new Error('--db and --store: give one of them');
   if (!cfg.db && !cfg.store) throw new Error('--store (or --db) is required');
   for (const k of ['ca', 'cert', 'key']) if (!cfg[k]) throw new Error(`--${k} is required`);
@@ -128,7 +135,11 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const log = createLogger({ component: 'manager', id: cfg.id });
   const init = (cfg as Record<string, unknown>)['init-db'] === true;
   const store = await openStore(cfg, init, log);
-  const manager = new Manager(store, { id: cfg.id!, log, ackTimeoutMs: cfg['ack-timeout-ms'] ? Number(cfg['ack-timeout-ms']) : undefined });
+  const replicas =
+    store instanceof EtcdStore
+      ? await EtcdReplicas.start({ client: store.etcd, storePrefix: store.keyPrefix, id: cfg.id, ttlS, log: log.child({ component: 'replicas' }) })
+      : undefined;
+  const manager = new Manager(store, { id: cfg.id, log, replicas, ackTimeoutMs: cfg['ack-timeout-ms'] ? Number(cfg['ack-timeout-ms']) : undefined });
   const srv = await startManagerServer(manager, serverCredentials(loadTls({ ca: cfg.ca!, cert: cfg.cert!, key: cfg.key! })), cfg.listen!, log, limits);
   let metrics: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   if (cfg.metrics) {
@@ -143,6 +154,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     await srv.shutdown();
     await metrics?.close();
     await store.flush().catch((e) => log.warn('store writes not flushed at shutdown', { error: (e as Error).message }));
+    await replicas?.close();
     store.close();
     process.exit(0);
   };

@@ -48,6 +48,7 @@ import { ManagerState } from './state.js';
 import { CachedStore } from './store/cached.js';
 import { type Page, page } from './paging.js';
 import type { Store, StoredPort } from './store/store.js';
+import type { Replicas } from './replicas/replicas.js';
 
 export interface ManagerOptions {
   id?: string;
@@ -57,6 +58,8 @@ export interface ManagerOptions {
   heartbeatIntervalMs?: number;
   /** How long an agent has to send Hello after opening its stream. */
   helloTimeoutMs?: number;
+  /** The other replicas sharing the store (etcd); none by default. */
+  replicas?: Replicas;
 }
 
 export class Manager {
@@ -75,7 +78,7 @@ export class Manager {
     this.store = backing instanceof CachedStore ? backing : new CachedStore(backing);
     this.id = opts.id ?? 'manager';
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
-    this.st = new ManagerState(this.id, this.store, opts.log ?? silentLogger, this.ackTimeoutMs);
+    this.st = new ManagerState(this.id, this.store, opts.log ?? silentLogger, this.ackTimeoutMs, opts.replicas);
     this.ports = new Ports(this.st);
     this.channels = new Channels(this.st);
     this.keys = new KeyChains(this.st, this.channels);
@@ -87,6 +90,12 @@ export class Manager {
         this.channels.evaluate(agentId);
         this.keys.evaluate(agentId);
       },
+    });
+    this.st.replicas.onRemoteChange((agentId) => this.followRemoteAgent(agentId));
+    this.st.replicas.onCommand((agentId, cmd) => {
+      const s = this.st.sessions.get(agentId);
+      if (!s) return Promise.reject(new Error(`agent '${agentId}' is not connected to replica ${this.id}`));
+      return this.st.sessions.command(s, cmd);
     });
     this.rollBackUncommitted();
     this.keys.evaluate(); // arms the expiry timer of stored key chains
@@ -117,12 +126,26 @@ export class Manager {
       this.changedAgents.clear();
       this.followAll = false;
       for (const id of ids)
-        this.st
-          .pushIfConnected(id)
-          .catch((e) => this.st.log.warn('desired state changed by another replica: not acknowledged', { agent: id, error: (e as Error).message }));
+        if (this.st.sessions.has(id))
+          this.st.sessions
+            .push(id)
+            .catch((e) => this.st.log.warn('desired state changed by another replica: not acknowledged', { agent: id, error: (e as Error).message }));
       if (all) this.channels.evaluate();
       else for (const id of ids) this.channels.evaluate(id);
     });
+  }
+
+  /** An agent at another replica came, went or reported: its channels are evaluated on what that replica shares. */
+  private followRemoteAgent(agentId: string): void {
+    if (this.st.stopped || this.st.sessions.has(agentId)) return;
+    if (!this.st.replicas.ownerOf(agentId))
+      for (const p of this.store.listPorts(agentId)) {
+        const last = this.st.statuses.get(p.id);
+        if (last?.state !== PortState.PORT_STATE_AGENT_DISCONNECTED)
+          this.st.statuses.set(p.id, emptyStatus(PortState.PORT_STATE_AGENT_DISCONNECTED, 'agent not connected to any manager replica'));
+      }
+    this.channels.evaluate(agentId);
+    this.keys.evaluate(agentId);
   }
 
   get events(): EventBus {
@@ -183,16 +206,17 @@ export class Manager {
     const a = this.store.getAgent(id);
     if (!a) return undefined;
     const s = this.st.sessions.get(id);
+    const remote = s ? undefined : this.st.replicas.ownerOf(id);
     return {
       id: a.id,
       version: a.version,
-      connected: !!s,
-      connectedSinceMs: s?.connectedSinceMs ?? 0,
-      lastSeenMs: s ? s.lastSeenMs : a.lastSeenMs,
+      connected: !!s || !!remote,
+      connectedSinceMs: s?.connectedSinceMs ?? remote?.sinceMs ?? 0,
+      lastSeenMs: s ? s.lastSeenMs : remote ? Date.now() : a.lastSeenMs,
       capabilities: a.capabilities,
       interfaces: a.interfaces,
       portIds: this.store.listPorts(id).map((p) => p.id),
-      peerAddress: s?.peer ?? '',
+      peerAddress: s?.peer ?? remote?.peer ?? '',
       firstSeenMs: a.firstSeenMs,
     };
   }
@@ -226,7 +250,7 @@ export class Manager {
 
   /** Live statuses for metrics. */
   portStatuses(): Array<{ port: StoredPort; status: PortStatus; connected: boolean }> {
-    return this.store.listPorts().map((p) => ({ port: p, status: this.st.statusOf(p.id), connected: this.st.sessions.has(p.agentId) }));
+    return this.store.listPorts().map((p) => ({ port: p, status: this.st.statusOf(p.id), connected: this.st.connected(p.agentId) }));
   }
 
   /** One agent's full desired state (without its orphans). */
@@ -251,7 +275,7 @@ export class Manager {
   }
   listAgentsPage(connectedOnly: boolean, pageSize: number, pageToken: string): Page<AgentView> {
     const agents = this.store.listAgents();
-    const p = page(connectedOnly ? agents.filter((a) => this.st.sessions.has(a.id)) : agents, (a) => a.id, pageSize, pageToken);
+    const p = page(connectedOnly ? agents.filter((a) => this.st.connected(a.id)) : agents, (a) => a.id, pageSize, pageToken);
     return { items: p.items.map((a) => this.agentView(a.id)!), nextPageToken: p.nextPageToken };
   }
   getPort(pid: string): PortView {

@@ -58,17 +58,17 @@ export class Ports {
   async open(req: OpenPortInput, actor: Actor): Promise<PortView> {
     const { st } = this;
     const { agentId, interface: iface, mode, policy, ovsBridge, radius } = checkOpenPort(req);
-    const session = st.requireConnected('agent_id', agentId);
-    const ifaces = session.hello.interfaces;
+    const hello = st.requireConnected('agent_id', agentId);
+    const ifaces = hello.interfaces;
     if (ifaces.length && !ifaces.some((i) => i.name === iface)) {
       throw notFound('interface', `agent '${agentId}' has no interface '${iface}' (has: ${echo(ifaces.map((i) => i.name).join(', '), '', 200)})`);
     }
-    if (!session.hello.capabilities.includes(MODE_CAPABILITY[mode]!)) {
+    if (!hello.capabilities.includes(MODE_CAPABILITY[mode]!)) {
       throw failedPrecondition(
         `mode: ${PortMode[mode]} is not available on agent '${agentId}'${MISSING_MODE_HINT[mode] ?? ' (the agent has no MKA implementation)'}`,
       );
     }
-    if (ovsBridge && !session.hello.capabilities.includes('ovs')) {
+    if (ovsBridge && !hello.capabilities.includes('ovs')) {
       throw failedPrecondition(`ovs_bridge: agent '${agentId}' has no Open vSwitch configured (start it with --ovsdb)`);
     }
     const id = portId(agentId, iface);
@@ -100,10 +100,10 @@ export class Ports {
     const rollback = () => {
       st.bestEffort('port rollback', () => st.store.deletePort(id));
       st.statuses.delete(id);
-      st.sessions.push(agentId).catch((e) => st.log.warn('rollback not acknowledged', { port: id, error: (e as Error).message }));
+      st.push(agentId).catch((e) => st.log.warn('rollback not acknowledged', { port: id, error: (e as Error).message }));
     };
     try {
-      await st.sessions.push(agentId);
+      await st.push(agentId);
     } catch (e) {
       if (!existing) rollback();
       throw e;

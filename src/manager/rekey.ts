@@ -34,10 +34,9 @@ export async function forceRekey(st: ManagerState, channels: Channels, req: Forc
 async function rekeyPort(st: ManagerState, pid: string): Promise<RekeyOutcome> {
   const failed = (error: string): RekeyOutcome => ({ portId: pid, ok: false, error, keyServer: false, keyNumber: 0 });
   const agentId = pid.split('/')[0]!;
-  const s = st.sessions.get(agentId);
-  if (!s) return failed(`agent '${agentId}' is not connected`);
+  if (!st.connected(agentId)) return failed(`agent '${agentId}' is not connected`);
   try {
-    const r = await st.sessions.command(s, { forceRekey: { portId: pid } });
+    const r = await st.command(agentId, { forceRekey: { portId: pid } });
     return { portId: pid, ok: r.ok, error: r.error, keyServer: r.status?.keyServer ?? false, keyNumber: r.status?.keyNumber ?? 0 };
   } catch (e) {
     return failed((e as Error).message);

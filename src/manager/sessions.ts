@@ -33,6 +33,10 @@ export class AgentSession {
   ackedRevision = 0;
   private readonly ackWaiters = new Map<number, Waiter<void>[]>();
   private readonly commandWaiters = new Map<string, Waiter<CommandResult>>();
+  /** Store revision each unanswered push was built at (replicas wait for it: replicas/). */
+  private readonly storeRevisions = new Map<number, number>();
+  /** Called with the highest store revision an acknowledgement answered. */
+  onAcked: ((storeRevision: number) => void) | undefined;
   closed = false;
   lastSeenMs = Date.now();
   constructor(
@@ -48,8 +52,9 @@ export class AgentSession {
   }
 
   /** Sends a desired state (built for the next revision) and resolves when the agent acknowledges it. */
-  push(build: (revision: number) => DesiredState, timeoutMs: number): Promise<void> {
+  push(build: (revision: number) => DesiredState, timeoutMs: number, storeRevision = 0): Promise<void> {
     const revision = ++this.revision;
+    if (storeRevision) this.storeRevisions.set(revision, storeRevision);
     const desired = build(revision);
     const acked = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -68,6 +73,13 @@ export class AgentSession {
   acknowledge(revision: number): void {
     if (revision > this.revision) return; // not a revision of this stream's (never sent on it)
     this.ackedRevision = Math.max(this.ackedRevision, revision);
+    let storeRev = 0;
+    for (const [rev, sr] of this.storeRevisions)
+      if (rev <= revision) {
+        storeRev = Math.max(storeRev, sr);
+        this.storeRevisions.delete(rev);
+      }
+    if (storeRev) this.onAcked?.(storeRev);
     for (const [rev, ws] of this.ackWaiters) {
       if (rev > revision) continue;
       this.ackWaiters.delete(rev);
@@ -125,6 +137,7 @@ export class Sessions {
     private readonly managerId: string,
     private readonly ackTimeoutMs: number,
     private readonly desired: (agentId: string, revision: number) => DesiredState,
+    private readonly storeRevision: () => number = () => 0,
   ) {}
 
   get(agentId: string): AgentSession | undefined {
@@ -156,7 +169,7 @@ export class Sessions {
   push(agentId: string): Promise<void> {
     const s = this.byAgent.get(agentId);
     if (!s) return Promise.reject(unavailable(`agent '${agentId}' is not connected`));
-    return s.push((rev) => this.desired(agentId, rev), this.ackTimeoutMs);
+    return s.push((rev) => this.desired(agentId, rev), this.ackTimeoutMs, this.storeRevision());
   }
 
   command(s: AgentSession, cmd: AgentCommand): Promise<CommandResult> {

@@ -4,7 +4,7 @@
  * agent-stream.ts each work on it.
  */
 import { EventType } from '../control/gen/macsec/v1/manager.js';
-import { PortState, type PortStatus } from '../control/gen/macsec/v1/types.js';
+import { PortState, type InterfaceInfo, type PortStatus } from '../control/gen/macsec/v1/types.js';
 import type { Actor } from '../control/authz.js';
 import { hasCode, notFound, permissionDenied, unavailable } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
@@ -12,7 +12,9 @@ import { desiredState, type Orphan } from './desired.js';
 import { EventBus, type EventInput } from './events.js';
 import { emptyStatus } from './model.js';
 import { checkPortId } from './requests.js';
-import { type AgentSession, Sessions } from './sessions.js';
+import { type AgentCommand, Sessions } from './sessions.js';
+import { soloReplicas, type Replicas } from './replicas/replicas.js';
+import type { CommandResult } from '../control/gen/macsec/v1/agent.js';
 import type { Store, StoredPort } from './store/store.js';
 
 export class ManagerState {
@@ -30,16 +32,69 @@ export class ManagerState {
     readonly id: string,
     readonly store: Store,
     readonly log: Logger,
-    ackTimeoutMs: number,
+    readonly ackTimeoutMs: number,
+    readonly replicas: Replicas = soloReplicas(id),
   ) {
     this.events = new EventBus(store);
-    this.sessions = new Sessions(id, ackTimeoutMs, (agentId, revision) =>
-      desiredState(agentId, revision, store.listPorts(agentId), store.listChannels(agentId), this.orphans),
+    this.sessions = new Sessions(
+      id,
+      ackTimeoutMs,
+      (agentId, revision) => desiredState(agentId, revision, store.listPorts(agentId), store.listChannels(agentId), this.orphans),
+      () => store.revision?.() ?? 0,
     );
   }
 
   statusOf(pid: string): PortStatus {
-    return this.statuses.get(pid) ?? emptyStatus(PortState.PORT_STATE_PENDING);
+    return this.replicas.statusOf(pid) ?? this.statuses.get(pid) ?? emptyStatus(PortState.PORT_STATE_PENDING);
+  }
+
+  private readonly toShare = new Set<string>();
+  private shareTimer: NodeJS.Timeout | undefined;
+  /** Shares the statuses of an agent connected here with the other replicas (batched: one write per agent per 50 ms). */
+  shareStatuses(agentId: string): void {
+    if (!this.store.shared) return;
+    this.toShare.add(agentId);
+    this.shareTimer ??= setTimeout(() => {
+      this.shareTimer = undefined;
+      const ids = [...this.toShare];
+      this.toShare.clear();
+      for (const id of ids)
+        if (this.sessions.has(id))
+          this.replicas.shareStatuses(
+            id,
+            this.store.listPorts(id).map((p) => [p.id, this.statusOf(p.id)]),
+          );
+    }, 50);
+    this.shareTimer.unref();
+  }
+
+  /** Connected here or at another replica. */
+  connected(agentId: string): boolean {
+    return this.sessions.has(agentId) || !!this.replicas.ownerOf(agentId);
+  }
+
+  /** What the agent said in its Hello: from its session here, or its record (connected at another replica). */
+  helloOf(agentId: string): { interfaces: InterfaceInfo[]; capabilities: string[]; version: string } | undefined {
+    const s = this.sessions.get(agentId);
+    if (s) return s.hello;
+    return this.replicas.ownerOf(agentId) ? this.store.getAgent(agentId) : undefined;
+  }
+
+  /**
+   * Sends the agent its desired state and waits for its acknowledgement; for an agent connected
+   * at another replica, waits until that replica's push of the current store revision was acknowledged.
+   */
+  async push(agentId: string): Promise<void> {
+    if (this.sessions.has(agentId) || !this.replicas.ownerOf(agentId)) return this.sessions.push(agentId);
+    await this.store.flush();
+    await this.replicas.waitAck(agentId, this.store.revision?.() ?? 0, this.ackTimeoutMs);
+  }
+
+  /** Runs a command on the agent, here or through the replica its stream is at. */
+  command(agentId: string, cmd: AgentCommand): Promise<CommandResult> {
+    const s = this.sessions.get(agentId);
+    if (s) return this.sessions.command(s, cmd);
+    return this.replicas.command(agentId, cmd, this.ackTimeoutMs);
   }
 
   /**
@@ -61,11 +116,11 @@ export class ManagerState {
     }
   }
 
-  requireConnected(field: string, agentId: string): AgentSession {
+  requireConnected(field: string, agentId: string): { interfaces: InterfaceInfo[]; capabilities: string[]; version: string } {
     if (!this.store.getAgent(agentId)) throw notFound(field, `agent '${agentId}' is not known`);
-    const s = this.sessions.get(agentId);
-    if (!s) throw unavailable(`${field}: agent '${agentId}' is not connected`);
-    return s;
+    const h = this.helloOf(agentId);
+    if (!h) throw unavailable(`${field}: agent '${agentId}' is not connected`);
+    return h;
   }
 
   lookupPort(field: string, pid: string): StoredPort {
@@ -116,6 +171,6 @@ export class ManagerState {
 
   /** Pushes to the agent when it is connected (an away agent gets everything at its next Hello). */
   async pushIfConnected(agentId: string): Promise<void> {
-    if (this.sessions.has(agentId)) await this.sessions.push(agentId);
+    if (this.connected(agentId)) await this.push(agentId);
   }
 }

@@ -101,3 +101,84 @@ export async function startEtcd(tls?: EtcdTls): Promise<EtcdServer> {
     },
   };
 }
+
+export interface EtcdCluster {
+  /** `etcd://h1,h2,h3` with every member. */
+  readonly storeSpec: string;
+  client(): Etcd3;
+  /** SIGKILL of member i (its data directory stays). */
+  kill(i: number): Promise<void>;
+  /** Starts member i again on its data directory and ports. */
+  restart(i: number): void;
+  stop(): Promise<void>;
+}
+
+/** A real n-member etcd cluster on loopback (static bootstrap). */
+export async function startEtcdCluster(n = 3): Promise<EtcdCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'etcd-cluster-'));
+  const ports: Array<{ c: number; p: number }> = [];
+  for (let i = 0; i < n; i++) ports.push({ c: await freeTcpPort(), p: await freeTcpPort() });
+  const initial = ports.map((x, i) => `m${i}=http://127.0.0.1:${x.p}`).join(',');
+  const procs: Array<ChildProcess | undefined> = [];
+  let out = '';
+  const start = (i: number, state: 'new' | 'existing') => {
+    const { c, p } = ports[i]!;
+    const proc = spawn(
+      'etcd',
+      [
+        `--name=m${i}`,
+        `--data-dir=${join(dir, `m${i}`)}`,
+        `--listen-client-urls=http://127.0.0.1:${c}`,
+        `--advertise-client-urls=http://127.0.0.1:${c}`,
+        `--listen-peer-urls=http://127.0.0.1:${p}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${p}`,
+        `--initial-cluster=${initial}`,
+        `--initial-cluster-state=${state}`,
+        '--initial-cluster-token=macsec-test',
+        '--heartbeat-interval=50',
+        '--election-timeout=500',
+        '--log-level=warn',
+        '--logger=zap',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    proc.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
+    proc.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
+    procs[i] = proc;
+  };
+  for (let i = 0; i < n; i++) start(i, 'new');
+  const hosts = ports.map((x) => `http://127.0.0.1:${x.c}`);
+  const clients: Etcd3[] = [];
+  const mk = () => {
+    const c = new Etcd3({ hosts });
+    clients.push(c);
+    return c;
+  };
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      await mk().put('probe').value('1');
+      break;
+    } catch (e) {
+      if (Date.now() - t0 > 20_000) throw new Error(`etcd cluster did not start: ${(e as Error).message}\n${out}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  const kill = async (i: number) => {
+    const p = procs[i];
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    p.kill('SIGKILL');
+    await new Promise((r) => p.once('exit', r));
+  };
+  return {
+    storeSpec: `etcd://${ports.map((x) => `127.0.0.1:${x.c}`).join(',')}`,
+    client: mk,
+    kill,
+    restart: (i) => start(i, 'existing'),
+    async stop() {
+      for (const c of clients) c.close();
+      for (let i = 0; i < n; i++) await kill(i);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -100,8 +100,11 @@ export interface ManagerProcess {
 }
 
 /** A manager process on a SQLite file, or on etcd when `db` is an etcd:// store spec. */
+let replicaSeq = 0;
 export async function spawnManager(pki: TestPki, db: string, port = 0, extra: string[] = []): Promise<ManagerProcess> {
   const f = pki.files('mgr');
+  // replicas on one etcd need distinct ids
+  if (db.startsWith('etcd') && !extra.includes('--id')) extra = [...extra, '--id', `replica-${process.pid}-${++replicaSeq}`];
   const proc = spawn(
     process.execPath,
     [

@@ -90,6 +90,9 @@ export class CachedStore implements Store {
   get shared(): boolean {
     return !!this.backing.shared;
   }
+  revision(): number {
+    return this.backing.revision?.() ?? 0;
+  }
 
   private view(): View {
     if (this.v) return this.v;

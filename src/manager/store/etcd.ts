@@ -56,6 +56,8 @@ interface Op {
 }
 interface Unit {
   ops: Op[];
+  /** Undoes the unit's changes of the view (applied when etcd is unreachable). */
+  undo: Undo[];
   resolve: () => void;
   reject: (e: Error) => void;
   done: Promise<void>;
@@ -73,7 +75,7 @@ function bytes(h: string): Uint8Array {
   return out;
 }
 
-function unit(ops: Op[]): Unit {
+function unit(ops: Op[], undo: Undo[] = []): Unit {
   let resolve!: () => void;
   let reject!: (e: Error) => void;
   const done = new Promise<void>((res, rej) => {
@@ -81,7 +83,7 @@ function unit(ops: Op[]): Unit {
     reject = rej;
   });
   done.catch(() => {}); // a caller that never flushes must not cause an unhandled rejection
-  return { ops, resolve, reject, done };
+  return { ops, undo, resolve, reject, done };
 }
 
 /** Parses `etcd://h1:p1,h2:p2` (or `etcds://` for TLS) into client URLs. */
@@ -127,19 +129,35 @@ export class EtcdStore implements Store {
   private seqReserving = false;
   storeId = '';
   readonly shared = true;
+  /** Highest etcd revision whose changes of this prefix the view holds. */
+  private viewRev = 0;
 
   private constructor(opts: EtcdStoreOptions) {
     const prefix = opts.prefix ?? '/macsec/';
     if (!prefix.endsWith('/') || prefix.length > 128) throw new MacsecError('config_invalid', `--etcd-prefix: must end with '/' (at most 128 characters)`);
     this.prefix = prefix;
     this.keyring = opts.keyring;
-    this.timeoutMs = opts.timeoutMs ?? 5000;
+    // Long enough to ride out a member's death (etcd3 moves to another member after 4–6 s here).
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.log = opts.log ?? silentLogger;
     const tlsHosts = opts.endpoints.some((e) => e.startsWith('https://'));
     if (tlsHosts && !opts.tls) throw new MacsecError('config_invalid', '--etcd-ca: required for etcds:// endpoints');
-    const o: IOptions = { hosts: opts.endpoints, dialTimeout: this.timeoutMs };
+    // A dead member must fail its dial well within a call's timeout, so that the client's retry
+    // on another member (etcd3's default policy) still answers in time.
+    const o: IOptions = { hosts: opts.endpoints, dialTimeout: Math.min(2000, Math.floor(this.timeoutMs / 3)) };
     if (opts.tls) o.credentials = { rootCertificate: opts.tls.ca, privateKey: opts.tls.key, certChain: opts.tls.cert };
     this.client = new Etcd3(o);
+  }
+
+  /** The etcd client, shared with the replica coordination (replicas/etcd.ts). */
+  get etcd(): Etcd3 {
+    return this.client;
+  }
+  get keyPrefix(): string {
+    return this.prefix;
+  }
+  revision(): number {
+    return this.viewRev;
   }
 
   /** Connects, loads the view and starts the watch. */
@@ -251,6 +269,7 @@ export class EtcdStore implements Store {
     this.modRev = modRev;
     this.lastRev = new Map(modRev);
     this.storeId ||= storeId;
+    this.viewRev = Math.max(this.viewRev, Number(revision));
     return Number(revision);
   }
 
@@ -358,6 +377,7 @@ export class EtcdStore implements Store {
       return;
     }
     this.lastRev.set(key, rev);
+    this.viewRev = Math.max(this.viewRev, rev);
     if (deleted) this.modRev.delete(key);
     else this.modRev.set(key, rev);
     const rest = key.slice(this.prefix.length);
@@ -373,6 +393,8 @@ export class EtcdStore implements Store {
   }
 
   private resyncing = false;
+  /** Why the last write failed when etcd could not be reached (cleared by a reload). */
+  private unreachable: string | undefined;
   private reloading: Promise<void> | undefined;
   /** Unguarded writes (agent records) that failed with others: written again after the reload. */
   private readonly rewriteAfterReload = new Map<string, string>();
@@ -404,6 +426,7 @@ export class EtcdStore implements Store {
             this.write(key, value);
           }
           this.rewriteAfterReload.clear();
+          this.unreachable = undefined;
           this.emit({ kind: 'reset' });
           this.startWatch(rev);
           this.log.info('store reloaded from etcd', { revision: rev });
@@ -443,6 +466,7 @@ export class EtcdStore implements Store {
         'unavailable',
         "etcd store: some channel records do not decode with this replica's key ring; channel writes are refused (see the log)",
       );
+    if (this.resyncing && this.unreachable) throw new MacsecError('unavailable', `etcd store unreachable, reconnecting (${this.unreachable})`);
     if (this.resyncing) throw new MacsecError('aborted', 'the store is reloading from etcd after a refused or failed write; retry');
   }
 
@@ -467,8 +491,10 @@ export class EtcdStore implements Store {
       }
       return;
     }
-    this.enqueue(unit(ops));
+    this.enqueue(unit(ops, this.looseUndo.splice(0)));
   }
+  /** View changes of the write being made outside a transaction (setView comes before write). */
+  private looseUndo: Undo[] = [];
 
   private releaseLocal(k: string): void {
     const n = (this.localOps.get(k) ?? 1) - 1;
@@ -510,6 +536,7 @@ export class EtcdStore implements Store {
       const r = await this.call(this.client.kv.txn({ compare, success }), 'writing the store (outcome unknown)');
       if (r.succeeded) {
         const rev = Number(r.header.revision);
+        this.viewRev = Math.max(this.viewRev, rev);
         for (const o of ops) {
           this.lastRev.set(o.key, rev);
           if (o.value === undefined) this.modRev.delete(o.key);
@@ -541,6 +568,17 @@ export class EtcdStore implements Store {
       for (const o of failed.flatMap((u) => u.ops))
         if (!o.guarded && o.value !== undefined && o.key.startsWith(this.k.agent(''))) this.rewriteAfterReload.set(o.key, o.value);
       this.log.warn('store write failed; reloading from etcd', { error: failure.message, writes: failed.length });
+      this.unreachable = failure.code === 'unavailable' ? failure.message : undefined;
+      if (this.unreachable) {
+        // etcd cannot be reached: the reload may take long (until quorum is back). Fail fast, and
+        // take the writes out of the view now, newest first, so that reads show the durable state.
+        for (const u of [...failed].reverse()) for (const x of [...u.undo].reverse()) x.undo();
+        for (const o of failed.flatMap((u) => u.ops)) this.releaseLocal(o.key);
+        this.emit({ kind: 'reset' });
+        for (const u of failed) u.reject(failure);
+        void this.resync();
+        return;
+      }
       const reloaded = this.resync();
       void Promise.race([reloaded, new Promise((r) => setTimeout(r, this.timeoutMs).unref())]).then(() => {
         for (const u of failed) u.reject(failure);
@@ -562,7 +600,7 @@ export class EtcdStore implements Store {
     try {
       const r = fn();
       this.building = undefined;
-      if (b.ops.length) this.enqueue(unit(b.ops));
+      if (b.ops.length) this.enqueue(unit(b.ops, b.undo));
       return r;
     } catch (e) {
       this.building = undefined;
@@ -578,7 +616,7 @@ export class EtcdStore implements Store {
     const old = m.get(id);
     if (v === undefined) m.delete(id);
     else m.set(id, v);
-    this.building?.undo.push({ undo: () => (had ? m.set(id, old as V) : m.delete(id)) });
+    (this.building?.undo ?? this.looseUndo).push({ undo: () => (had ? m.set(id, old as V) : m.delete(id)) });
   }
 
   // ------------------------------------------------------------------ Store

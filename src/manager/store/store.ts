@@ -127,6 +127,8 @@ export interface Store {
    * Changes made by other writers of a shared store (etcd), after they were applied to the view;
    * CachedStore adds the agents whose desired state the change may alter (undefined: any).
    */
+  /** A shared store's version of the view (etcd revision); replicas compare acknowledgements with it. */
+  revision?(): number;
   onChange?(fn: (c: StoreChange, agents?: string[]) => void): void;
   close(): void;
 }
