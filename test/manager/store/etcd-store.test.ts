@@ -253,15 +253,15 @@ describe('EtcdStore', () => {
     // A write that timed out may still have landed (etcd ran it after SIGCONT): the view is
     // reloaded and then says what etcd has, either way.
     const p = prefixOf.get(s)!;
+    const readEtcd = async () => (await raw.getAll().prefix(`${p}ports/`).keys()).map((x) => x.slice(p.length + 6)).sort();
     let inEtcd: string[] = [];
-    await until(() => {
-      void raw
-        .getAll()
-        .prefix(`${p}ports/`)
-        .keys()
-        .then((k) => (inEtcd = k.map((x) => x.slice(p.length + 6)).sort()));
-      return inEtcd.length > 0 && JSON.stringify(s.listPorts().map((x) => x.id)) === JSON.stringify(inEtcd);
-    }, 10_000);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      inEtcd = await readEtcd();
+      if (inEtcd.length > 0 && JSON.stringify(s.listPorts().map((x) => x.id)) === JSON.stringify(inEtcd)) break;
+      if (Date.now() > deadline) throw new Error(`view ${s.listPorts().map((x) => x.id)} never matched etcd ${inEtcd}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await until(() => {
       try {
         s.putPort(port('a1', 'eth3'));
