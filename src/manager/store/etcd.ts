@@ -177,6 +177,7 @@ export class EtcdStore implements Store {
     storeId: () => `${this.prefix}meta/store-id`,
     seq: () => `${this.prefix}meta/event-seq`,
     channelsGuard: () => `${this.prefix}meta/channels`,
+    changed: () => `${this.prefix}meta/changed`,
     agent: (id: string) => `${this.prefix}agents/${id}`,
     port: (id: string) => `${this.prefix}ports/${id}`,
     channel: (id: string) => `${this.prefix}channels/${id}`,
@@ -269,7 +270,11 @@ export class EtcdStore implements Store {
     this.modRev = modRev;
     this.lastRev = new Map(modRev);
     this.storeId ||= storeId;
-    this.viewRev = Math.max(this.viewRev, Number(revision));
+    // The view's revision is that of its newest change, not etcd's (which moves with every write
+    // anywhere, the replicas' records included): replicas holding the same view then agree on its
+    // revision, and a call waiting at one for an agent's ack at another waits for what the agent has.
+    const seqKey = this.k.seq(); // event numbers are not desired state
+    for (const [key, rev] of modRev) if (rev > this.viewRev && key !== seqKey) this.viewRev = rev;
     return Number(revision);
   }
 
@@ -377,7 +382,7 @@ export class EtcdStore implements Store {
       return;
     }
     this.lastRev.set(key, rev);
-    this.viewRev = Math.max(this.viewRev, rev);
+    if (key !== this.k.seq()) this.viewRev = Math.max(this.viewRev, rev);
     if (deleted) this.modRev.delete(key);
     else this.modRev.set(key, rev);
     const rest = key.slice(this.prefix.length);
@@ -531,12 +536,17 @@ export class EtcdStore implements Store {
     const success: IRequestOp[] = ops.map((o) =>
       o.value === undefined ? { request_delete_range: { key: Buffer.from(o.key) } } : { request_put: { key: Buffer.from(o.key), value: Buffer.from(o.value) } },
     );
+    // A deletion leaves no key behind: this one carries its revision, so that a view read later
+    // (a reload) ends at the same revision as one that followed the watch (see reload()).
+    const deletes = ops.some((o) => o.value === undefined);
+    if (deletes) success.push({ request_put: { key: Buffer.from(this.k.changed()), value: Buffer.alloc(0) } });
     let failure: MacsecError | undefined;
     try {
       const r = await this.call(this.client.kv.txn({ compare, success }), 'writing the store (outcome unknown)');
       if (r.succeeded) {
         const rev = Number(r.header.revision);
         this.viewRev = Math.max(this.viewRev, rev);
+        if (deletes) this.lastRev.set(this.k.changed(), rev);
         for (const o of ops) {
           this.lastRev.set(o.key, rev);
           if (o.value === undefined) this.modRev.delete(o.key);

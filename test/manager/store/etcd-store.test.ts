@@ -166,6 +166,25 @@ describe('EtcdStore', () => {
     b.close();
   });
 
+  it('a view read afresh and one that followed the watch have the same revision, whatever else etcd holds (acks compare them)', async () => {
+    const a = await fresh();
+    const follower = await EtcdStore.open(opts(prefixOf.get(a)!));
+    a.putPort(port('a1', 'eth1'));
+    a.putPort(port('a1', 'eth2'));
+    await a.flush();
+    a.deletePort('a1/eth2'); // the last change is a deletion: no key carries its revision
+    await a.flush();
+    // writes elsewhere in etcd (other prefixes: the replicas' records, the event log) move etcd's revision
+    for (let i = 0; i < 3; i++) await raw.put(`${prefixOf.get(a)!.slice(0, -1)}.live/x${i}`).value('y');
+    await until(() => follower.revision() === a.revision() && !follower.getPort('a1/eth2'));
+    const late = await EtcdStore.open(opts(prefixOf.get(a)!));
+    expect(late.revision()).toBe(a.revision());
+    expect(late.revision()).toBe(follower.revision());
+    a.close();
+    follower.close();
+    late.close();
+  });
+
   it('two writers on one channel set: the later guarded write is refused (aborted), none is lost, and the views agree again', async () => {
     const a = await fresh();
     const b = await EtcdStore.open(opts(prefixOf.get(a)!));
