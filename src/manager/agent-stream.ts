@@ -129,8 +129,10 @@ export class AgentStreams {
     });
     const s = new AgentSession(agentId, stream, hello, now, peer);
     st.sessions.add(s);
+    const moved = st.replicas.ownerOf(agentId);
     st.replicas.own(agentId, peer);
-    s.onAcked = (rev) => st.replicas.acked(agentId, rev);
+    // the statuses go with the ack: a replica waiting for it then shows what the agent reported
+    s.onAcked = (rev) => st.replicas.acked(agentId, rev, st.store.shared ? st.statusesOf(agentId) : []);
     for (const [pid, o] of st.orphans) if (o.agentId === agentId) st.orphans.delete(pid);
     for (const r of hello.running.slice(0, LIMITS.interfaces)) {
       const stored = st.store.getPort(r.portId);
@@ -152,6 +154,14 @@ export class AgentStreams {
     }
     log.info('agent bound', { version: hello.version, capabilities: hello.capabilities, running: hello.running.length, boot: hello.bootId });
     s.send({ welcome: { managerId: st.id, heartbeatIntervalMs: this.opts.heartbeatIntervalMs, storeId: st.store.storeId } });
+    // Its stream at another replica is over (that replica died, or the agent left it): down there, then up here, in this order.
+    if (moved)
+      st.publish({
+        type: EventType.EVENT_TYPE_AGENT_DOWN,
+        agentId,
+        message: `agent ${agentId} disconnected from manager replica ${moved.replica}: it moved to ${st.id}`,
+        attributes: { replica: moved.replica },
+      });
     st.publish({
       type: EventType.EVENT_TYPE_AGENT_UP,
       agentId,
@@ -187,7 +197,9 @@ export class AgentStreams {
     }
     log.warn('agent disconnected', { reason: why });
     if (!st.stopped) {
-      st.publish({ type: EventType.EVENT_TYPE_AGENT_DOWN, agentId: s.agentId, message: `agent ${s.agentId} disconnected: ${why}` });
+      // Already at another replica, which reported the move: no second AGENT_DOWN after its AGENT_UP.
+      if (!st.replicas.ownerOf(s.agentId))
+        st.publish({ type: EventType.EVENT_TYPE_AGENT_DOWN, agentId: s.agentId, message: `agent ${s.agentId} disconnected: ${why}` });
       this.opts.statusesChanged(s.agentId);
     }
   }

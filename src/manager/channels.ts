@@ -7,7 +7,7 @@
  * desired state they had (desired.ts: a port's desired state depends on its own endpoint only).
  */
 import { randomBytes } from 'node:crypto';
-import { EventType } from '../control/gen/macsec/v1/manager.js';
+import { type Event, EventType } from '../control/gen/macsec/v1/manager.js';
 import { PortMode, PortState } from '../control/gen/macsec/v1/types.js';
 import type { Actor } from '../control/authz.js';
 import { alreadyExists, hasCode, failedPrecondition, notFound, unavailable } from '../common/errors.js';
@@ -35,8 +35,22 @@ export class Channels {
   /** Channels that were SECURED at some point since this manager started. */
   private readonly everSecured = new Set<string>();
   private readonly waiters = new Set<() => void>();
+  /**
+   * The channel transition last told in the event log, by any replica. Every replica evaluates
+   * channels alike; the leader alone tells a transition, when it differs from the last one told
+   * (so a new leader tells what the old one did not live to, and nothing twice).
+   */
+  private readonly told = new Map<string, 'secured' | 'degraded'>();
 
-  constructor(private readonly st: ManagerState) {}
+  constructor(private readonly st: ManagerState) {
+    const note = (e: Event) => {
+      if (e.type === EventType.EVENT_TYPE_CHANNEL_SECURED) this.told.set(e.channelId, 'secured');
+      else if (e.type === EventType.EVENT_TYPE_CHANNEL_DEGRADED) this.told.set(e.channelId, 'degraded');
+      else if (e.type === EventType.EVENT_TYPE_CHANNEL_DELETED) this.told.delete(e.channelId);
+    };
+    for (const e of st.events.replay({})) note(e);
+    st.events.subscribe(note);
+  }
 
   view(c: StoredChannel): ChannelView {
     const endpointStatus = c.endpoints.map((e) => {
@@ -73,13 +87,18 @@ export class Channels {
       if (t === 'secured') {
         this.securedSince.set(c.id, Date.now());
         this.everSecured.add(c.id);
+      } else if (t === 'degraded') this.securedSince.delete(c.id);
+      if (!this.st.replicas.leader) continue;
+      const told = this.told.get(c.id);
+      if (this.securedSince.has(c.id) && told !== 'secured') {
+        this.told.set(c.id, 'secured');
         this.st.publish({
           type: EventType.EVENT_TYPE_CHANNEL_SECURED,
           channelId: c.id,
           message: `channel ${c.name} secured on all ${c.endpoints.length} endpoints`,
         });
-      } else if (t === 'degraded') {
-        this.securedSince.delete(c.id);
+      } else if (!this.securedSince.has(c.id) && told === 'secured') {
+        this.told.set(c.id, 'degraded');
         const bad = unsecuredPorts(v.endpointStatus);
         this.st.publish({
           type: EventType.EVENT_TYPE_CHANNEL_DEGRADED,
@@ -236,7 +255,11 @@ export class Channels {
     // A new member is not secured yet: until it is, the channel is READY again (a scale-out is
     // no degradation); CHANNEL_SECURED is published once every endpoint, old and new, is.
     const securedSince = this.securedSince.get(ch.id);
-    if (spec.add.length) this.securedSince.delete(ch.id);
+    const told = this.told.get(ch.id);
+    if (spec.add.length) {
+      this.securedSince.delete(ch.id);
+      this.told.delete(ch.id);
+    }
     const added = spec.add.map(endpointKey);
     const agents = agentsOf([...spec.add, ...removed]);
     try {
@@ -246,6 +269,7 @@ export class Channels {
       if (failed.length) throw failedPrecondition(`add_endpoints: ${failed.map((f) => `${f}: ${st.statusOf(f).detail}`).join('; ')}`);
     } catch (e) {
       if (securedSince !== undefined && !this.securedSince.has(ch.id)) this.securedSince.set(ch.id, securedSince);
+      if (told && !this.told.has(ch.id)) this.told.set(ch.id, told);
       this.undoUpdate(ch.id, before, endpoints, added, removed, agents);
       throw e;
     }

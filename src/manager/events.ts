@@ -1,5 +1,11 @@
-/** Operator-facing events: a bounded replay buffer plus live subscribers. */
+/**
+ * Operator-facing events: a bounded replay buffer plus live subscribers. Alone, a manager numbers
+ * its events itself (blocks of numbers reserved in the store); replicas sharing a store append
+ * them to one shared log instead (replicas/replicas.ts `EventLog`), which numbers them in one
+ * order and delivers every replica's events to every replica.
+ */
 import type { Event, EventType } from '../control/gen/macsec/v1/manager.js';
+import type { EventLog } from './replicas/replicas.js';
 import type { Store } from './store/store.js';
 
 export type EventInput = Omit<Event, 'seq' | 'timeMs' | 'agentId' | 'portId' | 'channelId' | 'message' | 'attributes'> & Partial<Event> & { type: EventType };
@@ -31,7 +37,13 @@ export class EventBus {
   constructor(
     private readonly store: Store,
     private readonly capacity = 10_000,
-  ) {}
+    private readonly log?: EventLog,
+  ) {
+    if (log) {
+      for (const e of log.backlog(capacity)) this.deliver(e);
+      log.onEvent((e) => this.deliver(e));
+    }
+  }
 
   private seq(): number {
     if (this.next >= this.limit) {
@@ -41,9 +53,10 @@ export class EventBus {
     return this.next++;
   }
 
+  /** The event as published; on a shared log its seq is 0 until the log numbers it (it is then delivered to subscribers). */
   publish(input: EventInput): Event {
     const e: Event = {
-      seq: this.seq(),
+      seq: 0,
       timeMs: Date.now(),
       agentId: '',
       portId: '',
@@ -52,13 +65,25 @@ export class EventBus {
       attributes: {},
       ...input,
     };
+    if (this.log) {
+      this.log.append(e);
+      return e;
+    }
+    e.seq = this.seq();
+    this.deliver(e);
+    return e;
+  }
+
+  /** Appends a numbered event (seq above every one before it) and tells the subscribers. */
+  private deliver(e: Event): void {
+    const last = this.buffer[this.buffer.length - 1];
+    if (last && e.seq <= last.seq) return; // a replayed part of the shared log
     this.buffer.push(e);
     if (this.buffer.length > this.capacity) {
       const gone = this.buffer.splice(0, this.buffer.length - this.capacity);
       this.evicted = gone[gone.length - 1]!.seq;
     }
     for (const s of this.subs) s(e);
-    return e;
   }
 
   replay(f: EventFilter): Event[] {

@@ -256,6 +256,8 @@ export class KeyChains {
   evaluate(agentId?: string): void {
     if (this.st.stopped) return;
     const now = Date.now();
+    // With replicas, every one sees the same keys come into use or expire: the leader alone tells and retires.
+    const leader = this.st.replicas.leader;
     for (const c of this.st.store.listChannels(agentId)) {
       if (!c.committed || !rekeyed(c)) continue;
       const v = this.channels.view(c);
@@ -263,23 +265,26 @@ export class KeyChains {
         const id = `${c.id}/${hex(k.ckn)}`;
         if (k.state === 'in_use' && i > 0 && !this.announced.has(id)) {
           this.announced.add(id);
-          this.st.publish({
-            type: EventType.EVENT_TYPE_CHANNEL_KEY_IN_USE,
-            channelId: c.id,
-            message: `channel ${c.name}: key ${hex(k.ckn)} in use on all ${k.inUsePortIds.length} PSK endpoints`,
-            attributes: { ckn: hex(k.ckn) },
-          });
+          if (leader)
+            this.st.publish({
+              type: EventType.EVENT_TYPE_CHANNEL_KEY_IN_USE,
+              channelId: c.id,
+              message: `channel ${c.name}: key ${hex(k.ckn)} in use on all ${k.inUsePortIds.length} PSK endpoints`,
+              attributes: { ckn: hex(k.ckn) },
+            });
         }
         if (!k.expiresMs || now < k.expiresMs) return;
-        if (v.keys.some((x) => x !== k && x.state === 'in_use')) this.autoRetire(v, k);
-        else if (!this.expired.has(id)) {
+        if (v.keys.some((x) => x !== k && x.state === 'in_use')) {
+          if (leader) this.autoRetire(v, k);
+        } else if (!this.expired.has(id)) {
           this.expired.add(id);
-          this.st.publish({
-            type: EventType.EVENT_TYPE_CHANNEL_KEY_EXPIRED,
-            channelId: c.id,
-            message: `channel ${c.name}: key ${hex(k.ckn)} expired at ${iso(k.expiresMs)}; kept until another key is in use on every PSK endpoint`,
-            attributes: { ckn: hex(k.ckn), expires_ms: String(k.expiresMs) },
-          });
+          if (leader)
+            this.st.publish({
+              type: EventType.EVENT_TYPE_CHANNEL_KEY_EXPIRED,
+              channelId: c.id,
+              message: `channel ${c.name}: key ${hex(k.ckn)} expired at ${iso(k.expiresMs)}; kept until another key is in use on every PSK endpoint`,
+              attributes: { ckn: hex(k.ckn), expires_ms: String(k.expiresMs) },
+            });
         }
       });
     }

@@ -92,6 +92,10 @@ export class Manager {
       },
     });
     this.st.replicas.onRemoteChange((agentId) => this.followRemoteAgent(agentId));
+    this.st.replicas.onLeader(() => {
+      this.channels.evaluate();
+      this.keys.evaluate();
+    });
     this.st.replicas.onCommand((agentId, cmd) => {
       const s = this.st.sessions.get(agentId);
       if (!s) return Promise.reject(new Error(`agent '${agentId}' is not connected to replica ${this.id}`));

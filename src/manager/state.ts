@@ -35,7 +35,7 @@ export class ManagerState {
     readonly ackTimeoutMs: number,
     readonly replicas: Replicas = soloReplicas(id),
   ) {
-    this.events = new EventBus(store);
+    this.events = new EventBus(store, 10_000, this.replicas.eventLog);
     this.sessions = new Sessions(
       id,
       ackTimeoutMs,
@@ -48,6 +48,11 @@ export class ManagerState {
     return this.replicas.statusOf(pid) ?? this.statuses.get(pid) ?? emptyStatus(PortState.PORT_STATE_PENDING);
   }
 
+  /** The statuses of an agent's ports, as they are shared with the other replicas. */
+  statusesOf(agentId: string): Array<[string, PortStatus]> {
+    return this.store.listPorts(agentId).map((p) => [p.id, this.statusOf(p.id)]);
+  }
+
   private readonly toShare = new Set<string>();
   private shareTimer: NodeJS.Timeout | undefined;
   /** Shares the statuses of an agent connected here with the other replicas (batched: one write per agent per 50 ms). */
@@ -58,12 +63,7 @@ export class ManagerState {
       this.shareTimer = undefined;
       const ids = [...this.toShare];
       this.toShare.clear();
-      for (const id of ids)
-        if (this.sessions.has(id))
-          this.replicas.shareStatuses(
-            id,
-            this.store.listPorts(id).map((p) => [p.id, this.statusOf(p.id)]),
-          );
+      for (const id of ids) if (this.sessions.has(id)) this.replicas.shareStatuses(id, this.statusesOf(id));
     }, 50);
     this.shareTimer.unref();
   }

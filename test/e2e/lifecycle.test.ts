@@ -1,25 +1,22 @@
 /**
- * End to end in one process tree: a manager (child process, SQLite) and three agents (real KaY,
- * simulated SecY, in-memory LAN). Create a channel, see it secured, force a rekey, restart the
+ * End to end in one process tree: a manager (child process, SQLite; then two replicas on etcd,
+ * the same suite) and three agents (real KaY, simulated SecY, in-memory LAN). Create a channel, see it secured, force a rekey, restart the
  * manager (kill -9) and see everything come back without a session being torn down, kill an agent
  * and see events and status reflect it, delete the channel.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { MemoryHub } from '../../src/link/memory.js';
 import type { Agent as SimAgent } from '../../src/agent/managed/agent.js';
 import { ChannelState, EventType, type SecureChannel } from '../../src/control/gen/macsec/v1/manager.js';
 import { PortMode, PortState } from '../../src/control/gen/macsec/v1/types.js';
 import type { ManagerApi } from '../../src/control/client.js';
-import { makePki, operator, rpcError, simAgent, spawnManager, waitFor, watch, type ManagerProcess, type TestPki } from '../support/harness.js';
+import { type Deployment, deployments } from '../support/deployment.js';
+import { makePki, operator, rpcError, simAgent, waitFor, watch, type TestPki } from '../support/harness.js';
 
-describe('control plane end to end (manager + 3 simulated agents)', () => {
+describe.each(deployments)('control plane end to end (%s + 3 simulated agents)', (_kind, deploy) => {
   let pki: TestPki;
-  let dir: string;
-  let mgr: ManagerProcess;
+  let d: Deployment;
   let admin: ManagerApi;
   const hub = new MemoryHub();
   const agents = new Map<string, SimAgent>();
@@ -27,17 +24,15 @@ describe('control plane end to end (manager + 3 simulated agents)', () => {
 
   beforeAll(async () => {
     pki = makePki();
-    dir = mkdtempSync(join(tmpdir(), 'macsec-e2e-'));
-    mgr = await spawnManager(pki, join(dir, 'manager.db'));
-    admin = operator(pki, 'alice', mgr.port);
-    for (const id of ['a1', 'a2', 'a3']) agents.set(id, simAgent(pki, id, mgr.port, { hub }));
-  });
+    d = await deploy(pki);
+    admin = operator(pki, 'alice', d.port);
+    for (const [i, id] of ['a1', 'a2', 'a3'].entries()) agents.set(id, simAgent(pki, id, d.port, { hub, managerAddress: d.agentAddress(i) }));
+  }, 60_000);
 
   afterAll(async () => {
     admin?.close();
     for (const a of agents.values()) await a.stop().catch(() => {});
-    await mgr?.kill();
-    rmSync(dir, { recursive: true, force: true });
+    await d?.stop();
     pki?.cleanup();
   });
 
@@ -84,6 +79,8 @@ describe('control plane end to end (manager + 3 simulated agents)', () => {
     expect(channel.endpointStatus.find((e) => e.status!.keyServer)!.portId).toBe('a1/eth1'); // lowest priority value wins
     await waitFor(() => w.events.some((e) => e.type === EventType.EVENT_TYPE_CHANNEL_SECURED && e.channelId === channel.id), 'CHANNEL_SECURED event');
     expect(w.events.some((e) => e.type === EventType.EVENT_TYPE_CHANNEL_CREATED)).toBe(true);
+    // each port's owner tells its PORT_SECURED once (replicas: not necessarily before CHANNEL_SECURED)
+    await waitFor(() => w.events.filter((e) => e.type === EventType.EVENT_TYPE_PORT_SECURED).length >= 3, 'PORT_SECURED of every port');
     expect(w.events.filter((e) => e.type === EventType.EVENT_TYPE_PORT_SECURED)).toHaveLength(3);
     // The generated key is never echoed again.
     expect(JSON.stringify(channel)).not.toContain(r.generatedPsk!.cakHex);
@@ -111,19 +108,18 @@ describe('control plane end to end (manager + 3 simulated agents)', () => {
     w.close();
   });
 
-  it('survives a manager kill -9 and restart: state comes back, no session is torn down', async () => {
+  it('survives a kill -9 and restart of every manager process: state comes back, no session is torn down', async () => {
     const runtimeIds = new Map(channel.endpointStatus.map((e) => [e.portId, e.status!.runtimeId]));
     const kn = channel.endpointStatus[0]!.status!.keyNumber;
-    const port = mgr.port;
     admin.close();
-    await mgr.kill('SIGKILL');
+    await d.kill();
     await waitFor(() => [...agents.values()].every((a) => a.state !== 'connected'), 'agents notice the manager is gone');
     // Sessions keep running on the agents while the manager is away.
     await new Promise((r) => setTimeout(r, 500));
     for (const a of agents.values()) expect(a.ports.get(`${a.id}/eth1`)!.status().state).toBe(PortState.PORT_STATE_SECURED);
 
-    mgr = await spawnManager(pki, join(dir, 'manager.db'), port);
-    admin = operator(pki, 'alice', mgr.port);
+    await d.restart();
+    admin = operator(pki, 'alice', d.port);
     await waitFor(async () => (await admin.listAgents({ connectedOnly: true })).agents.length === 3, 'agents reconnect');
     const c = await waitFor(async () => {
       const x = await admin.getSecureChannel('vnf-chain');
@@ -164,7 +160,7 @@ describe('control plane end to end (manager + 3 simulated agents)', () => {
 
   it('a restarted agent gets its desired state back and the channel re-secures', async () => {
     const w = watch(admin);
-    const a3 = simAgent(pki, 'a3', mgr.port, { hub });
+    const a3 = simAgent(pki, 'a3', d.port, { hub, managerAddress: d.agentAddress(2) });
     agents.set('a3', a3);
     await waitFor(() => w.events.some((e) => e.type === EventType.EVENT_TYPE_AGENT_UP && e.agentId === 'a3'), 'AGENT_UP a3');
     const c = await waitFor(async () => {

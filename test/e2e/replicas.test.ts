@@ -5,18 +5,20 @@
  * at replica 2, rekey through replica 3); kill -9 of a replica moves its agents within 5 s, their
  * sessions running on; one etcd member down is invisible, two down (no quorum) make writes fail
  * with UNAVAILABLE naming etcd while reads answer, and everything resumes when quorum is back.
+ * WatchEvents shows every replica's events in one order at each, resumable at any with one
+ * since_seq; restarting every replica keeps the desired state and tears nothing down.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/managed/agent.js';
-import { ChannelState } from '../../src/control/gen/macsec/v1/manager.js';
+import { ChannelState, type Event, EventType } from '../../src/control/gen/macsec/v1/manager.js';
 import { PortMode } from '../../src/control/gen/macsec/v1/types.js';
 import { MemoryHub } from '../../src/link/memory.js';
 import { Keyring } from '../../src/manager/store/keyring.js';
 import { type EtcdCluster, startEtcdCluster } from '../support/etcd.js';
-import { makePki, operator, simAgent, spawnManager, type TestPki, waitFor, type ManagerProcess } from '../support/harness.js';
+import { makePki, operator, simAgent, spawnManager, type TestPki, waitFor, type ManagerProcess, watch } from '../support/harness.js';
 
 const ep = (agentId: string, switchPort: string, vnfId: string) => ({ agentId, switchPort, vnfId, vnfInterface: 'eth0' });
 
@@ -51,6 +53,9 @@ describe('manager replicas on a three-member etcd cluster', () => {
       ...['b1', 'b2'].map((id) => simAgent(pki, id, r[1]!.port, { hub, managerAddress: `${addr(1)},${addr(2)}` })),
     ];
     const at = r.map((m) => operator(pki, 'alice', m.port));
+    const w2 = watch(at[1]!);
+    const w3 = watch(at[2]!);
+    const seen = (w: { events: Event[] }) => w.events.map((e) => `${e.seq} ${EventType[e.type]} ${e.agentId} ${e.portId} ${e.channelId} ${e.message}`);
     try {
       await waitFor(async () => (await at[2]!.listAgents({ connectedOnly: true })).agents.length === 4, 'replica 3 sees all four agents connected');
       expect((await at[2]!.getAgent('a1')).connected).toBe(true);
@@ -93,6 +98,28 @@ describe('manager replicas on a three-member etcd cluster', () => {
       expect((await at[2]!.listSecureChannels()).channels.map((c) => c.name).sort()).toEqual(['ab', 'race']);
       await waitFor(async () => (await at[2]!.getSecureChannel('race')).state === ChannelState.CHANNEL_STATE_SECURED, 'race channel secured');
 
+      // One event order at every replica: the events raised at each of the three, the same seqs at replicas 2 and 3.
+      await waitFor(
+        () => w2.events.some((e) => e.type === EventType.EVENT_TYPE_CHANNEL_CREATED && e.message.includes('race')) && seen(w2).join() === seen(w3).join(),
+        'replicas 2 and 3 show the same events',
+      );
+      const types = new Set(w2.events.map((e) => e.type));
+      for (const t of [EventType.EVENT_TYPE_AGENT_UP, EventType.EVENT_TYPE_PORT_OPENED, EventType.EVENT_TYPE_CHANNEL_CREATED])
+        expect(types.has(t), EventType[t]).toBe(true);
+      expect(
+        w2.events
+          .filter((e) => e.type === EventType.EVENT_TYPE_AGENT_UP)
+          .map((e) => e.agentId)
+          .sort(),
+      ).toEqual(['a1', 'a2', 'b1', 'b2']);
+      for (let i = 1; i < w2.events.length; i++) expect(w2.events[i]!.seq).toBeGreaterThan(w2.events[i - 1]!.seq);
+      // ... resumable with the same since_seq at another replica
+      const k = Math.floor(w2.events.length / 2);
+      const w1 = watch(at[0]!, w2.events[k]!.seq);
+      await waitFor(() => w1.events.length >= w2.events.length - k - 1, 'replica 1 replays after since_seq');
+      expect(seen(w1)).toEqual(seen(w2).slice(k + 1, k + 1 + w1.events.length));
+      w1.close();
+
       // kill -9 of replica 1: its agents are at replica 3 within 5 s, sessions running on.
       const runtimes = new Map(agents.flatMap((a) => [...a.ports].map(([id, p]) => [id, p] as const)));
       const keys = async (i: number) =>
@@ -115,6 +142,21 @@ describe('manager replicas on a three-member etcd cluster', () => {
       for (const [id, p] of runtimes) expect(agents.find((a) => id.startsWith(`${a.id}/`))!.ports.get(id), `${id} kept its session`).toBe(p);
       await waitFor(async () => (await at[1]!.getSecureChannel('ab')).state === ChannelState.CHANNEL_STATE_SECURED, 'ab secured at replica 2');
       expect(await keys(1)).toEqual(keysBefore);
+      // WatchEvents: for each moved agent, down then up, after the kill
+      for (const a of ['a1', 'a2']) {
+        await waitFor(
+          () => w2.events.some((e) => e.agentId === a && e.type === EventType.EVENT_TYPE_AGENT_UP && e.timeMs >= t0),
+          `${a} up again in the events`,
+        );
+        const after = w2.events.filter(
+          (e) => e.agentId === a && e.timeMs >= t0 && [EventType.EVENT_TYPE_AGENT_DOWN, EventType.EVENT_TYPE_AGENT_UP].includes(e.type),
+        );
+        expect(
+          after.map((e) => EventType[e.type]),
+          `${a}: ${after.map((e) => e.message).join(' | ')}`,
+        ).toEqual(['EVENT_TYPE_AGENT_DOWN', 'EVENT_TYPE_AGENT_UP']);
+      }
+      expect(seen(w3).slice(0, w2.events.length)).toEqual(seen(w2).slice(0, w3.events.length));
       // operator calls keep working at the survivors, for agents at either
       await at[1]!.openPort({ agentId: 'a1', interface: 'eth2', mode: PortMode.PORT_MODE_PSK });
       expect(agents[0]!.ports.has('a1/eth2')).toBe(true);
@@ -158,7 +200,33 @@ describe('manager replicas on a three-member etcd cluster', () => {
         500,
       );
       expect(agents[2]!.ports.has('b1/eth2')).toBe(true);
+
+      // Restart every replica (all down at once, then up on the same addresses): desired state intact, nothing torn down.
+      await waitFor(async () => (await at[1]!.getSecureChannel('ab')).state === ChannelState.CHANNEL_STATE_SECURED, 'ab secured before the restart');
+      const channelsBefore = (await at[1]!.listSecureChannels()).channels.map((c) => [c.id, c.name, c.endpoints.length]);
+      const portsBefore = await keys(1);
+      const runtimesBefore = new Map(agents.flatMap((a) => [...a.ports].map(([id, p]) => [id, p] as const)));
+      const lastSeq = w2.events[w2.events.length - 1]!.seq;
+      w2.close();
+      w3.close();
+      for (const c of at) c.close();
+      await Promise.all(r.slice(1).map((m) => m.kill('SIGTERM')));
+      for (const [i, id] of ['r1', 'r2', 'r3'].entries()) r[i] = await spawnManager(pki, etcd.storeSpec, r[i]!.port, [...store, '--id', id, '--no-init']);
+      at.splice(0, at.length, ...r.map((m) => operator(pki, 'alice', m.port)));
+      await waitFor(async () => (await at[0]!.listAgents({ connectedOnly: true })).agents.length === 4, 'all four agents back after the restart', 20_000);
+      expect((await at[0]!.listSecureChannels()).channels.map((c) => [c.id, c.name, c.endpoints.length])).toEqual(channelsBefore);
+      await waitFor(async () => (await at[2]!.getSecureChannel('ab')).state === ChannelState.CHANNEL_STATE_SECURED, 'ab secured after the restart');
+      await waitFor(async () => JSON.stringify(await keys(0)) === JSON.stringify(portsBefore), 'same ports, key numbers and runtime ids after the restart');
+      for (const [id, p] of runtimesBefore)
+        expect(agents.find((a) => id.startsWith(`${a.id}/`))!.ports.get(id), `${id} kept its session over the restart`).toBe(p);
+      // the event log outlived every replica: resumed after the last seq seen before
+      const w4 = watch(at[2]!, lastSeq);
+      await waitFor(() => w4.events.some((e) => e.type === EventType.EVENT_TYPE_AGENT_UP), 'events after the restart');
+      expect(w4.events.every((e) => e.seq > lastSeq)).toBe(true);
+      w4.close();
     } finally {
+      w2.close();
+      w3.close();
       for (const c of at) c.close();
       await Promise.all(agents.map((a) => a.kill()));
       for (const m of r) await m.kill();

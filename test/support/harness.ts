@@ -1,5 +1,5 @@
 /** Test harness for the control plane: a PKI in a temp dir, manager (in-process or child), agents, clients. */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -138,6 +138,8 @@ export async function spawnManager(pki: TestPki, db: string, port = 0, extra: st
   );
   let stderr = '';
   proc.stderr!.on('data', (d) => (stderr += d));
+  // MACSEC_TEST_LOG=FILE: every manager's log lines appended there (for a failing test)
+  if (process.env.MACSEC_TEST_LOG) proc.stderr!.on('data', (d) => appendFileSync(process.env.MACSEC_TEST_LOG!, d));
   const ready = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout! });
     const timer = setTimeout(() => reject(new Error(`manager did not start: ${stderr}`)), 30_000);
