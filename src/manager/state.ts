@@ -87,7 +87,7 @@ export class ManagerState {
   async push(agentId: string): Promise<void> {
     if (this.sessions.has(agentId) || !this.replicas.ownerOf(agentId)) return this.sessions.push(agentId);
     await this.store.flush();
-    await this.replicas.waitAck(agentId, this.store.revision?.() ?? 0, this.ackTimeoutMs);
+    await this.replicas.waitAck(agentId, this.store.revisionFor?.(agentId) ?? this.store.revision?.() ?? 0, this.ackTimeoutMs);
   }
 
   /** Runs a command on the agent, here or through the replica its stream is at. */

@@ -60,12 +60,39 @@ describe('manager replicas on a three-member etcd cluster', () => {
       await waitFor(async () => (await at[2]!.listAgents({ connectedOnly: true })).agents.length === 4, 'replica 3 sees all four agents connected');
       expect((await at[2]!.getAgent('a1')).connected).toBe(true);
 
-      // Ports opened at replica 3, which serves none of the agents: answered once each agent acknowledged.
-      for (const a of ['a1', 'a2', 'b1', 'b2']) {
-        const p = await at[2]!.openPort({ agentId: a, interface: 'eth1', mode: PortMode.PORT_MODE_PSK });
-        expect(p.id).toBe(`${a}/eth1`);
-        expect(agents.find((x) => x.id === a)!.ports.has(`${a}/eth1`), `${a} runs the port when OpenPort returns`).toBe(true);
-      }
+      // Ports opened at replica 3, which serves none of the agents, all at once: each call is
+      // answered once its agent acknowledged (not later writes for the other agents).
+      await Promise.all(
+        ['a1', 'a2', 'b1', 'b2'].map(async (a) => {
+          const p = await at[2]!.openPort({ agentId: a, interface: 'eth1', mode: PortMode.PORT_MODE_PSK });
+          expect(p.id).toBe(`${a}/eth1`);
+          expect(agents.find((x) => x.id === a)!.ports.has(`${a}/eth1`), `${a} runs the port when OpenPort returns`).toBe(true);
+        }),
+      );
+
+      // Concurrent calls at replica 3 for agents of replicas 1 and 2, committed in different
+      // transactions: each waits for what its own agent is sent, not for the revisions of the
+      // others' changes (which that agent never acknowledges). Port closes are guarded by the
+      // channels' key: two at once may be refused with ABORTED, to retry.
+      const retried = async (f: () => Promise<unknown>) => {
+        for (;;) {
+          try {
+            return await f();
+          } catch (e) {
+            if ((e as { code?: string }).code !== 'aborted') throw e;
+          }
+        }
+      };
+      await Promise.all(
+        agents.map(async (ag) => {
+          for (let i = 0; i < 5; i++) {
+            await retried(() => at[2]!.openPort({ agentId: ag.id, interface: 'eth2', mode: PortMode.PORT_MODE_PSK }));
+            expect(ag.ports.has(`${ag.id}/eth2`)).toBe(true);
+            await retried(() => at[2]!.closePort({ portId: `${ag.id}/eth2` }));
+            expect(ag.ports.has(`${ag.id}/eth2`)).toBe(false);
+          }
+        }),
+      );
 
       // Created at replica 1 across an agent of replica 1 and one of replica 2, secured when it returns.
       const created = await at[0]!.createSecureChannel({

@@ -93,6 +93,9 @@ export class CachedStore implements Store {
   revision(): number {
     return this.backing.revision?.() ?? 0;
   }
+  revisionFor(agentId: string): number {
+    return this.backing.revisionFor?.(agentId) ?? this.revision();
+  }
 
   private view(): View {
     if (this.v) return this.v;

@@ -53,6 +53,8 @@ interface Op {
   value: string | undefined;
   base: Base;
   guarded: boolean;
+  /** A channel's write: the agents of its endpoints before and after (whose desired state it changes). */
+  agents?: string[];
 }
 interface Unit {
   ops: Op[];
@@ -268,6 +270,9 @@ export class EtcdStore implements Store {
     this.ports = ports;
     this.channels = channels;
     this.modRev = modRev;
+    // per agent: its newest key's revision (a deletion missed while the watch was down is not known: lower is safe)
+    for (const [key, rev] of modRev) if (!key.startsWith(this.k.channel(''))) this.touch(key, rev);
+    for (const c of channels.values()) this.touch(this.k.channel(c.id), modRev.get(this.k.channel(c.id)) ?? 0, this.channelAgents(c, undefined));
     this.lastRev = new Map(modRev);
     this.storeId ||= storeId;
     // The view's revision is that of its newest change, not etcd's (which moves with every write
@@ -392,9 +397,40 @@ export class EtcdStore implements Store {
     else if (rest.startsWith('ports/')) change = { kind: 'port', id: rest.slice(6) };
     else if (rest.startsWith('channels/')) change = { kind: 'channel', id: rest.slice(9) };
     if (!change || change.kind === 'reset') return;
+    const before = change.kind === 'channel' ? this.channels.get(change.id) : undefined;
     if (deleted) ({ agent: this.agents, port: this.ports, channel: this.channels })[change.kind].delete(change.id);
     else this.decodeInto(key, kv, maps);
+    this.touch(key, rev, change.kind === 'channel' ? this.channelAgents(before, this.channels.get(change.id)) : undefined);
     this.emit(change);
+  }
+
+  // ------------------------------------------------------------------ revisions per agent
+
+  /** Agent id → revision of the newest change to its desired state (its record, its ports, its channels). */
+  private agentRev = new Map<string, number>();
+
+  private channelAgents(before: StoredChannel | undefined, after: StoredChannel | undefined): string[] {
+    return [...new Set([...(before?.endpoints ?? []), ...(after?.endpoints ?? [])].map((e) => e.agentId))];
+  }
+
+  /** A change of `key` at `rev`: the agents whose desired state it changes are at least at `rev`. */
+  private touch(key: string, rev: number, channelAgents?: string[]): void {
+    const rest = key.slice(this.prefix.length);
+    const bump = (a: string) => {
+      if ((this.agentRev.get(a) ?? 0) < rev) this.agentRev.set(a, rev);
+    };
+    if (rest.startsWith('agents/')) bump(rest.slice(7));
+    else if (rest.startsWith('ports/')) bump(rest.slice(6, rest.indexOf('/', 6) >>> 0));
+    else for (const a of channelAgents ?? []) bump(a);
+  }
+
+  /**
+   * The revision of the newest change to this agent's desired state the view holds: what an
+   * agent connected at another replica must have acknowledged for a call here to be done (the
+   * view's revision moves with every other agent's changes, which that agent is not sent).
+   */
+  revisionFor(agentId: string): number {
+    return this.agentRev.get(agentId) ?? 0;
   }
 
   private resyncing = false;
@@ -475,14 +511,14 @@ export class EtcdStore implements Store {
     if (this.resyncing) throw new MacsecError('aborted', 'the store is reloading from etcd after a refused or failed write; retry');
   }
 
-  private write(key: string, value: string | undefined, guardKey?: string): void {
+  private write(key: string, value: string | undefined, guardKey?: string, agents?: string[]): void {
     const ops: Op[] = [];
     const op = (k: string, v: string | undefined, guarded: boolean): Op => {
       const local = this.localOps.get(k) ?? 0;
       this.localOps.set(k, local + 1);
       return { key: k, value: v, guarded, base: local ? 'chain' : (this.modRev.get(k) ?? 0) };
     };
-    ops.push(op(key, value, key.startsWith(this.k.port(''))));
+    ops.push({ ...op(key, value, key.startsWith(this.k.port(''))), ...(agents ? { agents } : {}) });
     if (guardKey) ops.push(op(guardKey, randomUUID(), true));
     if (this.building) {
       // one guard op per transaction is enough
@@ -491,6 +527,7 @@ export class EtcdStore implements Store {
         if (same) {
           same.value = o.value;
           same.guarded ||= o.guarded;
+          if (o.agents) same.agents = [...new Set([...(same.agents ?? []), ...o.agents])];
           this.releaseLocal(o.key);
         } else this.building.ops.push(o);
       }
@@ -547,6 +584,7 @@ export class EtcdStore implements Store {
         const rev = Number(r.header.revision);
         this.viewRev = Math.max(this.viewRev, rev);
         if (deletes) this.lastRev.set(this.k.changed(), rev);
+        for (const o of ops) this.touch(o.key, rev, o.agents);
         for (const o of ops) {
           this.lastRev.set(o.key, rev);
           if (o.value === undefined) this.modRev.delete(o.key);
@@ -676,8 +714,9 @@ export class EtcdStore implements Store {
   }
   putChannel(c: StoredChannel): void {
     this.writable(true);
+    const agents = this.channelAgents(this.channels.get(c.id), c);
     this.setView(this.channels, c.id, c);
-    this.write(this.k.channel(c.id), this.sealChannel(c), this.k.channelsGuard());
+    this.write(this.k.channel(c.id), this.sealChannel(c), this.k.channelsGuard(), agents);
     this.sealedWith.set(c.id, this.keyring.activeId);
   }
   setChannelEndpoints(id: string, endpoints: Endpoint[]): boolean {
@@ -689,8 +728,9 @@ export class EtcdStore implements Store {
   deleteChannel(id: string): boolean {
     this.writable(true);
     if (!this.channels.has(id)) return false;
+    const agents = this.channelAgents(this.channels.get(id), undefined);
     this.setView(this.channels, id, undefined);
-    this.write(this.k.channel(id), undefined, this.k.channelsGuard());
+    this.write(this.k.channel(id), undefined, this.k.channelsGuard(), agents);
     return true;
   }
 

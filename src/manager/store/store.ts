@@ -129,6 +129,8 @@ export interface Store {
    */
   /** A shared store's version of the view (etcd revision); replicas compare acknowledgements with it. */
   revision?(): number;
+  /** Shared stores: the revision of the newest change to this agent's desired state. */
+  revisionFor?(agentId: string): number;
   onChange?(fn: (c: StoreChange, agents?: string[]) => void): void;
   close(): void;
 }

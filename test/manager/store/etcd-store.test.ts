@@ -185,6 +185,39 @@ describe('EtcdStore', () => {
     late.close();
   });
 
+  it("each agent's revision is that of the newest change to its own desired state, alike at every replica", async () => {
+    const a = await fresh();
+    const follower = await EtcdStore.open(opts(prefixOf.get(a)!));
+    for (const x of ['a1', 'a2', 'a3']) a.putPort(port(x, 'eth1'));
+    await a.flush();
+    const r0 = a.revisionFor('a3');
+    a.putChannel(channel('ch-1', 'web')); // a1 and a2, not a3
+    await a.flush();
+    const r1 = a.revisionFor('a1');
+    expect(r1).toBeGreaterThan(r0);
+    expect(a.revisionFor('a2')).toBe(r1);
+    expect(a.revisionFor('a3')).toBe(r0); // a3 is sent nothing: an ack of it must not be awaited at r1
+    a.setChannelEndpoints('ch-1', [ep('a1'), ep('a3')]); // a2 leaves, a3 joins: both change
+    await a.flush();
+    const r2 = a.revisionFor('a3');
+    expect(a.revisionFor('a2')).toBe(r2);
+    expect(a.revisionFor('a1')).toBe(r2);
+    a.deletePort('a2/eth1');
+    await a.flush();
+    const r3 = a.revisionFor('a2');
+    expect(r3).toBeGreaterThan(r2);
+    await until(() => follower.revisionFor('a2') === r3);
+    for (const x of ['a1', 'a2', 'a3']) expect(follower.revisionFor(x), x).toBe(a.revisionFor(x));
+    const late = await EtcdStore.open(opts(prefixOf.get(a)!));
+    // read afresh: the same, but for a deletion no key remembers (a2's port): never above the truth
+    expect(late.revisionFor('a1')).toBe(r2);
+    expect(late.revisionFor('a3')).toBe(r2);
+    expect(late.revisionFor('a2')).toBeLessThanOrEqual(r3);
+    a.close();
+    follower.close();
+    late.close();
+  });
+
   it('two writers on one channel set: the later guarded write is refused (aborted), none is lost, and the views agree again', async () => {
     const a = await fresh();
     const b = await EtcdStore.open(opts(prefixOf.get(a)!));
