@@ -151,12 +151,14 @@ export class Agent {
     this.call = call;
     let welcomed = false;
     // A manager that takes the stream but never binds it (store failure, overload) must not
-    // strand us: retry like any lost stream.
+    // strand us: retry like any lost stream. Each whole round without a Welcome doubles the wait
+    // (up to 8x): an overloaded manager is given the time to answer instead of a retry storm.
+    const welcomeMs = (this.opts.welcomeTimeoutMs ?? 15_000) * 2 ** Math.min(this.attempt, 3);
     const welcomeTimer = setTimeout(() => {
       if (this.call !== call || welcomed) return;
-      lost(`no Welcome within ${this.opts.welcomeTimeoutMs ?? 15_000} ms`);
+      lost(`no Welcome within ${welcomeMs} ms`);
       call.cancel();
-    }, this.opts.welcomeTimeoutMs ?? 15_000);
+    }, welcomeMs);
     welcomeTimer.unref();
     call.on('data', (m: ManagerMessage) => {
       if (this.call !== call) return;
