@@ -6,13 +6,15 @@ import { MemoryHub } from '../../src/link/memory.js';
 import { defaultKayFactory } from '../../src/port/driver.js';
 
 const agents: Agent[] = [];
-process.on('message', async (msg: { op: string; dir: string; ids: string[]; port: number }) => {
+process.on('message', async (msg: { op: string; dir: string; ids: string[]; ports: number[] }) => {
   if (msg.op === 'start') {
     const hub = new MemoryHub();
-    for (const id of msg.ids) {
+    for (const [i, id] of msg.ids.entries()) {
+      // every replica's address, each agent starting at another one (the agents spread over them)
+      const addresses = msg.ports.map((_, j) => `127.0.0.1:${msg.ports[(i + j) % msg.ports.length]}`);
       const a = new Agent({
         id,
-        managerAddress: `127.0.0.1:${msg.port}`,
+        managerAddress: addresses.join(','),
         credentials: clientCredentials(loadTls({ ca: `${msg.dir}/ca.crt`, cert: `${msg.dir}/agent-${id}.crt`, key: `${msg.dir}/agent-${id}.key` })),
         interfaces: [1, 2, 3, 4].map((i) => ({ name: `eth${i}`, mac: '' })),
         capabilities: ['psk'],

@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     c.on('message', (m: { op: string; connected: number }) => {
       if (m.op === 'progress') connected[p] = m.connected;
     });
-    c.send({ op: 'start', dir, ids: ids.filter((_, i) => i % PROCS === p), port });
+    c.send({ op: 'start', dir, ids: ids.filter((_, i) => i % PROCS === p), ports: [port] });
     procs.push(c);
   }
   const marks = new Map<number, number>();
